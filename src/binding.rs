@@ -1,0 +1,318 @@
+//! The napi boundary, and the only place that knows about JavaScript.
+//!
+//! Every method is thin: it converts arguments, calls plain Rust, and turns an [`Error`] into a
+//! JS error whose message is the structured payload `lib/errors.js` decodes. Async methods are
+//! guarded with `catch_unwind`, so a bug surfaces as an error instead of aborting the process.
+
+use crate::config::{self, ENV_NAMES};
+use crate::convert::json_str;
+use crate::convert::params::text_params;
+use crate::convert::result::RowWriter;
+use crate::error::{classify, Error};
+use crate::pool::{check_params, execute_script, Lease, PoolCore, QueryOptions};
+use futures_util::{FutureExt, StreamExt};
+use napi::Status;
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio_postgres::RowStream;
+
+fn js_error(e: &Error, query: Option<&str>) -> napi::Error {
+    napi::Error::new(Status::GenericFailure, e.to_payload(query).to_string())
+}
+
+/// Runs `fut`, turning a panic into an internal error and any error into a JS error.
+async fn guarded<T>(query: Option<&str>, fut: impl Future<Output = Result<T, Error>>) -> napi::Result<T> {
+    let out = AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(Error::Internal("internal error (a panic was caught); please report it".into())));
+    out.map_err(|e| js_error(&e, query))
+}
+
+fn query_options(array_mode: Option<bool>, timeout_ms: Option<f64>) -> QueryOptions {
+    QueryOptions {
+        array_mode: array_mode.unwrap_or(false),
+        timeout_ms: timeout_ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64),
+    }
+}
+
+/// Names of the environment variables the configuration reads (the JS layer passes them).
+#[napi]
+pub fn config_env_names() -> Vec<String> {
+    ENV_NAMES.iter().map(|s| s.to_string()).collect()
+}
+
+/// Classifies a code: `{ retryable, kind }` (contract §5).
+#[napi(object)]
+pub struct NativeClassification {
+    /// Safe to retry.
+    pub retryable: bool,
+    /// Broad category.
+    pub kind: String,
+}
+
+/// `classify` for codes found by `lib/errors.js` on any thrown value.
+#[napi]
+pub fn classify_code(code: Option<String>, message: String, maybe_committed: bool) -> NativeClassification {
+    let c = classify(code.as_deref(), &message, maybe_committed);
+    NativeClassification { retryable: c.retryable, kind: c.kind.as_str().to_string() }
+}
+
+/// The native half of `Pool`.
+#[napi]
+pub struct NativePool {
+    /// `None` once `end()` was called: the one place the 'closed' error comes from.
+    inner: RwLock<Option<Arc<PoolCore>>>,
+    warnings: Vec<String>,
+    description: String,
+}
+
+impl NativePool {
+    fn core(&self) -> Result<Arc<PoolCore>, Error> {
+        self.inner
+            .read()
+            .map_err(|_| Error::Internal("pool lock poisoned".into()))?
+            .clone()
+            .ok_or_else(|| Error::Closed("The pool has been closed (end() was called)".into()))
+    }
+}
+
+#[napi]
+impl NativePool {
+    /// Validates the configuration; connects lazily.
+    #[napi(constructor)]
+    pub fn new(options: serde_json::Value, env: HashMap<String, String>) -> napi::Result<Self> {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let settings = config::resolve(&options, &env, cpus).map_err(|e| js_error(&e, None))?;
+        let warnings = settings.warnings.clone();
+        let description = settings.describe().to_string();
+        let core = PoolCore::new(settings).map_err(|e| js_error(&e, None))?;
+        napi::bindgen_prelude::spawn(PoolCore::reaper(Arc::downgrade(&core)));
+        Ok(NativePool { inner: RwLock::new(Some(core)), warnings, description })
+    }
+
+    /// Configuration warnings to log once (unknown URL parameters, unknown options).
+    #[napi]
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+
+    /// The settings as JSON, without the password.
+    #[napi]
+    pub fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    /// Counters and pool state as JSON.
+    #[napi]
+    pub fn stats(&self) -> String {
+        let Ok(core) = self.core() else { return "null".into() };
+        let s = core.status();
+        let mut v = core.stats.snapshot();
+        v["pool"] = serde_json::json!({
+            "active": s.size - s.available, "idle": s.available, "total": s.size,
+            "limit": s.max_size, "waiting": s.waiting,
+        });
+        v.to_string()
+    }
+
+    /// Opens max(1, minConnections) connections now.
+    #[napi]
+    pub async fn connect(&self) -> napi::Result<()> {
+        guarded(None, async { self.core()?.warm_up().await }).await
+    }
+
+    /// Runs one statement; resolves with the result as JSON text.
+    #[napi]
+    pub async fn query(&self, sql: String, params: Vec<Option<String>>, array_mode: Option<bool>, timeout_ms: Option<f64>) -> napi::Result<String> {
+        let opts = query_options(array_mode, timeout_ms);
+        guarded(Some(&sql), async { self.core()?.query(&sql, params, &opts).await }).await
+    }
+
+    /// Runs a multi-statement script (simple protocol, no parameters).
+    #[napi]
+    pub async fn execute_script(&self, sql: String) -> napi::Result<()> {
+        guarded(Some(&sql), async {
+            let mut lease = self.core()?.checkout().await?;
+            execute_script(&mut lease.conn, &sql).await
+        })
+        .await
+    }
+
+    /// Checks out a connection for several statements.
+    #[napi]
+    pub async fn acquire(&self) -> napi::Result<NativeClient> {
+        guarded(None, async {
+            let core = self.core()?;
+            let lease = core.checkout().await?;
+            Ok(NativeClient { core, lease: Arc::new(tokio::sync::Mutex::new(Some(lease))) })
+        })
+        .await
+    }
+
+    /// Starts a streamed statement; rows are pulled in batches with `next`.
+    #[napi]
+    pub async fn stream(&self, sql: String, params: Vec<Option<String>>, array_mode: Option<bool>) -> napi::Result<NativeStream> {
+        guarded(Some(&sql), async {
+            check_params(&sql, params.len())?;
+            let core = self.core()?;
+            let mut lease = core.checkout().await?;
+            let (rows, stmt) = core.open_stream(&mut lease.conn, &sql, text_params(params)).await?;
+            let int8 = core.settings.int8;
+            let writer = stmt.map(|s| RowWriter::new(s.columns(), array_mode.unwrap_or(false), int8));
+            let state = StreamState { lease: Some(lease), rows: Some(rows), writer, array_mode: array_mode.unwrap_or(false), sent_meta: false };
+            Ok(NativeStream { sql: sql.clone(), state: Arc::new(tokio::sync::Mutex::new(state)), int8 })
+        })
+        .await
+    }
+
+    /// Graceful shutdown: new work is rejected at once, work in flight gets `timeoutMs`.
+    #[napi]
+    pub async fn end(&self, timeout_ms: Option<f64>) -> napi::Result<()> {
+        let core = self.inner.write().ok().and_then(|mut g| g.take());
+        if let Some(core) = core {
+            let ms = timeout_ms.filter(|t| t.is_finite() && *t >= 0.0).unwrap_or(5000.0);
+            core.end(Duration::from_millis(ms as u64)).await;
+        }
+        Ok(())
+    }
+}
+
+/// A connection held by `pool.acquire()` until `release()`.
+#[napi]
+pub struct NativeClient {
+    core: Arc<PoolCore>,
+    lease: Arc<tokio::sync::Mutex<Option<Lease>>>,
+}
+
+#[napi]
+impl NativeClient {
+    /// Runs one statement on this connection.
+    #[napi]
+    pub async fn query(&self, sql: String, params: Vec<Option<String>>, array_mode: Option<bool>, timeout_ms: Option<f64>) -> napi::Result<String> {
+        let opts = query_options(array_mode, timeout_ms);
+        guarded(Some(&sql), async {
+            check_params(&sql, params.len())?;
+            let mut guard = self.lease.lock().await;
+            let lease = guard.as_mut().ok_or_else(|| Error::Closed("The client was released".into()))?;
+            self.core.run(&mut lease.conn, &sql, text_params(params), &opts).await
+        })
+        .await
+    }
+
+    /// Runs a multi-statement script on this connection.
+    #[napi]
+    pub async fn execute_script(&self, sql: String) -> napi::Result<()> {
+        guarded(Some(&sql), async {
+            let mut guard = self.lease.lock().await;
+            let lease = guard.as_mut().ok_or_else(|| Error::Closed("The client was released".into()))?;
+            execute_script(&mut lease.conn, &sql).await
+        })
+        .await
+    }
+
+    /// Returns the connection to the pool (`discard`: close it instead). Idempotent.
+    #[napi]
+    pub fn release(&self, discard: Option<bool>) {
+        let slot = self.lease.clone();
+        let discard = discard.unwrap_or(false);
+        // A statement may still hold the lock: release as soon as it ends.
+        napi::bindgen_prelude::spawn(async move {
+            if let Some(mut lease) = slot.lock().await.take() {
+                lease.conn.broken |= discard;
+            }
+        });
+    }
+}
+
+struct StreamState {
+    lease: Option<Lease>,
+    rows: Option<Pin<Box<RowStream>>>,
+    writer: Option<RowWriter>,
+    array_mode: bool,
+    sent_meta: bool,
+}
+
+/// A statement whose rows are pulled in batches; memory stays bounded by the batch size
+/// because the driver reads the socket only as fast as batches are taken.
+#[napi]
+pub struct NativeStream {
+    sql: String,
+    state: Arc<tokio::sync::Mutex<StreamState>>,
+    int8: config::Int8Mode,
+}
+
+#[napi]
+impl NativeStream {
+    /// Up to `batch_size` rows as `{"rows":[…],"done":bool[,"fields":…,"fix":…]}`.
+    #[napi]
+    pub async fn next(&self, batch_size: u32) -> napi::Result<String> {
+        guarded(Some(&self.sql), async {
+            let mut st = self.state.lock().await;
+            let st = &mut *st;
+            let mut out = String::from("{\"rows\":[");
+            let mut n = 0;
+            let mut done = true;
+            if let Some(rows) = st.rows.as_mut() {
+                done = false;
+                while n < batch_size.max(1) {
+                    match rows.next().await {
+                        Some(Ok(row)) => {
+                            let w = st.writer.get_or_insert_with(|| RowWriter::new(row.columns(), st.array_mode, self.int8));
+                            w.write_row(&mut out, &row, n == 0);
+                            n += 1;
+                        }
+                        Some(Err(e)) => {
+                            st.rows = None;
+                            st.lease = None;
+                            return Err(crate::error::from_driver(&e, true));
+                        }
+                        None => {
+                            done = true;
+                            break;
+                        }
+                    }
+                }
+            }
+            if done {
+                st.rows = None;
+                st.lease = None;
+            }
+            out.push_str("],\"done\":");
+            out.push_str(if done { "true" } else { "false" });
+            if !st.sent_meta {
+                if let Some(w) = &st.writer {
+                    out.push(',');
+                    w.write_meta(&mut out);
+                    st.sent_meta = true;
+                }
+            }
+            out.push_str(",\"command\":");
+            json_str(&mut out, &crate::sql::command_of(&self.sql));
+            out.push('}');
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Stops early: the statement is cancelled on the server and its connection closed,
+    /// so no unread rows are left on a pooled connection. Idempotent.
+    #[napi]
+    pub async fn close(&self) -> napi::Result<()> {
+        let mut st = self.state.lock().await;
+        if st.rows.take().is_some() {
+            if let Some(lease) = st.lease.as_mut() {
+                let token = lease.conn.client.cancel_token();
+                lease.conn.broken = true;
+                let _ = token.cancel_query(tokio_postgres::NoTls).await;
+            }
+        }
+        st.lease = None;
+        Ok(())
+    }
+}

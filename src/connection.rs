@@ -1,0 +1,192 @@
+//! One server connection: how it is opened, checked before reuse, and its statement cache.
+
+use crate::config::{Settings, SslMode};
+use crate::error::{io_source, Error};
+use crate::stats::Stats;
+use deadpool::managed::{Metrics, RecycleError, RecycleResult};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio_postgres::{Client, NoTls, Statement};
+
+/// A bounded LRU of named prepared statements, keyed by SQL text.
+///
+/// Unbounded caches (deadpool-postgres' `prepare_cached`) grow without limit; here the least
+/// recently used statement is dropped, which closes it on the server.
+#[derive(Default)]
+pub struct StatementCache {
+    capacity: usize,
+    tick: u64,
+    entries: HashMap<String, (Statement, u64)>,
+}
+
+impl StatementCache {
+    /// A cache holding at most `capacity` statements (0 disables it).
+    pub fn new(capacity: usize) -> Self {
+        StatementCache { capacity, tick: 0, entries: HashMap::new() }
+    }
+
+    /// Whether named statements are used at all.
+    pub fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    /// The cached statement for `sql`, marked as just used.
+    pub fn get(&mut self, sql: &str) -> Option<Statement> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.entries.get_mut(sql).map(|(stmt, used)| {
+            *used = tick;
+            stmt.clone()
+        })
+    }
+
+    /// Remembers `stmt`, evicting the least recently used entry when full.
+    pub fn insert(&mut self, sql: &str, stmt: Statement) {
+        if self.entries.len() >= self.capacity {
+            let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                self.entries.remove(&k);
+            }
+        }
+        self.tick += 1;
+        self.entries.insert(sql.to_string(), (stmt, self.tick));
+    }
+
+    /// Forgets the statement for `sql` (its plan went stale).
+    pub fn remove(&mut self, sql: &str) {
+        self.entries.remove(sql);
+    }
+
+    /// Number of cached statements.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A pooled connection.
+pub struct Conn {
+    /// The driver's client.
+    pub client: Client,
+    /// Named statements prepared on this connection.
+    pub cache: StatementCache,
+    /// Set when the connection must not be reused (a cancel that did not land, a lost socket).
+    pub broken: bool,
+    /// This connection's own lifetime: maxLifetime less up to 2.5%, so connections do not all
+    /// expire together (as HikariCP does).
+    lifetime: Option<Duration>,
+}
+
+/// Opens and checks connections for the deadpool pool.
+pub struct Manager {
+    settings: Arc<Settings>,
+    pg: tokio_postgres::Config,
+    stats: Arc<Stats>,
+}
+
+/// Escapes a value for the startup `options` string (`-c name=value`).
+fn option_value(v: &str) -> String {
+    v.replace('\\', "\\\\").replace(' ', "\\ ")
+}
+
+impl Manager {
+    /// A manager for `settings`; fails when the settings ask for something this build cannot do.
+    pub fn new(settings: Arc<Settings>, stats: Arc<Stats>) -> Result<Self, Error> {
+        if matches!(settings.ssl.mode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) {
+            return Err(Error::Config(format!(
+                "Invalid ssl: sslmode {:?} requires TLS, which this build of pgwarden does not include yet (use disable or prefer)",
+                settings.ssl.mode
+            )));
+        }
+        let mut pg = tokio_postgres::Config::new();
+        pg.host(&settings.host)
+            .port(settings.port)
+            .user(&settings.user)
+            .dbname(&settings.database)
+            .application_name(&settings.application_name)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .ssl_mode(tokio_postgres::config::SslMode::Disable);
+        if let Some(p) = &settings.password {
+            pg.password(&p.0);
+        }
+        if settings.connect_timeout_ms > 0 {
+            pg.connect_timeout(Duration::from_millis(settings.connect_timeout_ms));
+        }
+        // PgBouncer rejects unknown startup parameters; everything else gets its session settings here.
+        if !settings.pgbouncer {
+            let mut options = Vec::new();
+            if let Some(schema) = &settings.schema {
+                options.push(format!("-c search_path={}", option_value(schema)));
+            }
+            if let Some(ms) = settings.idle_in_transaction_timeout_ms {
+                options.push(format!("-c idle_in_transaction_session_timeout={ms}"));
+            }
+            if !options.is_empty() {
+                pg.options(options.join(" "));
+            }
+        }
+        Ok(Manager { settings, pg, stats })
+    }
+
+    fn connect_error(&self, e: &tokio_postgres::Error) -> Error {
+        if e.as_db_error().is_some() {
+            return crate::error::from_driver(e, false);
+        }
+        let address = self.settings.address();
+        match io_source(e) {
+            Some(io) if io.kind() == std::io::ErrorKind::TimedOut => Error::ConnectTimeout { address },
+            Some(io) => Error::Unreachable { address, reason: io.to_string() },
+            None if e.to_string().contains("timeout") => Error::ConnectTimeout { address },
+            None => Error::Unreachable { address, reason: e.to_string() },
+        }
+    }
+}
+
+impl deadpool::managed::Manager for Manager {
+    type Type = Conn;
+    type Error = Error;
+
+    async fn create(&self) -> Result<Conn, Error> {
+        let (client, connection) = match self.pg.connect(NoTls).await {
+            Ok(pair) => pair,
+            Err(e) => {
+                Stats::bump(&self.stats.connections_failed);
+                return Err(self.connect_error(&e));
+            }
+        };
+        Stats::bump(&self.stats.connections_created);
+        let stats = self.stats.clone();
+        // The connection task ends when the socket closes; a failure here is never fatal to
+        // the process: the next checkout sees `is_closed()` and replaces the connection.
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(target: "pgwarden", "connection ended: {e}");
+            }
+            Stats::bump(&stats.connections_closed);
+        });
+        let lifetime = (self.settings.max_lifetime_ms > 0).then(|| {
+            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+            let jitter = (nanos % 1000) as f64 / 1000.0 * 0.025;
+            Duration::from_millis((self.settings.max_lifetime_ms as f64 * (1.0 - jitter)) as u64)
+        });
+        Ok(Conn { client, cache: StatementCache::new(self.settings.statement_cache_size), broken: false, lifetime })
+    }
+
+    /// A cheap check with no round trip: the socket is open, the connection is not marked
+    /// broken, and it has not outlived its lifetime.
+    async fn recycle(&self, conn: &mut Conn, metrics: &Metrics) -> RecycleResult<Error> {
+        if conn.broken || conn.client.is_closed() {
+            return Err(RecycleError::message("connection closed"));
+        }
+        if conn.lifetime.is_some_and(|l| metrics.age() >= l) {
+            return Err(RecycleError::message("connection reached its max lifetime"));
+        }
+        Ok(())
+    }
+}

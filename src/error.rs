@@ -1,0 +1,462 @@
+//! Errors: what went wrong, its code and kind, and the classification rules of contract §5.
+//!
+//! Every failure pgwarden can produce is an [`Error`]. It crosses into JavaScript exactly once,
+//! at the napi boundary, as a JSON payload (see [`Error::to_payload`]) that `lib/errors.js`
+//! turns into a `PgWardenError`. The server's fields are kept whole.
+
+use serde_json::{json, Map, Value};
+use std::fmt;
+
+/// The broad category of a failure, as JavaScript sees it in `err.kind`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// The connection could not be made or was lost.
+    Connection,
+    /// An operation (connect, statement, transaction) ran out of time.
+    Timeout,
+    /// No pooled connection became free in time (P2024).
+    PoolTimeout,
+    /// Serialization failure (40001) or a write conflict (P2034).
+    Serialization,
+    /// Deadlock detected (40P01).
+    Deadlock,
+    /// The server refused a connection: too many clients (53300).
+    TooManyConnections,
+    /// The server is shutting down, restarting or starting up (57P0x).
+    ServerUnavailable,
+    /// An integrity constraint was violated (class 23).
+    Constraint,
+    /// The statement is malformed or names something that does not exist (class 42).
+    Syntax,
+    /// Authentication or privilege failure (class 28, 42501).
+    Permission,
+    /// A value was out of range or malformed for its type (class 22).
+    Data,
+    /// Invalid pool configuration.
+    Config,
+    /// Invalid query parameters, rejected before anything was sent.
+    Params,
+    /// The pool was closed.
+    Closed,
+    /// The statement was cancelled (57014 not caused by a timeout, or an aborted signal).
+    Cancelled,
+    /// Anything else.
+    Other,
+}
+
+impl Kind {
+    /// The name JavaScript sees.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Connection => "connection",
+            Kind::Timeout => "timeout",
+            Kind::PoolTimeout => "pool_timeout",
+            Kind::Serialization => "serialization",
+            Kind::Deadlock => "deadlock",
+            Kind::TooManyConnections => "too_many_connections",
+            Kind::ServerUnavailable => "server_unavailable",
+            Kind::Constraint => "constraint",
+            Kind::Syntax => "syntax",
+            Kind::Permission => "permission",
+            Kind::Data => "data",
+            Kind::Config => "config",
+            Kind::Params => "params",
+            Kind::Closed => "closed",
+            Kind::Cancelled => "cancelled",
+            Kind::Other => "other",
+        }
+    }
+}
+
+/// The outcome of classifying an error code: contract §5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Classification {
+    /// Whether retrying the same operation is safe and likely to help.
+    pub retryable: bool,
+    /// The broad category.
+    pub kind: Kind,
+}
+
+/// Codes that are safe to retry when the statement provably did not commit.
+const RETRYABLE: &[&str] = &[
+    "P1001",
+    "P1002",
+    "P1008",
+    "P1017",
+    "P2024",
+    "P2034",
+    "40001",
+    "40P01",
+    "53300",
+    "57P01",
+    "57P02",
+    "57P03",
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "ENOTFOUND",
+    "EAI_AGAIN",
+    "EPIPE",
+];
+
+/// Classifies a SQLSTATE, Prisma code or Node system error code.
+///
+/// `message` refines 57014 (a statement timeout is a 'timeout', anything else 'cancelled').
+/// An error whose outcome is unknown (`maybe_committed`) is never retryable.
+pub fn classify(code: Option<&str>, message: &str, maybe_committed: bool) -> Classification {
+    let Some(code) = code else {
+        return Classification { retryable: false, kind: Kind::Other };
+    };
+    let class08 = code.len() == 5 && code.starts_with("08");
+    let retryable = !maybe_committed && (class08 || RETRYABLE.contains(&code));
+    let kind = match code {
+        "P1001" | "P1017" | "ECONNREFUSED" | "ECONNRESET" | "ENOTFOUND" | "EAI_AGAIN" | "EPIPE" => {
+            Kind::Connection
+        }
+        "P1002" | "P1008" | "P2028" | "ETIMEDOUT" => Kind::Timeout,
+        "P2024" => Kind::PoolTimeout,
+        "P2034" | "40001" => Kind::Serialization,
+        "40P01" => Kind::Deadlock,
+        "53300" | "53400" => Kind::TooManyConnections,
+        "57P01" | "57P02" | "57P03" => Kind::ServerUnavailable,
+        "57014" if message.contains("timeout") => Kind::Timeout,
+        "57014" => Kind::Cancelled,
+        "42501" => Kind::Permission,
+        "ERR_PGWARDEN_CONFIG" => Kind::Config,
+        "ERR_PGWARDEN_PARAMS" => Kind::Params,
+        "ERR_PGWARDEN_CLOSED" => Kind::Closed,
+        _ if class08 => Kind::Connection,
+        _ if code.len() == 5 => match &code[..2] {
+            "23" => Kind::Constraint,
+            "42" => Kind::Syntax,
+            "28" => Kind::Permission,
+            "22" => Kind::Data,
+            _ => Kind::Other,
+        },
+        _ => Kind::Other,
+    };
+    Classification { retryable, kind }
+}
+
+/// The fields PostgreSQL sends with an error, kept whole.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServerError {
+    /// SQLSTATE, e.g. "23505".
+    pub code: String,
+    /// The primary message.
+    pub message: String,
+    /// ERROR, FATAL, PANIC (localized severity).
+    pub severity: String,
+    /// Optional secondary message.
+    pub detail: Option<String>,
+    /// Optional suggestion.
+    pub hint: Option<String>,
+    /// 1-based character position in the statement.
+    pub position: Option<u32>,
+    /// Position inside an internally generated statement.
+    pub internal_position: Option<u32>,
+    /// The internally generated statement.
+    pub internal_query: Option<String>,
+    /// Call stack context.
+    pub r#where: Option<String>,
+    /// Schema of the object involved.
+    pub schema: Option<String>,
+    /// Table of the object involved.
+    pub table: Option<String>,
+    /// Column of the object involved.
+    pub column: Option<String>,
+    /// Data type of the object involved.
+    pub data_type: Option<String>,
+    /// Constraint violated.
+    pub constraint: Option<String>,
+    /// Source file of the server that raised it.
+    pub file: Option<String>,
+    /// Source line of the server that raised it.
+    pub line: Option<u32>,
+    /// Source routine of the server that raised it.
+    pub routine: Option<String>,
+}
+
+/// Everything that can go wrong in pgwarden.
+#[derive(Debug, Clone)]
+pub enum Error {
+    /// A configuration value is invalid or missing (ERR_PGWARDEN_CONFIG).
+    Config(String),
+    /// Query parameters are invalid; nothing was sent (ERR_PGWARDEN_PARAMS).
+    Params(String),
+    /// The pool (or a client, stream or transaction) was closed (ERR_PGWARDEN_CLOSED).
+    Closed(String),
+    /// The server answered with an error.
+    Server {
+        /// All of the server's fields.
+        fields: Box<ServerError>,
+        /// Whether the statement may have taken effect (set when the connection died with it).
+        maybe_committed: bool,
+    },
+    /// The server could not be reached (P1001).
+    Unreachable {
+        /// `host:port` tried, never with credentials.
+        address: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The server was reached but connecting timed out (P1002).
+    ConnectTimeout {
+        /// `host:port` tried.
+        address: String,
+    },
+    /// A statement ran past its timeout and was cancelled (P1008).
+    QueryTimeout {
+        /// The timeout that elapsed, in ms.
+        timeout_ms: u64,
+    },
+    /// The connection was closed while in use (P1017).
+    ConnectionClosed {
+        /// Whether a statement was in flight (its outcome is unknown).
+        maybe_committed: bool,
+        /// What the driver reported.
+        reason: String,
+    },
+    /// No pooled connection became free within poolTimeoutMs (P2024).
+    PoolTimeout {
+        /// The wait that elapsed, in ms.
+        timeout_ms: u64,
+        /// The pool's connection limit.
+        limit: usize,
+    },
+    /// Something unexpected (a protocol error, an internal failure).
+    Internal(String),
+}
+
+impl Error {
+    /// The code JavaScript sees in `err.code`.
+    pub fn code(&self) -> &str {
+        match self {
+            Error::Config(_) => "ERR_PGWARDEN_CONFIG",
+            Error::Params(_) => "ERR_PGWARDEN_PARAMS",
+            Error::Closed(_) => "ERR_PGWARDEN_CLOSED",
+            Error::Server { fields, .. } => &fields.code,
+            Error::Unreachable { .. } => "P1001",
+            Error::ConnectTimeout { .. } => "P1002",
+            Error::QueryTimeout { .. } => "P1008",
+            Error::ConnectionClosed { .. } => "P1017",
+            Error::PoolTimeout { .. } => "P2024",
+            Error::Internal(_) => "ERR_PGWARDEN_INTERNAL",
+        }
+    }
+
+    /// Whether the statement may have taken effect although it failed.
+    pub fn maybe_committed(&self) -> bool {
+        match self {
+            Error::Server { maybe_committed, .. } | Error::ConnectionClosed { maybe_committed, .. } => {
+                *maybe_committed
+            }
+            _ => false,
+        }
+    }
+
+    /// Kind and retryability, by the rules of [`classify`].
+    pub fn classification(&self) -> Classification {
+        classify(Some(self.code()), &self.message(), self.maybe_committed())
+    }
+
+    /// A human message in the words Prisma users know. Never contains a password.
+    pub fn message(&self) -> String {
+        match self {
+            Error::Config(m) | Error::Params(m) | Error::Closed(m) | Error::Internal(m) => m.clone(),
+            Error::Server { fields, .. } => fields.message.clone(),
+            Error::Unreachable { address, reason } => {
+                format!("Can't reach database server at `{address}`: {reason}")
+            }
+            Error::ConnectTimeout { address } => {
+                format!("The database server at `{address}` was reached but timed out")
+            }
+            Error::QueryTimeout { timeout_ms } => {
+                format!("Operations timed out after {timeout_ms}ms; the statement was cancelled on the server")
+            }
+            Error::ConnectionClosed { reason, maybe_committed } => {
+                let outcome = if *maybe_committed { " while a statement was in flight (its outcome is unknown)" } else { "" };
+                format!("Server has closed the connection{outcome}: {reason}")
+            }
+            Error::PoolTimeout { timeout_ms, limit } => format!(
+                "Timed out fetching a new connection from the connection pool. (Current connection pool timeout: {}, connection limit: {limit})",
+                *timeout_ms as f64 / 1000.0
+            ),
+        }
+    }
+
+    /// The structured payload `lib/errors.js` decodes into a `PgWardenError`.
+    pub fn to_payload(&self, query: Option<&str>) -> Value {
+        let class = self.classification();
+        let mut obj = Map::new();
+        obj.insert("$pgwarden".into(), Value::Bool(true));
+        obj.insert("code".into(), self.code().into());
+        obj.insert("message".into(), self.message().into());
+        obj.insert("kind".into(), class.kind.as_str().into());
+        obj.insert("retryable".into(), class.retryable.into());
+        obj.insert("maybeCommitted".into(), self.maybe_committed().into());
+        if let Some(q) = query {
+            obj.insert("query".into(), q.into());
+        }
+        if let Error::Server { fields, .. } = self {
+            let f = fields.as_ref();
+            let mut put = |k: &str, v: Value| {
+                if !v.is_null() {
+                    obj.insert(k.into(), v);
+                }
+            };
+            put("severity", json!(f.severity));
+            put("detail", json!(f.detail));
+            put("hint", json!(f.hint));
+            put("position", json!(f.position.map(|p| p.to_string())));
+            put("internalPosition", json!(f.internal_position.map(|p| p.to_string())));
+            put("internalQuery", json!(f.internal_query));
+            put("where", json!(f.r#where));
+            put("schema", json!(f.schema));
+            put("table", json!(f.table));
+            put("column", json!(f.column));
+            put("dataType", json!(f.data_type));
+            put("constraint", json!(f.constraint));
+            put("file", json!(f.file));
+            put("line", json!(f.line.map(|p| p.to_string())));
+            put("routine", json!(f.routine));
+        }
+        Value::Object(obj)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<&tokio_postgres::error::DbError> for ServerError {
+    fn from(e: &tokio_postgres::error::DbError) -> Self {
+        use tokio_postgres::error::ErrorPosition;
+        let (position, internal_position, internal_query) = match e.position() {
+            Some(ErrorPosition::Original(p)) => (Some(*p), None, None),
+            Some(ErrorPosition::Internal { position, query }) => (None, Some(*position), Some(query.clone())),
+            None => (None, None, None),
+        };
+        ServerError {
+            code: e.code().code().to_string(),
+            message: e.message().to_string(),
+            severity: e.severity().to_string(),
+            detail: e.detail().map(str::to_string),
+            hint: e.hint().map(str::to_string),
+            position,
+            internal_position,
+            internal_query,
+            r#where: e.where_().map(str::to_string),
+            schema: e.schema().map(str::to_string),
+            table: e.table().map(str::to_string),
+            column: e.column().map(str::to_string),
+            data_type: e.datatype().map(str::to_string),
+            constraint: e.constraint().map(str::to_string),
+            file: e.file().map(str::to_string),
+            line: e.line(),
+            routine: e.routine().map(str::to_string),
+        }
+    }
+}
+
+/// Turns a driver error raised while a statement was in flight into an [`Error`].
+///
+/// `sent` says whether the statement may have reached the server: a connection lost after
+/// that point leaves the outcome unknown (`maybeCommitted`).
+pub fn from_driver(e: &tokio_postgres::Error, sent: bool) -> Error {
+    if let Some(db) = e.as_db_error() {
+        // A FATAL termination (57P01 admin shutdown) mid-statement also leaves the outcome unknown.
+        let fatal = matches!(db.code().code(), "57P01" | "57P02" | "57P03");
+        return Error::Server { fields: Box::new(db.into()), maybe_committed: sent && fatal };
+    }
+    if e.is_closed() || io_source(e).is_some() {
+        let reason = io_source(e).map(|io| io.to_string()).unwrap_or_else(|| "connection closed".into());
+        return Error::ConnectionClosed { maybe_committed: sent, reason };
+    }
+    Error::Internal(format!("driver error: {e}"))
+}
+
+/// The I/O error under a driver error, if any.
+pub fn io_source(e: &tokio_postgres::Error) -> Option<&std::io::Error> {
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        src = s.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retryable_codes_are_retryable() {
+        for code in RETRYABLE.iter().chain(["08000", "08001", "08003", "08004", "08006"].iter()) {
+            assert!(classify(Some(code), "", false).retryable, "{code}");
+            assert!(!classify(Some(code), "", true).retryable, "{code} maybe committed");
+        }
+    }
+
+    #[test]
+    fn non_retryable_codes() {
+        for code in ["23505", "42601", "28P01", "3D000", "22P02", "P2028", "57014"] {
+            assert!(!classify(Some(code), "", false).retryable, "{code}");
+        }
+        assert_eq!(classify(None, "", false), Classification { retryable: false, kind: Kind::Other });
+    }
+
+    #[test]
+    fn kinds() {
+        let k = |c: &str| classify(Some(c), "", false).kind;
+        assert_eq!(k("23505"), Kind::Constraint);
+        assert_eq!(k("42601"), Kind::Syntax);
+        assert_eq!(k("42501"), Kind::Permission);
+        assert_eq!(k("28P01"), Kind::Permission);
+        assert_eq!(k("22003"), Kind::Data);
+        assert_eq!(k("40P01"), Kind::Deadlock);
+        assert_eq!(k("40001"), Kind::Serialization);
+        assert_eq!(k("53300"), Kind::TooManyConnections);
+        assert_eq!(k("57P01"), Kind::ServerUnavailable);
+        assert_eq!(k("08006"), Kind::Connection);
+        assert_eq!(k("P2024"), Kind::PoolTimeout);
+        assert_eq!(classify(Some("57014"), "canceling statement due to statement timeout", false).kind, Kind::Timeout);
+        assert_eq!(k("57014"), Kind::Cancelled);
+    }
+
+    #[test]
+    fn payload_keeps_server_fields() {
+        let e = Error::Server {
+            fields: Box::new(ServerError {
+                code: "23505".into(),
+                message: "duplicate key".into(),
+                severity: "ERROR".into(),
+                detail: Some("Key (id)=(1) already exists.".into()),
+                constraint: Some("t_pkey".into()),
+                position: Some(8),
+                ..Default::default()
+            }),
+            maybe_committed: false,
+        };
+        let p = e.to_payload(Some("INSERT ..."));
+        assert_eq!(p["code"], "23505");
+        assert_eq!(p["kind"], "constraint");
+        assert_eq!(p["detail"], "Key (id)=(1) already exists.");
+        assert_eq!(p["constraint"], "t_pkey");
+        assert_eq!(p["position"], "8");
+        assert_eq!(p["query"], "INSERT ...");
+        assert_eq!(p["retryable"], false);
+    }
+
+    #[test]
+    fn pool_timeout_message_is_prismas() {
+        let e = Error::PoolTimeout { timeout_ms: 10_000, limit: 5 };
+        assert!(e.message().contains("Current connection pool timeout: 10, connection limit: 5"));
+    }
+}

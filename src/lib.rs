@@ -1,0 +1,15 @@
+//! pgwarden: a PostgreSQL connection pool for Node.js, written in Rust.
+//!
+//! Plain Rust modules hold the logic (and are tested with `cargo test`); `binding` is the thin
+//! napi layer that JavaScript talks to.
+
+#![deny(clippy::unwrap_used)]
+
+pub mod binding;
+pub mod config;
+pub mod connection;
+pub mod convert;
+pub mod error;
+pub mod pool;
+pub mod sql;
+pub mod stats;

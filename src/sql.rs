@@ -1,0 +1,180 @@
+//! Small lexical facts about SQL text, found without a server round trip.
+//!
+//! Used to reject a wrong parameter count before anything is sent, and to name the command
+//! of a result (`command` in the pg-compatible result shape).
+
+/// The highest `$n` placeholder in `sql`, skipping string literals, quoted identifiers,
+/// dollar-quoted bodies and comments. `SELECT '$1', $2` needs 2 parameters.
+pub fn placeholder_count(sql: &str) -> usize {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    let mut max = 0usize;
+    while i < b.len() {
+        match b[i] {
+            b'\'' | b'"' => i = skip_quoted(b, i, b[i]),
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
+            b'$' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < b.len() && b[j].is_ascii_digit() {
+                    j += 1;
+                }
+                let preceded_by_ident = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+                if j > start && !preceded_by_ident {
+                    if let Ok(n) = sql[start..j].parse::<usize>() {
+                        max = max.max(n);
+                    }
+                    i = j;
+                } else if let Some(end) = dollar_tag_end(b, i).filter(|_| !preceded_by_ident) {
+                    let tag = &b[i..end];
+                    i = find(b, end, tag).map(|p| p + tag.len()).unwrap_or(b.len());
+                } else {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    max
+}
+
+/// The command tag a `pg` user expects in `result.command` (SELECT, INSERT, ...).
+pub fn command_of(sql: &str) -> String {
+    let words = top_level_words(sql);
+    let first = words.first().cloned().unwrap_or_default();
+    if first == "WITH" {
+        // WITH ... the main statement is the first data verb outside the CTE bodies.
+        if let Some(w) = words.iter().skip(1).find(|w| matches!(w.as_str(), "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "VALUES")) {
+            return if w == "VALUES" { "SELECT".into() } else { w.clone() };
+        }
+    }
+    match first.as_str() {
+        "VALUES" | "TABLE" => "SELECT".into(),
+        _ => first,
+    }
+}
+
+/// The words at the shallowest parenthesis depth (so `(SELECT 1)` still names SELECT).
+fn top_level_words(sql: &str) -> Vec<String> {
+    let b = sql.as_bytes();
+    let (mut i, mut depth, mut words) = (0, 0i32, Vec::new());
+    let mut top = i32::MAX;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'\'' || c == b'"' {
+            i = skip_quoted(b, i, c);
+        } else if c == b'-' && b.get(i + 1) == Some(&b'-') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            i = skip_block_comment(b, i);
+        } else if c == b'(' {
+            depth += 1;
+            i += 1;
+        } else if c == b')' {
+            depth -= 1;
+            i += 1;
+        } else if c.is_ascii_alphabetic() {
+            let s = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+            if depth < top {
+                top = depth;
+                words.clear();
+            }
+            if depth == top && words.len() < 64 {
+                words.push(sql[s..i].to_ascii_uppercase());
+            }
+        } else {
+            i += 1;
+        }
+    }
+    words
+}
+
+fn skip_quoted(b: &[u8], start: usize, q: u8) -> usize {
+    let mut i = start + 1;
+    while i < b.len() {
+        if b[i] == q {
+            if b.get(i + 1) == Some(&q) {
+                i += 2;
+                continue;
+            }
+            return i + 1;
+        }
+        // E'...' strings allow backslash escapes.
+        if b[i] == b'\\' && q == b'\'' && start > 0 && matches!(b[start - 1], b'e' | b'E') {
+            i += 2;
+            continue;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+fn skip_block_comment(b: &[u8], start: usize) -> usize {
+    let (mut i, mut depth) = (start + 2, 1);
+    while i < b.len() && depth > 0 {
+        if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            depth += 1;
+            i += 2;
+        } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+            depth -= 1;
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    i
+}
+
+/// If a dollar-quote tag (`$$` or `$tag$`) starts at `i`, the index just past it.
+fn dollar_tag_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
+        j += 1;
+    }
+    (b.get(j) == Some(&b'$') && !b.get(i + 1).is_some_and(u8::is_ascii_digit)).then_some(j + 1)
+}
+
+fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_placeholders() {
+        assert_eq!(placeholder_count("SELECT 1"), 0);
+        assert_eq!(placeholder_count("SELECT $1, $2"), 2);
+        assert_eq!(placeholder_count("SELECT $2"), 2);
+        assert_eq!(placeholder_count("SELECT '$1', $1"), 1);
+        assert_eq!(placeholder_count("SELECT \"$3\" FROM t WHERE a = $1"), 1);
+        assert_eq!(placeholder_count("SELECT $$ $5 $$, $1"), 1);
+        assert_eq!(placeholder_count("SELECT $fn$ $5 $fn$ || $2"), 2);
+        assert_eq!(placeholder_count("SELECT 1 -- $4\n, $1"), 1);
+        assert_eq!(placeholder_count("SELECT /* $4 /* $5 */ */ $1"), 1);
+        assert_eq!(placeholder_count("SELECT E'it\\'s $3', $1"), 1);
+        assert_eq!(placeholder_count("SELECT $10"), 10);
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(command_of("select 1"), "SELECT");
+        assert_eq!(command_of("  -- hi\n insert into t values (1)"), "INSERT");
+        assert_eq!(command_of("WITH x AS (SELECT 1) UPDATE t SET a = 1"), "UPDATE");
+        assert_eq!(command_of("with x as (delete from t returning *) select * from x"), "SELECT");
+        assert_eq!(command_of("(SELECT 1)"), "SELECT");
+        assert_eq!(command_of("VALUES (1)"), "SELECT");
+        assert_eq!(command_of("create table t (a int)"), "CREATE");
+    }
+}
