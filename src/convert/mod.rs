@@ -202,6 +202,8 @@ pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed>
         Kind::Array(elem) => return array(out, elem, b, &mut |out, raw| array_item_text(out, elem, raw), "{", "}"),
         Kind::Range(sub) => return range(out, sub, b),
         Kind::Composite(fields) => return record(out, fields, b),
+        // Anonymous records (ROW(...)) carry each field's type OID.
+        Kind::Pseudo if *ty == Type::RECORD => return record(out, &[], b),
         _ => {}
     }
     match *ty {

@@ -1,0 +1,72 @@
+'use strict'
+// PgWardenError and classification of any thrown value (contract §5).
+// Native errors cross the boundary as a JSON payload in `message`; `fromNative` is the one
+// decoder that turns it into a PgWardenError, keeping every server field.
+
+const native = require('./native')
+
+const SERVER_FIELDS = ['severity', 'detail', 'hint', 'position', 'internalPosition', 'internalQuery',
+  'where', 'schema', 'table', 'column', 'dataType', 'constraint', 'file', 'line', 'routine']
+
+class PgWardenError extends Error {
+  constructor (payload) {
+    super(payload.message)
+    this.name = 'PgWardenError'
+    this.code = payload.code
+    this.kind = payload.kind
+    this.retryable = Boolean(payload.retryable)
+    this.maybeCommitted = Boolean(payload.maybeCommitted)
+    for (const f of SERVER_FIELDS) if (payload[f] !== undefined) this[f] = payload[f]
+    if (payload.query !== undefined) this.query = payload.query
+  }
+}
+
+function makeError (code, message, extra) {
+  const c = native.classifyCode(code, message, false)
+  return new PgWardenError({ code, message, kind: c.kind, retryable: c.retryable, ...extra })
+}
+
+/** A configuration error raised by the JS layer (same shape as the native ones). */
+const configError = (message) => makeError('ERR_PGWARDEN_CONFIG', message)
+/** A parameter error: raised before anything is sent. */
+const paramsError = (message) => makeError('ERR_PGWARDEN_PARAMS', message)
+/** The pool, client or stream was closed. */
+const closedError = (message) => makeError('ERR_PGWARDEN_CLOSED', message)
+
+const PAYLOAD_PREFIX = '{"$pgwarden"'
+
+/** Turns an error thrown by the native addon into a PgWardenError (others pass unchanged). */
+function fromNative (err) {
+  const m = err && err.message
+  if (typeof m === 'string' && m.startsWith(PAYLOAD_PREFIX)) {
+    const e = new PgWardenError(JSON.parse(m))
+    if (err.stack) e.stack = `PgWardenError: ${e.message}\n${err.stack.split('\n').slice(1).join('\n')}`
+    return e
+  }
+  return err
+}
+
+const CODE_PREFIX = /^([A-Z0-9]{5}|P\d{4}|E[A-Z_]+)\s*:/
+
+/** The code of any thrown value: ours, pg's, Prisma's, Node's, or `'P1002: ...'` messages. */
+function codeOf (err) {
+  if (err === null || (typeof err !== 'object' && typeof err !== 'function')) return undefined
+  if (typeof err.code === 'string' && err.code) return err.code
+  if (typeof err.errorCode === 'string' && err.errorCode) return err.errorCode
+  const m = typeof err.message === 'string' && err.message.match(CODE_PREFIX)
+  return m ? m[1] : undefined
+}
+
+/** `{ retryable, kind, code }` for any thrown value. */
+function classifyError (err) {
+  const code = codeOf(err)
+  const message = err && typeof err.message === 'string' ? err.message : ''
+  const maybeCommitted = Boolean(err && err.maybeCommitted)
+  const c = native.classifyCode(code, message, maybeCommitted)
+  return { retryable: c.retryable, kind: c.kind, code }
+}
+
+/** Whether retrying is safe and likely to help. */
+const isRetryable = (err) => classifyError(err).retryable
+
+module.exports = { PgWardenError, fromNative, configError, paramsError, closedError, classifyError, isRetryable }

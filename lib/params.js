@@ -1,0 +1,73 @@
+'use strict'
+// Parameters, JavaScript → PostgreSQL text input form (sent as parameters, never interpolated).
+// The server infers each parameter's type, so a string works for any column, as in `pg`.
+
+const { paramsError } = require('./errors')
+
+/** Converts `values` for the native layer: an array of strings and nulls. */
+function prepareParams (values) {
+  if (values === undefined || values === null) return []
+  if (!Array.isArray(values)) throw paramsError(`Query parameters must be an array, got ${typeof values}`)
+  const out = new Array(values.length)
+  for (let i = 0; i < values.length; i++) {
+    try {
+      out[i] = toText(values[i], new Set())
+    } catch (e) {
+      if (e && e.code === 'ERR_PGWARDEN_PARAMS') throw paramsError(`Parameter $${i + 1}: ${e.message}`)
+      throw paramsError(`Parameter $${i + 1}: cannot be sent (${e && e.message})`)
+    }
+  }
+  return out
+}
+
+function toText (v, seen) {
+  if (v === null || v === undefined) return null
+  switch (typeof v) {
+    case 'string': return v
+    case 'number': return String(v)
+    case 'bigint': return v.toString()
+    case 'boolean': return v ? 'true' : 'false'
+    case 'object': return objectToText(v, seen)
+    default: throw paramsError(`unsupported value of type ${typeof v}`)
+  }
+}
+
+function objectToText (v, seen) {
+  if (v instanceof Date) {
+    if (Number.isNaN(v.getTime())) throw paramsError('invalid Date')
+    return v.toISOString()
+  }
+  if (v instanceof Uint8Array) return '\\x' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')
+  if (seen.has(v)) throw paramsError('circular structure')
+  if (Array.isArray(v)) {
+    seen.add(v)
+    const s = arrayLiteral(v, seen)
+    seen.delete(v)
+    return s
+  }
+  if (typeof v.toPostgres === 'function') return toText(v.toPostgres(), seen)
+  try {
+    return JSON.stringify(v)
+  } catch (e) {
+    throw paramsError(/circular/i.test(e.message) ? 'circular structure' : e.message)
+  }
+}
+
+/** A PostgreSQL array literal: `{1,NULL,"a \"b\""}`, nested for more dimensions. */
+function arrayLiteral (arr, seen) {
+  let s = '{'
+  for (let i = 0; i < arr.length; i++) {
+    if (i > 0) s += ','
+    const el = arr[i]
+    if (el === null || el === undefined) s += 'NULL'
+    else if (Array.isArray(el)) {
+      if (seen.has(el)) throw paramsError('circular structure')
+      seen.add(el)
+      s += arrayLiteral(el, seen)
+      seen.delete(el)
+    } else s += '"' + toText(el, seen).replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"'
+  }
+  return s + '}'
+}
+
+module.exports = { prepareParams }

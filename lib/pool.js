@@ -1,0 +1,217 @@
+'use strict'
+// Pool: the JS face of the native pool. It converts arguments, decodes results and errors,
+// and carries events and logging; connections, timeouts and counters live in Rust.
+
+const { EventEmitter } = require('node:events')
+const util = require('node:util')
+const native = require('./native')
+const { fromNative, closedError } = require('./errors')
+const { prepareParams } = require('./params')
+const { decodeResult, applyFixes } = require('./result')
+
+const ENV_NAMES = native.configEnvNames()
+const DEFAULT_BATCH = 500
+const silent = { debug () {}, info () {}, warn () {}, error () {} }
+
+/** Options as JSON for the native side: the logger stays here, non-finite numbers become text. */
+function nativeOptions (options) {
+  const out = {}
+  for (const [k, v] of Object.entries(options)) {
+    if (k === 'logger' || v === undefined) continue
+    out[k] = typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'bigint' ? String(v) : v
+  }
+  return out
+}
+
+function envSnapshot () {
+  const env = {}
+  for (const name of ENV_NAMES) if (process.env[name] !== undefined) env[name] = process.env[name]
+  return env
+}
+
+async function call (fn) {
+  try {
+    return await fn()
+  } catch (e) {
+    throw fromNative(e)
+  }
+}
+
+/** Splits pg's `query(config)` / `query(text, values, opts)` forms. */
+function queryArgs (text, values, opts) {
+  if (text !== null && typeof text === 'object') {
+    return { sql: text.text, values: text.values !== undefined ? text.values : values, opts: { ...text, ...(opts || {}) } }
+  }
+  if (values !== null && typeof values === 'object' && !Array.isArray(values)) return { sql: text, values: undefined, opts: values }
+  return { sql: text, values, opts: opts || {} }
+}
+
+function checkSql (sql) {
+  if (typeof sql !== 'string') throw require('./errors').paramsError(`Query text must be a string, got ${typeof sql}`)
+}
+
+/** A connection held by `pool.acquire()`; give it back with `release()`. */
+class Client {
+  constructor (handle, pool) {
+    this._handle = handle
+    this._pool = pool
+    this._released = false
+  }
+
+  /** Runs one statement on this connection (same arguments as `pool.query`). */
+  async query (text, values, opts) {
+    const a = queryArgs(text, values, opts)
+    checkSql(a.sql)
+    if (this._released) throw closedError('The client was released')
+    const params = prepareParams(a.values)
+    const arrayMode = a.opts.rowMode === 'array'
+    const json = await call(() => this._handle.query(a.sql, params, arrayMode, a.opts.timeoutMs))
+    return decodeResult(json, arrayMode)
+  }
+
+  /** Runs a multi-statement script (simple protocol, no parameters). */
+  async executeScript (sql) {
+    checkSql(sql)
+    if (this._released) throw closedError('The client was released')
+    await call(() => this._handle.executeScript(sql))
+  }
+
+  /** Returns the connection to the pool; `release(true)` or `release(err)` closes it instead. Idempotent. */
+  release (destroy) {
+    if (this._released) return
+    this._released = true
+    this._handle.release(Boolean(destroy))
+  }
+}
+
+class Pool extends EventEmitter {
+  /**
+   * @param {object|string} [options] options (contract §2) or a connection string
+   */
+  constructor (options = {}) {
+    super()
+    if (typeof options === 'string') options = { connectionString: options }
+    if (options === null || typeof options !== 'object') options = {}
+    this.logger = options.logger === false ? silent : (options.logger || console)
+    try {
+      this._native = new native.NativePool(nativeOptions(options), envSnapshot())
+    } catch (e) {
+      throw fromNative(e)
+    }
+    this._settings = JSON.parse(this._native.describe())
+    this._ended = null
+    for (const w of this._native.warnings()) this.logger.warn(`[pgwarden] ${w}`)
+  }
+
+  /** Opens max(1, minConnections) connections now (three tries, exponential backoff). */
+  async connect () {
+    await call(() => this._native.connect())
+  }
+
+  /**
+   * Runs one statement. `opts`: `{ timeoutMs, rowMode: 'array' }`.
+   * @returns {Promise<{rows: any[], rowCount: number|null, fields: {name: string, dataTypeID: number}[], command: string}>}
+   */
+  async query (text, values, opts) {
+    const a = queryArgs(text, values, opts)
+    checkSql(a.sql)
+    const params = prepareParams(a.values)
+    const arrayMode = a.opts.rowMode === 'array'
+    const json = await call(() => this._native.query(a.sql, params, arrayMode, a.opts.timeoutMs))
+    return decodeResult(json, arrayMode)
+  }
+
+  /**
+   * Streams rows with bounded memory: rows are read from the server only as fast as the
+   * loop consumes them. Breaking out of the loop cancels the statement.
+   */
+  async * stream (text, values, opts = {}) {
+    const a = queryArgs(text, values, opts)
+    checkSql(a.sql)
+    const params = prepareParams(a.values)
+    const arrayMode = a.opts.rowMode === 'array'
+    const batchSize = Math.max(1, Math.floor(a.opts.batchSize || DEFAULT_BATCH))
+    const handle = await call(() => this._native.stream(a.sql, params, arrayMode))
+    let meta = null
+    let done = false
+    try {
+      while (!done) {
+        const batch = JSON.parse(await call(() => handle.next(batchSize)))
+        if (batch.fields) meta = batch
+        if (meta) applyFixes(batch.rows, meta.fields, meta.fix, arrayMode)
+        done = batch.done
+        for (const row of batch.rows) yield row
+      }
+    } finally {
+      if (!done) await handle.close()
+    }
+  }
+
+  /** Runs a multi-statement script with the simple protocol (no parameters). */
+  async executeScript (sql) {
+    checkSql(sql)
+    await call(() => this._native.executeScript(sql))
+  }
+
+  /** Checks out a connection for several statements; always `release()` it. */
+  async acquire () {
+    const handle = await call(() => this._native.acquire())
+    return new Client(handle, this)
+  }
+
+  /** Raw counters and pool state. */
+  getPoolStats () {
+    const s = JSON.parse(this._native.stats())
+    if (s === null) return null
+    const p = s.pool
+    p.utilization = p.limit > 0 ? (p.active / p.limit) * 100 : 0
+    return { ...s, timestamp: new Date().toISOString() }
+  }
+
+  /**
+   * Graceful shutdown: new work rejects at once (code ERR_PGWARDEN_CLOSED), work in flight
+   * gets `timeoutMs` (default 5000) to finish, then every connection closes. Idempotent.
+   */
+  end (opts = {}) {
+    if (!this._ended) this._ended = call(() => this._native.end(opts.timeoutMs))
+    return this._ended
+  }
+
+  /** Alias of `end()`. */
+  disconnect (opts) {
+    return this.end(opts)
+  }
+
+  /** Whether `end()` was called. */
+  get ended () {
+    return this._ended !== null
+  }
+
+  toString () {
+    const s = this._settings
+    return `Pool(postgres://${s.user}@${s.host}:${s.port}/${s.database})`
+  }
+
+  toJSON () {
+    return { ...this._settings }
+  }
+
+  [util.inspect.custom] () {
+    return `Pool ${util.inspect({ ...this._settings, ended: this.ended })}`
+  }
+}
+
+/** Same as `new Pool(options)`. */
+const createPool = (options) => new Pool(options)
+
+let singleton = null
+/** The process-wide pool, built from the environment (DATABASE_URL, ...) on first call. */
+function getPool (options) {
+  if (!singleton || singleton.ended) singleton = new Pool(options || {})
+  return singleton
+}
+
+/** The singleton's stats (null when `getPool()` was never called). */
+const getPoolStats = () => (singleton ? singleton.getPoolStats() : null)
+
+module.exports = { Pool, Client, createPool, getPool, getPoolStats }
