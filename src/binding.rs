@@ -26,18 +26,27 @@ fn js_error(e: &Error, query: Option<&str>) -> napi::Error {
 }
 
 /// Runs `fut`, turning a panic into an internal error and any error into a JS error.
-async fn guarded<T>(query: Option<&str>, fut: impl Future<Output = Result<T, Error>>) -> napi::Result<T> {
+async fn guarded<T>(
+    query: Option<&str>,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> napi::Result<T> {
     let out = AssertUnwindSafe(fut)
         .catch_unwind()
         .await
-        .unwrap_or_else(|_| Err(Error::Internal("internal error (a panic was caught); please report it".into())));
+        .unwrap_or_else(|_| {
+            Err(Error::Internal(
+                "internal error (a panic was caught); please report it".into(),
+            ))
+        });
     out.map_err(|e| js_error(&e, query))
 }
 
 fn query_options(array_mode: Option<bool>, timeout_ms: Option<f64>) -> QueryOptions {
     QueryOptions {
         array_mode: array_mode.unwrap_or(false),
-        timeout_ms: timeout_ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64),
+        timeout_ms: timeout_ms
+            .filter(|t| t.is_finite() && *t >= 0.0)
+            .map(|t| t as u64),
     }
 }
 
@@ -58,9 +67,16 @@ pub struct NativeClassification {
 
 /// `classify` for codes found by `lib/errors.js` on any thrown value.
 #[napi]
-pub fn classify_code(code: Option<String>, message: String, maybe_committed: bool) -> NativeClassification {
+pub fn classify_code(
+    code: Option<String>,
+    message: String,
+    maybe_committed: bool,
+) -> NativeClassification {
     let c = classify(code.as_deref(), &message, maybe_committed);
-    NativeClassification { retryable: c.retryable, kind: c.kind.as_str().to_string() }
+    NativeClassification {
+        retryable: c.retryable,
+        kind: c.kind.as_str().to_string(),
+    }
 }
 
 /// The native half of `Pool`.
@@ -87,13 +103,19 @@ impl NativePool {
     /// Validates the configuration; connects lazily.
     #[napi(constructor)]
     pub fn new(options: serde_json::Value, env: HashMap<String, String>) -> napi::Result<Self> {
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let settings = config::resolve(&options, &env, cpus).map_err(|e| js_error(&e, None))?;
         let warnings = settings.warnings.clone();
         let description = settings.describe().to_string();
         let core = PoolCore::new(settings).map_err(|e| js_error(&e, None))?;
         napi::bindgen_prelude::spawn(PoolCore::reaper(Arc::downgrade(&core)));
-        Ok(NativePool { inner: RwLock::new(Some(core)), warnings, description })
+        Ok(NativePool {
+            inner: RwLock::new(Some(core)),
+            warnings,
+            description,
+        })
     }
 
     /// Configuration warnings to log once (unknown URL parameters, unknown options).
@@ -111,7 +133,9 @@ impl NativePool {
     /// Counters and pool state as JSON.
     #[napi]
     pub fn stats(&self) -> String {
-        let Ok(core) = self.core() else { return "null".into() };
+        let Ok(core) = self.core() else {
+            return "null".into();
+        };
         let s = core.status();
         let mut v = core.stats.snapshot();
         v["pool"] = serde_json::json!({
@@ -129,9 +153,18 @@ impl NativePool {
 
     /// Runs one statement; resolves with the result as JSON text.
     #[napi]
-    pub async fn query(&self, sql: String, params: Vec<Option<String>>, array_mode: Option<bool>, timeout_ms: Option<f64>) -> napi::Result<String> {
+    pub async fn query(
+        &self,
+        sql: String,
+        params: Vec<Option<String>>,
+        array_mode: Option<bool>,
+        timeout_ms: Option<f64>,
+    ) -> napi::Result<String> {
         let opts = query_options(array_mode, timeout_ms);
-        guarded(Some(&sql), async { self.core()?.query(&sql, params, &opts).await }).await
+        guarded(Some(&sql), async {
+            self.core()?.query(&sql, params, &opts).await
+        })
+        .await
     }
 
     /// Runs a multi-statement script (simple protocol, no parameters).
@@ -150,23 +183,44 @@ impl NativePool {
         guarded(None, async {
             let core = self.core()?;
             let lease = core.checkout().await?;
-            Ok(NativeClient { core, lease: Arc::new(tokio::sync::Mutex::new(Some(lease))) })
+            Ok(NativeClient {
+                core,
+                lease: Arc::new(tokio::sync::Mutex::new(Some(lease))),
+            })
         })
         .await
     }
 
     /// Starts a streamed statement; rows are pulled in batches with `next`.
     #[napi]
-    pub async fn stream(&self, sql: String, params: Vec<Option<String>>, array_mode: Option<bool>) -> napi::Result<NativeStream> {
+    pub async fn stream(
+        &self,
+        sql: String,
+        params: Vec<Option<String>>,
+        array_mode: Option<bool>,
+    ) -> napi::Result<NativeStream> {
         guarded(Some(&sql), async {
             check_params(&sql, params.len())?;
             let core = self.core()?;
             let mut lease = core.checkout().await?;
-            let (rows, stmt) = core.open_stream(&mut lease.conn, &sql, text_params(params)).await?;
+            let (rows, stmt) = core
+                .open_stream(&mut lease.conn, &sql, text_params(params))
+                .await?;
             let int8 = core.settings.int8;
-            let writer = stmt.map(|s| RowWriter::new(s.columns(), array_mode.unwrap_or(false), int8));
-            let state = StreamState { lease: Some(lease), rows: Some(rows), writer, array_mode: array_mode.unwrap_or(false), sent_meta: false };
-            Ok(NativeStream { sql: sql.clone(), state: Arc::new(tokio::sync::Mutex::new(state)), int8 })
+            let writer =
+                stmt.map(|s| RowWriter::new(s.columns(), array_mode.unwrap_or(false), int8));
+            let state = StreamState {
+                lease: Some(lease),
+                rows: Some(rows),
+                writer,
+                array_mode: array_mode.unwrap_or(false),
+                sent_meta: false,
+            };
+            Ok(NativeStream {
+                sql: sql.clone(),
+                state: Arc::new(tokio::sync::Mutex::new(state)),
+                int8,
+            })
         })
         .await
     }
@@ -176,7 +230,9 @@ impl NativePool {
     pub async fn end(&self, timeout_ms: Option<f64>) -> napi::Result<()> {
         let core = self.inner.write().ok().and_then(|mut g| g.take());
         if let Some(core) = core {
-            let ms = timeout_ms.filter(|t| t.is_finite() && *t >= 0.0).unwrap_or(5000.0);
+            let ms = timeout_ms
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .unwrap_or(5000.0);
             core.end(Duration::from_millis(ms as u64)).await;
         }
         Ok(())
@@ -194,13 +250,23 @@ pub struct NativeClient {
 impl NativeClient {
     /// Runs one statement on this connection.
     #[napi]
-    pub async fn query(&self, sql: String, params: Vec<Option<String>>, array_mode: Option<bool>, timeout_ms: Option<f64>) -> napi::Result<String> {
+    pub async fn query(
+        &self,
+        sql: String,
+        params: Vec<Option<String>>,
+        array_mode: Option<bool>,
+        timeout_ms: Option<f64>,
+    ) -> napi::Result<String> {
         let opts = query_options(array_mode, timeout_ms);
         guarded(Some(&sql), async {
             check_params(&sql, params.len())?;
             let mut guard = self.lease.lock().await;
-            let lease = guard.as_mut().ok_or_else(|| Error::Closed("The client was released".into()))?;
-            self.core.run(&mut lease.conn, &sql, text_params(params), &opts).await
+            let lease = guard
+                .as_mut()
+                .ok_or_else(|| Error::Closed("The client was released".into()))?;
+            self.core
+                .run(&mut lease.conn, &sql, text_params(params), &opts)
+                .await
         })
         .await
     }
@@ -210,7 +276,9 @@ impl NativeClient {
     pub async fn execute_script(&self, sql: String) -> napi::Result<()> {
         guarded(Some(&sql), async {
             let mut guard = self.lease.lock().await;
-            let lease = guard.as_mut().ok_or_else(|| Error::Closed("The client was released".into()))?;
+            let lease = guard
+                .as_mut()
+                .ok_or_else(|| Error::Closed("The client was released".into()))?;
             execute_script(&mut lease.conn, &sql).await
         })
         .await
@@ -263,7 +331,9 @@ impl NativeStream {
                 while n < batch_size.max(1) {
                     match rows.next().await {
                         Some(Ok(row)) => {
-                            let w = st.writer.get_or_insert_with(|| RowWriter::new(row.columns(), st.array_mode, self.int8));
+                            let w = st.writer.get_or_insert_with(|| {
+                                RowWriter::new(row.columns(), st.array_mode, self.int8)
+                            });
                             w.write_row(&mut out, &row, n == 0);
                             n += 1;
                         }

@@ -293,26 +293,40 @@ impl Inputs<'_> {
 
     /// A non-negative number, converted to ms for URL/env sources; `integer` demands a whole count.
     fn number(&self, row: Row, integer: bool) -> Result<Option<f64>, Error> {
-        let Some((source, raw)) = self.pick(&row) else { return Ok(None) };
+        let Some((source, raw)) = self.pick(&row) else {
+            return Ok(None);
+        };
         let n = match &raw {
             Raw::Num(n) => Some(*n),
             Raw::Text(s) => s.trim().parse::<f64>().ok(),
             Raw::Json(_) => None,
         };
-        let unit = if matches!(source, Source::Option(_)) { 1.0 } else { row.unit_ms };
+        let unit = if matches!(source, Source::Option(_)) {
+            1.0
+        } else {
+            row.unit_ms
+        };
         match n {
-            Some(n) if n.is_finite() && n >= 0.0 && (!integer || n.fract() == 0.0) => Ok(Some(n * unit)),
+            Some(n) if n.is_finite() && n >= 0.0 && (!integer || n.fract() == 0.0) => {
+                Ok(Some(n * unit))
+            }
             _ => Err(config_error(
                 row.option,
                 &source,
                 &raw,
-                if integer { "a non-negative integer" } else { "a non-negative number" },
+                if integer {
+                    "a non-negative integer"
+                } else {
+                    "a non-negative number"
+                },
             )),
         }
     }
 
     fn flag(&self, row: Row) -> Result<Option<bool>, Error> {
-        let Some((source, raw)) = self.pick(&row) else { return Ok(None) };
+        let Some((source, raw)) = self.pick(&row) else {
+            return Ok(None);
+        };
         match &raw {
             Raw::Json(Value::Bool(b)) => Ok(Some(*b)),
             Raw::Text(s) if s == "true" || s == "1" => Ok(Some(true)),
@@ -322,7 +336,9 @@ impl Inputs<'_> {
     }
 
     fn text(&self, row: Row) -> Result<Option<String>, Error> {
-        let Some((source, raw)) = self.pick(&row) else { return Ok(None) };
+        let Some((source, raw)) = self.pick(&row) else {
+            return Ok(None);
+        };
         match raw {
             Raw::Text(s) => Ok(Some(s)),
             other => Err(config_error(row.option, &source, &other, "a string")),
@@ -331,11 +347,23 @@ impl Inputs<'_> {
 }
 
 fn config_error(option: &str, source: &Source, raw: &Raw, expected: &str) -> Error {
-    Error::Config(format!("Invalid {option}: {raw} from {source} (expected {expected})"))
+    Error::Config(format!(
+        "Invalid {option}: {raw} from {source} (expected {expected})"
+    ))
 }
 
-fn row(option: &'static str, url: Option<&'static str>, env: &'static [&'static str], unit_ms: f64) -> Row {
-    Row { option, url, env, unit_ms }
+fn row(
+    option: &'static str,
+    url: Option<&'static str>,
+    env: &'static [&'static str],
+    unit_ms: f64,
+) -> Row {
+    Row {
+        option,
+        url,
+        env,
+        unit_ms,
+    }
 }
 
 fn ms(v: Option<f64>, default: u64) -> u64 {
@@ -344,18 +372,31 @@ fn ms(v: Option<f64>, default: u64) -> u64 {
 
 /// Replaces the password in a connection URL with `***`, even in a URL that does not parse.
 pub fn redact_url(s: &str) -> String {
-    let Some(scheme_end) = s.find("://") else { return s.to_string() };
+    let Some(scheme_end) = s.find("://") else {
+        return s.to_string();
+    };
     let rest = &s[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else { return s.to_string() };
+    let Some(at) = authority.rfind('@') else {
+        return s.to_string();
+    };
     let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else { return s.to_string() };
-    format!("{}{}:***{}", &s[..scheme_end + 3], &userinfo[..colon], &rest[at..])
+    let Some(colon) = userinfo.find(':') else {
+        return s.to_string();
+    };
+    format!(
+        "{}{}:***{}",
+        &s[..scheme_end + 3],
+        &userinfo[..colon],
+        &rest[at..]
+    )
 }
 
 fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// The parts of a connection URL.
@@ -369,24 +410,48 @@ struct ParsedUrl {
 }
 
 fn parse_url(raw: &str, source: &str) -> Result<ParsedUrl, Error> {
-    let bad = |why: &str| Error::Config(format!("Invalid connectionString from {source}: {why} ({})", redact_url(raw)));
+    let bad = |why: &str| {
+        Error::Config(format!(
+            "Invalid connectionString from {source}: {why} ({})",
+            redact_url(raw)
+        ))
+    };
     let url = url::Url::parse(raw).map_err(|e| bad(&format!("unparsable URL: {e}")))?;
     if url.scheme() != "postgres" && url.scheme() != "postgresql" {
         return Err(bad("the scheme must be postgres:// or postgresql://"));
     }
-    let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = url
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     let user = Some(decode(url.username())).filter(|u| !u.is_empty());
     let password = url.password().map(decode);
     let database = Some(decode(url.path().trim_start_matches('/'))).filter(|d| !d.is_empty());
-    let params = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    Ok(ParsedUrl { host, port: url.port().unwrap_or(5432), user, password, database, params })
+    let params = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    Ok(ParsedUrl {
+        host,
+        port: url.port().unwrap_or(5432),
+        user,
+        password,
+        database,
+        params,
+    })
 }
 
 /// Merges options, URL and environment into validated [`Settings`].
 ///
 /// `options` is the JS options object (non-finite numbers arrive as strings); `env` holds the
 /// variables of [`ENV_NAMES`] that are set; `cpus` sizes the default connection limit.
-pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> Result<Settings, Error> {
+pub fn resolve(
+    options: &Value,
+    env: &HashMap<String, String>,
+    cpus: usize,
+) -> Result<Settings, Error> {
     let empty = Map::new();
     let options = match options {
         Value::Object(m) => m,
@@ -394,7 +459,10 @@ pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> R
         _ => return Err(Error::Config("Invalid options: expected an object".into())),
     };
     let mut warnings = Vec::new();
-    for k in options.keys().filter(|k| !OPTION_NAMES.contains(&k.as_str())) {
+    for k in options
+        .keys()
+        .filter(|k| !OPTION_NAMES.contains(&k.as_str()))
+    {
         warnings.push(format!("Unknown option '{k}' ignored"));
     }
 
@@ -423,74 +491,228 @@ pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> R
             warnings.push(format!("Unknown URL parameter '{k}' ignored"));
         }
     }
-    let inputs = Inputs { options, url: url_params, env };
+    let inputs = Inputs {
+        options,
+        url: url_params,
+        env,
+    };
 
-    let limit_env: &[&str] = &["DB_CONNECTION_LIMIT", "DATABASE_CONNECTION_LIMIT", "DATABASE_POOL_SIZE"];
-    let connection_limit = ms(inputs.number(row("connectionLimit", Some("connection_limit"), limit_env, 1.0), true)?, (cpus * 2 + 1) as u64) as usize;
+    let limit_env: &[&str] = &[
+        "DB_CONNECTION_LIMIT",
+        "DATABASE_CONNECTION_LIMIT",
+        "DATABASE_POOL_SIZE",
+    ];
+    let connection_limit = ms(
+        inputs.number(
+            row("connectionLimit", Some("connection_limit"), limit_env, 1.0),
+            true,
+        )?,
+        (cpus * 2 + 1) as u64,
+    ) as usize;
     if connection_limit == 0 {
-        let (source, raw) = inputs.pick(&row("connectionLimit", Some("connection_limit"), limit_env, 1.0)).expect("set");
+        let (source, raw) = inputs
+            .pick(&row(
+                "connectionLimit",
+                Some("connection_limit"),
+                limit_env,
+                1.0,
+            ))
+            .expect("set");
         return Err(config_error("connectionLimit", &source, &raw, "at least 1"));
     }
-    let min_connections = ms(inputs.number(row("minConnections", None, &[], 1.0), true)?, 0) as usize;
+    let min_connections = ms(
+        inputs.number(row("minConnections", None, &[], 1.0), true)?,
+        0,
+    ) as usize;
     if min_connections > connection_limit {
         return Err(Error::Config(format!(
             "Invalid minConnections: {min_connections} from option minConnections (expected at most connectionLimit, {connection_limit})"
         )));
     }
-    let pool_timeout_ms = ms(inputs.number(row("poolTimeoutMs", Some("pool_timeout"), &["DB_POOL_TIMEOUT", "DATABASE_POOL_TIMEOUT"], 1000.0), false)?, 10_000);
-    let connect_timeout_ms = ms(inputs.number(row("connectTimeoutMs", Some("connect_timeout"), &["DATABASE_CONNECT_TIMEOUT"], 1000.0), false)?, 5_000);
-    let idle_timeout_ms = ms(inputs.number(row("idleTimeoutMs", Some("idle_timeout"), &[], 1000.0), false)?, 60_000);
-    let max_lifetime_ms = ms(inputs.number(row("maxLifetimeMs", Some("max_lifetime"), &[], 1000.0), false)?, 1_800_000);
-    let query_env: &[&str] = &["DB_QUERY_TIMEOUT", "DATABASE_QUERY_TIMEOUT", "DATABASE_STATEMENT_TIMEOUT"];
-    let query_timeout_ms = ms(inputs.number(row("queryTimeoutMs", Some("statement_timeout"), query_env, 1.0), false)?, 30_000);
+    let pool_timeout_ms = ms(
+        inputs.number(
+            row(
+                "poolTimeoutMs",
+                Some("pool_timeout"),
+                &["DB_POOL_TIMEOUT", "DATABASE_POOL_TIMEOUT"],
+                1000.0,
+            ),
+            false,
+        )?,
+        10_000,
+    );
+    let connect_timeout_ms = ms(
+        inputs.number(
+            row(
+                "connectTimeoutMs",
+                Some("connect_timeout"),
+                &["DATABASE_CONNECT_TIMEOUT"],
+                1000.0,
+            ),
+            false,
+        )?,
+        5_000,
+    );
+    let idle_timeout_ms = ms(
+        inputs.number(
+            row("idleTimeoutMs", Some("idle_timeout"), &[], 1000.0),
+            false,
+        )?,
+        60_000,
+    );
+    let max_lifetime_ms = ms(
+        inputs.number(
+            row("maxLifetimeMs", Some("max_lifetime"), &[], 1000.0),
+            false,
+        )?,
+        1_800_000,
+    );
+    let query_env: &[&str] = &[
+        "DB_QUERY_TIMEOUT",
+        "DATABASE_QUERY_TIMEOUT",
+        "DATABASE_STATEMENT_TIMEOUT",
+    ];
+    let query_timeout_ms = ms(
+        inputs.number(
+            row("queryTimeoutMs", Some("statement_timeout"), query_env, 1.0),
+            false,
+        )?,
+        30_000,
+    );
     let idle_in_transaction_timeout_ms = inputs
-        .number(row("idleInTransactionTimeoutMs", Some("idle_in_transaction_session_timeout"), &["DATABASE_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"], 1.0), false)?
+        .number(
+            row(
+                "idleInTransactionTimeoutMs",
+                Some("idle_in_transaction_session_timeout"),
+                &["DATABASE_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"],
+                1.0,
+            ),
+            false,
+        )?
         .map(|n| n.round() as u64);
-    let pgbouncer = inputs.flag(row("pgbouncer", Some("pgbouncer"), &[], 1.0))?.unwrap_or(false);
-    let cache = ms(inputs.number(row("statementCacheSize", Some("statement_cache_size"), &["DB_STATEMENT_CACHE_SIZE"], 1.0), true)?, 100) as usize;
+    let pgbouncer = inputs
+        .flag(row("pgbouncer", Some("pgbouncer"), &[], 1.0))?
+        .unwrap_or(false);
+    let cache = ms(
+        inputs.number(
+            row(
+                "statementCacheSize",
+                Some("statement_cache_size"),
+                &["DB_STATEMENT_CACHE_SIZE"],
+                1.0,
+            ),
+            true,
+        )?,
+        100,
+    ) as usize;
     let statement_cache_size = if pgbouncer { 0 } else { cache };
-    let slow_query_threshold_ms = ms(inputs.number(row("slowQueryThresholdMs", None, &["DB_SLOW_QUERY_THRESHOLD", "SLOW_QUERY_THRESHOLD"], 1.0), false)?, 1000);
-    let utilization_alert_threshold = inputs.number(row("utilizationAlertThreshold", None, &[], 1.0), false)?.unwrap_or(0.8);
+    let slow_query_threshold_ms = ms(
+        inputs.number(
+            row(
+                "slowQueryThresholdMs",
+                None,
+                &["DB_SLOW_QUERY_THRESHOLD", "SLOW_QUERY_THRESHOLD"],
+                1.0,
+            ),
+            false,
+        )?,
+        1000,
+    );
+    let utilization_alert_threshold = inputs
+        .number(row("utilizationAlertThreshold", None, &[], 1.0), false)?
+        .unwrap_or(0.8);
     if utilization_alert_threshold == 0.0 || utilization_alert_threshold > 1.0 {
         return Err(Error::Config(format!(
             "Invalid utilizationAlertThreshold: {utilization_alert_threshold} from option utilizationAlertThreshold (expected a fraction above 0 and at most 1, e.g. 0.8)"
         )));
     }
-    let replica_urls = match inputs.pick(&row("replicaUrls", None, &["DATABASE_REPLICA_URL"], 1.0)) {
+    let replica_urls = match inputs.pick(&row("replicaUrls", None, &["DATABASE_REPLICA_URL"], 1.0))
+    {
         None => Vec::new(),
-        Some((_, Raw::Json(Value::Array(items)))) if items.iter().all(Value::is_string) => {
-            items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+        Some((_, Raw::Json(Value::Array(items)))) if items.iter().all(Value::is_string) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
+        Some((Source::Env(_), Raw::Text(s))) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Some((source, raw)) => {
+            return Err(config_error(
+                "replicaUrls",
+                &source,
+                &raw,
+                "an array of URLs",
+            ))
         }
-        Some((Source::Env(_), Raw::Text(s))) => s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
-        Some((source, raw)) => return Err(config_error("replicaUrls", &source, &raw, "an array of URLs")),
     };
     for u in &replica_urls {
         parse_url(u, "replicaUrls")?;
     }
-    let application_name = inputs.text(row("applicationName", Some("application_name"), &[], 1.0))?.unwrap_or_else(|| "pgwarden".into());
+    let application_name = inputs
+        .text(row("applicationName", Some("application_name"), &[], 1.0))?
+        .unwrap_or_else(|| "pgwarden".into());
     let schema = inputs.text(row("schema", Some("schema"), &[], 1.0))?;
     let int8 = match inputs.text(row("int8", None, &[], 1.0))?.as_deref() {
         None | Some("string") => Int8Mode::String,
         Some("bigint") => Int8Mode::BigInt,
         Some("number") => Int8Mode::Number,
         Some(other) => {
-            return Err(config_error("int8", &Source::Option("int8"), &Raw::Text(other.into()), "'string', 'bigint' or 'number'"))
+            return Err(config_error(
+                "int8",
+                &Source::Option("int8"),
+                &Raw::Text(other.into()),
+                "'string', 'bigint' or 'number'",
+            ))
         }
     };
-    let log_params = inputs.flag(row("logParams", None, &[], 1.0))?.unwrap_or(false);
-    let leak_detection_threshold_ms = ms(inputs.number(row("leakDetectionThresholdMs", None, &[], 1.0), false)?, 0);
+    let log_params = inputs
+        .flag(row("logParams", None, &[], 1.0))?
+        .unwrap_or(false);
+    let leak_detection_threshold_ms = ms(
+        inputs.number(row("leakDetectionThresholdMs", None, &[], 1.0), false)?,
+        0,
+    );
     let ssl = resolve_ssl(&inputs)?;
 
     let host = inputs.url.get("host").cloned().unwrap_or(url.host);
     let port = match inputs.url.get("port") {
-        Some(p) => p.parse().map_err(|_| config_error("port", &Source::Url("port"), &Raw::Text(p.clone()), "a port number"))?,
+        Some(p) => p.parse().map_err(|_| {
+            config_error(
+                "port",
+                &Source::Url("port"),
+                &Raw::Text(p.clone()),
+                "a port number",
+            )
+        })?,
         None => url.port,
     };
-    let user = inputs.url.get("user").cloned().or(url.user).unwrap_or_else(|| "postgres".into());
-    let password = inputs.url.get("password").cloned().or(url.password).map(Secret);
-    let database = inputs.url.get("dbname").cloned().or(url.database).unwrap_or_else(|| user.clone());
+    let user = inputs
+        .url
+        .get("user")
+        .cloned()
+        .or(url.user)
+        .unwrap_or_else(|| "postgres".into());
+    let password = inputs
+        .url
+        .get("password")
+        .cloned()
+        .or(url.password)
+        .map(Secret);
+    let database = inputs
+        .url
+        .get("dbname")
+        .cloned()
+        .or(url.database)
+        .unwrap_or_else(|| user.clone());
     Ok(Settings {
-        host: if host.is_empty() { "localhost".into() } else { host },
+        host: if host.is_empty() {
+            "localhost".into()
+        } else {
+            host
+        },
         port,
         user,
         password,
@@ -524,7 +746,12 @@ fn resolve_ssl(inputs: &Inputs) -> Result<SslSettings, Error> {
         match inputs.url.get("sslmode") {
             None => Ok(SslMode::Prefer),
             Some(m) => SslMode::parse(m).ok_or_else(|| {
-                config_error("ssl", &Source::Url("sslmode"), &Raw::Text(m.clone()), "disable, prefer, require, verify-ca or verify-full")
+                config_error(
+                    "ssl",
+                    &Source::Url("sslmode"),
+                    &Raw::Text(m.clone()),
+                    "disable, prefer, require, verify-ca or verify-full",
+                )
             }),
         }
     };
@@ -542,27 +769,62 @@ fn resolve_ssl(inputs: &Inputs) -> Result<SslSettings, Error> {
         Some(Value::Bool(true)) => ssl.mode = SslMode::VerifyFull,
         Some(Value::String(m)) => {
             ssl.mode = SslMode::parse(m).ok_or_else(|| {
-                config_error("ssl", &source, &Raw::Text(m.clone()), "disable, prefer, require, verify-ca or verify-full")
+                config_error(
+                    "ssl",
+                    &source,
+                    &Raw::Text(m.clone()),
+                    "disable, prefer, require, verify-ca or verify-full",
+                )
             })?
         }
         Some(Value::Object(o)) => {
             ssl.mode = match (o.get("mode"), o.get("rejectUnauthorized")) {
                 (Some(Value::String(m)), _) => SslMode::parse(m).ok_or_else(|| {
-                    config_error("ssl", &source, &Raw::Text(m.clone()), "disable, prefer, require, verify-ca or verify-full")
+                    config_error(
+                        "ssl",
+                        &source,
+                        &Raw::Text(m.clone()),
+                        "disable, prefer, require, verify-ca or verify-full",
+                    )
                 })?,
-                (Some(other), _) => return Err(config_error("ssl", &source, &Raw::Json(other.clone()), "a mode string")),
+                (Some(other), _) => {
+                    return Err(config_error(
+                        "ssl",
+                        &source,
+                        &Raw::Json(other.clone()),
+                        "a mode string",
+                    ))
+                }
                 (None, Some(Value::Bool(false))) => SslMode::Require,
                 _ => SslMode::VerifyFull,
             };
-            for (field, slot) in [("ca", &mut ssl.root_cert), ("cert", &mut ssl.cert), ("key", &mut ssl.key)] {
+            for (field, slot) in [
+                ("ca", &mut ssl.root_cert),
+                ("cert", &mut ssl.cert),
+                ("key", &mut ssl.key),
+            ] {
                 match o.get(field) {
                     None | Some(Value::Null) => {}
                     Some(Value::String(s)) => *slot = Some(s.clone()),
-                    Some(other) => return Err(config_error("ssl", &source, &Raw::Json(other.clone()), "PEM text")),
+                    Some(other) => {
+                        return Err(config_error(
+                            "ssl",
+                            &source,
+                            &Raw::Json(other.clone()),
+                            "PEM text",
+                        ))
+                    }
                 }
             }
         }
-        Some(other) => return Err(config_error("ssl", &source, &Raw::Json(other.clone()), "a boolean, a mode or an object")),
+        Some(other) => {
+            return Err(config_error(
+                "ssl",
+                &source,
+                &Raw::Json(other.clone()),
+                "a boolean, a mode or an object",
+            ))
+        }
     }
     Ok(ssl)
 }
@@ -572,7 +834,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn opts(v: Value) -> Value {
@@ -608,8 +873,18 @@ mod tests {
     #[test]
     fn precedence_option_url_env_default() {
         let url = format!("{URL}?connection_limit=7&pool_timeout=3");
-        let e = env(&[("DB_CONNECTION_LIMIT", "9"), ("DATABASE_CONNECTION_LIMIT", "11"), ("DB_POOL_TIMEOUT", "4"), ("DATABASE_CONNECT_TIMEOUT", "2")]);
-        let s = resolve(&json!({ "connectionString": url, "connectionLimit": 3 }), &e, 2).unwrap();
+        let e = env(&[
+            ("DB_CONNECTION_LIMIT", "9"),
+            ("DATABASE_CONNECTION_LIMIT", "11"),
+            ("DB_POOL_TIMEOUT", "4"),
+            ("DATABASE_CONNECT_TIMEOUT", "2"),
+        ]);
+        let s = resolve(
+            &json!({ "connectionString": url, "connectionLimit": 3 }),
+            &e,
+            2,
+        )
+        .unwrap();
         assert_eq!(s.connection_limit, 3, "option wins");
         assert_eq!(s.pool_timeout_ms, 3000, "URL beats env, seconds to ms");
         assert_eq!(s.connect_timeout_ms, 2000, "env beats default");
@@ -628,17 +903,50 @@ mod tests {
     #[test]
     fn errors_name_source_and_value() {
         let e = |o: Value, en: &[(&str, &str)]| resolve(&o, &env(en), 2).unwrap_err().message();
-        let m = e(json!({ "connectionString": URL, "connectionLimit": -1 }), &[]);
-        assert!(m.contains("option connectionLimit") && m.contains("-1"), "{m}");
-        let m = e(json!({ "connectionString": URL, "poolTimeoutMs": "NaN" }), &[]);
-        assert!(m.contains("option poolTimeoutMs") && m.contains("NaN"), "{m}");
-        let m = e(json!({ "connectionString": format!("{URL}?connection_limit=abc") }), &[]);
-        assert!(m.contains("URL parameter connection_limit") && m.contains("abc"), "{m}");
-        let m = e(json!({ "connectionString": URL }), &[("DB_QUERY_TIMEOUT", "soon")]);
-        assert!(m.contains("environment variable DB_QUERY_TIMEOUT") && m.contains("soon"), "{m}");
-        let m = e(json!({ "connectionString": format!("{URL}?sslmode=bogus") }), &[]);
-        assert!(m.contains("URL parameter sslmode") && m.contains("bogus"), "{m}");
-        let m = e(json!({ "connectionString": "postgres://alice:hunter2@[bad" }), &[]);
+        let m = e(
+            json!({ "connectionString": URL, "connectionLimit": -1 }),
+            &[],
+        );
+        assert!(
+            m.contains("option connectionLimit") && m.contains("-1"),
+            "{m}"
+        );
+        let m = e(
+            json!({ "connectionString": URL, "poolTimeoutMs": "NaN" }),
+            &[],
+        );
+        assert!(
+            m.contains("option poolTimeoutMs") && m.contains("NaN"),
+            "{m}"
+        );
+        let m = e(
+            json!({ "connectionString": format!("{URL}?connection_limit=abc") }),
+            &[],
+        );
+        assert!(
+            m.contains("URL parameter connection_limit") && m.contains("abc"),
+            "{m}"
+        );
+        let m = e(
+            json!({ "connectionString": URL }),
+            &[("DB_QUERY_TIMEOUT", "soon")],
+        );
+        assert!(
+            m.contains("environment variable DB_QUERY_TIMEOUT") && m.contains("soon"),
+            "{m}"
+        );
+        let m = e(
+            json!({ "connectionString": format!("{URL}?sslmode=bogus") }),
+            &[],
+        );
+        assert!(
+            m.contains("URL parameter sslmode") && m.contains("bogus"),
+            "{m}"
+        );
+        let m = e(
+            json!({ "connectionString": "postgres://alice:hunter2@[bad" }),
+            &[],
+        );
         assert!(!m.contains("hunter2") && m.contains("unparsable"), "{m}");
     }
 
@@ -651,20 +959,36 @@ mod tests {
 
     #[test]
     fn unknown_url_parameter_warns() {
-        let s = resolve(&json!({ "connectionString": format!("{URL}?foo=1&schema=app") }), &env(&[]), 2).unwrap();
-        assert_eq!(s.warnings, vec!["Unknown URL parameter 'foo' ignored".to_string()]);
+        let s = resolve(
+            &json!({ "connectionString": format!("{URL}?foo=1&schema=app") }),
+            &env(&[]),
+            2,
+        )
+        .unwrap();
+        assert_eq!(
+            s.warnings,
+            vec!["Unknown URL parameter 'foo' ignored".to_string()]
+        );
         assert_eq!(s.schema.as_deref(), Some("app"));
     }
 
     #[test]
     fn replicas_from_env_comma_separated() {
-        let s = resolve(&json!({ "connectionString": URL }), &env(&[("DATABASE_REPLICA_URL", "postgres://r1/db, postgres://r2/db")]), 2).unwrap();
+        let s = resolve(
+            &json!({ "connectionString": URL }),
+            &env(&[("DATABASE_REPLICA_URL", "postgres://r1/db, postgres://r2/db")]),
+            2,
+        )
+        .unwrap();
         assert_eq!(s.replica_urls, vec!["postgres://r1/db", "postgres://r2/db"]);
     }
 
     #[test]
     fn redaction() {
-        assert_eq!(redact_url("postgres://u:pw@h:5/d?x=1"), "postgres://u:***@h:5/d?x=1");
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5/d?x=1"),
+            "postgres://u:***@h:5/d?x=1"
+        );
         assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
         assert_eq!(redact_url("postgres://u:p@ss@h/d"), "postgres://u:***@h/d");
         let s = resolve(&json!({ "connectionString": URL }), &env(&[]), 2).unwrap();
@@ -675,10 +999,25 @@ mod tests {
     #[test]
     fn ssl_forms() {
         let mode = |o: Value| resolve(&o, &env(&[]), 2).unwrap().ssl.mode;
-        assert_eq!(mode(json!({ "connectionString": URL, "ssl": false })), SslMode::Disable);
-        assert_eq!(mode(json!({ "connectionString": URL, "ssl": true })), SslMode::VerifyFull);
-        assert_eq!(mode(json!({ "connectionString": URL, "ssl": { "rejectUnauthorized": false } })), SslMode::Require);
-        assert_eq!(mode(json!({ "connectionString": format!("{URL}?sslmode=verify-ca") })), SslMode::VerifyCa);
-        assert_eq!(mode(json!({ "connectionString": format!("{URL}?sslmode=disable"), "ssl": "require" })), SslMode::Require);
+        assert_eq!(
+            mode(json!({ "connectionString": URL, "ssl": false })),
+            SslMode::Disable
+        );
+        assert_eq!(
+            mode(json!({ "connectionString": URL, "ssl": true })),
+            SslMode::VerifyFull
+        );
+        assert_eq!(
+            mode(json!({ "connectionString": URL, "ssl": { "rejectUnauthorized": false } })),
+            SslMode::Require
+        );
+        assert_eq!(
+            mode(json!({ "connectionString": format!("{URL}?sslmode=verify-ca") })),
+            SslMode::VerifyCa
+        );
+        assert_eq!(
+            mode(json!({ "connectionString": format!("{URL}?sslmode=disable"), "ssl": "require" })),
+            SslMode::Require
+        );
     }
 }

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// A bounded LRU of named prepared statements, keyed by SQL text.
 ///
@@ -23,7 +24,11 @@ pub struct StatementCache {
 impl StatementCache {
     /// A cache holding at most `capacity` statements (0 disables it).
     pub fn new(capacity: usize) -> Self {
-        StatementCache { capacity, tick: 0, entries: HashMap::new() }
+        StatementCache {
+            capacity,
+            tick: 0,
+            entries: HashMap::new(),
+        }
     }
 
     /// Whether named statements are used at all.
@@ -44,7 +49,11 @@ impl StatementCache {
     /// Remembers `stmt`, evicting the least recently used entry when full.
     pub fn insert(&mut self, sql: &str, stmt: Statement) {
         if self.entries.len() >= self.capacity {
-            let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 self.entries.remove(&k);
             }
@@ -87,6 +96,7 @@ pub struct Manager {
     settings: Arc<Settings>,
     pg: tokio_postgres::Config,
     stats: Arc<Stats>,
+    tls: Option<MakeRustlsConnect>,
 }
 
 /// Escapes a value for the startup `options` string (`-c name=value`).
@@ -97,12 +107,14 @@ fn option_value(v: &str) -> String {
 impl Manager {
     /// A manager for `settings`; fails when the settings ask for something this build cannot do.
     pub fn new(settings: Arc<Settings>, stats: Arc<Stats>) -> Result<Self, Error> {
-        if matches!(settings.ssl.mode, SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull) {
-            return Err(Error::Config(format!(
-                "Invalid ssl: sslmode {:?} requires TLS, which this build of pgwarden does not include yet (use disable or prefer)",
-                settings.ssl.mode
-            )));
-        }
+        let tls = crate::tls::connector(&settings.ssl)?;
+        let ssl_mode = match settings.ssl.mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
+        };
         let mut pg = tokio_postgres::Config::new();
         pg.host(&settings.host)
             .port(settings.port)
@@ -111,7 +123,7 @@ impl Manager {
             .application_name(&settings.application_name)
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(30))
-            .ssl_mode(tokio_postgres::config::SslMode::Disable);
+            .ssl_mode(ssl_mode);
         if let Some(p) = &settings.password {
             pg.password(&p.0);
         }
@@ -131,7 +143,27 @@ impl Manager {
                 pg.options(options.join(" "));
             }
         }
-        Ok(Manager { settings, pg, stats })
+        Ok(Manager {
+            settings,
+            pg,
+            stats,
+            tls,
+        })
+    }
+
+    /// Drives a connection on the runtime. It ends when the socket closes; a failure there
+    /// never reaches the process: the next checkout sees `is_closed()` and replaces it.
+    fn spawn<F>(&self, connection: F)
+    where
+        F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+    {
+        let stats = self.stats.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(target: "pgwarden", "connection ended: {e}");
+            }
+            Stats::bump(&stats.connections_closed);
+        });
     }
 
     fn connect_error(&self, e: &tokio_postgres::Error) -> Error {
@@ -140,10 +172,18 @@ impl Manager {
         }
         let address = self.settings.address();
         match io_source(e) {
-            Some(io) if io.kind() == std::io::ErrorKind::TimedOut => Error::ConnectTimeout { address },
-            Some(io) => Error::Unreachable { address, reason: io.to_string() },
+            Some(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+                Error::ConnectTimeout { address }
+            }
+            Some(io) => Error::Unreachable {
+                address,
+                reason: io.to_string(),
+            },
             None if e.to_string().contains("timeout") => Error::ConnectTimeout { address },
-            None => Error::Unreachable { address, reason: e.to_string() },
+            None => Error::Unreachable {
+                address,
+                reason: e.to_string(),
+            },
         }
     }
 }
@@ -153,29 +193,40 @@ impl deadpool::managed::Manager for Manager {
     type Error = Error;
 
     async fn create(&self) -> Result<Conn, Error> {
-        let (client, connection) = match self.pg.connect(NoTls).await {
-            Ok(pair) => pair,
+        let client = match &self.tls {
+            None => self
+                .pg
+                .connect(NoTls)
+                .await
+                .map(|(c, conn)| (c, self.spawn(conn))),
+            Some(tls) => self
+                .pg
+                .connect(tls.clone())
+                .await
+                .map(|(c, conn)| (c, self.spawn(conn))),
+        };
+        let client = match client {
+            Ok((client, ())) => client,
             Err(e) => {
                 Stats::bump(&self.stats.connections_failed);
                 return Err(self.connect_error(&e));
             }
         };
         Stats::bump(&self.stats.connections_created);
-        let stats = self.stats.clone();
-        // The connection task ends when the socket closes; a failure here is never fatal to
-        // the process: the next checkout sees `is_closed()` and replaces the connection.
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(target: "pgwarden", "connection ended: {e}");
-            }
-            Stats::bump(&stats.connections_closed);
-        });
         let lifetime = (self.settings.max_lifetime_ms > 0).then(|| {
-            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
             let jitter = (nanos % 1000) as f64 / 1000.0 * 0.025;
             Duration::from_millis((self.settings.max_lifetime_ms as f64 * (1.0 - jitter)) as u64)
         });
-        Ok(Conn { client, cache: StatementCache::new(self.settings.statement_cache_size), broken: false, lifetime })
+        Ok(Conn {
+            client,
+            cache: StatementCache::new(self.settings.statement_cache_size),
+            broken: false,
+            lifetime,
+        })
     }
 
     /// A cheap check with no round trip: the socket is open, the connection is not marked

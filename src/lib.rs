@@ -13,3 +13,4 @@ pub mod error;
 pub mod pool;
 pub mod sql;
 pub mod stats;
+pub mod tls;

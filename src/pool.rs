@@ -77,7 +77,12 @@ impl PoolCore {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Internal(format!("pool build failed: {e}")))?;
-        Ok(Arc::new(PoolCore { settings, stats, pool, in_flight: AtomicUsize::new(0) }))
+        Ok(Arc::new(PoolCore {
+            settings,
+            stats,
+            pool,
+            in_flight: AtomicUsize::new(0),
+        }))
     }
 
     /// The pool's (size, idle, waiting, limit).
@@ -88,18 +93,32 @@ impl PoolCore {
     /// Takes a connection, waiting at most poolTimeoutMs for one to be free.
     pub async fn checkout(self: &Arc<Self>) -> Result<Lease, Error> {
         let wait = self.settings.pool_timeout_ms;
-        let timeouts = Timeouts { wait: (wait > 0).then(|| Duration::from_millis(wait)), create: None, recycle: None };
+        let timeouts = Timeouts {
+            wait: (wait > 0).then(|| Duration::from_millis(wait)),
+            create: None,
+            recycle: None,
+        };
         let flight = InFlight::new(self);
-        let conn = self.pool.timeout_get(&timeouts).await.map_err(|e| match e {
-            PoolError::Timeout(_) => {
-                Stats::bump(&self.stats.acquire_timeouts);
-                Error::PoolTimeout { timeout_ms: wait, limit: self.settings.connection_limit }
-            }
-            PoolError::Backend(e) => e,
-            PoolError::Closed => Error::Closed("The pool has been closed".into()),
-            other => Error::Internal(other.to_string()),
-        })?;
-        Ok(Lease { conn, _flight: flight })
+        let conn = self
+            .pool
+            .timeout_get(&timeouts)
+            .await
+            .map_err(|e| match e {
+                PoolError::Timeout(_) => {
+                    Stats::bump(&self.stats.acquire_timeouts);
+                    Error::PoolTimeout {
+                        timeout_ms: wait,
+                        limit: self.settings.connection_limit,
+                    }
+                }
+                PoolError::Backend(e) => e,
+                PoolError::Closed => Error::Closed("The pool has been closed".into()),
+                other => Error::Internal(other.to_string()),
+            })?;
+        Ok(Lease {
+            conn,
+            _flight: flight,
+        })
     }
 
     /// Opens max(1, minConnections) connections, three tries each with exponential backoff.
@@ -128,18 +147,35 @@ impl PoolCore {
     }
 
     /// `pool.query`: checks the parameters, checks out a connection and runs the statement.
-    pub async fn query(self: &Arc<Self>, sql: &str, params: Vec<Option<String>>, opts: &QueryOptions) -> Result<String, Error> {
+    pub async fn query(
+        self: &Arc<Self>,
+        sql: &str,
+        params: Vec<Option<String>>,
+        opts: &QueryOptions,
+    ) -> Result<String, Error> {
         check_params(sql, params.len())?;
         let mut lease = self.checkout().await?;
-        self.run(&mut lease.conn, sql, text_params(params), opts).await
+        self.run(&mut lease.conn, sql, text_params(params), opts)
+            .await
     }
 
     /// Runs one statement on a checked-out connection and returns the result JSON.
-    pub async fn run(&self, conn: &mut Conn, sql: &str, params: Vec<TextParam>, opts: &QueryOptions) -> Result<String, Error> {
+    pub async fn run(
+        &self,
+        conn: &mut Conn,
+        sql: &str,
+        params: Vec<TextParam>,
+        opts: &QueryOptions,
+    ) -> Result<String, Error> {
         Stats::bump(&self.stats.queries);
         let timeout_ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
         let token = conn.client.cancel_token();
-        let (out, broken) = with_timeout(token, timeout_ms, execute(conn, sql, &params, opts, &self.settings)).await;
+        let (out, broken) = with_timeout(
+            token,
+            timeout_ms,
+            execute(conn, sql, &params, opts, &self.settings),
+        )
+        .await;
         conn.broken |= broken;
         if out.is_err() {
             Stats::bump(&self.stats.query_errors);
@@ -148,7 +184,12 @@ impl PoolCore {
     }
 
     /// Starts a statement whose rows are read in batches (`pool.stream`).
-    pub async fn open_stream(&self, conn: &mut Conn, sql: &str, params: Vec<TextParam>) -> Result<(Pin<Box<RowStream>>, Option<Statement>), Error> {
+    pub async fn open_stream(
+        &self,
+        conn: &mut Conn,
+        sql: &str,
+        params: Vec<TextParam>,
+    ) -> Result<(Pin<Box<RowStream>>, Option<Statement>), Error> {
         Stats::bump(&self.stats.queries);
         let r = start(conn, sql, &params).await;
         if r.is_err() {
@@ -207,7 +248,11 @@ impl PoolCore {
 /// Runs `fut` with a deadline. On expiry the statement is cancelled on the server (cancel
 /// request) and awaited a little longer; the flag says the connection did not come back and
 /// must not be reused.
-pub async fn with_timeout<T, Fut>(token: CancelToken, timeout_ms: u64, fut: Fut) -> (Result<T, Error>, bool)
+pub async fn with_timeout<T, Fut>(
+    token: CancelToken,
+    timeout_ms: u64,
+    fut: Fut,
+) -> (Result<T, Error>, bool)
 where
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
@@ -232,16 +277,28 @@ where
 }
 
 /// Sends the statement: a cached named statement, or an unnamed one (pgbouncer, cache 0).
-async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowStream, Option<Statement>), Error> {
+async fn start(
+    conn: &mut Conn,
+    sql: &str,
+    params: &[TextParam],
+) -> Result<(RowStream, Option<Statement>), Error> {
     if !conn.cache.enabled() {
         let typed = params.iter().map(|p| (p, Type::UNKNOWN));
-        let rows = conn.client.query_typed_raw(sql, typed).await.map_err(|e| from_driver(&e, true))?;
+        let rows = conn
+            .client
+            .query_typed_raw(sql, typed)
+            .await
+            .map_err(|e| from_driver(&e, true))?;
         return Ok((rows, None));
     }
     let stmt = match conn.cache.get(sql) {
         Some(s) => s,
         None => {
-            let s = conn.client.prepare(sql).await.map_err(|e| from_driver(&e, false))?;
+            let s = conn
+                .client
+                .prepare(sql)
+                .await
+                .map_err(|e| from_driver(&e, false))?;
             conn.cache.insert(sql, s.clone());
             s
         }
@@ -258,7 +315,13 @@ async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowS
     }
 }
 
-async fn execute(conn: &mut Conn, sql: &str, params: &[TextParam], opts: &QueryOptions, settings: &Settings) -> Result<String, Error> {
+async fn execute(
+    conn: &mut Conn,
+    sql: &str,
+    params: &[TextParam],
+    opts: &QueryOptions,
+    settings: &Settings,
+) -> Result<String, Error> {
     let (rows, stmt) = start(conn, sql, params).await?;
     pin_mut!(rows);
     let mut out = String::with_capacity(256);
@@ -267,7 +330,8 @@ async fn execute(conn: &mut Conn, sql: &str, params: &[TextParam], opts: &QueryO
     let mut n: u64 = 0;
     while let Some(row) = rows.next().await {
         let row = row.map_err(|e| from_driver(&e, true))?;
-        let w = writer.get_or_insert_with(|| RowWriter::new(row.columns(), opts.array_mode, settings.int8));
+        let w = writer
+            .get_or_insert_with(|| RowWriter::new(row.columns(), opts.array_mode, settings.int8));
         w.write_row(&mut out, &row, n == 0);
         n += 1;
     }
@@ -290,7 +354,10 @@ async fn execute(conn: &mut Conn, sql: &str, params: &[TextParam], opts: &QueryO
 
 /// Runs a multi-statement script with the simple protocol (no parameters).
 pub async fn execute_script(conn: &mut Conn, script: &str) -> Result<(), Error> {
-    conn.client.batch_execute(script).await.map_err(|e| from_driver(&e, true))
+    conn.client
+        .batch_execute(script)
+        .await
+        .map_err(|e| from_driver(&e, true))
 }
 
 /// Rejects a parameter count the statement cannot take, before anything is sent.

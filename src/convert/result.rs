@@ -2,8 +2,8 @@
 
 use super::{fix_of, json_str, write_json, RawValue};
 use crate::config::Int8Mode;
-use std::fmt::Write;
 use postgres_types::Type;
+use std::fmt::Write;
 use tokio_postgres::{Column, Row};
 
 /// Writes rows of one statement; built once per result from its columns.
@@ -30,7 +30,13 @@ impl RowWriter {
             .collect();
         let names = columns.iter().map(|c| c.name().to_string()).collect();
         let types = columns.iter().map(|c| c.type_().clone()).collect();
-        RowWriter { keys, names, types, array_mode, int8 }
+        RowWriter {
+            keys,
+            names,
+            types,
+            array_mode,
+            int8,
+        }
     }
 
     /// Appends one row (as an object or an array), preceded by a comma unless `first`.

@@ -12,17 +12,32 @@ const USECS_PER_SEC: i64 = 1_000_000;
 pub const PG_EPOCH_DAYS: i64 = 10_957;
 
 fn be_i16(b: &[u8], at: usize) -> Result<i16, Malformed> {
-    Ok(i16::from_be_bytes(b.get(at..at + 2).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
+    Ok(i16::from_be_bytes(
+        b.get(at..at + 2)
+            .ok_or(Malformed)?
+            .try_into()
+            .map_err(|_| Malformed)?,
+    ))
 }
 
 /// Big-endian i32 at `at`.
 pub fn be_i32(b: &[u8], at: usize) -> Result<i32, Malformed> {
-    Ok(i32::from_be_bytes(b.get(at..at + 4).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
+    Ok(i32::from_be_bytes(
+        b.get(at..at + 4)
+            .ok_or(Malformed)?
+            .try_into()
+            .map_err(|_| Malformed)?,
+    ))
 }
 
 /// Big-endian i64 at `at`.
 pub fn be_i64(b: &[u8], at: usize) -> Result<i64, Malformed> {
-    Ok(i64::from_be_bytes(b.get(at..at + 8).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
+    Ok(i64::from_be_bytes(
+        b.get(at..at + 8)
+            .ok_or(Malformed)?
+            .try_into()
+            .map_err(|_| Malformed)?,
+    ))
 }
 
 /// numeric: base-10000 digits to the exact decimal string ('NaN', 'Infinity', '-Infinity' too).
@@ -32,9 +47,18 @@ pub fn numeric(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let sign = u16::from_be_bytes([*b.get(4).ok_or(Malformed)?, *b.get(5).ok_or(Malformed)?]);
     let dscale = be_i16(b, 6)?.max(0) as usize;
     match sign {
-        0xC000 => return Ok(out.push_str("NaN")),
-        0xD000 => return Ok(out.push_str("Infinity")),
-        0xF000 => return Ok(out.push_str("-Infinity")),
+        0xC000 => {
+            out.push_str("NaN");
+            return Ok(());
+        }
+        0xD000 => {
+            out.push_str("Infinity");
+            return Ok(());
+        }
+        0xF000 => {
+            out.push_str("-Infinity");
+            return Ok(());
+        }
         0x4000 => out.push('-'),
         _ => {}
     }
@@ -154,9 +178,9 @@ pub fn timetz(out: &mut String, usecs: i64, zone_west: i32) {
     let east = -zone_west;
     let a = east.unsigned_abs();
     let _ = write!(out, "{}{:02}", if east < 0 { '-' } else { '+' }, a / 3600);
-    if a % 3600 != 0 {
+    if !a.is_multiple_of(3600) {
         let _ = write!(out, ":{:02}", (a % 3600) / 60);
-        if a % 60 != 0 {
+        if !a.is_multiple_of(60) {
             let _ = write!(out, ":{:02}", a % 60);
         }
     }
@@ -185,7 +209,18 @@ pub fn interval(out: &mut String, usecs: i64, days: i32, months: i32) {
     part(out, days as i64, "day");
     if is_zero || usecs != 0 {
         let minus = usecs < 0;
-        let _ = write!(out, "{}{}", if is_zero { "" } else { " " }, if minus { "-" } else if is_before { "+" } else { "" });
+        let _ = write!(
+            out,
+            "{}{}",
+            if is_zero { "" } else { " " },
+            if minus {
+                "-"
+            } else if is_before {
+                "+"
+            } else {
+                ""
+            }
+        );
         time_of_day(out, usecs.saturating_abs());
     }
 }
@@ -206,7 +241,12 @@ pub fn uuid(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
 
 /// inet / cidr: address, with `/bits` when it is not a single host (always for cidr).
 pub fn inet(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
-    let (family, bits, is_cidr, n) = (*b.first().ok_or(Malformed)?, *b.get(1).ok_or(Malformed)?, b.get(2) == Some(&1), *b.get(3).ok_or(Malformed)? as usize);
+    let (family, bits, is_cidr, n) = (
+        *b.first().ok_or(Malformed)?,
+        *b.get(1).ok_or(Malformed)?,
+        b.get(2) == Some(&1),
+        *b.get(3).ok_or(Malformed)? as usize,
+    );
     let addr = b.get(4..4 + n).ok_or(Malformed)?;
     let max = match family {
         2 => {
@@ -243,7 +283,11 @@ pub fn bits(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let data = b.get(4..).ok_or(Malformed)?;
     for i in 0..n {
         let byte = *data.get(i / 8).ok_or(Malformed)?;
-        out.push(if byte & (0x80 >> (i % 8)) != 0 { '1' } else { '0' });
+        out.push(if byte & (0x80 >> (i % 8)) != 0 {
+            '1'
+        } else {
+            '0'
+        });
     }
     Ok(())
 }
@@ -279,7 +323,7 @@ pub fn money(out: &mut String, cents: i64) {
     let units = (c / 100).to_string();
     out.push('$');
     for (i, ch) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i) % 3 == 0 {
+        if i > 0 && (units.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(ch);
@@ -312,7 +356,10 @@ mod tests {
         assert_eq!(num(0, 0, 0, 3, &[]), "0.000");
         assert_eq!(num(2, 1, 0, 0, &[12, 3456]), "123456");
         assert_eq!(num(2, 0, 0x4000, 2, &[1, 2500]), "-1.25");
-        assert_eq!(num(1, -8, 0, 30, &[100]), "0.000000000000000000000000000001");
+        assert_eq!(
+            num(1, -8, 0, 30, &[100]),
+            "0.000000000000000000000000000001"
+        );
         assert_eq!(num(0, 0, 0xC000, 0, &[]), "NaN");
         assert_eq!(num(0, 0, 0xF000, 0, &[]), "-Infinity");
         assert_eq!(num(1, 2, 0, 0, &[5]), "500000000");
@@ -329,10 +376,16 @@ mod tests {
         assert_eq!(s(&|o| date(o, -730_120)), "0001-12-31 BC");
         assert_eq!(s(&|o| date(o, -730_119)), "0001-01-01");
         assert_eq!(s(&|o| date(o, i32::MAX)), "infinity");
-        assert_eq!(s(&|o| timestamp(o, 1_500_000, true)), "2000-01-01 00:00:01.5+00");
+        assert_eq!(
+            s(&|o| timestamp(o, 1_500_000, true)),
+            "2000-01-01 00:00:01.5+00"
+        );
         assert_eq!(s(&|o| time_of_day(o, 45_296_789_000)), "12:34:56.789");
         assert_eq!(s(&|o| timetz(o, 0, -19_800)), "00:00:00+05:30");
-        assert_eq!(s(&|o| interval(o, 14_706_789_000, 3, 14)), "1 year 2 mons 3 days 04:05:06.789");
+        assert_eq!(
+            s(&|o| interval(o, 14_706_789_000, 3, 14)),
+            "1 year 2 mons 3 days 04:05:06.789"
+        );
         assert_eq!(s(&|o| interval(o, 0, 0, 0)), "00:00:00");
         assert_eq!(s(&|o| interval(o, -3_600_000_000, 1, 0)), "1 day -01:00:00");
         assert_eq!(s(&|o| interval(o, 0, -1, 0)), "-1 days");
