@@ -7,6 +7,7 @@ exports.Client = lib.Client
 exports.createPool = lib.createPool
 exports.getPool = lib.getPool
 exports.getPoolStats = lib.getPoolStats
+exports.withRetry = lib.withRetry
 exports.PgWardenError = lib.PgWardenError
 exports.classifyError = lib.classifyError
 exports.isRetryable = lib.isRetryable

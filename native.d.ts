@@ -12,9 +12,13 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** A connection held by `pool.acquire()` until `release()`. */
 export declare class NativeClient {
   /** Runs one statement on this connection. */
-  query(sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null, timeoutMs?: number | undefined | null): Promise<string>
+  query(sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<string>
   /** Runs a multi-statement script on this connection. */
   executeScript(sql: string): Promise<void>
+  /** Cancels the statement running on this connection (cancel request), if any. */
+  cancel(): Promise<void>
+  /** Aborts the statement started with `abort_id` on this client. */
+  abort(abortId: number): void
   /** Returns the connection to the pool (`discard`: close it instead). Idempotent. */
   release(discard?: boolean | undefined | null): void
 }
@@ -32,11 +36,15 @@ export declare class NativePool {
   /** Opens max(1, minConnections) connections now. */
   connect(): Promise<void>
   /** Runs one statement; resolves with the result as JSON text. */
-  query(sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null, timeoutMs?: number | undefined | null): Promise<string>
+  query(sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<string>
+  /** Aborts the statement started with `abort_id` (a JS AbortSignal fired). */
+  abort(abortId: number): void
+  /** Counts a `withRetry` event: "attempt", "succeeded" or "exhausted". */
+  recordRetry(event: string): void
   /** Runs a multi-statement script (simple protocol, no parameters). */
   executeScript(sql: string): Promise<void>
   /** Checks out a connection for several statements. */
-  acquire(): Promise<NativeClient>
+  acquire(waitMs?: number | undefined | null): Promise<NativeClient>
   /** Starts a streamed statement; rows are pulled in batches with `next`. */
   stream(sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null): Promise<NativeStream>
   /** Graceful shutdown: new work is rejected at once, work in flight gets `timeoutMs`. */
@@ -56,6 +64,9 @@ export declare class NativeStream {
    */
   close(): Promise<void>
 }
+
+/** The delay before retry `retry` (1-based), for `withRetry` and transaction re-runs. */
+export declare function backoffDelay(retry: number, initialMs: number, factor: number, maxMs: number, jitter: number, random: number): number
 
 /** `classify` for codes found by `lib/errors.js` on any thrown value. */
 export declare function classifyCode(code: string | undefined | null, message: string, maybeCommitted: boolean): NativeClassification

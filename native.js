@@ -838,5 +838,6 @@ module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.NativePool = nativeBinding.NativePool
 module.exports.NativeStream = nativeBinding.NativeStream
+module.exports.backoffDelay = nativeBinding.backoffDelay
 module.exports.classifyCode = nativeBinding.classifyCode
 module.exports.configEnvNames = nativeBinding.configEnvNames

@@ -2,5 +2,9 @@
 // The public surface of pgwarden (contract §1).
 const { Pool, Client, createPool, getPool, getPoolStats } = require('./pool')
 const { PgWardenError, classifyError, isRetryable } = require('./errors')
+const retry = require('./retry')
 
-module.exports = { Pool, Client, createPool, getPool, getPoolStats, PgWardenError, classifyError, isRetryable }
+/** Retries `fn` on retryable errors with exponential backoff (contract §6). */
+const withRetry = (fn, a, b) => retry.withRetry(fn, a, b)
+
+module.exports = { Pool, Client, createPool, getPool, getPoolStats, withRetry, PgWardenError, classifyError, isRetryable }

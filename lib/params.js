@@ -24,7 +24,7 @@ function toText (v, seen) {
   if (v === null || v === undefined) return null
   switch (typeof v) {
     case 'string': return v
-    case 'number': return String(v)
+    case 'number': return Object.is(v, -0) ? '-0' : String(v)
     case 'bigint': return v.toString()
     case 'boolean': return v ? 'true' : 'false'
     case 'object': return objectToText(v, seen)
@@ -35,7 +35,7 @@ function toText (v, seen) {
 function objectToText (v, seen) {
   if (v instanceof Date) {
     if (Number.isNaN(v.getTime())) throw paramsError('invalid Date')
-    return v.toISOString()
+    return dateText(v)
   }
   if (v instanceof Uint8Array) return '\\x' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')
   if (seen.has(v)) throw paramsError('circular structure')
@@ -51,6 +51,18 @@ function objectToText (v, seen) {
   } catch (e) {
     throw paramsError(/circular/i.test(e.message) ? 'circular structure' : e.message)
   }
+}
+
+const pad = (n, w) => String(n).padStart(w, '0')
+
+/** ISO text PostgreSQL parses, including years before 1 (BC) and after 9999. */
+function dateText (d) {
+  const y = d.getUTCFullYear()
+  if (y >= 1 && y <= 9999) return d.toISOString()
+  const year = y <= 0 ? 1 - y : y
+  return `${pad(year, 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)} ` +
+    `${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}.${pad(d.getUTCMilliseconds(), 3)}+00` +
+    (y <= 0 ? ' BC' : '')
 }
 
 /** A PostgreSQL array literal: `{1,NULL,"a \"b\""}`, nested for more dimensions. */

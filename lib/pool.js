@@ -6,6 +6,8 @@ const { EventEmitter } = require('node:events')
 const util = require('node:util')
 const native = require('./native')
 const { fromNative, closedError } = require('./errors')
+const { withRetry } = require('./retry')
+const { transaction } = require('./transaction')
 const { prepareParams } = require('./params')
 const { decodeResult, applyFixes } = require('./result')
 
@@ -46,6 +48,35 @@ function queryArgs (text, values, opts) {
   return { sql: text, values, opts: opts || {} }
 }
 
+let lastAbortId = 0
+
+/**
+ * Runs `run(abortId)` so that `signal` aborting cancels the statement on the server.
+ * `target` is the native pool or client that knows the statement by its id.
+ */
+async function withSignal (target, signal, run) {
+  if (!signal) return call(() => run(undefined))
+  if (signal.aborted) throw abortError(signal)
+  const id = (lastAbortId = (lastAbortId + 1) >>> 0)
+  const onAbort = () => target.abort(id)
+  signal.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await call(() => run(id))
+  } catch (e) {
+    if (signal.aborted && e && e.code === '57014') e.cause = signal.reason
+    throw e
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
+}
+
+function abortError (signal) {
+  const { PgWardenError } = require('./errors')
+  const e = new PgWardenError({ code: '57014', kind: 'cancelled', retryable: false, maybeCommitted: false, message: 'Query aborted by its AbortSignal before it was sent' })
+  e.cause = signal.reason
+  return e
+}
+
 function checkSql (sql) {
   if (typeof sql !== 'string') throw require('./errors').paramsError(`Query text must be a string, got ${typeof sql}`)
 }
@@ -65,7 +96,8 @@ class Client {
     if (this._released) throw closedError('The client was released')
     const params = prepareParams(a.values)
     const arrayMode = a.opts.rowMode === 'array'
-    const json = await call(() => this._handle.query(a.sql, params, arrayMode, a.opts.timeoutMs))
+    const h = this._handle
+    const json = await withSignal(h, a.opts.signal, (id) => h.query(a.sql, params, arrayMode, a.opts.timeoutMs, id))
     return decodeResult(json, arrayMode)
   }
 
@@ -80,6 +112,7 @@ class Client {
   release (destroy) {
     if (this._released) return
     this._released = true
+    if (this._leakTimer) clearTimeout(this._leakTimer)
     this._handle.release(Boolean(destroy))
   }
 }
@@ -117,7 +150,8 @@ class Pool extends EventEmitter {
     checkSql(a.sql)
     const params = prepareParams(a.values)
     const arrayMode = a.opts.rowMode === 'array'
-    const json = await call(() => this._native.query(a.sql, params, arrayMode, a.opts.timeoutMs))
+    const n = this._native
+    const json = await withSignal(n, a.opts.signal, (id) => n.query(a.sql, params, arrayMode, a.opts.timeoutMs, id))
     return decodeResult(json, arrayMode)
   }
 
@@ -153,10 +187,41 @@ class Pool extends EventEmitter {
     await call(() => this._native.executeScript(sql))
   }
 
-  /** Checks out a connection for several statements; always `release()` it. */
-  async acquire () {
-    const handle = await call(() => this._native.acquire())
-    return new Client(handle, this)
+  /**
+   * Checks out a connection for several statements; always `release()` it.
+   * `maxWaitMs` overrides poolTimeoutMs for this wait (P2024 when it runs out).
+   */
+  async acquire (opts = {}) {
+    const handle = await call(() => this._native.acquire(opts.maxWaitMs))
+    const client = new Client(handle, this)
+    const threshold = this._settings.leakDetectionThresholdMs
+    if (threshold > 0) {
+      const stack = new Error('acquired here').stack.split('\n').slice(1).join('\n')
+      client._leakTimer = setTimeout(() => {
+        this.logger.warn(`[pgwarden] Possible connection leak: a client has been held for more than ${threshold}ms without release(). Acquired at:\n${stack}`)
+      }, threshold)
+      client._leakTimer.unref()
+    }
+    return client
+  }
+
+  /**
+   * Runs `fn(tx)` in a transaction: commit on resolve, rollback on throw (the error is
+   * rethrown), re-run on 40001/40P01 up to `retries` times, P2024 after `maxWaitMs`,
+   * rollback and P2028 after `timeoutMs`.
+   */
+  transaction (fn, opts) {
+    return transaction(this, fn, opts)
+  }
+
+  /** `withRetry` counted in this pool's stats. */
+  withRetry (fn, a, b) {
+    const n = this._native
+    return withRetry(fn, a, b, {
+      attempt: () => n.recordRetry('attempt'),
+      succeeded: () => n.recordRetry('succeeded'),
+      exhausted: () => n.recordRetry('exhausted')
+    })
   }
 
   /** Raw counters and pool state. */

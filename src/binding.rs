@@ -10,6 +10,7 @@ use crate::convert::params::text_params;
 use crate::convert::result::RowWriter;
 use crate::error::{classify, Error};
 use crate::pool::{check_params, execute_script, Lease, PoolCore, QueryOptions};
+use crate::stats::Stats;
 use futures_util::{FutureExt, StreamExt};
 use napi::Status;
 use napi_derive::napi;
@@ -41,13 +42,52 @@ async fn guarded<T>(
     out.map_err(|e| js_error(&e, query))
 }
 
-fn query_options(array_mode: Option<bool>, timeout_ms: Option<f64>) -> QueryOptions {
+fn query_options(
+    core: &PoolCore,
+    array_mode: Option<bool>,
+    timeout_ms: Option<f64>,
+    abort_id: Option<u32>,
+) -> QueryOptions {
     QueryOptions {
         array_mode: array_mode.unwrap_or(false),
         timeout_ms: timeout_ms
             .filter(|t| t.is_finite() && *t >= 0.0)
             .map(|t| t as u64),
+        abort: abort_id.map(|id| core.abort_flag(id)),
     }
+}
+
+/// Forgets a statement's abort flag however the statement ends.
+struct AbortGuard<'a>(&'a PoolCore, Option<u32>);
+
+impl Drop for AbortGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.1 {
+            self.0.forget_abort(id);
+        }
+    }
+}
+
+/// The delay before retry `retry` (1-based), for `withRetry` and transaction re-runs.
+#[napi]
+pub fn backoff_delay(
+    retry: u32,
+    initial_ms: f64,
+    factor: f64,
+    max_ms: f64,
+    jitter: f64,
+    random: f64,
+) -> f64 {
+    crate::retry::delay_ms(
+        &crate::retry::Backoff {
+            initial_ms,
+            factor,
+            max_ms,
+            jitter,
+        },
+        retry,
+        random,
+    )
 }
 
 /// Names of the environment variables the configuration reads (the JS layer passes them).
@@ -159,12 +199,36 @@ impl NativePool {
         params: Vec<Option<String>>,
         array_mode: Option<bool>,
         timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
     ) -> napi::Result<String> {
-        let opts = query_options(array_mode, timeout_ms);
         guarded(Some(&sql), async {
-            self.core()?.query(&sql, params, &opts).await
+            let core = self.core()?;
+            let _forget = AbortGuard(&core, abort_id);
+            let opts = query_options(&core, array_mode, timeout_ms, abort_id);
+            core.query(&sql, params, &opts).await
         })
         .await
+    }
+
+    /// Aborts the statement started with `abort_id` (a JS AbortSignal fired).
+    #[napi]
+    pub fn abort(&self, abort_id: u32) {
+        if let Ok(core) = self.core() {
+            core.abort(abort_id);
+        }
+    }
+
+    /// Counts a `withRetry` event: "attempt", "succeeded" or "exhausted".
+    #[napi]
+    pub fn record_retry(&self, event: String) {
+        let Ok(core) = self.core() else { return };
+        let s = &core.stats;
+        match event.as_str() {
+            "attempt" => Stats::bump(&s.retry_attempts),
+            "succeeded" => Stats::bump(&s.retry_succeeded),
+            "exhausted" => Stats::bump(&s.retry_exhausted),
+            _ => {}
+        }
     }
 
     /// Runs a multi-statement script (simple protocol, no parameters).
@@ -179,12 +243,17 @@ impl NativePool {
 
     /// Checks out a connection for several statements.
     #[napi]
-    pub async fn acquire(&self) -> napi::Result<NativeClient> {
+    pub async fn acquire(&self, wait_ms: Option<f64>) -> napi::Result<NativeClient> {
         guarded(None, async {
             let core = self.core()?;
-            let lease = core.checkout().await?;
+            let wait = wait_ms
+                .filter(|t| t.is_finite() && *t >= 0.0)
+                .map(|t| t as u64);
+            let lease = core.checkout_with(wait, true).await?;
+            let token = lease.conn.client.cancel_token();
             Ok(NativeClient {
                 core,
+                token,
                 lease: Arc::new(tokio::sync::Mutex::new(Some(lease))),
             })
         })
@@ -243,6 +312,8 @@ impl NativePool {
 #[napi]
 pub struct NativeClient {
     core: Arc<PoolCore>,
+    /// Cancels this connection's running statement without waiting for its lock.
+    token: tokio_postgres::CancelToken,
     lease: Arc<tokio::sync::Mutex<Option<Lease>>>,
 }
 
@@ -256,8 +327,10 @@ impl NativeClient {
         params: Vec<Option<String>>,
         array_mode: Option<bool>,
         timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
     ) -> napi::Result<String> {
-        let opts = query_options(array_mode, timeout_ms);
+        let _forget = AbortGuard(&self.core, abort_id);
+        let opts = query_options(&self.core, array_mode, timeout_ms, abort_id);
         guarded(Some(&sql), async {
             check_params(&sql, params.len())?;
             let mut guard = self.lease.lock().await;
@@ -282,6 +355,20 @@ impl NativeClient {
             execute_script(&mut lease.conn, &sql).await
         })
         .await
+    }
+
+    /// Cancels the statement running on this connection (cancel request), if any.
+    #[napi]
+    pub async fn cancel(&self) -> napi::Result<()> {
+        let token = self.token.clone();
+        let _ = token.cancel_query(tokio_postgres::NoTls).await;
+        Ok(())
+    }
+
+    /// Aborts the statement started with `abort_id` on this client.
+    #[napi]
+    pub fn abort(&self, abort_id: u32) {
+        self.core.abort(abort_id);
     }
 
     /// Returns the connection to the pool (`discard`: close it instead). Idempotent.

@@ -191,6 +191,8 @@ pub struct Settings {
     pub log_params: bool,
     /// Warn about clients held longer than this (0: off).
     pub leak_detection_threshold_ms: u64,
+    /// Circuit breaker: (consecutive connection failures that open it, cool-down ms); off when `None`.
+    pub circuit_breaker: Option<(u32, u64)>,
     /// Warnings to log once (unknown URL parameters or options).
     pub warnings: Vec<String>,
 }
@@ -214,6 +216,8 @@ impl Settings {
             "utilizationAlertThreshold": self.utilization_alert_threshold,
             "int8": match self.int8 { Int8Mode::String => "string", Int8Mode::BigInt => "bigint", Int8Mode::Number => "number" },
             "logParams": self.log_params,
+            "leakDetectionThresholdMs": self.leak_detection_threshold_ms,
+            "circuitBreaker": self.circuit_breaker.map(|(n, ms)| json!({ "failureThreshold": n, "cooldownMs": ms })),
             "replicas": self.replica_urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
         })
     }
@@ -676,6 +680,7 @@ pub fn resolve(
         0,
     );
     let ssl = resolve_ssl(&inputs)?;
+    let circuit_breaker = resolve_breaker(options)?;
 
     let host = inputs.url.get("host").cloned().unwrap_or(url.host);
     let port = match inputs.url.get("port") {
@@ -736,8 +741,45 @@ pub fn resolve(
         int8,
         log_params,
         leak_detection_threshold_ms,
+        circuit_breaker,
         warnings,
     })
+}
+
+/// `circuitBreaker: { failureThreshold = 5, cooldownMs = 5000 }`, or `true` for those defaults.
+fn resolve_breaker(options: &Map<String, Value>) -> Result<Option<(u32, u64)>, Error> {
+    let source = Source::Option("circuitBreaker");
+    let o = match options.get("circuitBreaker") {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(None),
+        Some(Value::Bool(true)) => return Ok(Some((5, 5000))),
+        Some(Value::Object(o)) => o,
+        Some(other) => {
+            return Err(config_error(
+                "circuitBreaker",
+                &source,
+                &Raw::Json(other.clone()),
+                "an object",
+            ))
+        }
+    };
+    let field = |name: &str, default: f64| -> Result<f64, Error> {
+        match o.get(name) {
+            None | Some(Value::Null) => Ok(default),
+            Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 1.0 && f.fract() == 0.0) => {
+                Ok(n.as_f64().unwrap_or(default))
+            }
+            Some(other) => Err(config_error(
+                "circuitBreaker",
+                &source,
+                &Raw::Json(other.clone()),
+                &format!("{name} as a positive integer"),
+            )),
+        }
+    };
+    Ok(Some((
+        field("failureThreshold", 5.0)? as u32,
+        field("cooldownMs", 5000.0)? as u64,
+    )))
 }
 
 /// `ssl` option (boolean, mode string, or `{ mode, rejectUnauthorized, ca, cert, key }`) or URL sslmode.
@@ -994,6 +1036,20 @@ mod tests {
         let s = resolve(&json!({ "connectionString": URL }), &env(&[]), 2).unwrap();
         assert!(!format!("{s:?}").contains("s3cr"));
         assert!(!s.describe().to_string().contains("s3cr"));
+    }
+
+    #[test]
+    fn circuit_breaker() {
+        let cb = |o: Value| resolve(&o, &env(&[]), 2).map(|s| s.circuit_breaker);
+        assert_eq!(cb(json!({ "connectionString": URL })).unwrap(), None);
+        assert_eq!(
+            cb(json!({ "connectionString": URL, "circuitBreaker": { "failureThreshold": 3 } }))
+                .unwrap(),
+            Some((3, 5000))
+        );
+        assert!(
+            cb(json!({ "connectionString": URL, "circuitBreaker": { "cooldownMs": -1 } })).is_err()
+        );
     }
 
     #[test]

@@ -220,6 +220,13 @@ pub enum Error {
         /// What the driver reported.
         reason: String,
     },
+    /// An AbortSignal stopped the statement; it was cancelled on the server (57014, 'cancelled').
+    Aborted,
+    /// A transaction ran past its timeoutMs and was rolled back (P2028).
+    TransactionTimeout {
+        /// The timeout that elapsed, in ms.
+        timeout_ms: u64,
+    },
     /// No pooled connection became free within poolTimeoutMs (P2024).
     PoolTimeout {
         /// The wait that elapsed, in ms.
@@ -244,6 +251,8 @@ impl Error {
             Error::QueryTimeout { .. } => "P1008",
             Error::ConnectionClosed { .. } => "P1017",
             Error::PoolTimeout { .. } => "P2024",
+            Error::Aborted => "57014",
+            Error::TransactionTimeout { .. } => "P2028",
             Error::Internal(_) => "ERR_PGWARDEN_INTERNAL",
         }
     }
@@ -284,6 +293,10 @@ impl Error {
                 let outcome = if *maybe_committed { " while a statement was in flight (its outcome is unknown)" } else { "" };
                 format!("Server has closed the connection{outcome}: {reason}")
             }
+            Error::Aborted => "Query aborted by its AbortSignal; the statement was cancelled on the server".into(),
+            Error::TransactionTimeout { timeout_ms } => format!(
+                "Transaction API error: the transaction ran past its timeout of {timeout_ms}ms and was rolled back"
+            ),
             Error::PoolTimeout { timeout_ms, limit } => format!(
                 "Timed out fetching a new connection from the connection pool. (Current connection pool timeout: {}, connection limit: {limit})",
                 *timeout_ms as f64 / 1000.0

@@ -4,13 +4,16 @@
 //! napi layer that JavaScript talks to.
 
 #![deny(clippy::unwrap_used)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod binding;
+pub mod breaker;
 pub mod config;
 pub mod connection;
 pub mod convert;
 pub mod error;
 pub mod pool;
+pub mod retry;
 pub mod sql;
 pub mod stats;
 pub mod tls;

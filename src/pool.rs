@@ -1,6 +1,7 @@
 //! The pool: checkout with a deadline, statements with timeouts that cancel on the server,
 //! streaming, graceful shutdown and the idle reaper.
 
+use crate::breaker::{Admission, Breaker};
 use crate::config::Settings;
 use crate::connection::{Conn, Manager};
 use crate::convert::params::{text_params, TextParam};
@@ -11,10 +12,12 @@ use crate::stats::Stats;
 use deadpool::managed::{Object, PoolError, Timeouts};
 use futures_util::{pin_mut, StreamExt};
 use postgres_types::Type;
+use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio_postgres::{CancelToken, NoTls, RowStream, Statement};
 
 /// A connection checked out of the pool; returned to it when dropped.
@@ -30,6 +33,49 @@ pub struct QueryOptions {
     pub array_mode: bool,
     /// Overrides the pool's queryTimeoutMs (0: none).
     pub timeout_ms: Option<u64>,
+    /// Set by an AbortSignal: stop waiting and cancel the statement on the server.
+    pub abort: Option<Arc<AbortFlag>>,
+}
+
+/// A one-shot flag raised by a JS AbortSignal.
+#[derive(Debug, Default)]
+pub struct AbortFlag {
+    aborted: AtomicBool,
+    notify: Notify,
+}
+
+impl AbortFlag {
+    /// Raises the flag and wakes every waiter.
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    /// Whether the flag was raised.
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the flag is raised.
+    pub async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            pin_mut!(notified);
+            notified.as_mut().enable();
+            if self.is_aborted() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Waits for `abort`, or forever when there is none.
+async fn aborted(abort: &Option<Arc<AbortFlag>>) {
+    match abort {
+        Some(a) => a.wait().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The shared state of one pool.
@@ -41,6 +87,10 @@ pub struct PoolCore {
     pool: deadpool::managed::Pool<Manager>,
     /// Work in flight (checkouts held), for a graceful `end()`.
     in_flight: AtomicUsize,
+    /// Fails checkouts fast while the server is down (optional).
+    breaker: Option<Breaker>,
+    /// Abort flags of statements in flight, by the id JS chose.
+    aborts: Mutex<HashMap<u32, Arc<AbortFlag>>>,
 }
 
 /// A checked-out connection, counted as work in flight for as long as it lives.
@@ -77,11 +127,16 @@ impl PoolCore {
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Internal(format!("pool build failed: {e}")))?;
+        let breaker = settings
+            .circuit_breaker
+            .map(|(n, ms)| Breaker::new(n, Duration::from_millis(ms)));
         Ok(Arc::new(PoolCore {
             settings,
             stats,
             pool,
             in_flight: AtomicUsize::new(0),
+            breaker,
+            aborts: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -90,35 +145,100 @@ impl PoolCore {
         self.pool.status()
     }
 
-    /// Takes a connection, waiting at most poolTimeoutMs for one to be free.
-    pub async fn checkout(self: &Arc<Self>) -> Result<Lease, Error> {
-        let wait = self.settings.pool_timeout_ms;
-        let timeouts = Timeouts {
-            wait: (wait > 0).then(|| Duration::from_millis(wait)),
-            create: None,
-            recycle: None,
-        };
+    /// Takes a connection, waiting at most `wait_ms` (default poolTimeoutMs) in all.
+    ///
+    /// A connection attempt that fails in a retryable way (refused, timed out, too many
+    /// clients) provably sent nothing, so it is retried with exponential backoff while the
+    /// wait allows (`retry_connect`); the last error is returned when it runs out.
+    pub async fn checkout_with(
+        self: &Arc<Self>,
+        wait_ms: Option<u64>,
+        retry_connect: bool,
+    ) -> Result<Lease, Error> {
+        let wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
+        let start = tokio::time::Instant::now();
+        let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
         let flight = InFlight::new(self);
-        let conn = self
-            .pool
-            .timeout_get(&timeouts)
-            .await
-            .map_err(|e| match e {
-                PoolError::Timeout(_) => {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            if let Some(b) = &self.breaker {
+                if let Admission::Rejected(next) = b.admit(std::time::Instant::now()) {
+                    return Err(Error::Unreachable {
+                        address: self.settings.address(),
+                        reason: format!("circuit breaker open after repeated connection failures; next probe in {}ms", next.as_millis()),
+                    });
+                }
+            }
+            let remaining =
+                deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+            let timeouts = Timeouts {
+                wait: remaining,
+                create: None,
+                recycle: None,
+            };
+            match self.pool.timeout_get(&timeouts).await {
+                Ok(conn) => {
+                    if let Some(b) = &self.breaker {
+                        b.success();
+                    }
+                    return Ok(Lease {
+                        conn,
+                        _flight: flight,
+                    });
+                }
+                Err(PoolError::Timeout(_)) => {
                     Stats::bump(&self.stats.acquire_timeouts);
-                    Error::PoolTimeout {
+                    return Err(Error::PoolTimeout {
                         timeout_ms: wait,
                         limit: self.settings.connection_limit,
-                    }
+                    });
                 }
-                PoolError::Backend(e) => e,
-                PoolError::Closed => Error::Closed("The pool has been closed".into()),
-                other => Error::Internal(other.to_string()),
-            })?;
-        Ok(Lease {
-            conn,
-            _flight: flight,
-        })
+                Err(PoolError::Backend(e)) => {
+                    if let Some(b) = &self.breaker {
+                        b.failure(std::time::Instant::now());
+                    }
+                    let now = tokio::time::Instant::now();
+                    let fits = deadline.is_none_or(|d| now + delay < d);
+                    if !(retry_connect
+                        && e.classification().retryable
+                        && fits
+                        && self.breaker.is_none())
+                    {
+                        return Err(e);
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                Err(PoolError::Closed) => {
+                    return Err(Error::Closed("The pool has been closed".into()))
+                }
+                Err(other) => return Err(Error::Internal(other.to_string())),
+            }
+        }
+    }
+
+    /// [`Self::checkout_with`] with poolTimeoutMs and connection retries.
+    pub async fn checkout(self: &Arc<Self>) -> Result<Lease, Error> {
+        self.checkout_with(None, true).await
+    }
+
+    /// Registers the abort flag for statement `id` (an abort that came first is kept).
+    pub fn abort_flag(&self, id: u32) -> Arc<AbortFlag> {
+        let mut m = self.aborts.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(id).or_default().clone()
+    }
+
+    /// Aborts statement `id` (from a JS AbortSignal).
+    pub fn abort(&self, id: u32) {
+        self.abort_flag(id).abort();
+    }
+
+    /// Forgets the abort flag of a finished statement.
+    pub fn forget_abort(&self, id: u32) {
+        self.aborts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
     }
 
     /// Opens max(1, minConnections) connections, three tries each with exponential backoff.
@@ -129,7 +249,7 @@ impl PoolCore {
             let mut delay = Duration::from_millis(100);
             let mut attempt = 1;
             loop {
-                match self.checkout().await {
+                match self.checkout_with(None, false).await {
                     Ok(lease) => {
                         held.push(lease);
                         break;
@@ -154,7 +274,10 @@ impl PoolCore {
         opts: &QueryOptions,
     ) -> Result<String, Error> {
         check_params(sql, params.len())?;
-        let mut lease = self.checkout().await?;
+        let mut lease = tokio::select! {
+            lease = self.checkout() => lease?,
+            _ = aborted(&opts.abort) => return Err(Error::Aborted),
+        };
         self.run(&mut lease.conn, sql, text_params(params), opts)
             .await
     }
@@ -170,12 +293,8 @@ impl PoolCore {
         Stats::bump(&self.stats.queries);
         let timeout_ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
         let token = conn.client.cancel_token();
-        let (out, broken) = with_timeout(
-            token,
-            timeout_ms,
-            execute(conn, sql, &params, opts, &self.settings),
-        )
-        .await;
+        let work = execute(conn, sql, &params, opts, &self.settings);
+        let (out, broken) = supervise(token, timeout_ms, &opts.abort, work).await;
         conn.broken |= broken;
         if out.is_err() {
             Stats::bump(&self.stats.query_errors);
@@ -245,34 +364,41 @@ impl PoolCore {
     }
 }
 
-/// Runs `fut` with a deadline. On expiry the statement is cancelled on the server (cancel
-/// request) and awaited a little longer; the flag says the connection did not come back and
-/// must not be reused.
-pub async fn with_timeout<T, Fut>(
+/// Runs `fut` under a deadline and an optional abort flag. When either fires first, the
+/// statement is cancelled on the server (cancel request) and awaited a little longer; the flag
+/// returned says the connection did not come back and must not be reused.
+pub async fn supervise<T, Fut>(
     token: CancelToken,
     timeout_ms: u64,
+    abort: &Option<Arc<AbortFlag>>,
     fut: Fut,
 ) -> (Result<T, Error>, bool)
 where
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    if timeout_ms == 0 {
-        return (fut.await, false);
+    if abort.as_ref().is_some_and(|a| a.is_aborted()) {
+        return (Err(Error::Aborted), false);
     }
-    pin_mut!(fut);
-    tokio::select! {
-        r = &mut fut => (r, false),
-        _ = tokio::time::sleep(Duration::from_millis(timeout_ms)) => {
-            let cancel = tokio::spawn(async move { token.cancel_query(NoTls).await });
-            let ended = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
-            let _ = cancel.await;
-            match ended {
-                // It finished just as the deadline passed: the result is real.
-                Ok(Ok(done)) => (Ok(done), false),
-                Ok(Err(_)) => (Err(Error::QueryTimeout { timeout_ms }), false),
-                Err(_) => (Err(Error::QueryTimeout { timeout_ms }), true),
-            }
+    let deadline = async {
+        match timeout_ms {
+            0 => std::future::pending().await,
+            ms => tokio::time::sleep(Duration::from_millis(ms)).await,
         }
+    };
+    pin_mut!(fut);
+    let reason = tokio::select! {
+        r = &mut fut => return (r, false),
+        _ = deadline => Error::QueryTimeout { timeout_ms },
+        _ = aborted(abort) => Error::Aborted,
+    };
+    let cancel = tokio::spawn(async move { token.cancel_query(NoTls).await });
+    let ended = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
+    let _ = cancel.await;
+    match ended {
+        // It finished just as the deadline passed: the result is real.
+        Ok(Ok(done)) => (Ok(done), false),
+        Ok(Err(_)) => (Err(reason), false),
+        Err(_) => (Err(reason), true),
     }
 }
 

@@ -18,6 +18,12 @@ pub struct Stats {
     pub connections_failed: AtomicU64,
     /// Checkouts that timed out waiting for a free connection.
     pub acquire_timeouts: AtomicU64,
+    /// Retries made by `pool.withRetry` and transaction re-runs.
+    pub retry_attempts: AtomicU64,
+    /// Operations that succeeded after at least one retry.
+    pub retry_succeeded: AtomicU64,
+    /// Operations that failed after using every retry.
+    pub retry_exhausted: AtomicU64,
 }
 
 impl Stats {
@@ -31,6 +37,11 @@ impl Stats {
         json!({
             "queries": { "queriesExecuted": self.queries.load(Relaxed), "queryErrors": self.query_errors.load(Relaxed) },
             "acquire": { "timeouts": self.acquire_timeouts.load(Relaxed) },
+            "retries": {
+                "attempts": self.retry_attempts.load(Relaxed),
+                "succeededAfterRetry": self.retry_succeeded.load(Relaxed),
+                "exhausted": self.retry_exhausted.load(Relaxed),
+            },
             "connections": {
                 "created": self.connections_created.load(Relaxed),
                 "closed": self.connections_closed.load(Relaxed),

@@ -6,6 +6,7 @@
 //! cannot carry (Date, Buffer, BigInt, NaN/±Infinity) travel as numbers or strings and a
 //! per-column [`Fix`] tells `lib/result.js` what to rebuild.
 
+pub mod extra;
 pub mod params;
 pub mod result;
 pub mod text;
@@ -240,6 +241,7 @@ pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed>
             )
         }
         Kind::Range(sub) => return range(out, sub, b),
+        Kind::Multirange(sub) => return multirange(out, sub, b),
         Kind::Composite(fields) => return record(out, fields, b),
         // Anonymous records (ROW(...)) carry each field's type OID.
         Kind::Pseudo if *ty == Type::RECORD => return record(out, &[], b),
@@ -256,9 +258,9 @@ pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed>
         }
         Type::TIMESTAMP => text::timestamp(out, text::be_i64(b, 0)?, false),
         Type::TIMESTAMPTZ => text::timestamp(out, text::be_i64(b, 0)?, true),
-        Type::FLOAT4 => text::float(
+        Type::FLOAT4 => text::float4(
             out,
-            f32::from_be_bytes(b.try_into().map_err(|_| Malformed)?) as f64,
+            f32::from_be_bytes(b.try_into().map_err(|_| Malformed)?),
         ),
         Type::FLOAT8 => text::float(
             out,
@@ -287,29 +289,26 @@ pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed>
             let v = text::be_i64(b, 0)? as u64;
             let _ = write!(out, "{:X}/{:X}", v >> 32, v & 0xffff_ffff);
         }
-        Type::POINT => {
-            out.push('(');
-            text::float(
-                out,
-                f64::from_be_bytes(
-                    b.get(0..8)
-                        .ok_or(Malformed)?
-                        .try_into()
-                        .map_err(|_| Malformed)?,
-                ),
-            );
-            out.push(',');
-            text::float(
-                out,
-                f64::from_be_bytes(
-                    b.get(8..16)
-                        .ok_or(Malformed)?
-                        .try_into()
-                        .map_err(|_| Malformed)?,
-                ),
-            );
-            out.push(')');
+        Type::POINT => extra::point(out, b)?,
+        Type::BOX => extra::pg_box(out, b)?,
+        Type::LSEG => extra::lseg(out, b)?,
+        Type::LINE => extra::line(out, b)?,
+        Type::CIRCLE => extra::circle(out, b)?,
+        Type::PATH => extra::path(out, b)?,
+        Type::POLYGON => extra::polygon(out, b)?,
+        Type::TID => extra::tid(out, b)?,
+        Type::XID | Type::CID => extra::u32_text(out, b)?,
+        Type::XID8 => {
+            let _ = write!(out, "{}", text::be_i64(b, 0)? as u64);
         }
+        Type::TS_VECTOR => extra::tsvector(out, b)?,
+        Type::TEXT
+        | Type::VARCHAR
+        | Type::BPCHAR
+        | Type::NAME
+        | Type::XML
+        | Type::UNKNOWN
+        | Type::CHAR => out.push_str(utf8(b)?),
         // Text-like types (text, varchar, citext, xml, ltree's text, ...) send their text as is.
         _ => match std::str::from_utf8(b) {
             Ok(s)
@@ -335,14 +334,16 @@ fn needs_quotes(s: &str, specials: &[u8]) -> bool {
             .any(|c| c == b'"' || c == b'\\' || c.is_ascii_whitespace() || specials.contains(&c))
 }
 
-fn push_quoted(out: &mut String, s: &str, specials: &[u8]) {
+/// Quotes an element when needed: arrays escape `"` and `\` with a backslash, records and
+/// ranges double them (as the server's array_out and record_out do).
+fn push_quoted(out: &mut String, s: &str, specials: &[u8], double: bool) {
     if !needs_quotes(s, specials) {
         return out.push_str(s);
     }
     out.push('"');
     for ch in s.chars() {
         if ch == '"' || ch == '\\' {
-            out.push('\\');
+            out.push(if double { ch } else { '\\' });
         }
         out.push(ch);
     }
@@ -362,7 +363,7 @@ fn array_item_text(out: &mut String, elem: &Type, raw: Option<&[u8]>) {
     if s.eq_ignore_ascii_case("null") {
         return out.push_str("\"NULL\"");
     }
-    push_quoted(out, &s, b"{},");
+    push_quoted(out, &s, b"{},", false);
 }
 
 /// Walks a binary array, writing nested `open … close` groups and each element with `item`.
@@ -438,13 +439,29 @@ fn range(out: &mut String, sub: &Type, b: &[u8]) -> Result<(), Malformed> {
         pos += 4 + len;
         let mut s = String::new();
         text_form(&mut s, sub, v)?;
-        push_quoted(out, &s, b"()[],");
+        push_quoted(out, &s, b"()[],", true);
         Ok(())
     };
     bound(out, flags & 0x08 != 0)?;
     out.push(',');
     bound(out, flags & 0x10 != 0)?;
     out.push(if flags & 0x04 != 0 { ']' } else { ')' });
+    Ok(())
+}
+
+fn multirange(out: &mut String, sub: &Type, b: &[u8]) -> Result<(), Malformed> {
+    let n = text::be_i32(b, 0)?.max(0) as usize;
+    let mut pos = 4;
+    out.push('{');
+    for i in 0..n {
+        if i > 0 {
+            out.push(',');
+        }
+        let len = text::be_i32(b, pos)?.max(0) as usize;
+        range(out, sub, b.get(pos + 4..pos + 4 + len).ok_or(Malformed)?)?;
+        pos += 4 + len;
+    }
+    out.push('}');
     Ok(())
 }
 
@@ -464,14 +481,18 @@ fn record(out: &mut String, fields: &[postgres_types::Field], b: &[u8]) -> Resul
         }
         let v = b.get(pos..pos + len as usize).ok_or(Malformed)?;
         pos += len as usize;
+        // Anonymous records name non-built-in field types only by OID: those use the
+        // printable-text-or-hex fallback.
         let ty = fields
             .get(i)
             .map(|f| f.type_().clone())
             .or_else(|| Type::from_oid(oid))
-            .unwrap_or(Type::TEXT);
+            .unwrap_or_else(|| {
+                Type::new(format!("oid{oid}"), oid, Kind::Pseudo, "pg_catalog".into())
+            });
         let mut s = String::new();
         text_form(&mut s, &ty, v)?;
-        push_quoted(out, &s, b"(),");
+        push_quoted(out, &s, b"(),", true);
     }
     out.push(')');
     Ok(())

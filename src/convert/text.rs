@@ -256,7 +256,12 @@ pub fn inet(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
         }
         3 => {
             let a: [u8; 16] = addr.try_into().map_err(|_| Malformed)?;
-            let _ = write!(out, "{}", std::net::Ipv6Addr::from(a));
+            // PostgreSQL prints IPv4-compatible addresses (::a.b.c.d) dotted, as it does mapped ones.
+            if a[..12].iter().all(|b| *b == 0) && (a[12] != 0 || a[13] != 0) {
+                let _ = write!(out, "::{}.{}.{}.{}", a[12], a[13], a[14], a[15]);
+            } else {
+                let _ = write!(out, "{}", std::net::Ipv6Addr::from(a));
+            }
             128
         }
         _ => return Err(Malformed),
@@ -292,25 +297,79 @@ pub fn bits(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     Ok(())
 }
 
-/// A float as the server prints it (shortest round-trip form, `1e+30`, `NaN`, `Infinity`).
+/// A float8 as the server prints it (shortest round-trip digits, `1e-05`, `1e+20`, `-0`).
 pub fn float(out: &mut String, v: f64) {
+    float_text(
+        out,
+        v.is_sign_negative(),
+        v,
+        ryu::Buffer::new().format(v),
+        15,
+    );
+}
+
+/// A float4 as the server prints it (shortest float4 digits, exponent from 1e+06).
+pub fn float4(out: &mut String, v: f32) {
+    float_text(
+        out,
+        v.is_sign_negative(),
+        v as f64,
+        ryu::Buffer::new().format(v),
+        6,
+    );
+}
+
+/// Reformats ryu's shortest digits the way PostgreSQL's float output does: fixed notation
+/// for decimal exponents in [-4, max_fixed), otherwise `d.ddde±XX`.
+fn float_text(out: &mut String, negative: bool, v: f64, shortest: &str, max_fixed: i32) {
     if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
-    } else {
-        let mut buf = ryu::Buffer::new();
-        let s = buf.format_finite(v);
-        match s.find('e') {
-            Some(p) if !s[p + 1..].starts_with('-') => {
-                out.push_str(&s[..p + 1]);
-                out.push('+');
-                out.push_str(&s[p + 1..]);
-            }
-            _ => out.push_str(s),
+        return out.push_str("NaN");
+    }
+    if v.is_infinite() {
+        return out.push_str(if v > 0.0 { "Infinity" } else { "-Infinity" });
+    }
+    let body = shortest.trim_start_matches('-');
+    let (mantissa, exp10) = match body.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let mut digits: String = format!("{int_part}{frac_part}");
+    let mut point = int_part.len() as i32 + exp10;
+    let lead = digits.len() - digits.trim_start_matches('0').len();
+    digits.drain(..lead);
+    point -= lead as i32;
+    while digits.ends_with('0') {
+        digits.pop();
+    }
+    if negative {
+        out.push('-');
+    }
+    if digits.is_empty() {
+        return out.push('0');
+    }
+    let x = point - 1;
+    if x < -4 || x >= max_fixed {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
         }
+        let _ = write!(out, "e{}{:02}", if x < 0 { '-' } else { '+' }, x.abs());
+    } else if x >= 0 {
+        let int_len = (x + 1) as usize;
+        if digits.len() <= int_len {
+            out.push_str(&digits);
+            out.extend(std::iter::repeat_n('0', int_len - digits.len()));
+        } else {
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
+        }
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', (-x - 1) as usize));
+        out.push_str(&digits);
     }
 }
 
@@ -392,5 +451,15 @@ mod tests {
         assert_eq!(s(&|o| money(o, -123_456)), "-$1,234.56");
         assert_eq!(s(&|o| float(o, 1e30)), "1e+30");
         assert_eq!(s(&|o| float(o, 2.0)), "2");
+        assert_eq!(s(&|o| float(o, 1e-5)), "1e-05");
+        assert_eq!(s(&|o| float(o, 0.0001)), "0.0001");
+        assert_eq!(s(&|o| float(o, -0.0)), "-0");
+        assert_eq!(s(&|o| float(o, 123.456)), "123.456");
+        assert_eq!(s(&|o| float(o, 1e15)), "1e+15");
+        assert_eq!(s(&|o| float(o, 1e14)), "100000000000000");
+        assert_eq!(s(&|o| float(o, -2.5e-7)), "-2.5e-07");
+        assert_eq!(s(&|o| float4(o, 0.1)), "0.1");
+        assert_eq!(s(&|o| float4(o, 1e6)), "1e+06");
+        assert_eq!(s(&|o| float4(o, 100000.0)), "100000");
     }
 }

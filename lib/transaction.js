@@ -1,0 +1,130 @@
+'use strict'
+// pool.transaction (contract §4): BEGIN … COMMIT on one connection, rollback on throw with the
+// original error rethrown, a wait limit (P2024), a run-time limit (rollback + P2028), and whole
+// re-runs on serialization failures and deadlocks. A COMMIT whose outcome is unknown rejects
+// with maybeCommitted and is never re-run.
+
+const native = require('./native')
+const { closedError, paramsError, PgWardenError } = require('./errors')
+const { sleep } = require('./retry')
+
+const ISOLATION = {
+  ReadUncommitted: 'READ UNCOMMITTED',
+  ReadCommitted: 'READ COMMITTED',
+  RepeatableRead: 'REPEATABLE READ',
+  Serializable: 'SERIALIZABLE'
+}
+const RERUN_CODES = new Set(['40001', '40P01'])
+
+function beginSql (opts) {
+  let sql = 'BEGIN'
+  if (opts.isolationLevel !== undefined) {
+    const level = ISOLATION[opts.isolationLevel]
+    if (!level) throw paramsError(`Unknown isolationLevel '${opts.isolationLevel}' (expected ${Object.keys(ISOLATION).join(', ')})`)
+    sql += ` ISOLATION LEVEL ${level}`
+  }
+  if (opts.readOnly) sql += ' READ ONLY'
+  return sql
+}
+
+/** The `tx` handed to the callback: a client that refuses work once the transaction ended. */
+class Transaction {
+  constructor (client) {
+    this._client = client
+    this._open = true
+  }
+
+  _check () {
+    if (!this._open) throw closedError('Transaction already closed: a query cannot run on a transaction that was committed, rolled back or timed out')
+  }
+
+  /** Runs one statement inside the transaction (same arguments as `pool.query`). */
+  async query (text, values, opts) {
+    this._check()
+    return this._client.query(text, values, opts)
+  }
+
+  /** Runs a multi-statement script inside the transaction. */
+  async executeScript (sql) {
+    this._check()
+    return this._client.executeScript(sql)
+  }
+}
+
+function timeoutError (ms) {
+  return new PgWardenError({
+    code: 'P2028',
+    kind: 'timeout',
+    retryable: false,
+    maybeCommitted: false,
+    message: `Transaction API error: the transaction ran past its timeout of ${ms}ms and was rolled back`
+  })
+}
+
+async function runOnce (pool, fn, opts) {
+  const client = await pool.acquire({ maxWaitMs: opts.maxWaitMs !== undefined ? opts.maxWaitMs : 5000 })
+  const tx = new Transaction(client)
+  const timeoutMs = opts.timeoutMs !== undefined ? opts.timeoutMs : 10000
+  let timer = null
+  let destroy = false
+  try {
+    await client.query(beginSql(opts))
+    const work = Promise.resolve().then(() => fn(tx))
+    let result
+    if (timeoutMs > 0) {
+      const expired = new Promise((resolve, reject) => {
+        timer = setTimeout(() => {
+          tx._open = false
+          // Stop whatever statement the callback is running, then roll back below.
+          client._handle.cancel().finally(() => reject(timeoutError(timeoutMs)))
+        }, timeoutMs)
+      })
+      work.catch(() => {}) // a callback still running after the timeout must not go unhandled
+      result = await Promise.race([work, expired])
+    } else {
+      result = await work
+    }
+    clearTimeout(timer)
+    tx._open = false
+    await client.query('COMMIT')
+    return result
+  } catch (err) {
+    clearTimeout(timer)
+    tx._open = false
+    if (err && err.maybeCommitted) destroy = true
+    else {
+      try {
+        await client.query('ROLLBACK')
+      } catch {
+        destroy = true // the connection's state is unknown: never hand it out again
+      }
+    }
+    throw err
+  } finally {
+    client.release(destroy)
+  }
+}
+
+/** Runs `fn(tx)` in a transaction, re-running it on 40001/40P01 up to `retries` times. */
+async function transaction (pool, fn, opts = {}) {
+  if (typeof fn !== 'function') throw paramsError('transaction needs a callback')
+  beginSql(opts) // validate options before taking a connection
+  const retries = opts.retries !== undefined ? opts.retries : 3
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const value = await runOnce(pool, fn, opts)
+      if (attempt > 1) pool._native.recordRetry('succeeded')
+      return value
+    } catch (err) {
+      const rerun = err && RERUN_CODES.has(err.code) && !err.maybeCommitted
+      if (!rerun || attempt > retries) {
+        if (rerun) pool._native.recordRetry('exhausted')
+        throw err
+      }
+      pool._native.recordRetry('attempt')
+      await sleep(native.backoffDelay(attempt, 20, 2, 1000, 0.5, Math.random()))
+    }
+  }
+}
+
+module.exports = { transaction, Transaction }
