@@ -561,6 +561,19 @@ describe('ssl / sslmode', () => {
     })
   })
 
+  test('sslmode=require against a server without TLS: the query rejects with a connection error (libpq semantics)', async () => {
+    const pool = new Pool({ connectionString: withParams(dbUrl, { sslmode: 'require' }), logger: silent, poolTimeoutMs: 2000 })
+    try {
+      const ssl = await withPool({ connectionString: dbUrl }, async (p) => (await p.query('SHOW ssl')).rows[0].ssl)
+      if (ssl === 'on') return // the test server has TLS: nothing to observe here
+      const err = await pool.query('SELECT 1').catch((e) => e)
+      expect(err).toBeInstanceOf(PgWardenError)
+      expect(err.kind).toBe('connection')
+    } finally {
+      await pool.end()
+    }
+  })
+
   test('unknown sslmode in the URL names the parameter and the value', () => {
     const err = configError({ connectionString: withParams(dbUrl, { sslmode: 'bogus' }) })
     expect(err.message).toContain('URL parameter sslmode')
@@ -621,6 +634,26 @@ describe('logger and logParams', () => {
     pool.end()
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toContain('foo')
+  })
+
+  test('several unknown URL parameters: still one warning per pool, naming each', () => {
+    const warnings = []
+    const logger = { debug () {}, info () {}, warn: (...a) => warnings.push(a.join(' ')), error () {} }
+    const pool = new Pool({ connectionString: withParams(dbUrl, { foo: 1, bar: 2 }), logger })
+    pool.end()
+    expect(warnings).toHaveLength(1)
+    expect(warnings[0]).toContain('foo')
+    expect(warnings[0]).toContain('bar')
+  })
+
+  test('the warning is not repeated by queries', async () => {
+    const warnings = []
+    const logger = { debug () {}, info () {}, warn: (...a) => warnings.push(a.join(' ')), error () {} }
+    await withPool({ connectionString: withParams(dbUrl, { foo: 1 }), logger, applicationName: `${APP}_warn` }, async (pool) => {
+      await pool.query('SELECT 1')
+      await pool.query('SELECT 2')
+    })
+    expect(warnings).toHaveLength(1)
   })
 
   test('no warning without unknown parameters', () => {

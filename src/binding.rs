@@ -378,8 +378,8 @@ impl NativeClient {
         let discard = discard.unwrap_or(false);
         // A statement may still hold the lock: release as soon as it ends.
         napi::bindgen_prelude::spawn(async move {
-            if let Some(mut lease) = slot.lock().await.take() {
-                lease.conn.broken |= discard;
+            if let Some(lease) = slot.lock().await.take() {
+                lease.finish(discard);
             }
         });
     }
@@ -462,14 +462,18 @@ impl NativeStream {
     #[napi]
     pub async fn close(&self) -> napi::Result<()> {
         let mut st = self.state.lock().await;
-        if st.rows.take().is_some() {
-            if let Some(lease) = st.lease.as_mut() {
-                let token = lease.conn.client.cancel_token();
-                lease.conn.broken = true;
-                let _ = token.cancel_query(tokio_postgres::NoTls).await;
+        let unfinished = st.rows.take().is_some();
+        if let Some(lease) = st.lease.take() {
+            if unfinished {
+                let _ = lease
+                    .conn
+                    .client
+                    .cancel_token()
+                    .cancel_query(tokio_postgres::NoTls)
+                    .await;
             }
+            lease.finish(unfinished);
         }
-        st.lease = None;
         Ok(())
     }
 }

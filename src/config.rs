@@ -374,27 +374,30 @@ fn ms(v: Option<f64>, default: u64) -> u64 {
     v.map(|n| n.round() as u64).unwrap_or(default)
 }
 
-/// Replaces the password in a connection URL with `***`, even in a URL that does not parse.
+/// Hides the password of a connection string, even one that does not parse: the user-info
+/// password (up to the last `@`) and any `password=` query parameter become `***`.
 pub fn redact_url(s: &str) -> String {
-    let Some(scheme_end) = s.find("://") else {
-        return s.to_string();
+    let mut out = match s.rfind('@') {
+        Some(at) => {
+            let start = s.find("://").map(|p| p + 3).unwrap_or(0).min(at);
+            match s[start..at].find(':') {
+                Some(colon) => format!("{}:***{}", &s[..start + colon], &s[at..]),
+                None => s.to_string(),
+            }
+        }
+        None => s.to_string(),
     };
-    let rest = &s[scheme_end + 3..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return s.to_string();
-    };
-    let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else {
-        return s.to_string();
-    };
-    format!(
-        "{}{}:***{}",
-        &s[..scheme_end + 3],
-        &userinfo[..colon],
-        &rest[at..]
-    )
+    let mut from = 0;
+    while let Some(p) = out[from..].find("password=") {
+        let begin = from + p + "password=".len();
+        let end = out[begin..]
+            .find(['&', '#'])
+            .map(|e| begin + e)
+            .unwrap_or(out.len());
+        out.replace_range(begin..end, "***");
+        from = begin + 3;
+    }
+    out
 }
 
 fn decode(s: &str) -> String {
@@ -488,12 +491,21 @@ pub fn resolve(
     };
     let url = parse_url(&conn_str, conn_src)?;
     let mut url_params = HashMap::new();
+    let mut unknown = Vec::new();
     for (k, v) in &url.params {
         if URL_PARAMS.contains(&k.as_str()) {
             url_params.insert(k.clone(), v.clone());
         } else {
-            warnings.push(format!("Unknown URL parameter '{k}' ignored"));
+            unknown.push(format!("'{k}'"));
         }
+    }
+    match unknown.len() {
+        0 => {}
+        1 => warnings.push(format!("Unknown URL parameter {} ignored", unknown[0])),
+        _ => warnings.push(format!(
+            "Unknown URL parameters {} ignored",
+            unknown.join(", ")
+        )),
     }
     let inputs = Inputs {
         options,
@@ -1033,6 +1045,12 @@ mod tests {
         );
         assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
         assert_eq!(redact_url("postgres://u:p@ss@h/d"), "postgres://u:***@h/d");
+        assert_eq!(redact_url("u:pw/x@h/d"), "u:***@h/d");
+        assert_eq!(redact_url("postgres://u:pw/x@h/d"), "postgres://u:***@h/d");
+        assert_eq!(
+            redact_url("postgres://u@[bad/db?password=pw&a=1"),
+            "postgres://u@[bad/db?password=***&a=1"
+        );
         let s = resolve(&json!({ "connectionString": URL }), &env(&[]), 2).unwrap();
         assert!(!format!("{s:?}").contains("s3cr"));
         assert!(!s.describe().to_string().contains("s3cr"));

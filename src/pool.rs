@@ -100,6 +100,17 @@ pub struct Lease {
     _flight: InFlight,
 }
 
+impl Lease {
+    /// Gives the connection back: to the pool, or closed at once when it is broken or
+    /// `discard` asks for it (so a dead or dirty connection never waits in the idle set).
+    pub fn finish(self, discard: bool) {
+        let Lease { conn, _flight } = self;
+        if discard || conn.broken {
+            drop(Object::take(conn));
+        }
+    }
+}
+
 /// Counts one unit of work in flight until dropped (even when a checkout is abandoned).
 struct InFlight(Arc<PoolCore>);
 
