@@ -31,8 +31,17 @@ export declare class NativePool {
   warnings(): Array<string>
   /** The settings as JSON, without the password. */
   describe(): string
-  /** Counters and pool state as JSON. */
+  /** `getPoolStats()` as JSON (contract §7); still answers after `end()`. */
   stats(): string
+  /** Zeroes the counters and histograms. */
+  resetStats(): void
+  /** Prometheus text exposition. */
+  metrics(): string
+  /**
+   * Installs the function that receives background events as JSON text. The function
+   * is held weakly: it never keeps the process alive.
+   */
+  setEventSink(callback: (arg: string) => void): void
   /** Opens max(1, minConnections) connections now. */
   connect(): Promise<void>
   /** Runs one statement; resolves with the result as JSON text. */

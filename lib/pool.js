@@ -5,9 +5,11 @@
 const { EventEmitter } = require('node:events')
 const util = require('node:util')
 const native = require('./native')
-const { fromNative, closedError } = require('./errors')
+const { fromNative, closedError, PgWardenError } = require('./errors')
 const { withRetry } = require('./retry')
 const { transaction } = require('./transaction')
+const { observe, onNativeEvent } = require('./observe')
+const health = require('./health')
 const { prepareParams } = require('./params')
 const { decodeResult, applyFixes } = require('./result')
 
@@ -71,7 +73,6 @@ async function withSignal (target, signal, run) {
 }
 
 function abortError (signal) {
-  const { PgWardenError } = require('./errors')
   const e = new PgWardenError({ code: '57014', kind: 'cancelled', retryable: false, maybeCommitted: false, message: 'Query aborted by its AbortSignal before it was sent' })
   e.cause = signal.reason
   return e
@@ -79,6 +80,28 @@ function abortError (signal) {
 
 function checkSql (sql) {
   if (typeof sql !== 'string') throw require('./errors').paramsError(`Query text must be a string, got ${typeof sql}`)
+}
+
+/** Runs one statement through `target` (native pool or client) with events and signal. */
+async function runQuery (pool, target, text, values, opts) {
+  const a = queryArgs(text, values, opts)
+  checkSql(a.sql)
+  const params = prepareParams(a.values)
+  const arrayMode = a.opts.rowMode === 'array'
+  const started = performance.now()
+  let json
+  try {
+    json = await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, arrayMode, a.opts.timeoutMs, id))
+  } catch (e) {
+    if (pool.listenerCount('query') > 0 || pool.listenerCount('slowQuery') > 0) {
+      const ms = performance.now() - started
+      observe(pool, a.sql, a.values, ms, ms >= pool._settings.slowQueryThresholdMs, null, e)
+    }
+    throw e
+  }
+  const r = decodeResult(json, arrayMode)
+  if (r.slow || pool.listenerCount('query') > 0) observe(pool, a.sql, a.values, r.ms, r.slow, r.result.rowCount)
+  return r.result
 }
 
 /** A connection held by `pool.acquire()`; give it back with `release()`. */
@@ -91,14 +114,8 @@ class Client {
 
   /** Runs one statement on this connection (same arguments as `pool.query`). */
   async query (text, values, opts) {
-    const a = queryArgs(text, values, opts)
-    checkSql(a.sql)
     if (this._released) throw closedError('The client was released')
-    const params = prepareParams(a.values)
-    const arrayMode = a.opts.rowMode === 'array'
-    const h = this._handle
-    const json = await withSignal(h, a.opts.signal, (id) => h.query(a.sql, params, arrayMode, a.opts.timeoutMs, id))
-    return decodeResult(json, arrayMode)
+    return runQuery(this._pool, this._handle, text, values, opts)
   }
 
   /** Runs a multi-statement script (simple protocol, no parameters). */
@@ -134,6 +151,7 @@ class Pool extends EventEmitter {
     this._settings = JSON.parse(this._native.describe())
     this._ended = null
     for (const w of this._native.warnings()) this.logger.warn(`[pgwarden] ${w}`)
+    this._native.setEventSink((json) => onNativeEvent(this, json))
   }
 
   /** Opens max(1, minConnections) connections now (three tries, exponential backoff). */
@@ -145,14 +163,8 @@ class Pool extends EventEmitter {
    * Runs one statement. `opts`: `{ timeoutMs, rowMode: 'array' }`.
    * @returns {Promise<{rows: any[], rowCount: number|null, fields: {name: string, dataTypeID: number}[], command: string}>}
    */
-  async query (text, values, opts) {
-    const a = queryArgs(text, values, opts)
-    checkSql(a.sql)
-    const params = prepareParams(a.values)
-    const arrayMode = a.opts.rowMode === 'array'
-    const n = this._native
-    const json = await withSignal(n, a.opts.signal, (id) => n.query(a.sql, params, arrayMode, a.opts.timeoutMs, id))
-    return decodeResult(json, arrayMode)
+  query (text, values, opts) {
+    return runQuery(this, this._native, text, values, opts)
   }
 
   /**
@@ -224,13 +236,41 @@ class Pool extends EventEmitter {
     })
   }
 
-  /** Raw counters and pool state. */
+  /** Pool, statement, acquire, retry, connection and error figures (contract §7). */
   getPoolStats () {
     const s = JSON.parse(this._native.stats())
-    if (s === null) return null
-    const p = s.pool
-    p.utilization = p.limit > 0 ? (p.active / p.limit) * 100 : 0
-    return { ...s, timestamp: new Date().toISOString() }
+    s.timestamp = new Date().toISOString()
+    return s
+  }
+
+  /** Zeroes the counters and histograms. */
+  resetStats () {
+    this._native.resetStats()
+  }
+
+  /** Prometheus text exposition of the same figures. */
+  metrics () {
+    return this._native.metrics()
+  }
+
+  /** `{ status: 'healthy'|'degraded'|'unhealthy', latency, details }`; never throws. */
+  healthCheck (opts) {
+    return health.healthCheck(this, opts)
+  }
+
+  /** True when a round trip to the server succeeds. */
+  checkDatabaseConnection () {
+    return health.checkDatabaseConnection(this)
+  }
+
+  /** This database's connections as the server sees them (pg_stat_activity). */
+  getConnectionPoolStats () {
+    return health.getConnectionPoolStats(this)
+  }
+
+  /** Database size and largest tables. */
+  getDatabaseStats (opts) {
+    return health.getDatabaseStats(this, opts)
   }
 
   /**

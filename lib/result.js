@@ -29,11 +29,18 @@ function applyFixes (rows, fields, fix, arrayMode) {
   }
 }
 
-/** The pg-compatible result `{ command, rowCount, rows, fields }`. */
+/**
+ * Parses a native result. Returns the pg-compatible result `{ command, rowCount, rows, fields }`
+ * plus, beside it, the statement's duration in ms and whether it was slow (for events).
+ */
 function decodeResult (json, arrayMode) {
   const r = JSON.parse(json)
   applyFixes(r.rows, r.fields, r.fix, arrayMode)
-  return { command: r.command, rowCount: r.rowCount, rows: r.rows, fields: r.fields }
+  return {
+    result: { command: r.command, rowCount: r.rowCount, rows: r.rows, fields: r.fields },
+    ms: r.ms,
+    slow: r.slow === true
+  }
 }
 
 module.exports = { decodeResult, applyFixes }

@@ -9,9 +9,12 @@ use crate::convert::json_str;
 use crate::convert::params::text_params;
 use crate::convert::result::RowWriter;
 use crate::error::{classify, Error};
+use crate::metrics::PoolGauges;
 use crate::pool::{check_params, execute_script, Lease, PoolCore, QueryOptions};
 use crate::stats::Stats;
 use futures_util::{FutureExt, StreamExt};
+use napi::bindgen_prelude::Function;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Status;
 use napi_derive::napi;
 use std::collections::HashMap;
@@ -27,18 +30,11 @@ fn js_error(e: &Error, query: Option<&str>) -> napi::Error {
 }
 
 /// Runs `fut`, turning a panic into an internal error and any error into a JS error.
-async fn guarded<T>(
-    query: Option<&str>,
-    fut: impl Future<Output = Result<T, Error>>,
-) -> napi::Result<T> {
+async fn guarded<T>(query: Option<&str>, fut: impl Future<Output = Result<T, Error>>) -> napi::Result<T> {
     let out = AssertUnwindSafe(fut)
         .catch_unwind()
         .await
-        .unwrap_or_else(|_| {
-            Err(Error::Internal(
-                "internal error (a panic was caught); please report it".into(),
-            ))
-        });
+        .unwrap_or_else(|_| Err(Error::Internal("internal error (a panic was caught); please report it".into())));
     out.map_err(|e| js_error(&e, query))
 }
 
@@ -50,9 +46,7 @@ fn query_options(
 ) -> QueryOptions {
     QueryOptions {
         array_mode: array_mode.unwrap_or(false),
-        timeout_ms: timeout_ms
-            .filter(|t| t.is_finite() && *t >= 0.0)
-            .map(|t| t as u64),
+        timeout_ms: timeout_ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64),
         abort: abort_id.map(|id| core.abort_flag(id)),
     }
 }
@@ -70,24 +64,8 @@ impl Drop for AbortGuard<'_> {
 
 /// The delay before retry `retry` (1-based), for `withRetry` and transaction re-runs.
 #[napi]
-pub fn backoff_delay(
-    retry: u32,
-    initial_ms: f64,
-    factor: f64,
-    max_ms: f64,
-    jitter: f64,
-    random: f64,
-) -> f64 {
-    crate::retry::delay_ms(
-        &crate::retry::Backoff {
-            initial_ms,
-            factor,
-            max_ms,
-            jitter,
-        },
-        retry,
-        random,
-    )
+pub fn backoff_delay(retry: u32, initial_ms: f64, factor: f64, max_ms: f64, jitter: f64, random: f64) -> f64 {
+    crate::retry::delay_ms(&crate::retry::Backoff { initial_ms, factor, max_ms, jitter }, retry, random)
 }
 
 /// Names of the environment variables the configuration reads (the JS layer passes them).
@@ -107,16 +85,9 @@ pub struct NativeClassification {
 
 /// `classify` for codes found by `lib/errors.js` on any thrown value.
 #[napi]
-pub fn classify_code(
-    code: Option<String>,
-    message: String,
-    maybe_committed: bool,
-) -> NativeClassification {
+pub fn classify_code(code: Option<String>, message: String, maybe_committed: bool) -> NativeClassification {
     let c = classify(code.as_deref(), &message, maybe_committed);
-    NativeClassification {
-        retryable: c.retryable,
-        kind: c.kind.as_str().to_string(),
-    }
+    NativeClassification { retryable: c.retryable, kind: c.kind.as_str().to_string() }
 }
 
 /// The native half of `Pool`.
@@ -126,6 +97,9 @@ pub struct NativePool {
     inner: RwLock<Option<Arc<PoolCore>>>,
     warnings: Vec<String>,
     description: String,
+    /// Kept outside `inner` so stats and metrics still answer after `end()`.
+    stats: Arc<Stats>,
+    settings: Arc<config::Settings>,
 }
 
 impl NativePool {
@@ -143,19 +117,15 @@ impl NativePool {
     /// Validates the configuration; connects lazily.
     #[napi(constructor)]
     pub fn new(options: serde_json::Value, env: HashMap<String, String>) -> napi::Result<Self> {
-        let cpus = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let settings = config::resolve(&options, &env, cpus).map_err(|e| js_error(&e, None))?;
         let warnings = settings.warnings.clone();
         let description = settings.describe().to_string();
         let core = PoolCore::new(settings).map_err(|e| js_error(&e, None))?;
+        let stats = core.stats.clone();
+        let settings = core.settings.clone();
         napi::bindgen_prelude::spawn(PoolCore::reaper(Arc::downgrade(&core)));
-        Ok(NativePool {
-            inner: RwLock::new(Some(core)),
-            warnings,
-            description,
-        })
+        Ok(NativePool { inner: RwLock::new(Some(core)), warnings, description, stats, settings })
     }
 
     /// Configuration warnings to log once (unknown URL parameters, unknown options).
@@ -170,19 +140,64 @@ impl NativePool {
         self.description.clone()
     }
 
-    /// Counters and pool state as JSON.
+    fn gauges(&self) -> PoolGauges {
+        match self.core() {
+            Ok(core) => {
+                let s = core.status();
+                PoolGauges {
+                    active: s.size.saturating_sub(s.available),
+                    idle: s.available,
+                    limit: s.max_size,
+                    waiting: s.waiting,
+                }
+            }
+            Err(_) => PoolGauges { active: 0, idle: 0, limit: self.settings.connection_limit, waiting: 0 },
+        }
+    }
+
+    /// `getPoolStats()` as JSON (contract §7); still answers after `end()`.
     #[napi]
     pub fn stats(&self) -> String {
-        let Ok(core) = self.core() else {
-            return "null".into();
-        };
-        let s = core.status();
-        let mut v = core.stats.snapshot();
+        let g = self.gauges();
+        let mut v = self.stats.snapshot();
+        let utilization = if g.limit > 0 { (g.active as f64 * 1000.0 / g.limit as f64).round() / 10.0 } else { 0.0 };
         v["pool"] = serde_json::json!({
-            "active": s.size - s.available, "idle": s.available, "total": s.size,
-            "limit": s.max_size, "waiting": s.waiting,
+            "active": g.active, "idle": g.idle, "total": g.active + g.idle,
+            "limit": g.limit, "waiting": g.waiting, "utilization": utilization,
+        });
+        let st = &self.settings;
+        v["config"] = serde_json::json!({
+            "connectionLimit": st.connection_limit,
+            "poolTimeout": st.pool_timeout_ms as f64 / 1000.0,
+            "queryTimeout": st.query_timeout_ms,
+            "slowQueryThreshold": st.slow_query_threshold_ms,
         });
         v.to_string()
+    }
+
+    /// Zeroes the counters and histograms.
+    #[napi]
+    pub fn reset_stats(&self) {
+        self.stats.reset();
+    }
+
+    /// Prometheus text exposition.
+    #[napi]
+    pub fn metrics(&self) -> String {
+        crate::metrics::render(&self.stats, &self.gauges())
+    }
+
+    /// Installs the function that receives background events as JSON text. The function
+    /// is held weakly: it never keeps the process alive.
+    #[napi]
+    pub fn set_event_sink(&self, callback: Function<String, ()>) -> napi::Result<()> {
+        let tsfn = callback.build_threadsafe_function::<String>().weak::<true>().build()?;
+        if let Ok(core) = self.core() {
+            core.events.set_sink(Arc::new(move |event: String| {
+                let _ = tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+            }));
+        }
+        Ok(())
     }
 
     /// Opens max(1, minConnections) connections now.
@@ -246,16 +261,10 @@ impl NativePool {
     pub async fn acquire(&self, wait_ms: Option<f64>) -> napi::Result<NativeClient> {
         guarded(None, async {
             let core = self.core()?;
-            let wait = wait_ms
-                .filter(|t| t.is_finite() && *t >= 0.0)
-                .map(|t| t as u64);
+            let wait = wait_ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64);
             let lease = core.checkout_with(wait, true).await?;
             let token = lease.conn.client.cancel_token();
-            Ok(NativeClient {
-                core,
-                token,
-                lease: Arc::new(tokio::sync::Mutex::new(Some(lease))),
-            })
+            Ok(NativeClient { core, token, lease: Arc::new(tokio::sync::Mutex::new(Some(lease))) })
         })
         .await
     }
@@ -272,12 +281,9 @@ impl NativePool {
             check_params(&sql, params.len())?;
             let core = self.core()?;
             let mut lease = core.checkout().await?;
-            let (rows, stmt) = core
-                .open_stream(&mut lease.conn, &sql, text_params(params))
-                .await?;
+            let (rows, stmt) = core.open_stream(&mut lease.conn, &sql, text_params(params)).await?;
             let int8 = core.settings.int8;
-            let writer =
-                stmt.map(|s| RowWriter::new(s.columns(), array_mode.unwrap_or(false), int8));
+            let writer = stmt.map(|s| RowWriter::new(s.columns(), array_mode.unwrap_or(false), int8));
             let state = StreamState {
                 lease: Some(lease),
                 rows: Some(rows),
@@ -285,11 +291,7 @@ impl NativePool {
                 array_mode: array_mode.unwrap_or(false),
                 sent_meta: false,
             };
-            Ok(NativeStream {
-                sql: sql.clone(),
-                state: Arc::new(tokio::sync::Mutex::new(state)),
-                int8,
-            })
+            Ok(NativeStream { sql: sql.clone(), state: Arc::new(tokio::sync::Mutex::new(state)), int8 })
         })
         .await
     }
@@ -299,9 +301,7 @@ impl NativePool {
     pub async fn end(&self, timeout_ms: Option<f64>) -> napi::Result<()> {
         let core = self.inner.write().ok().and_then(|mut g| g.take());
         if let Some(core) = core {
-            let ms = timeout_ms
-                .filter(|t| t.is_finite() && *t >= 0.0)
-                .unwrap_or(5000.0);
+            let ms = timeout_ms.filter(|t| t.is_finite() && *t >= 0.0).unwrap_or(5000.0);
             core.end(Duration::from_millis(ms as u64)).await;
         }
         Ok(())
@@ -334,12 +334,8 @@ impl NativeClient {
         guarded(Some(&sql), async {
             check_params(&sql, params.len())?;
             let mut guard = self.lease.lock().await;
-            let lease = guard
-                .as_mut()
-                .ok_or_else(|| Error::Closed("The client was released".into()))?;
-            self.core
-                .run(&mut lease.conn, &sql, text_params(params), &opts)
-                .await
+            let lease = guard.as_mut().ok_or_else(|| Error::Closed("The client was released".into()))?;
+            self.core.run(&mut lease.conn, &sql, text_params(params), &opts).await
         })
         .await
     }
@@ -349,9 +345,7 @@ impl NativeClient {
     pub async fn execute_script(&self, sql: String) -> napi::Result<()> {
         guarded(Some(&sql), async {
             let mut guard = self.lease.lock().await;
-            let lease = guard
-                .as_mut()
-                .ok_or_else(|| Error::Closed("The client was released".into()))?;
+            let lease = guard.as_mut().ok_or_else(|| Error::Closed("The client was released".into()))?;
             execute_script(&mut lease.conn, &sql).await
         })
         .await
@@ -418,9 +412,9 @@ impl NativeStream {
                 while n < batch_size.max(1) {
                     match rows.next().await {
                         Some(Ok(row)) => {
-                            let w = st.writer.get_or_insert_with(|| {
-                                RowWriter::new(row.columns(), st.array_mode, self.int8)
-                            });
+                            let w = st
+                                .writer
+                                .get_or_insert_with(|| RowWriter::new(row.columns(), st.array_mode, self.int8));
                             w.write_row(&mut out, &row, n == 0);
                             n += 1;
                         }
@@ -465,12 +459,7 @@ impl NativeStream {
         let unfinished = st.rows.take().is_some();
         if let Some(lease) = st.lease.take() {
             if unfinished {
-                let _ = lease
-                    .conn
-                    .client
-                    .cancel_token()
-                    .cancel_query(tokio_postgres::NoTls)
-                    .await;
+                let _ = lease.conn.client.cancel_token().cancel_query(tokio_postgres::NoTls).await;
             }
             lease.finish(unfinished);
         }

@@ -31,11 +31,7 @@ pub enum Admission {
 impl Breaker {
     /// Opens after `threshold` consecutive connection failures, for `cooldown`.
     pub fn new(threshold: u32, cooldown: Duration) -> Self {
-        Breaker {
-            threshold: threshold.max(1),
-            cooldown,
-            state: Mutex::new(State::default()),
-        }
+        Breaker { threshold: threshold.max(1), cooldown, state: Mutex::new(State::default()) }
     }
 
     /// Whether a checkout may try the server now (`now` passed in for tests).
@@ -88,15 +84,9 @@ mod tests {
         assert!(matches!(b.admit(t0), Admission::Rejected(_)), "open");
         let later = t0 + Duration::from_millis(150);
         assert_eq!(b.admit(later), Admission::Allowed, "one probe");
-        assert!(
-            matches!(b.admit(later), Admission::Rejected(_)),
-            "only one probe"
-        );
+        assert!(matches!(b.admit(later), Admission::Rejected(_)), "only one probe");
         b.failure(later);
-        assert!(
-            matches!(b.admit(later), Admission::Rejected(_)),
-            "failed probe reopens"
-        );
+        assert!(matches!(b.admit(later), Admission::Rejected(_)), "failed probe reopens");
         let much_later = later + Duration::from_millis(150);
         assert_eq!(b.admit(much_later), Admission::Allowed);
         b.success();

@@ -305,24 +305,14 @@ impl Inputs<'_> {
             Raw::Text(s) => s.trim().parse::<f64>().ok(),
             Raw::Json(_) => None,
         };
-        let unit = if matches!(source, Source::Option(_)) {
-            1.0
-        } else {
-            row.unit_ms
-        };
+        let unit = if matches!(source, Source::Option(_)) { 1.0 } else { row.unit_ms };
         match n {
-            Some(n) if n.is_finite() && n >= 0.0 && (!integer || n.fract() == 0.0) => {
-                Ok(Some(n * unit))
-            }
+            Some(n) if n.is_finite() && n >= 0.0 && (!integer || n.fract() == 0.0) => Ok(Some(n * unit)),
             _ => Err(config_error(
                 row.option,
                 &source,
                 &raw,
-                if integer {
-                    "a non-negative integer"
-                } else {
-                    "a non-negative number"
-                },
+                if integer { "a non-negative integer" } else { "a non-negative number" },
             )),
         }
     }
@@ -351,23 +341,11 @@ impl Inputs<'_> {
 }
 
 fn config_error(option: &str, source: &Source, raw: &Raw, expected: &str) -> Error {
-    Error::Config(format!(
-        "Invalid {option}: {raw} from {source} (expected {expected})"
-    ))
+    Error::Config(format!("Invalid {option}: {raw} from {source} (expected {expected})"))
 }
 
-fn row(
-    option: &'static str,
-    url: Option<&'static str>,
-    env: &'static [&'static str],
-    unit_ms: f64,
-) -> Row {
-    Row {
-        option,
-        url,
-        env,
-        unit_ms,
-    }
+fn row(option: &'static str, url: Option<&'static str>, env: &'static [&'static str], unit_ms: f64) -> Row {
+    Row { option, url, env, unit_ms }
 }
 
 fn ms(v: Option<f64>, default: u64) -> u64 {
@@ -390,10 +368,7 @@ pub fn redact_url(s: &str) -> String {
     let mut from = 0;
     while let Some(p) = out[from..].find("password=") {
         let begin = from + p + "password=".len();
-        let end = out[begin..]
-            .find(['&', '#'])
-            .map(|e| begin + e)
-            .unwrap_or(out.len());
+        let end = out[begin..].find(['&', '#']).map(|e| begin + e).unwrap_or(out.len());
         out.replace_range(begin..end, "***");
         from = begin + 3;
     }
@@ -401,9 +376,7 @@ pub fn redact_url(s: &str) -> String {
 }
 
 fn decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s)
-        .decode_utf8_lossy()
-        .into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 /// The parts of a connection URL.
@@ -417,48 +390,24 @@ struct ParsedUrl {
 }
 
 fn parse_url(raw: &str, source: &str) -> Result<ParsedUrl, Error> {
-    let bad = |why: &str| {
-        Error::Config(format!(
-            "Invalid connectionString from {source}: {why} ({})",
-            redact_url(raw)
-        ))
-    };
+    let bad = |why: &str| Error::Config(format!("Invalid connectionString from {source}: {why} ({})", redact_url(raw)));
     let url = url::Url::parse(raw).map_err(|e| bad(&format!("unparsable URL: {e}")))?;
     if url.scheme() != "postgres" && url.scheme() != "postgresql" {
         return Err(bad("the scheme must be postgres:// or postgresql://"));
     }
-    let host = url
-        .host_str()
-        .unwrap_or("")
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
+    let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string();
     let user = Some(decode(url.username())).filter(|u| !u.is_empty());
     let password = url.password().map(decode);
     let database = Some(decode(url.path().trim_start_matches('/'))).filter(|d| !d.is_empty());
-    let params = url
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    Ok(ParsedUrl {
-        host,
-        port: url.port().unwrap_or(5432),
-        user,
-        password,
-        database,
-        params,
-    })
+    let params = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    Ok(ParsedUrl { host, port: url.port().unwrap_or(5432), user, password, database, params })
 }
 
 /// Merges options, URL and environment into validated [`Settings`].
 ///
 /// `options` is the JS options object (non-finite numbers arrive as strings); `env` holds the
 /// variables of [`ENV_NAMES`] that are set; `cpus` sizes the default connection limit.
-pub fn resolve(
-    options: &Value,
-    env: &HashMap<String, String>,
-    cpus: usize,
-) -> Result<Settings, Error> {
+pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> Result<Settings, Error> {
     let empty = Map::new();
     let options = match options {
         Value::Object(m) => m,
@@ -466,10 +415,7 @@ pub fn resolve(
         _ => return Err(Error::Config("Invalid options: expected an object".into())),
     };
     let mut warnings = Vec::new();
-    for k in options
-        .keys()
-        .filter(|k| !OPTION_NAMES.contains(&k.as_str()))
-    {
+    for k in options.keys().filter(|k| !OPTION_NAMES.contains(&k.as_str())) {
         warnings.push(format!("Unknown option '{k}' ignored"));
     }
 
@@ -483,9 +429,7 @@ pub fn resolve(
         None => match env.get("DATABASE_URL") {
             Some(s) => (s.clone(), "environment variable DATABASE_URL"),
             None => {
-                return Err(Error::Config(
-                    "No connection string: pass { connectionString } or set DATABASE_URL".into(),
-                ))
+                return Err(Error::Config("No connection string: pass { connectionString } or set DATABASE_URL".into()))
             }
         },
     };
@@ -502,44 +446,21 @@ pub fn resolve(
     match unknown.len() {
         0 => {}
         1 => warnings.push(format!("Unknown URL parameter {} ignored", unknown[0])),
-        _ => warnings.push(format!(
-            "Unknown URL parameters {} ignored",
-            unknown.join(", ")
-        )),
+        _ => warnings.push(format!("Unknown URL parameters {} ignored", unknown.join(", "))),
     }
-    let inputs = Inputs {
-        options,
-        url: url_params,
-        env,
-    };
+    let inputs = Inputs { options, url: url_params, env };
 
-    let limit_env: &[&str] = &[
-        "DB_CONNECTION_LIMIT",
-        "DATABASE_CONNECTION_LIMIT",
-        "DATABASE_POOL_SIZE",
-    ];
+    let limit_env: &[&str] = &["DB_CONNECTION_LIMIT", "DATABASE_CONNECTION_LIMIT", "DATABASE_POOL_SIZE"];
     let connection_limit = ms(
-        inputs.number(
-            row("connectionLimit", Some("connection_limit"), limit_env, 1.0),
-            true,
-        )?,
+        inputs.number(row("connectionLimit", Some("connection_limit"), limit_env, 1.0), true)?,
         (cpus * 2 + 1) as u64,
     ) as usize;
     if connection_limit == 0 {
-        let (source, raw) = inputs
-            .pick(&row(
-                "connectionLimit",
-                Some("connection_limit"),
-                limit_env,
-                1.0,
-            ))
-            .expect("set");
+        let (source, raw) =
+            inputs.pick(&row("connectionLimit", Some("connection_limit"), limit_env, 1.0)).expect("set");
         return Err(config_error("connectionLimit", &source, &raw, "at least 1"));
     }
-    let min_connections = ms(
-        inputs.number(row("minConnections", None, &[], 1.0), true)?,
-        0,
-    ) as usize;
+    let min_connections = ms(inputs.number(row("minConnections", None, &[], 1.0), true)?, 0) as usize;
     if min_connections > connection_limit {
         return Err(Error::Config(format!(
             "Invalid minConnections: {min_connections} from option minConnections (expected at most connectionLimit, {connection_limit})"
@@ -547,54 +468,21 @@ pub fn resolve(
     }
     let pool_timeout_ms = ms(
         inputs.number(
-            row(
-                "poolTimeoutMs",
-                Some("pool_timeout"),
-                &["DB_POOL_TIMEOUT", "DATABASE_POOL_TIMEOUT"],
-                1000.0,
-            ),
+            row("poolTimeoutMs", Some("pool_timeout"), &["DB_POOL_TIMEOUT", "DATABASE_POOL_TIMEOUT"], 1000.0),
             false,
         )?,
         10_000,
     );
     let connect_timeout_ms = ms(
-        inputs.number(
-            row(
-                "connectTimeoutMs",
-                Some("connect_timeout"),
-                &["DATABASE_CONNECT_TIMEOUT"],
-                1000.0,
-            ),
-            false,
-        )?,
+        inputs
+            .number(row("connectTimeoutMs", Some("connect_timeout"), &["DATABASE_CONNECT_TIMEOUT"], 1000.0), false)?,
         5_000,
     );
-    let idle_timeout_ms = ms(
-        inputs.number(
-            row("idleTimeoutMs", Some("idle_timeout"), &[], 1000.0),
-            false,
-        )?,
-        60_000,
-    );
-    let max_lifetime_ms = ms(
-        inputs.number(
-            row("maxLifetimeMs", Some("max_lifetime"), &[], 1000.0),
-            false,
-        )?,
-        1_800_000,
-    );
-    let query_env: &[&str] = &[
-        "DB_QUERY_TIMEOUT",
-        "DATABASE_QUERY_TIMEOUT",
-        "DATABASE_STATEMENT_TIMEOUT",
-    ];
-    let query_timeout_ms = ms(
-        inputs.number(
-            row("queryTimeoutMs", Some("statement_timeout"), query_env, 1.0),
-            false,
-        )?,
-        30_000,
-    );
+    let idle_timeout_ms = ms(inputs.number(row("idleTimeoutMs", Some("idle_timeout"), &[], 1000.0), false)?, 60_000);
+    let max_lifetime_ms = ms(inputs.number(row("maxLifetimeMs", Some("max_lifetime"), &[], 1000.0), false)?, 1_800_000);
+    let query_env: &[&str] = &["DB_QUERY_TIMEOUT", "DATABASE_QUERY_TIMEOUT", "DATABASE_STATEMENT_TIMEOUT"];
+    let query_timeout_ms =
+        ms(inputs.number(row("queryTimeoutMs", Some("statement_timeout"), query_env, 1.0), false)?, 30_000);
     let idle_in_transaction_timeout_ms = inputs
         .number(
             row(
@@ -606,70 +494,42 @@ pub fn resolve(
             false,
         )?
         .map(|n| n.round() as u64);
-    let pgbouncer = inputs
-        .flag(row("pgbouncer", Some("pgbouncer"), &[], 1.0))?
-        .unwrap_or(false);
+    let pgbouncer = inputs.flag(row("pgbouncer", Some("pgbouncer"), &[], 1.0))?.unwrap_or(false);
     let cache = ms(
-        inputs.number(
-            row(
-                "statementCacheSize",
-                Some("statement_cache_size"),
-                &["DB_STATEMENT_CACHE_SIZE"],
-                1.0,
-            ),
-            true,
-        )?,
+        inputs
+            .number(row("statementCacheSize", Some("statement_cache_size"), &["DB_STATEMENT_CACHE_SIZE"], 1.0), true)?,
         100,
     ) as usize;
     let statement_cache_size = if pgbouncer { 0 } else { cache };
     let slow_query_threshold_ms = ms(
         inputs.number(
-            row(
-                "slowQueryThresholdMs",
-                None,
-                &["DB_SLOW_QUERY_THRESHOLD", "SLOW_QUERY_THRESHOLD"],
-                1.0,
-            ),
+            row("slowQueryThresholdMs", None, &["DB_SLOW_QUERY_THRESHOLD", "SLOW_QUERY_THRESHOLD"], 1.0),
             false,
         )?,
         1000,
     );
-    let utilization_alert_threshold = inputs
-        .number(row("utilizationAlertThreshold", None, &[], 1.0), false)?
-        .unwrap_or(0.8);
+    let utilization_alert_threshold =
+        inputs.number(row("utilizationAlertThreshold", None, &[], 1.0), false)?.unwrap_or(0.8);
     if utilization_alert_threshold == 0.0 || utilization_alert_threshold > 1.0 {
         return Err(Error::Config(format!(
             "Invalid utilizationAlertThreshold: {utilization_alert_threshold} from option utilizationAlertThreshold (expected a fraction above 0 and at most 1, e.g. 0.8)"
         )));
     }
-    let replica_urls = match inputs.pick(&row("replicaUrls", None, &["DATABASE_REPLICA_URL"], 1.0))
-    {
+    let replica_urls = match inputs.pick(&row("replicaUrls", None, &["DATABASE_REPLICA_URL"], 1.0)) {
         None => Vec::new(),
-        Some((_, Raw::Json(Value::Array(items)))) if items.iter().all(Value::is_string) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_string))
-            .collect(),
-        Some((Source::Env(_), Raw::Text(s))) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        Some((source, raw)) => {
-            return Err(config_error(
-                "replicaUrls",
-                &source,
-                &raw,
-                "an array of URLs",
-            ))
+        Some((_, Raw::Json(Value::Array(items)))) if items.iter().all(Value::is_string) => {
+            items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
         }
+        Some((Source::Env(_), Raw::Text(s))) => {
+            s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
+        }
+        Some((source, raw)) => return Err(config_error("replicaUrls", &source, &raw, "an array of URLs")),
     };
     for u in &replica_urls {
         parse_url(u, "replicaUrls")?;
     }
-    let application_name = inputs
-        .text(row("applicationName", Some("application_name"), &[], 1.0))?
-        .unwrap_or_else(|| "pgwarden".into());
+    let application_name =
+        inputs.text(row("applicationName", Some("application_name"), &[], 1.0))?.unwrap_or_else(|| "pgwarden".into());
     let schema = inputs.text(row("schema", Some("schema"), &[], 1.0))?;
     let int8 = match inputs.text(row("int8", None, &[], 1.0))?.as_deref() {
         None | Some("string") => Int8Mode::String,
@@ -684,52 +544,23 @@ pub fn resolve(
             ))
         }
     };
-    let log_params = inputs
-        .flag(row("logParams", None, &[], 1.0))?
-        .unwrap_or(false);
-    let leak_detection_threshold_ms = ms(
-        inputs.number(row("leakDetectionThresholdMs", None, &[], 1.0), false)?,
-        0,
-    );
+    let log_params = inputs.flag(row("logParams", None, &[], 1.0))?.unwrap_or(false);
+    let leak_detection_threshold_ms = ms(inputs.number(row("leakDetectionThresholdMs", None, &[], 1.0), false)?, 0);
     let ssl = resolve_ssl(&inputs)?;
     let circuit_breaker = resolve_breaker(options)?;
 
     let host = inputs.url.get("host").cloned().unwrap_or(url.host);
     let port = match inputs.url.get("port") {
-        Some(p) => p.parse().map_err(|_| {
-            config_error(
-                "port",
-                &Source::Url("port"),
-                &Raw::Text(p.clone()),
-                "a port number",
-            )
-        })?,
+        Some(p) => {
+            p.parse().map_err(|_| config_error("port", &Source::Url("port"), &Raw::Text(p.clone()), "a port number"))?
+        }
         None => url.port,
     };
-    let user = inputs
-        .url
-        .get("user")
-        .cloned()
-        .or(url.user)
-        .unwrap_or_else(|| "postgres".into());
-    let password = inputs
-        .url
-        .get("password")
-        .cloned()
-        .or(url.password)
-        .map(Secret);
-    let database = inputs
-        .url
-        .get("dbname")
-        .cloned()
-        .or(url.database)
-        .unwrap_or_else(|| user.clone());
+    let user = inputs.url.get("user").cloned().or(url.user).unwrap_or_else(|| "postgres".into());
+    let password = inputs.url.get("password").cloned().or(url.password).map(Secret);
+    let database = inputs.url.get("dbname").cloned().or(url.database).unwrap_or_else(|| user.clone());
     Ok(Settings {
-        host: if host.is_empty() {
-            "localhost".into()
-        } else {
-            host
-        },
+        host: if host.is_empty() { "localhost".into() } else { host },
         port,
         user,
         password,
@@ -765,14 +596,7 @@ fn resolve_breaker(options: &Map<String, Value>) -> Result<Option<(u32, u64)>, E
         None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(None),
         Some(Value::Bool(true)) => return Ok(Some((5, 5000))),
         Some(Value::Object(o)) => o,
-        Some(other) => {
-            return Err(config_error(
-                "circuitBreaker",
-                &source,
-                &Raw::Json(other.clone()),
-                "an object",
-            ))
-        }
+        Some(other) => return Err(config_error("circuitBreaker", &source, &Raw::Json(other.clone()), "an object")),
     };
     let field = |name: &str, default: f64| -> Result<f64, Error> {
         match o.get(name) {
@@ -788,10 +612,7 @@ fn resolve_breaker(options: &Map<String, Value>) -> Result<Option<(u32, u64)>, E
             )),
         }
     };
-    Ok(Some((
-        field("failureThreshold", 5.0)? as u32,
-        field("cooldownMs", 5000.0)? as u64,
-    )))
+    Ok(Some((field("failureThreshold", 5.0)? as u32, field("cooldownMs", 5000.0)? as u64)))
 }
 
 /// `ssl` option (boolean, mode string, or `{ mode, rejectUnauthorized, ca, cert, key }`) or URL sslmode.
@@ -842,42 +663,21 @@ fn resolve_ssl(inputs: &Inputs) -> Result<SslSettings, Error> {
                     )
                 })?,
                 (Some(other), _) => {
-                    return Err(config_error(
-                        "ssl",
-                        &source,
-                        &Raw::Json(other.clone()),
-                        "a mode string",
-                    ))
+                    return Err(config_error("ssl", &source, &Raw::Json(other.clone()), "a mode string"))
                 }
                 (None, Some(Value::Bool(false))) => SslMode::Require,
                 _ => SslMode::VerifyFull,
             };
-            for (field, slot) in [
-                ("ca", &mut ssl.root_cert),
-                ("cert", &mut ssl.cert),
-                ("key", &mut ssl.key),
-            ] {
+            for (field, slot) in [("ca", &mut ssl.root_cert), ("cert", &mut ssl.cert), ("key", &mut ssl.key)] {
                 match o.get(field) {
                     None | Some(Value::Null) => {}
                     Some(Value::String(s)) => *slot = Some(s.clone()),
-                    Some(other) => {
-                        return Err(config_error(
-                            "ssl",
-                            &source,
-                            &Raw::Json(other.clone()),
-                            "PEM text",
-                        ))
-                    }
+                    Some(other) => return Err(config_error("ssl", &source, &Raw::Json(other.clone()), "PEM text")),
                 }
             }
         }
         Some(other) => {
-            return Err(config_error(
-                "ssl",
-                &source,
-                &Raw::Json(other.clone()),
-                "a boolean, a mode or an object",
-            ))
+            return Err(config_error("ssl", &source, &Raw::Json(other.clone()), "a boolean, a mode or an object"))
         }
     }
     Ok(ssl)
@@ -888,10 +688,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn opts(v: Value) -> Value {
@@ -933,12 +730,7 @@ mod tests {
             ("DB_POOL_TIMEOUT", "4"),
             ("DATABASE_CONNECT_TIMEOUT", "2"),
         ]);
-        let s = resolve(
-            &json!({ "connectionString": url, "connectionLimit": 3 }),
-            &e,
-            2,
-        )
-        .unwrap();
+        let s = resolve(&json!({ "connectionString": url, "connectionLimit": 3 }), &e, 2).unwrap();
         assert_eq!(s.connection_limit, 3, "option wins");
         assert_eq!(s.pool_timeout_ms, 3000, "URL beats env, seconds to ms");
         assert_eq!(s.connect_timeout_ms, 2000, "env beats default");
@@ -957,72 +749,36 @@ mod tests {
     #[test]
     fn errors_name_source_and_value() {
         let e = |o: Value, en: &[(&str, &str)]| resolve(&o, &env(en), 2).unwrap_err().message();
-        let m = e(
-            json!({ "connectionString": URL, "connectionLimit": -1 }),
-            &[],
-        );
-        assert!(
-            m.contains("option connectionLimit") && m.contains("-1"),
-            "{m}"
-        );
-        let m = e(
-            json!({ "connectionString": URL, "poolTimeoutMs": "NaN" }),
-            &[],
-        );
-        assert!(
-            m.contains("option poolTimeoutMs") && m.contains("NaN"),
-            "{m}"
-        );
-        let m = e(
-            json!({ "connectionString": format!("{URL}?connection_limit=abc") }),
-            &[],
-        );
-        assert!(
-            m.contains("URL parameter connection_limit") && m.contains("abc"),
-            "{m}"
-        );
-        let m = e(
-            json!({ "connectionString": URL }),
-            &[("DB_QUERY_TIMEOUT", "soon")],
-        );
-        assert!(
-            m.contains("environment variable DB_QUERY_TIMEOUT") && m.contains("soon"),
-            "{m}"
-        );
-        let m = e(
-            json!({ "connectionString": format!("{URL}?sslmode=bogus") }),
-            &[],
-        );
-        assert!(
-            m.contains("URL parameter sslmode") && m.contains("bogus"),
-            "{m}"
-        );
-        let m = e(
-            json!({ "connectionString": "postgres://alice:hunter2@[bad" }),
-            &[],
-        );
+        let m = e(json!({ "connectionString": URL, "connectionLimit": -1 }), &[]);
+        assert!(m.contains("option connectionLimit") && m.contains("-1"), "{m}");
+        let m = e(json!({ "connectionString": URL, "poolTimeoutMs": "NaN" }), &[]);
+        assert!(m.contains("option poolTimeoutMs") && m.contains("NaN"), "{m}");
+        let m = e(json!({ "connectionString": format!("{URL}?connection_limit=abc") }), &[]);
+        assert!(m.contains("URL parameter connection_limit") && m.contains("abc"), "{m}");
+        let m = e(json!({ "connectionString": URL }), &[("DB_QUERY_TIMEOUT", "soon")]);
+        assert!(m.contains("environment variable DB_QUERY_TIMEOUT") && m.contains("soon"), "{m}");
+        let m = e(json!({ "connectionString": format!("{URL}?sslmode=bogus") }), &[]);
+        assert!(m.contains("URL parameter sslmode") && m.contains("bogus"), "{m}");
+        let m = e(json!({ "connectionString": "postgres://alice:hunter2@[bad" }), &[]);
         assert!(!m.contains("hunter2") && m.contains("unparsable"), "{m}");
     }
 
     #[test]
     fn pgbouncer_forces_unnamed_statements() {
-        let s = resolve(&opts(json!({ "connectionString": format!("{URL}?pgbouncer=true&statement_cache_size=50") })), &env(&[]), 2).unwrap();
+        let s = resolve(
+            &opts(json!({ "connectionString": format!("{URL}?pgbouncer=true&statement_cache_size=50") })),
+            &env(&[]),
+            2,
+        )
+        .unwrap();
         assert!(s.pgbouncer);
         assert_eq!(s.statement_cache_size, 0);
     }
 
     #[test]
     fn unknown_url_parameter_warns() {
-        let s = resolve(
-            &json!({ "connectionString": format!("{URL}?foo=1&schema=app") }),
-            &env(&[]),
-            2,
-        )
-        .unwrap();
-        assert_eq!(
-            s.warnings,
-            vec!["Unknown URL parameter 'foo' ignored".to_string()]
-        );
+        let s = resolve(&json!({ "connectionString": format!("{URL}?foo=1&schema=app") }), &env(&[]), 2).unwrap();
+        assert_eq!(s.warnings, vec!["Unknown URL parameter 'foo' ignored".to_string()]);
         assert_eq!(s.schema.as_deref(), Some("app"));
     }
 
@@ -1039,18 +795,12 @@ mod tests {
 
     #[test]
     fn redaction() {
-        assert_eq!(
-            redact_url("postgres://u:pw@h:5/d?x=1"),
-            "postgres://u:***@h:5/d?x=1"
-        );
+        assert_eq!(redact_url("postgres://u:pw@h:5/d?x=1"), "postgres://u:***@h:5/d?x=1");
         assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
         assert_eq!(redact_url("postgres://u:p@ss@h/d"), "postgres://u:***@h/d");
         assert_eq!(redact_url("u:pw/x@h/d"), "u:***@h/d");
         assert_eq!(redact_url("postgres://u:pw/x@h/d"), "postgres://u:***@h/d");
-        assert_eq!(
-            redact_url("postgres://u@[bad/db?password=pw&a=1"),
-            "postgres://u@[bad/db?password=***&a=1"
-        );
+        assert_eq!(redact_url("postgres://u@[bad/db?password=pw&a=1"), "postgres://u@[bad/db?password=***&a=1");
         let s = resolve(&json!({ "connectionString": URL }), &env(&[]), 2).unwrap();
         assert!(!format!("{s:?}").contains("s3cr"));
         assert!(!s.describe().to_string().contains("s3cr"));
@@ -1061,34 +811,19 @@ mod tests {
         let cb = |o: Value| resolve(&o, &env(&[]), 2).map(|s| s.circuit_breaker);
         assert_eq!(cb(json!({ "connectionString": URL })).unwrap(), None);
         assert_eq!(
-            cb(json!({ "connectionString": URL, "circuitBreaker": { "failureThreshold": 3 } }))
-                .unwrap(),
+            cb(json!({ "connectionString": URL, "circuitBreaker": { "failureThreshold": 3 } })).unwrap(),
             Some((3, 5000))
         );
-        assert!(
-            cb(json!({ "connectionString": URL, "circuitBreaker": { "cooldownMs": -1 } })).is_err()
-        );
+        assert!(cb(json!({ "connectionString": URL, "circuitBreaker": { "cooldownMs": -1 } })).is_err());
     }
 
     #[test]
     fn ssl_forms() {
         let mode = |o: Value| resolve(&o, &env(&[]), 2).unwrap().ssl.mode;
-        assert_eq!(
-            mode(json!({ "connectionString": URL, "ssl": false })),
-            SslMode::Disable
-        );
-        assert_eq!(
-            mode(json!({ "connectionString": URL, "ssl": true })),
-            SslMode::VerifyFull
-        );
-        assert_eq!(
-            mode(json!({ "connectionString": URL, "ssl": { "rejectUnauthorized": false } })),
-            SslMode::Require
-        );
-        assert_eq!(
-            mode(json!({ "connectionString": format!("{URL}?sslmode=verify-ca") })),
-            SslMode::VerifyCa
-        );
+        assert_eq!(mode(json!({ "connectionString": URL, "ssl": false })), SslMode::Disable);
+        assert_eq!(mode(json!({ "connectionString": URL, "ssl": true })), SslMode::VerifyFull);
+        assert_eq!(mode(json!({ "connectionString": URL, "ssl": { "rejectUnauthorized": false } })), SslMode::Require);
+        assert_eq!(mode(json!({ "connectionString": format!("{URL}?sslmode=verify-ca") })), SslMode::VerifyCa);
         assert_eq!(
             mode(json!({ "connectionString": format!("{URL}?sslmode=disable"), "ssl": "require" })),
             SslMode::Require

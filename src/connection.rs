@@ -2,9 +2,11 @@
 
 use crate::config::{Settings, SslMode};
 use crate::error::{io_source, Error};
+use crate::events::Events;
 use crate::stats::Stats;
 use deadpool::managed::{Metrics, RecycleError, RecycleResult};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_postgres::{Client, NoTls, Statement};
@@ -24,11 +26,7 @@ pub struct StatementCache {
 impl StatementCache {
     /// A cache holding at most `capacity` statements (0 disables it).
     pub fn new(capacity: usize) -> Self {
-        StatementCache {
-            capacity,
-            tick: 0,
-            entries: HashMap::new(),
-        }
+        StatementCache { capacity, tick: 0, entries: HashMap::new() }
     }
 
     /// Whether named statements are used at all.
@@ -49,11 +47,7 @@ impl StatementCache {
     /// Remembers `stmt`, evicting the least recently used entry when full.
     pub fn insert(&mut self, sql: &str, stmt: Statement) {
         if self.entries.len() >= self.capacity {
-            let oldest = self
-                .entries
-                .iter()
-                .min_by_key(|(_, (_, used))| *used)
-                .map(|(k, _)| k.clone());
+            let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
             if let Some(k) = oldest {
                 self.entries.remove(&k);
             }
@@ -84,6 +78,8 @@ pub struct Conn {
     pub client: Client,
     /// Named statements prepared on this connection.
     pub cache: StatementCache,
+    /// True while the connection sits in the pool (its death then is a background `error` event).
+    pub idle: Arc<AtomicBool>,
     /// Set when the connection must not be reused (a cancel that did not land, a lost socket).
     pub broken: bool,
     /// This connection's own lifetime: maxLifetime less up to 2.5%, so connections do not all
@@ -96,6 +92,7 @@ pub struct Manager {
     settings: Arc<Settings>,
     pg: tokio_postgres::Config,
     stats: Arc<Stats>,
+    events: Arc<Events>,
     tls: Option<MakeRustlsConnect>,
 }
 
@@ -106,14 +103,12 @@ fn option_value(v: &str) -> String {
 
 impl Manager {
     /// A manager for `settings`; fails when the settings ask for something this build cannot do.
-    pub fn new(settings: Arc<Settings>, stats: Arc<Stats>) -> Result<Self, Error> {
+    pub fn new(settings: Arc<Settings>, stats: Arc<Stats>, events: Arc<Events>) -> Result<Self, Error> {
         let tls = crate::tls::connector(&settings.ssl)?;
         let ssl_mode = match settings.ssl.mode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
-            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
-                tokio_postgres::config::SslMode::Require
-            }
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
         };
         let mut pg = tokio_postgres::Config::new();
         pg.host(&settings.host)
@@ -143,24 +138,26 @@ impl Manager {
                 pg.options(options.join(" "));
             }
         }
-        Ok(Manager {
-            settings,
-            pg,
-            stats,
-            tls,
-        })
+        Ok(Manager { settings, pg, stats, events, tls })
     }
 
     /// Drives a connection on the runtime. It ends when the socket closes; a failure there
     /// never reaches the process: the next checkout sees `is_closed()` and replaces it.
-    fn spawn<F>(&self, connection: F)
+    fn spawn<F>(&self, connection: F, idle: Arc<AtomicBool>)
     where
         F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
     {
         let stats = self.stats.clone();
+        let events = self.events.clone();
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(target: "pgwarden", "connection ended: {e}");
+                // A connection in use reports its failure to the statement; an idle one has
+                // nobody to tell, so it becomes the pool's `error` event (never a crash).
+                if idle.load(Ordering::Acquire) {
+                    let err = crate::error::from_driver(&e, false);
+                    events.emit("error", err.to_payload(None));
+                }
             }
             Stats::bump(&stats.connections_closed);
         });
@@ -172,18 +169,10 @@ impl Manager {
         }
         let address = self.settings.address();
         match io_source(e) {
-            Some(io) if io.kind() == std::io::ErrorKind::TimedOut => {
-                Error::ConnectTimeout { address }
-            }
-            Some(io) => Error::Unreachable {
-                address,
-                reason: io.to_string(),
-            },
+            Some(io) if io.kind() == std::io::ErrorKind::TimedOut => Error::ConnectTimeout { address },
+            Some(io) => Error::Unreachable { address, reason: io.to_string() },
             None if e.to_string().contains("timeout") => Error::ConnectTimeout { address },
-            None => Error::Unreachable {
-                address,
-                reason: e.to_string(),
-            },
+            None => Error::Unreachable { address, reason: e.to_string() },
         }
     }
 }
@@ -193,17 +182,10 @@ impl deadpool::managed::Manager for Manager {
     type Error = Error;
 
     async fn create(&self) -> Result<Conn, Error> {
+        let idle = Arc::new(AtomicBool::new(true));
         let client = match &self.tls {
-            None => self
-                .pg
-                .connect(NoTls)
-                .await
-                .map(|(c, conn)| (c, self.spawn(conn))),
-            Some(tls) => self
-                .pg
-                .connect(tls.clone())
-                .await
-                .map(|(c, conn)| (c, self.spawn(conn))),
+            None => self.pg.connect(NoTls).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
+            Some(tls) => self.pg.connect(tls.clone()).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
         };
         let client = match client {
             Ok((client, ())) => client,
@@ -214,16 +196,14 @@ impl deadpool::managed::Manager for Manager {
         };
         Stats::bump(&self.stats.connections_created);
         let lifetime = (self.settings.max_lifetime_ms > 0).then(|| {
-            let nanos = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
+            let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
             let jitter = (nanos % 1000) as f64 / 1000.0 * 0.025;
             Duration::from_millis((self.settings.max_lifetime_ms as f64 * (1.0 - jitter)) as u64)
         });
         Ok(Conn {
             client,
             cache: StatementCache::new(self.settings.statement_cache_size),
+            idle,
             broken: false,
             lifetime,
         })

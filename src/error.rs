@@ -105,17 +105,12 @@ const RETRYABLE: &[&str] = &[
 /// An error whose outcome is unknown (`maybe_committed`) is never retryable.
 pub fn classify(code: Option<&str>, message: &str, maybe_committed: bool) -> Classification {
     let Some(code) = code else {
-        return Classification {
-            retryable: false,
-            kind: Kind::Other,
-        };
+        return Classification { retryable: false, kind: Kind::Other };
     };
     let class08 = code.len() == 5 && code.starts_with("08");
     let retryable = !maybe_committed && (class08 || RETRYABLE.contains(&code));
     let kind = match code {
-        "P1001" | "P1017" | "ECONNREFUSED" | "ECONNRESET" | "ENOTFOUND" | "EAI_AGAIN" | "EPIPE" => {
-            Kind::Connection
-        }
+        "P1001" | "P1017" | "ECONNREFUSED" | "ECONNRESET" | "ENOTFOUND" | "EAI_AGAIN" | "EPIPE" => Kind::Connection,
         "P1002" | "P1008" | "P2028" | "ETIMEDOUT" => Kind::Timeout,
         "P2024" => Kind::PoolTimeout,
         "P2034" | "40001" => Kind::Serialization,
@@ -260,12 +255,7 @@ impl Error {
     /// Whether the statement may have taken effect although it failed.
     pub fn maybe_committed(&self) -> bool {
         match self {
-            Error::Server {
-                maybe_committed, ..
-            }
-            | Error::ConnectionClosed {
-                maybe_committed, ..
-            } => *maybe_committed,
+            Error::Server { maybe_committed, .. } | Error::ConnectionClosed { maybe_committed, .. } => *maybe_committed,
             _ => false,
         }
     }
@@ -328,10 +318,7 @@ impl Error {
             put("detail", json!(f.detail));
             put("hint", json!(f.hint));
             put("position", json!(f.position.map(|p| p.to_string())));
-            put(
-                "internalPosition",
-                json!(f.internal_position.map(|p| p.to_string())),
-            );
+            put("internalPosition", json!(f.internal_position.map(|p| p.to_string())));
             put("internalQuery", json!(f.internal_query));
             put("where", json!(f.r#where));
             put("schema", json!(f.schema));
@@ -360,9 +347,7 @@ impl From<&tokio_postgres::error::DbError> for ServerError {
         use tokio_postgres::error::ErrorPosition;
         let (position, internal_position, internal_query) = match e.position() {
             Some(ErrorPosition::Original(p)) => (Some(*p), None, None),
-            Some(ErrorPosition::Internal { position, query }) => {
-                (None, Some(*position), Some(query.clone()))
-            }
+            Some(ErrorPosition::Internal { position, query }) => (None, Some(*position), Some(query.clone())),
             None => (None, None, None),
         };
         ServerError {
@@ -395,19 +380,11 @@ pub fn from_driver(e: &tokio_postgres::Error, sent: bool) -> Error {
     if let Some(db) = e.as_db_error() {
         // A FATAL termination (57P01 admin shutdown) mid-statement also leaves the outcome unknown.
         let fatal = matches!(db.code().code(), "57P01" | "57P02" | "57P03");
-        return Error::Server {
-            fields: Box::new(db.into()),
-            maybe_committed: sent && fatal,
-        };
+        return Error::Server { fields: Box::new(db.into()), maybe_committed: sent && fatal };
     }
     if e.is_closed() || io_source(e).is_some() {
-        let reason = io_source(e)
-            .map(|io| io.to_string())
-            .unwrap_or_else(|| "connection closed".into());
-        return Error::ConnectionClosed {
-            maybe_committed: sent,
-            reason,
-        };
+        let reason = io_source(e).map(|io| io.to_string()).unwrap_or_else(|| "connection closed".into());
+        return Error::ConnectionClosed { maybe_committed: sent, reason };
     }
     Error::Internal(format!("driver error: {e}"))
 }
@@ -430,32 +407,18 @@ mod tests {
 
     #[test]
     fn retryable_codes_are_retryable() {
-        for code in RETRYABLE
-            .iter()
-            .chain(["08000", "08001", "08003", "08004", "08006"].iter())
-        {
+        for code in RETRYABLE.iter().chain(["08000", "08001", "08003", "08004", "08006"].iter()) {
             assert!(classify(Some(code), "", false).retryable, "{code}");
-            assert!(
-                !classify(Some(code), "", true).retryable,
-                "{code} maybe committed"
-            );
+            assert!(!classify(Some(code), "", true).retryable, "{code} maybe committed");
         }
     }
 
     #[test]
     fn non_retryable_codes() {
-        for code in [
-            "23505", "42601", "28P01", "3D000", "22P02", "P2028", "57014",
-        ] {
+        for code in ["23505", "42601", "28P01", "3D000", "22P02", "P2028", "57014"] {
             assert!(!classify(Some(code), "", false).retryable, "{code}");
         }
-        assert_eq!(
-            classify(None, "", false),
-            Classification {
-                retryable: false,
-                kind: Kind::Other
-            }
-        );
+        assert_eq!(classify(None, "", false), Classification { retryable: false, kind: Kind::Other });
     }
 
     #[test]
@@ -472,15 +435,7 @@ mod tests {
         assert_eq!(k("57P01"), Kind::ServerUnavailable);
         assert_eq!(k("08006"), Kind::Connection);
         assert_eq!(k("P2024"), Kind::PoolTimeout);
-        assert_eq!(
-            classify(
-                Some("57014"),
-                "canceling statement due to statement timeout",
-                false
-            )
-            .kind,
-            Kind::Timeout
-        );
+        assert_eq!(classify(Some("57014"), "canceling statement due to statement timeout", false).kind, Kind::Timeout);
         assert_eq!(k("57014"), Kind::Cancelled);
     }
 
@@ -510,12 +465,7 @@ mod tests {
 
     #[test]
     fn pool_timeout_message_is_prismas() {
-        let e = Error::PoolTimeout {
-            timeout_ms: 10_000,
-            limit: 5,
-        };
-        assert!(e
-            .message()
-            .contains("Current connection pool timeout: 10, connection limit: 5"));
+        let e = Error::PoolTimeout { timeout_ms: 10_000, limit: 5 };
+        assert!(e.message().contains("Current connection pool timeout: 10, connection limit: 5"));
     }
 }

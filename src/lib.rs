@@ -12,6 +12,8 @@ pub mod config;
 pub mod connection;
 pub mod convert;
 pub mod error;
+pub mod events;
+pub mod metrics;
 pub mod pool;
 pub mod retry;
 pub mod sql;

@@ -7,6 +7,7 @@ use crate::connection::{Conn, Manager};
 use crate::convert::params::{text_params, TextParam};
 use crate::convert::result::{row_count, RowWriter};
 use crate::error::{from_driver, Error};
+use crate::events::Events;
 use crate::sql;
 use crate::stats::Stats;
 use deadpool::managed::{Object, PoolError, Timeouts};
@@ -84,6 +85,8 @@ pub struct PoolCore {
     pub settings: Arc<Settings>,
     /// Counters.
     pub stats: Arc<Stats>,
+    /// Background events (idle connection errors, utilization).
+    pub events: Arc<Events>,
     pool: deadpool::managed::Pool<Manager>,
     /// Work in flight (checkouts held), for a graceful `end()`.
     in_flight: AtomicUsize,
@@ -97,14 +100,24 @@ pub struct PoolCore {
 pub struct Lease {
     /// The connection.
     pub conn: Pooled,
+    _idle: IdleOnDrop,
     _flight: InFlight,
+}
+
+/// Marks the connection idle again when its lease ends (so a later death is a background event).
+struct IdleOnDrop(Arc<AtomicBool>);
+
+impl Drop for IdleOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
 }
 
 impl Lease {
     /// Gives the connection back: to the pool, or closed at once when it is broken or
     /// `discard` asks for it (so a dead or dirty connection never waits in the idle set).
     pub fn finish(self, discard: bool) {
-        let Lease { conn, _flight } = self;
+        let Lease { conn, _idle, _flight } = self;
         if discard || conn.broken {
             drop(Object::take(conn));
         }
@@ -132,15 +145,14 @@ impl PoolCore {
     pub fn new(settings: Settings) -> Result<Arc<Self>, Error> {
         let settings = Arc::new(settings);
         let stats = Arc::new(Stats::default());
-        let manager = Manager::new(settings.clone(), stats.clone())?;
+        let events = Arc::new(Events::default());
+        let manager = Manager::new(settings.clone(), stats.clone(), events.clone())?;
         let pool = deadpool::managed::Pool::builder(manager)
             .max_size(settings.connection_limit)
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .map_err(|e| Error::Internal(format!("pool build failed: {e}")))?;
-        let breaker = settings
-            .circuit_breaker
-            .map(|(n, ms)| Breaker::new(n, Duration::from_millis(ms)));
+        let breaker = settings.circuit_breaker.map(|(n, ms)| Breaker::new(n, Duration::from_millis(ms)));
         Ok(Arc::new(PoolCore {
             settings,
             stats,
@@ -148,6 +160,7 @@ impl PoolCore {
             in_flight: AtomicUsize::new(0),
             breaker,
             aborts: Mutex::new(HashMap::new()),
+            events,
         }))
     }
 
@@ -161,11 +174,7 @@ impl PoolCore {
     /// A connection attempt that fails in a retryable way (refused, timed out, too many
     /// clients) provably sent nothing, so it is retried with exponential backoff while the
     /// wait allows (`retry_connect`); the last error is returned when it runs out.
-    pub async fn checkout_with(
-        self: &Arc<Self>,
-        wait_ms: Option<u64>,
-        retry_connect: bool,
-    ) -> Result<Lease, Error> {
+    pub async fn checkout_with(self: &Arc<Self>, wait_ms: Option<u64>, retry_connect: bool) -> Result<Lease, Error> {
         let wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
         let start = tokio::time::Instant::now();
         let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
@@ -176,33 +185,31 @@ impl PoolCore {
                 if let Admission::Rejected(next) = b.admit(std::time::Instant::now()) {
                     return Err(Error::Unreachable {
                         address: self.settings.address(),
-                        reason: format!("circuit breaker open after repeated connection failures; next probe in {}ms", next.as_millis()),
+                        reason: format!(
+                            "circuit breaker open after repeated connection failures; next probe in {}ms",
+                            next.as_millis()
+                        ),
                     });
                 }
             }
-            let remaining =
-                deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
-            let timeouts = Timeouts {
-                wait: remaining,
-                create: None,
-                recycle: None,
-            };
+            let remaining = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+            let timeouts = Timeouts { wait: remaining, create: None, recycle: None };
             match self.pool.timeout_get(&timeouts).await {
                 Ok(conn) => {
                     if let Some(b) = &self.breaker {
                         b.success();
                     }
-                    return Ok(Lease {
-                        conn,
-                        _flight: flight,
-                    });
+                    self.stats.acquire_ms.record(start.elapsed().as_secs_f64() * 1000.0);
+                    let st = self.pool.status();
+                    let active = st.size.saturating_sub(st.available);
+                    self.events.utilization(active, st.max_size, self.settings.utilization_alert_threshold);
+                    conn.idle.store(false, Ordering::Release);
+                    let idle = IdleOnDrop(conn.idle.clone());
+                    return Ok(Lease { conn, _idle: idle, _flight: flight });
                 }
                 Err(PoolError::Timeout(_)) => {
                     Stats::bump(&self.stats.acquire_timeouts);
-                    return Err(Error::PoolTimeout {
-                        timeout_ms: wait,
-                        limit: self.settings.connection_limit,
-                    });
+                    return Err(Error::PoolTimeout { timeout_ms: wait, limit: self.settings.connection_limit });
                 }
                 Err(PoolError::Backend(e)) => {
                     if let Some(b) = &self.breaker {
@@ -210,19 +217,13 @@ impl PoolCore {
                     }
                     let now = tokio::time::Instant::now();
                     let fits = deadline.is_none_or(|d| now + delay < d);
-                    if !(retry_connect
-                        && e.classification().retryable
-                        && fits
-                        && self.breaker.is_none())
-                    {
+                    if !(retry_connect && e.classification().retryable && fits && self.breaker.is_none()) {
                         return Err(e);
                     }
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
                 }
-                Err(PoolError::Closed) => {
-                    return Err(Error::Closed("The pool has been closed".into()))
-                }
+                Err(PoolError::Closed) => return Err(Error::Closed("The pool has been closed".into())),
                 Err(other) => return Err(Error::Internal(other.to_string())),
             }
         }
@@ -246,10 +247,7 @@ impl PoolCore {
 
     /// Forgets the abort flag of a finished statement.
     pub fn forget_abort(&self, id: u32) {
-        self.aborts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&id);
+        self.aborts.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     }
 
     /// Opens max(1, minConnections) connections, three tries each with exponential backoff.
@@ -289,8 +287,7 @@ impl PoolCore {
             lease = self.checkout() => lease?,
             _ = aborted(&opts.abort) => return Err(Error::Aborted),
         };
-        self.run(&mut lease.conn, sql, text_params(params), opts)
-            .await
+        self.run(&mut lease.conn, sql, text_params(params), opts).await
     }
 
     /// Runs one statement on a checked-out connection and returns the result JSON.
@@ -301,16 +298,23 @@ impl PoolCore {
         params: Vec<TextParam>,
         opts: &QueryOptions,
     ) -> Result<String, Error> {
-        Stats::bump(&self.stats.queries);
+        let started = std::time::Instant::now();
         let timeout_ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
         let token = conn.client.cancel_token();
         let work = execute(conn, sql, &params, opts, &self.settings);
         let (out, broken) = supervise(token, timeout_ms, &opts.abort, work).await;
         conn.broken |= broken;
-        if out.is_err() {
-            Stats::bump(&self.stats.query_errors);
-        }
-        out
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let err = out.as_ref().err().map(|e| e.code().to_string());
+        let slow = self.stats.record_query(sql, ms, err.as_deref(), self.settings.slow_query_threshold_ms);
+        // The duration rides on the result, so `query`/`slowQuery` events need no extra crossing.
+        out.map(|mut json| {
+            json.pop();
+            json.push_str(",\"ms\":");
+            json.push_str(ryu::Buffer::new().format((ms * 1000.0).round() / 1000.0));
+            json.push_str(if slow { ",\"slow\":true}" } else { "}" });
+            json
+        })
     }
 
     /// Starts a statement whose rows are read in batches (`pool.stream`).
@@ -320,11 +324,11 @@ impl PoolCore {
         sql: &str,
         params: Vec<TextParam>,
     ) -> Result<(Pin<Box<RowStream>>, Option<Statement>), Error> {
-        Stats::bump(&self.stats.queries);
+        let started = std::time::Instant::now();
         let r = start(conn, sql, &params).await;
-        if r.is_err() {
-            Stats::bump(&self.stats.query_errors);
-        }
+        let err = r.as_ref().err().map(|e| e.code().to_string());
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        self.stats.record_query(sql, ms, err.as_deref(), self.settings.slow_query_threshold_ms);
         r.map(|(s, cols)| (Box::pin(s), cols))
     }
 
@@ -335,6 +339,7 @@ impl PoolCore {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.pool.close();
+        self.events.clear_sink();
     }
 
     /// Closes idle connections above minConnections that idled past idleTimeoutMs.
@@ -414,28 +419,16 @@ where
 }
 
 /// Sends the statement: a cached named statement, or an unnamed one (pgbouncer, cache 0).
-async fn start(
-    conn: &mut Conn,
-    sql: &str,
-    params: &[TextParam],
-) -> Result<(RowStream, Option<Statement>), Error> {
+async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowStream, Option<Statement>), Error> {
     if !conn.cache.enabled() {
         let typed = params.iter().map(|p| (p, Type::UNKNOWN));
-        let rows = conn
-            .client
-            .query_typed_raw(sql, typed)
-            .await
-            .map_err(|e| from_driver(&e, true))?;
+        let rows = conn.client.query_typed_raw(sql, typed).await.map_err(|e| from_driver(&e, true))?;
         return Ok((rows, None));
     }
     let stmt = match conn.cache.get(sql) {
         Some(s) => s,
         None => {
-            let s = conn
-                .client
-                .prepare(sql)
-                .await
-                .map_err(|e| from_driver(&e, false))?;
+            let s = conn.client.prepare(sql).await.map_err(|e| from_driver(&e, false))?;
             conn.cache.insert(sql, s.clone());
             s
         }
@@ -467,8 +460,7 @@ async fn execute(
     let mut n: u64 = 0;
     while let Some(row) = rows.next().await {
         let row = row.map_err(|e| from_driver(&e, true))?;
-        let w = writer
-            .get_or_insert_with(|| RowWriter::new(row.columns(), opts.array_mode, settings.int8));
+        let w = writer.get_or_insert_with(|| RowWriter::new(row.columns(), opts.array_mode, settings.int8));
         w.write_row(&mut out, &row, n == 0);
         n += 1;
     }
@@ -491,10 +483,7 @@ async fn execute(
 
 /// Runs a multi-statement script with the simple protocol (no parameters).
 pub async fn execute_script(conn: &mut Conn, script: &str) -> Result<(), Error> {
-    conn.client
-        .batch_execute(script)
-        .await
-        .map_err(|e| from_driver(&e, true))
+    conn.client.batch_execute(script).await.map_err(|e| from_driver(&e, true))
 }
 
 /// Rejects a parameter count the statement cannot take, before anything is sent.

@@ -16,12 +16,7 @@ pub struct Backoff {
 impl Default for Backoff {
     /// 1 s, 2 s, 4 s, … up to 30 s, ±20%: what the guides our users follow do by hand.
     fn default() -> Self {
-        Backoff {
-            initial_ms: 1000.0,
-            factor: 2.0,
-            max_ms: 30_000.0,
-            jitter: 0.2,
-        }
+        Backoff { initial_ms: 1000.0, factor: 2.0, max_ms: 30_000.0, jitter: 0.2 }
     }
 }
 
@@ -29,11 +24,7 @@ impl Default for Backoff {
 /// then spread by the jitter using `random` in [0, 1).
 pub fn delay_ms(b: &Backoff, retry: u32, random: f64) -> f64 {
     let exp = b.initial_ms * b.factor.powi(retry.saturating_sub(1) as i32);
-    let base = if exp.is_finite() {
-        exp.min(b.max_ms)
-    } else {
-        b.max_ms
-    };
+    let base = if exp.is_finite() { exp.min(b.max_ms) } else { b.max_ms };
     let spread = base * b.jitter.clamp(0.0, 1.0) * (2.0 * random.clamp(0.0, 1.0) - 1.0);
     (base + spread).max(0.0)
 }
@@ -44,10 +35,7 @@ mod tests {
 
     #[test]
     fn exact_without_jitter() {
-        let b = Backoff {
-            jitter: 0.0,
-            ..Backoff::default()
-        };
+        let b = Backoff { jitter: 0.0, ..Backoff::default() };
         assert_eq!(delay_ms(&b, 1, 0.9), 1000.0);
         assert_eq!(delay_ms(&b, 2, 0.1), 2000.0);
         assert_eq!(delay_ms(&b, 3, 0.5), 4000.0);

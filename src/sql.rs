@@ -24,8 +24,7 @@ pub fn placeholder_count(sql: &str) -> usize {
                 while j < b.len() && b[j].is_ascii_digit() {
                     j += 1;
                 }
-                let preceded_by_ident =
-                    i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+                let preceded_by_ident = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
                 if j > start && !preceded_by_ident {
                     if let Ok(n) = sql[start..j].parse::<usize>() {
                         max = max.max(n);
@@ -50,17 +49,12 @@ pub fn command_of(sql: &str) -> String {
     let first = words.first().cloned().unwrap_or_default();
     if first == "WITH" {
         // WITH ... the main statement is the first data verb outside the CTE bodies.
-        if let Some(w) = words.iter().skip(1).find(|w| {
-            matches!(
-                w.as_str(),
-                "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "VALUES"
-            )
-        }) {
-            return if w == "VALUES" {
-                "SELECT".into()
-            } else {
-                w.clone()
-            };
+        if let Some(w) = words
+            .iter()
+            .skip(1)
+            .find(|w| matches!(w.as_str(), "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "VALUES"))
+        {
+            return if w == "VALUES" { "SELECT".into() } else { w.clone() };
         }
     }
     match first.as_str() {
@@ -155,10 +149,7 @@ fn dollar_tag_end(b: &[u8], i: usize) -> Option<usize> {
 }
 
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    hay.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
+    hay.get(from..)?.windows(needle.len()).position(|w| w == needle).map(|p| p + from)
 }
 
 #[cfg(test)]
@@ -184,14 +175,8 @@ mod tests {
     fn commands() {
         assert_eq!(command_of("select 1"), "SELECT");
         assert_eq!(command_of("  -- hi\n insert into t values (1)"), "INSERT");
-        assert_eq!(
-            command_of("WITH x AS (SELECT 1) UPDATE t SET a = 1"),
-            "UPDATE"
-        );
-        assert_eq!(
-            command_of("with x as (delete from t returning *) select * from x"),
-            "SELECT"
-        );
+        assert_eq!(command_of("WITH x AS (SELECT 1) UPDATE t SET a = 1"), "UPDATE");
+        assert_eq!(command_of("with x as (delete from t returning *) select * from x"), "SELECT");
         assert_eq!(command_of("(SELECT 1)"), "SELECT");
         assert_eq!(command_of("VALUES (1)"), "SELECT");
         assert_eq!(command_of("create table t (a int)"), "CREATE");

@@ -9,9 +9,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use std::sync::Arc;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -20,11 +18,7 @@ fn pem_bytes(source: &str, what: &str) -> Result<Vec<u8>, Error> {
     if source.trim_start().starts_with("-----BEGIN") {
         return Ok(source.as_bytes().to_vec());
     }
-    std::fs::read(source).map_err(|e| {
-        Error::Config(format!(
-            "Invalid ssl: cannot read {what} file '{source}': {e}"
-        ))
-    })
+    std::fs::read(source).map_err(|e| Error::Config(format!("Invalid ssl: cannot read {what} file '{source}': {e}")))
 }
 
 fn certificates(source: &str, what: &str) -> Result<Vec<CertificateDer<'static>>, Error> {
@@ -32,9 +26,7 @@ fn certificates(source: &str, what: &str) -> Result<Vec<CertificateDer<'static>>
     let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
     match certs {
         Ok(c) if !c.is_empty() => Ok(c),
-        _ => Err(Error::Config(format!(
-            "Invalid ssl: {what} holds no PEM certificate"
-        ))),
+        _ => Err(Error::Config(format!("Invalid ssl: {what} holds no PEM certificate"))),
     }
 }
 
@@ -51,18 +43,15 @@ pub fn connector(ssl: &SslSettings) -> Result<Option<MakeRustlsConnect>, Error> 
     match &ssl.root_cert {
         Some(src) => {
             for cert in certificates(src, "root certificate")? {
-                roots.add(cert).map_err(|e| {
-                    Error::Config(format!("Invalid ssl: bad root certificate: {e}"))
-                })?;
+                roots.add(cert).map_err(|e| Error::Config(format!("Invalid ssl: bad root certificate: {e}")))?;
             }
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
     let roots = Arc::new(roots);
     let tls_err = |e: rustls::Error| Error::Config(format!("Invalid ssl: {e}"));
-    let builder = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(tls_err)?;
+    let builder =
+        ClientConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().map_err(tls_err)?;
     let builder = match ssl.mode {
         SslMode::VerifyFull => builder.with_root_certificates(roots),
         mode => {
@@ -70,12 +59,7 @@ pub fn connector(ssl: &SslSettings) -> Result<Option<MakeRustlsConnect>, Error> 
                 .build()
                 .map_err(|e| Error::Config(format!("Invalid ssl: {e}")))?;
             let check_chain = mode == SslMode::VerifyCa;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(LibpqVerifier {
-                    webpki,
-                    check_chain,
-                }))
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(LibpqVerifier { webpki, check_chain }))
         }
     };
     let config = match (&ssl.cert, &ssl.key) {
@@ -86,11 +70,7 @@ pub fn connector(ssl: &SslSettings) -> Result<Option<MakeRustlsConnect>, Error> 
             builder.with_client_auth_cert(chain, key).map_err(tls_err)?
         }
         (None, None) => builder.with_no_client_auth(),
-        _ => {
-            return Err(Error::Config(
-                "Invalid ssl: a client certificate needs both cert and key".into(),
-            ))
-        }
+        _ => return Err(Error::Config("Invalid ssl: a client certificate needs both cert and key".into())),
     };
     Ok(Some(MakeRustlsConnect::new(config)))
 }
@@ -114,14 +94,11 @@ impl ServerCertVerifier for LibpqVerifier {
         if !self.check_chain {
             return Ok(ServerCertVerified::assertion());
         }
-        match self
-            .webpki
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+        match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForName))
-            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
-                ..
-            })) => Ok(ServerCertVerified::assertion()),
+            | Err(rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. })) => {
+                Ok(ServerCertVerified::assertion())
+            }
             other => other,
         }
     }

@@ -5,12 +5,7 @@ use super::Malformed;
 use std::fmt::Write;
 
 fn f64_at(b: &[u8], i: usize) -> Result<f64, Malformed> {
-    Ok(f64::from_be_bytes(
-        b.get(i * 8..i * 8 + 8)
-            .ok_or(Malformed)?
-            .try_into()
-            .map_err(|_| Malformed)?,
-    ))
+    Ok(f64::from_be_bytes(b.get(i * 8..i * 8 + 8).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
 }
 
 fn point_at(out: &mut String, b: &[u8], i: usize) -> Result<(), Malformed> {
@@ -98,12 +93,7 @@ pub fn polygon(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
 /// tid `(block,offset)`.
 pub fn tid(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let block = be_i32(b, 0)? as u32;
-    let offset = u16::from_be_bytes(
-        b.get(4..6)
-            .ok_or(Malformed)?
-            .try_into()
-            .map_err(|_| Malformed)?,
-    );
+    let offset = u16::from_be_bytes(b.get(4..6).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?);
     let _ = write!(out, "({block},{offset})");
     Ok(())
 }
@@ -122,12 +112,7 @@ pub fn tsvector(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
         if i > 0 {
             out.push(' ');
         }
-        let end = pos
-            + b.get(pos..)
-                .ok_or(Malformed)?
-                .iter()
-                .position(|c| *c == 0)
-                .ok_or(Malformed)?;
+        let end = pos + b.get(pos..).ok_or(Malformed)?.iter().position(|c| *c == 0).ok_or(Malformed)?;
         let lexeme = std::str::from_utf8(&b[pos..end]).map_err(|_| Malformed)?;
         pos = end + 1;
         out.push('\'');
@@ -138,20 +123,11 @@ pub fn tsvector(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
             out.push(ch);
         }
         out.push('\'');
-        let npos = u16::from_be_bytes(
-            b.get(pos..pos + 2)
-                .ok_or(Malformed)?
-                .try_into()
-                .map_err(|_| Malformed)?,
-        ) as usize;
+        let npos =
+            u16::from_be_bytes(b.get(pos..pos + 2).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?) as usize;
         pos += 2;
         for k in 0..npos {
-            let wp = u16::from_be_bytes(
-                b.get(pos..pos + 2)
-                    .ok_or(Malformed)?
-                    .try_into()
-                    .map_err(|_| Malformed)?,
-            );
+            let wp = u16::from_be_bytes(b.get(pos..pos + 2).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?);
             pos += 2;
             out.push(if k == 0 { ':' } else { ',' });
             let _ = write!(out, "{}", wp & 0x3fff);

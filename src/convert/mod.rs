@@ -55,10 +55,7 @@ pub fn fix_of(ty: &Type, int8: Int8Mode) -> Fix {
 pub struct RawValue<'a>(pub Option<&'a [u8]>);
 
 impl<'a> FromSql<'a> for RawValue<'a> {
-    fn from_sql(
-        _ty: &Type,
-        raw: &'a [u8],
-    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(RawValue(Some(raw)))
     }
 
@@ -129,16 +126,7 @@ pub fn write_json(out: &mut String, ty: &Type, raw: Option<&[u8]>, int8: Int8Mod
 fn json_value(out: &mut String, ty: &Type, b: &[u8], int8: Int8Mode) -> Result<(), Malformed> {
     match ty.kind() {
         Kind::Domain(base) => return json_value(out, base, b, int8),
-        Kind::Array(elem) => {
-            return array(
-                out,
-                elem,
-                b,
-                &mut |out, raw| write_json(out, elem, raw, int8),
-                "[",
-                "]",
-            )
-        }
+        Kind::Array(elem) => return array(out, elem, b, &mut |out, raw| write_json(out, elem, raw, int8), "[", "]"),
         Kind::Enum(_) => {
             json_str(out, utf8(b)?);
             return Ok(());
@@ -147,14 +135,10 @@ fn json_value(out: &mut String, ty: &Type, b: &[u8], int8: Int8Mode) -> Result<(
         _ => return text_as_json(out, ty, b),
     }
     match *ty {
-        Type::BOOL => out.push_str(if *b.first().ok_or(Malformed)? != 0 {
-            "true"
-        } else {
-            "false"
-        }),
-        Type::INT2 => out.push_str(
-            itoa::Buffer::new().format(i16::from_be_bytes(b.try_into().map_err(|_| Malformed)?)),
-        ),
+        Type::BOOL => out.push_str(if *b.first().ok_or(Malformed)? != 0 { "true" } else { "false" }),
+        Type::INT2 => {
+            out.push_str(itoa::Buffer::new().format(i16::from_be_bytes(b.try_into().map_err(|_| Malformed)?)))
+        }
         Type::INT4 => out.push_str(itoa::Buffer::new().format(text::be_i32(b, 0)?)),
         Type::OID => out.push_str(itoa::Buffer::new().format(text::be_i32(b, 0)? as u32)),
         Type::INT8 => {
@@ -196,13 +180,9 @@ fn json_value(out: &mut String, ty: &Type, b: &[u8], int8: Int8Mode) -> Result<(
         Type::TIMESTAMP | Type::TIMESTAMPTZ => match text::be_i64(b, 0)? {
             i64::MAX => out.push_str("\"infinity\""),
             i64::MIN => out.push_str("\"-infinity\""),
-            us => out.push_str(
-                itoa::Buffer::new().format(us.div_euclid(1000) + text::PG_EPOCH_DAYS * 86_400_000),
-            ),
+            us => out.push_str(itoa::Buffer::new().format(us.div_euclid(1000) + text::PG_EPOCH_DAYS * 86_400_000)),
         },
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::XML | Type::UNKNOWN => {
-            json_str(out, utf8(b)?)
-        }
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::XML | Type::UNKNOWN => json_str(out, utf8(b)?),
         _ => return text_as_json(out, ty, b),
     }
     Ok(())
@@ -230,16 +210,7 @@ pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed>
             out.push_str(utf8(b)?);
             return Ok(());
         }
-        Kind::Array(elem) => {
-            return array(
-                out,
-                elem,
-                b,
-                &mut |out, raw| array_item_text(out, elem, raw),
-                "{",
-                "}",
-            )
-        }
+        Kind::Array(elem) => return array(out, elem, b, &mut |out, raw| array_item_text(out, elem, raw), "{", "}"),
         Kind::Range(sub) => return range(out, sub, b),
         Kind::Multirange(sub) => return multirange(out, sub, b),
         Kind::Composite(fields) => return record(out, fields, b),
@@ -248,34 +219,19 @@ pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed>
         _ => {}
     }
     match *ty {
-        Type::BOOL => out.push(if *b.first().ok_or(Malformed)? != 0 {
-            't'
-        } else {
-            'f'
-        }),
+        Type::BOOL => out.push(if *b.first().ok_or(Malformed)? != 0 { 't' } else { 'f' }),
         Type::INT2 | Type::INT4 | Type::OID | Type::INT8 | Type::JSON | Type::JSONB => {
             json_value(out, ty, b, Int8Mode::Number)?
         }
         Type::TIMESTAMP => text::timestamp(out, text::be_i64(b, 0)?, false),
         Type::TIMESTAMPTZ => text::timestamp(out, text::be_i64(b, 0)?, true),
-        Type::FLOAT4 => text::float4(
-            out,
-            f32::from_be_bytes(b.try_into().map_err(|_| Malformed)?),
-        ),
-        Type::FLOAT8 => text::float(
-            out,
-            f64::from_be_bytes(b.try_into().map_err(|_| Malformed)?),
-        ),
+        Type::FLOAT4 => text::float4(out, f32::from_be_bytes(b.try_into().map_err(|_| Malformed)?)),
+        Type::FLOAT8 => text::float(out, f64::from_be_bytes(b.try_into().map_err(|_| Malformed)?)),
         Type::NUMERIC => text::numeric(out, b)?,
         Type::DATE => text::date(out, text::be_i32(b, 0)?),
         Type::TIME => text::time_of_day(out, text::be_i64(b, 0)?),
         Type::TIMETZ => text::timetz(out, text::be_i64(b, 0)?, text::be_i32(b, 8)?),
-        Type::INTERVAL => text::interval(
-            out,
-            text::be_i64(b, 0)?,
-            text::be_i32(b, 8)?,
-            text::be_i32(b, 12)?,
-        ),
+        Type::INTERVAL => text::interval(out, text::be_i64(b, 0)?, text::be_i32(b, 8)?, text::be_i32(b, 12)?),
         Type::UUID => text::uuid(out, b)?,
         Type::INET | Type::CIDR => text::inet(out, b)?,
         Type::MACADDR | Type::MACADDR8 => text::macaddr(out, b),
@@ -302,22 +258,12 @@ pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed>
             let _ = write!(out, "{}", text::be_i64(b, 0)? as u64);
         }
         Type::TS_VECTOR => extra::tsvector(out, b)?,
-        Type::TEXT
-        | Type::VARCHAR
-        | Type::BPCHAR
-        | Type::NAME
-        | Type::XML
-        | Type::UNKNOWN
-        | Type::CHAR => out.push_str(utf8(b)?),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::XML | Type::UNKNOWN | Type::CHAR => {
+            out.push_str(utf8(b)?)
+        }
         // Text-like types (text, varchar, citext, xml, ltree's text, ...) send their text as is.
         _ => match std::str::from_utf8(b) {
-            Ok(s)
-                if !s
-                    .bytes()
-                    .any(|c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) =>
-            {
-                out.push_str(s)
-            }
+            Ok(s) if !s.bytes().any(|c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) => out.push_str(s),
             _ => {
                 out.push_str("\\x");
                 hex(out, b);
@@ -329,9 +275,7 @@ pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed>
 
 /// Whether an element must be double-quoted in array/record/range text.
 fn needs_quotes(s: &str, specials: &[u8]) -> bool {
-    s.is_empty()
-        || s.bytes()
-            .any(|c| c == b'"' || c == b'\\' || c.is_ascii_whitespace() || specials.contains(&c))
+    s.is_empty() || s.bytes().any(|c| c == b'"' || c == b'\\' || c.is_ascii_whitespace() || specials.contains(&c))
 }
 
 /// Quotes an element when needed: arrays escape `"` and `\` with a backslash, records and
@@ -487,9 +431,7 @@ fn record(out: &mut String, fields: &[postgres_types::Field], b: &[u8]) -> Resul
             .get(i)
             .map(|f| f.type_().clone())
             .or_else(|| Type::from_oid(oid))
-            .unwrap_or_else(|| {
-                Type::new(format!("oid{oid}"), oid, Kind::Pseudo, "pg_catalog".into())
-            });
+            .unwrap_or_else(|| Type::new(format!("oid{oid}"), oid, Kind::Pseudo, "pg_catalog".into()));
         let mut s = String::new();
         text_form(&mut s, &ty, v)?;
         push_quoted(out, &s, b"(),", true);
@@ -518,32 +460,16 @@ mod tests {
     #[test]
     fn scalars() {
         assert_eq!(json(&Type::INT4, &(-5i32).to_be_bytes()), "-5");
-        assert_eq!(
-            json(&Type::INT8, &i64::MAX.to_be_bytes()),
-            "\"9223372036854775807\""
-        );
+        assert_eq!(json(&Type::INT8, &i64::MAX.to_be_bytes()), "\"9223372036854775807\"");
         assert_eq!(json(&Type::FLOAT8, &f64::NAN.to_be_bytes()), "\"NaN\"");
-        assert_eq!(
-            json(&Type::FLOAT8, &f64::NEG_INFINITY.to_be_bytes()),
-            "\"-Infinity\""
-        );
+        assert_eq!(json(&Type::FLOAT8, &f64::NEG_INFINITY.to_be_bytes()), "\"-Infinity\"");
         assert_eq!(json(&Type::FLOAT4, &1.1f32.to_be_bytes()), "1.1");
         assert_eq!(json(&Type::BYTEA, &[0, 255]), "\"00ff\"");
-        assert_eq!(
-            json(&Type::TIMESTAMPTZ, &0i64.to_be_bytes()),
-            "946684800000"
-        );
-        assert_eq!(
-            json(&Type::TIMESTAMP, &i64::MAX.to_be_bytes()),
-            "\"infinity\""
-        );
+        assert_eq!(json(&Type::TIMESTAMPTZ, &0i64.to_be_bytes()), "946684800000");
+        assert_eq!(json(&Type::TIMESTAMP, &i64::MAX.to_be_bytes()), "\"infinity\"");
         assert_eq!(json(&Type::JSONB, b"\x01{\"a\": 1}"), "{\"a\": 1}");
         assert_eq!(json(&Type::BOOL, &[1]), "true");
-        assert_eq!(
-            json(&Type::INT4, &[1, 2]),
-            "\"\\\\x0102\"",
-            "malformed falls back to hex"
-        );
+        assert_eq!(json(&Type::INT4, &[1, 2]), "\"\\\\x0102\"", "malformed falls back to hex");
     }
 
     #[test]
@@ -566,18 +492,12 @@ mod tests {
         let mut t = String::new();
         text_form(&mut t, &Type::INT4_ARRAY, &b).unwrap();
         assert_eq!(t, "{{1,NULL},{3,4}}");
-        assert_eq!(
-            json(&Type::INT4_ARRAY, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23]),
-            "[]"
-        );
+        assert_eq!(json(&Type::INT4_ARRAY, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23]), "[]");
     }
 
     #[test]
     fn fixes_look_through_arrays() {
-        assert_eq!(
-            fix_of(&Type::TIMESTAMPTZ_ARRAY, Int8Mode::String),
-            Fix::Date
-        );
+        assert_eq!(fix_of(&Type::TIMESTAMPTZ_ARRAY, Int8Mode::String), Fix::Date);
         assert_eq!(fix_of(&Type::INT8, Int8Mode::BigInt), Fix::BigInt);
         assert_eq!(fix_of(&Type::INT8, Int8Mode::String), Fix::None);
         assert_eq!(fix_of(&Type::BYTEA_ARRAY, Int8Mode::String), Fix::Bytes);

@@ -12,11 +12,7 @@ use postgres_types::{to_sql_checked, Format, IsNull, ToSql, Type};
 pub struct TextParam(pub Option<String>);
 
 impl ToSql for TextParam {
-    fn to_sql(
-        &self,
-        _ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         match &self.0 {
             None => Ok(IsNull::Yes),
             Some(s) => {

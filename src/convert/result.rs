@@ -30,13 +30,7 @@ impl RowWriter {
             .collect();
         let names = columns.iter().map(|c| c.name().to_string()).collect();
         let types = columns.iter().map(|c| c.type_().clone()).collect();
-        RowWriter {
-            keys,
-            names,
-            types,
-            array_mode,
-            int8,
-        }
+        RowWriter { keys, names, types, array_mode, int8 }
     }
 
     /// Appends one row (as an object or an array), preceded by a comma unless `first`.

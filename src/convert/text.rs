@@ -12,32 +12,17 @@ const USECS_PER_SEC: i64 = 1_000_000;
 pub const PG_EPOCH_DAYS: i64 = 10_957;
 
 fn be_i16(b: &[u8], at: usize) -> Result<i16, Malformed> {
-    Ok(i16::from_be_bytes(
-        b.get(at..at + 2)
-            .ok_or(Malformed)?
-            .try_into()
-            .map_err(|_| Malformed)?,
-    ))
+    Ok(i16::from_be_bytes(b.get(at..at + 2).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
 }
 
 /// Big-endian i32 at `at`.
 pub fn be_i32(b: &[u8], at: usize) -> Result<i32, Malformed> {
-    Ok(i32::from_be_bytes(
-        b.get(at..at + 4)
-            .ok_or(Malformed)?
-            .try_into()
-            .map_err(|_| Malformed)?,
-    ))
+    Ok(i32::from_be_bytes(b.get(at..at + 4).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
 }
 
 /// Big-endian i64 at `at`.
 pub fn be_i64(b: &[u8], at: usize) -> Result<i64, Malformed> {
-    Ok(i64::from_be_bytes(
-        b.get(at..at + 8)
-            .ok_or(Malformed)?
-            .try_into()
-            .map_err(|_| Malformed)?,
-    ))
+    Ok(i64::from_be_bytes(b.get(at..at + 8).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
 }
 
 /// numeric: base-10000 digits to the exact decimal string ('NaN', 'Infinity', '-Infinity' too).
@@ -288,35 +273,19 @@ pub fn bits(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let data = b.get(4..).ok_or(Malformed)?;
     for i in 0..n {
         let byte = *data.get(i / 8).ok_or(Malformed)?;
-        out.push(if byte & (0x80 >> (i % 8)) != 0 {
-            '1'
-        } else {
-            '0'
-        });
+        out.push(if byte & (0x80 >> (i % 8)) != 0 { '1' } else { '0' });
     }
     Ok(())
 }
 
 /// A float8 as the server prints it (shortest round-trip digits, `1e-05`, `1e+20`, `-0`).
 pub fn float(out: &mut String, v: f64) {
-    float_text(
-        out,
-        v.is_sign_negative(),
-        v,
-        ryu::Buffer::new().format(v),
-        15,
-    );
+    float_text(out, v.is_sign_negative(), v, ryu::Buffer::new().format(v), 15);
 }
 
 /// A float4 as the server prints it (shortest float4 digits, exponent from 1e+06).
 pub fn float4(out: &mut String, v: f32) {
-    float_text(
-        out,
-        v.is_sign_negative(),
-        v as f64,
-        ryu::Buffer::new().format(v),
-        6,
-    );
+    float_text(out, v.is_sign_negative(), v as f64, ryu::Buffer::new().format(v), 6);
 }
 
 /// Reformats ryu's shortest digits the way PostgreSQL's float output does: fixed notation
@@ -415,10 +384,7 @@ mod tests {
         assert_eq!(num(0, 0, 0, 3, &[]), "0.000");
         assert_eq!(num(2, 1, 0, 0, &[12, 3456]), "123456");
         assert_eq!(num(2, 0, 0x4000, 2, &[1, 2500]), "-1.25");
-        assert_eq!(
-            num(1, -8, 0, 30, &[100]),
-            "0.000000000000000000000000000001"
-        );
+        assert_eq!(num(1, -8, 0, 30, &[100]), "0.000000000000000000000000000001");
         assert_eq!(num(0, 0, 0xC000, 0, &[]), "NaN");
         assert_eq!(num(0, 0, 0xF000, 0, &[]), "-Infinity");
         assert_eq!(num(1, 2, 0, 0, &[5]), "500000000");
@@ -435,16 +401,10 @@ mod tests {
         assert_eq!(s(&|o| date(o, -730_120)), "0001-12-31 BC");
         assert_eq!(s(&|o| date(o, -730_119)), "0001-01-01");
         assert_eq!(s(&|o| date(o, i32::MAX)), "infinity");
-        assert_eq!(
-            s(&|o| timestamp(o, 1_500_000, true)),
-            "2000-01-01 00:00:01.5+00"
-        );
+        assert_eq!(s(&|o| timestamp(o, 1_500_000, true)), "2000-01-01 00:00:01.5+00");
         assert_eq!(s(&|o| time_of_day(o, 45_296_789_000)), "12:34:56.789");
         assert_eq!(s(&|o| timetz(o, 0, -19_800)), "00:00:00+05:30");
-        assert_eq!(
-            s(&|o| interval(o, 14_706_789_000, 3, 14)),
-            "1 year 2 mons 3 days 04:05:06.789"
-        );
+        assert_eq!(s(&|o| interval(o, 14_706_789_000, 3, 14)), "1 year 2 mons 3 days 04:05:06.789");
         assert_eq!(s(&|o| interval(o, 0, 0, 0)), "00:00:00");
         assert_eq!(s(&|o| interval(o, -3_600_000_000, 1, 0)), "1 day -01:00:00");
         assert_eq!(s(&|o| interval(o, 0, -1, 0)), "-1 days");

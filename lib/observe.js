@@ -1,0 +1,57 @@
+'use strict'
+// Events and default logging (contract §7). Statement events cost nothing when nobody listens:
+// the duration already rides on each result, and nothing is built unless a listener exists.
+
+const { fromNative, PgWardenError } = require('./errors')
+
+const SQL_CUT = 500
+const cut = (sql) => (sql.length > SQL_CUT ? sql.slice(0, SQL_CUT) + '...' : sql)
+
+/** Emits without letting a throwing listener break the caller. */
+function safeEmit (pool, name, payload) {
+  try {
+    pool.emit(name, payload)
+  } catch (e) {
+    pool.logger.error(`[pgwarden] a '${name}' listener threw: ${e && e.message}`)
+  }
+}
+
+/** After each statement: slowQuery (or its log line) and query events. */
+function observe (pool, sql, values, ms, slow, rowCount, error) {
+  if (slow) {
+    if (pool.listenerCount('slowQuery') > 0) {
+      const payload = { query: cut(sql), durationMs: ms, duration: Math.round(ms), rowCount, timestamp: new Date().toISOString() }
+      if (pool._settings.logParams && values !== undefined) payload.params = values
+      safeEmit(pool, 'slowQuery', payload)
+    } else {
+      pool.logger.warn(`Slow query detected (${Math.round(ms)}ms): ${cut(sql)}`)
+    }
+  }
+  if (pool.listenerCount('query') > 0) {
+    const payload = { query: cut(sql), durationMs: ms, rowCount }
+    if (error) payload.error = error
+    if (pool._settings.logParams && values !== undefined) payload.params = values
+    safeEmit(pool, 'query', payload)
+  }
+}
+
+/** Background events from the native side (idle connection errors, utilization). */
+function onNativeEvent (pool, json) {
+  let e
+  try {
+    e = JSON.parse(json)
+  } catch {
+    return
+  }
+  if (e.event === 'error') {
+    const err = fromNative({ message: JSON.stringify(e.data) })
+    if (pool.listenerCount('error') > 0) safeEmit(pool, 'error', err instanceof PgWardenError ? err : e.data)
+    else pool.logger.error(`[pgwarden] idle connection error (the pool replaces it): ${err.code} ${err.message}`)
+  } else if (e.event === 'highUtilization') {
+    const d = e.data
+    if (pool.listenerCount('highUtilization') > 0) safeEmit(pool, 'highUtilization', d)
+    else pool.logger.warn(`High pool utilization: ${d.utilization.toFixed(1)}% (${d.active}/${d.limit})`)
+  }
+}
+
+module.exports = { observe, onNativeEvent, cut, safeEmit }

@@ -1,0 +1,117 @@
+//! Prometheus text exposition (format 0.0.4) of a pool's figures, names under `pgwarden_`.
+
+use crate::stats::{Histogram, Stats, BUCKETS_MS};
+use std::fmt::Write;
+use std::sync::atomic::Ordering::Relaxed;
+
+/// Pool gauges at the moment of the scrape.
+pub struct PoolGauges {
+    /// Connections in use.
+    pub active: usize,
+    /// Connections idle in the pool.
+    pub idle: usize,
+    /// connectionLimit.
+    pub limit: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn sample(out: &mut String, name: &str, labels: &str, v: impl std::fmt::Display) {
+    let _ = writeln!(out, "{name}{labels} {v}");
+}
+
+fn counter(out: &mut String, name: &str, help: &str, v: u64) {
+    head(out, name, "counter", help);
+    sample(out, name, "", v);
+}
+
+fn histogram(out: &mut String, name: &str, help: &str, h: &Histogram) {
+    head(out, name, "histogram", help);
+    let counts = h.counts();
+    let mut cumulative = 0u64;
+    for (i, le) in BUCKETS_MS.iter().enumerate() {
+        cumulative += counts[i];
+        sample(out, &format!("{name}_bucket"), &format!("{{le=\"{}\"}}", le / 1000.0), cumulative);
+    }
+    cumulative += counts[BUCKETS_MS.len()];
+    sample(out, &format!("{name}_bucket"), "{le=\"+Inf\"}", cumulative);
+    sample(out, &format!("{name}_sum"), "", h.sum_ms() / 1000.0);
+    sample(out, &format!("{name}_count"), "", cumulative);
+}
+
+/// Escapes a label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The whole exposition.
+pub fn render(stats: &Stats, pool: &PoolGauges) -> String {
+    let mut out = String::with_capacity(4096);
+    head(&mut out, "pgwarden_pool_connections", "gauge", "Pooled connections by state.");
+    sample(&mut out, "pgwarden_pool_connections", "{state=\"active\"}", pool.active);
+    sample(&mut out, "pgwarden_pool_connections", "{state=\"idle\"}", pool.idle);
+    head(&mut out, "pgwarden_pool_max_connections", "gauge", "The pool's connection limit.");
+    sample(&mut out, "pgwarden_pool_max_connections", "", pool.limit);
+    head(&mut out, "pgwarden_pool_waiting", "gauge", "Callers waiting for a connection.");
+    sample(&mut out, "pgwarden_pool_waiting", "", pool.waiting);
+    head(&mut out, "pgwarden_pool_utilization_ratio", "gauge", "Active connections over the limit (0-1).");
+    let ratio = if pool.limit > 0 { pool.active as f64 / pool.limit as f64 } else { 0.0 };
+    sample(&mut out, "pgwarden_pool_utilization_ratio", "", ratio);
+    counter(&mut out, "pgwarden_queries_total", "Statements run, failed ones included.", stats.queries.load(Relaxed));
+    counter(&mut out, "pgwarden_query_errors_total", "Statements that failed.", stats.query_errors.load(Relaxed));
+    counter(
+        &mut out,
+        "pgwarden_slow_queries_total",
+        "Statements over the slow-query threshold.",
+        stats.slow_queries.load(Relaxed),
+    );
+    histogram(&mut out, "pgwarden_query_duration_seconds", "Statement latency.", &stats.query_ms);
+    histogram(&mut out, "pgwarden_acquire_duration_seconds", "Time to get a pooled connection.", &stats.acquire_ms);
+    counter(
+        &mut out,
+        "pgwarden_acquire_timeouts_total",
+        "Checkouts that timed out (P2024).",
+        stats.acquire_timeouts.load(Relaxed),
+    );
+    head(&mut out, "pgwarden_connections_total", "counter", "Connection lifecycle events.");
+    sample(&mut out, "pgwarden_connections_total", "{event=\"created\"}", stats.connections_created.load(Relaxed));
+    sample(&mut out, "pgwarden_connections_total", "{event=\"closed\"}", stats.connections_closed.load(Relaxed));
+    sample(&mut out, "pgwarden_connections_total", "{event=\"failed\"}", stats.connections_failed.load(Relaxed));
+    head(&mut out, "pgwarden_retries_total", "counter", "withRetry and transaction re-run outcomes.");
+    sample(&mut out, "pgwarden_retries_total", "{outcome=\"attempt\"}", stats.retry_attempts.load(Relaxed));
+    sample(&mut out, "pgwarden_retries_total", "{outcome=\"succeeded\"}", stats.retry_succeeded.load(Relaxed));
+    sample(&mut out, "pgwarden_retries_total", "{outcome=\"exhausted\"}", stats.retry_exhausted.load(Relaxed));
+    head(&mut out, "pgwarden_errors_total", "counter", "Failed statements by error code.");
+    let mut codes: Vec<_> = stats.errors_by_code().into_iter().collect();
+    codes.sort();
+    for (code, n) in codes {
+        sample(&mut out, "pgwarden_errors_total", &format!("{{code=\"{}\"}}", label(&code)), n);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_is_well_formed() {
+        let s = Stats::default();
+        s.record_query("SELECT 1", 3.0, None, 1000);
+        s.record_query("SELECT 1", 30.0, Some("40P01"), 1000);
+        let text = render(&s, &PoolGauges { active: 1, idle: 2, limit: 4, waiting: 0 });
+        assert!(text.contains("pgwarden_queries_total 2\n"));
+        assert!(text.contains("pgwarden_errors_total{code=\"40P01\"} 1\n"));
+        assert!(text.contains("pgwarden_query_duration_seconds_bucket{le=\"+Inf\"} 2\n"));
+        assert!(text.contains("pgwarden_query_duration_seconds_bucket{le=\"0.005\"} 1\n"));
+        assert!(text.contains("pgwarden_pool_utilization_ratio 0.25\n"));
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (_, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+}
