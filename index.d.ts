@@ -56,6 +56,10 @@ export interface PoolOptions {
   logger?: Logger | false
   /** Allow parameters in logs and slow-query events. Default false. */
   logParams?: boolean
+  /** Most verbose native log level forwarded to `logger`. Default 'info'. */
+  logLevel?: 'debug' | 'info' | 'warn' | 'error'
+  /** Fail fast while the server is down: open after `failureThreshold` connection failures for `cooldownMs`, one probe per cool-down. Off by default. */
+  circuitBreaker?: boolean | { failureThreshold?: number; cooldownMs?: number }
   /** Warn when a client is held longer than this, ms (0 = off). */
   leakDetectionThresholdMs?: number
 }
@@ -64,6 +68,8 @@ export interface PoolOptions {
 export interface QueryOptions {
   /** Overrides queryTimeoutMs for this statement. */
   timeoutMs?: number
+  /** Aborting cancels the statement on the server; it rejects with code 57014, kind 'cancelled'. */
+  signal?: AbortSignal
   /** Rows as arrays instead of objects. */
   rowMode?: 'array'
 }
@@ -152,12 +158,95 @@ export declare class Client {
 }
 
 export interface PoolStatsSnapshot {
+  /** utilization in percent. */
   pool: { active: number; idle: number; total: number; limit: number; waiting: number; utilization: number }
-  queries: { queriesExecuted: number; queryErrors: number }
-  acquire: { timeouts: number }
+  queries: {
+    queriesExecuted: number; slowQueries: number; queryErrors: number; averageQueryTime: number
+    p50: number; p95: number; p99: number; maxQueryTime: number
+    /** percent */
+    slowQueryRate: number; uptimeMs: number; lastResetTime: string
+  }
+  acquire: { count: number; averageMs: number; p95Ms: number; p99Ms: number; maxMs: number; timeouts: number }
+  retries: { attempts: number; succeededAfterRetry: number; exhausted: number }
   connections: { created: number; closed: number; failed: number }
+  errors: { byCode: Record<string, number> }
+  /** The last 100. */
+  slowQueries: { query: string; duration: number; timestamp: string }[]
+  /** poolTimeout in seconds. */
+  config: { connectionLimit: number; poolTimeout: number; queryTimeout: number; slowQueryThreshold: number }
   timestamp: string
 }
+
+export interface RetryContext {
+  /** 1 for the first call. */
+  attempt: number
+  signal?: AbortSignal
+}
+
+export interface RetryOptions {
+  /** Retries after the first call (3 → at most 4 calls). Default 3. */
+  maxRetries?: number
+  /** Default 1000. */
+  initialDelayMs?: number
+  /** Default 2. */
+  factor?: number
+  /** Default 30000. */
+  maxDelayMs?: number
+  /** Relative spread of each delay. Default 0.2. */
+  jitter?: number
+  /** Decides what is retried (default: isRetryable). */
+  retryIf?: (err: unknown, attempt: number) => boolean | Promise<boolean>
+  onRetry?: (info: { error: unknown; attempt: number; delayMs: number }) => void
+  signal?: AbortSignal
+  /** Stop retrying when the next delay would end past this many ms from the start. */
+  deadlineMs?: number
+}
+
+export interface TransactionOptions {
+  isolationLevel?: 'ReadUncommitted' | 'ReadCommitted' | 'RepeatableRead' | 'Serializable'
+  readOnly?: boolean
+  /** Wait for a connection at most this long (P2024). Default 5000. */
+  maxWaitMs?: number
+  /** Roll back and reject P2028 after this long. Default 10000. */
+  timeoutMs?: number
+  /** Re-runs of the whole callback on 40001/40P01. Default 3. */
+  retries?: number
+}
+
+/** The `tx` of `pool.transaction`. */
+export interface Transaction {
+  query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
+  executeScript(sql: string): Promise<void>
+}
+
+export interface HealthResult {
+  status: 'healthy' | 'degraded' | 'unhealthy'
+  /** ms */
+  latency: number
+  details: {
+    pool: PoolStatsSnapshot['pool']
+    reasons?: string[]
+    error?: { code?: string; kind?: string; message?: string }
+  }
+}
+
+export interface ServerConnectionStats {
+  total_connections: number
+  active_connections: number
+  idle_connections: number
+  idle_in_transaction: number
+  max_connections: number
+}
+
+export interface DatabaseStats {
+  databaseSize: string
+  databaseSizeBytes: number
+  largestTables: { table: string; size: string; sizeBytes: number; rows: number }[]
+}
+
+export interface SlowQueryEvent { query: string; durationMs: number; duration: number; rowCount: number | null; timestamp: string; params?: QueryValue[] }
+export interface QueryEvent { query: string; durationMs: number; rowCount: number | null; error?: PgWardenError; params?: QueryValue[] }
+export interface HighUtilizationEvent { utilization: number; active: number; limit: number }
 
 export declare class Pool {
   constructor(options?: PoolOptions | string)
@@ -169,11 +258,24 @@ export declare class Pool {
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
   stream<R = Record<string, unknown>>(text: string, values?: QueryValue[], opts?: StreamOptions): AsyncGenerator<R, void, undefined>
   executeScript(sql: string): Promise<void>
-  acquire(): Promise<Client>
-  getPoolStats(): PoolStatsSnapshot | null
+  acquire(opts?: { maxWaitMs?: number }): Promise<Client>
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T>
+  withRetry<T>(fn: (ctx: RetryContext) => Promise<T>, opts?: RetryOptions | number, initialDelayMs?: number): Promise<T>
+  getPoolStats(): PoolStatsSnapshot
+  resetStats(): void
+  /** Prometheus text exposition. */
+  metrics(): string
+  healthCheck(opts?: { timeoutMs?: number; slowMs?: number }): Promise<HealthResult>
+  checkDatabaseConnection(): Promise<boolean>
+  getConnectionPoolStats(): Promise<ServerConnectionStats>
+  getDatabaseStats(opts?: { limit?: number }): Promise<DatabaseStats>
   end(opts?: EndOptions): Promise<void>
   disconnect(opts?: EndOptions): Promise<void>
-  on(event: string, listener: (...args: unknown[]) => void): this
+  on(event: 'slowQuery', listener: (e: SlowQueryEvent) => void): this
+  on(event: 'query', listener: (e: QueryEvent) => void): this
+  on(event: 'highUtilization', listener: (e: HighUtilizationEvent) => void): this
+  on(event: 'error', listener: (err: PgWardenError) => void): this
+  off(event: string, listener: (...args: never[]) => void): this
   toJSON(): Record<string, unknown>
 }
 
@@ -182,5 +284,6 @@ export declare function createPool(options?: PoolOptions | string): Pool
 export declare function getPool(options?: PoolOptions): Pool
 /** The singleton's stats, or null before getPool(). */
 export declare function getPoolStats(): PoolStatsSnapshot | null
+export declare function withRetry<T>(fn: (ctx: RetryContext) => Promise<T>, opts?: RetryOptions | number, initialDelayMs?: number): Promise<T>
 export declare function classifyError(err: unknown): Classification
 export declare function isRetryable(err: unknown): boolean

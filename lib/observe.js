@@ -47,6 +47,11 @@ function onNativeEvent (pool, json) {
     const err = fromNative({ message: JSON.stringify(e.data) })
     if (pool.listenerCount('error') > 0) safeEmit(pool, 'error', err instanceof PgWardenError ? err : e.data)
     else pool.logger.error(`[pgwarden] idle connection error (the pool replaces it): ${err.code} ${err.message}`)
+  } else if (e.event === 'log') {
+    const fn = pool.logger[e.data.level] || pool.logger.info
+    try {
+      fn.call(pool.logger, e.data.message)
+    } catch {}
   } else if (e.event === 'highUtilization') {
     const d = e.data
     if (pool.listenerCount('highUtilization') > 0) safeEmit(pool, 'highUtilization', d)

@@ -192,10 +192,20 @@ impl NativePool {
     #[napi]
     pub fn set_event_sink(&self, callback: Function<String, ()>) -> napi::Result<()> {
         let tsfn = callback.build_threadsafe_function::<String>().weak::<true>().build()?;
+        let tsfn = Arc::new(tsfn);
         if let Ok(core) = self.core() {
+            let events_fn = tsfn.clone();
             core.events.set_sink(Arc::new(move |event: String| {
-                let _ = tsfn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+                let _ = events_fn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
             }));
+            crate::logging::register(
+                core.id,
+                core.settings.log_level,
+                Arc::new(move |level: &'static str, message: String| {
+                    let event = serde_json::json!({ "event": "log", "data": { "level": level, "message": message } });
+                    let _ = tsfn.call(event.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+                }),
+            );
         }
         Ok(())
     }
@@ -301,10 +311,19 @@ impl NativePool {
     pub async fn end(&self, timeout_ms: Option<f64>) -> napi::Result<()> {
         let core = self.inner.write().ok().and_then(|mut g| g.take());
         if let Some(core) = core {
+            crate::logging::unregister(core.id);
             let ms = timeout_ms.filter(|t| t.is_finite() && *t >= 0.0).unwrap_or(5000.0);
             core.end(Duration::from_millis(ms as u64)).await;
         }
         Ok(())
+    }
+}
+
+impl Drop for NativePool {
+    fn drop(&mut self) {
+        if let Ok(Some(core)) = self.inner.read().map(|g| g.clone()) {
+            crate::logging::unregister(core.id);
+        }
     }
 }
 

@@ -50,6 +50,7 @@ const OPTION_NAMES: &[&str] = &[
     "int8",
     "logger",
     "logParams",
+    "logLevel",
     "leakDetectionThresholdMs",
     "circuitBreaker",
 ];
@@ -191,6 +192,8 @@ pub struct Settings {
     pub log_params: bool,
     /// Warn about clients held longer than this (0: off).
     pub leak_detection_threshold_ms: u64,
+    /// Most verbose level forwarded from the native side to `logger`.
+    pub log_level: tracing::Level,
     /// Circuit breaker: (consecutive connection failures that open it, cool-down ms); off when `None`.
     pub circuit_breaker: Option<(u32, u64)>,
     /// Warnings to log once (unknown URL parameters or options).
@@ -548,6 +551,17 @@ pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> R
     let leak_detection_threshold_ms = ms(inputs.number(row("leakDetectionThresholdMs", None, &[], 1.0), false)?, 0);
     let ssl = resolve_ssl(&inputs)?;
     let circuit_breaker = resolve_breaker(options)?;
+    let log_level = match inputs.text(row("logLevel", None, &[], 1.0))? {
+        None => tracing::Level::INFO,
+        Some(l) => crate::logging::parse_level(&l).ok_or_else(|| {
+            config_error(
+                "logLevel",
+                &Source::Option("logLevel"),
+                &Raw::Text(l.clone()),
+                "'debug', 'info', 'warn' or 'error'",
+            )
+        })?,
+    };
 
     let host = inputs.url.get("host").cloned().unwrap_or(url.host);
     let port = match inputs.url.get("port") {
@@ -585,6 +599,7 @@ pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> R
         log_params,
         leak_detection_threshold_ms,
         circuit_breaker,
+        log_level,
         warnings,
     })
 }

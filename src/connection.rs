@@ -94,6 +94,8 @@ pub struct Manager {
     stats: Arc<Stats>,
     events: Arc<Events>,
     tls: Option<MakeRustlsConnect>,
+    /// The pool's id, for log events.
+    id: u64,
 }
 
 /// Escapes a value for the startup `options` string (`-c name=value`).
@@ -103,7 +105,7 @@ fn option_value(v: &str) -> String {
 
 impl Manager {
     /// A manager for `settings`; fails when the settings ask for something this build cannot do.
-    pub fn new(settings: Arc<Settings>, stats: Arc<Stats>, events: Arc<Events>) -> Result<Self, Error> {
+    pub fn new(settings: Arc<Settings>, stats: Arc<Stats>, events: Arc<Events>, id: u64) -> Result<Self, Error> {
         let tls = crate::tls::connector(&settings.ssl)?;
         let ssl_mode = match settings.ssl.mode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,
@@ -138,7 +140,7 @@ impl Manager {
                 pg.options(options.join(" "));
             }
         }
-        Ok(Manager { settings, pg, stats, events, tls })
+        Ok(Manager { settings, pg, stats, events, tls, id })
     }
 
     /// Drives a connection on the runtime. It ends when the socket closes; a failure there
@@ -149,9 +151,10 @@ impl Manager {
     {
         let stats = self.stats.clone();
         let events = self.events.clone();
+        let id = self.id;
         tokio::spawn(async move {
             if let Err(e) = connection.await {
-                tracing::debug!(target: "pgwarden", "connection ended: {e}");
+                tracing::debug!(pool = id, "connection ended: {e}");
                 // A connection in use reports its failure to the statement; an idle one has
                 // nobody to tell, so it becomes the pool's `error` event (never a crash).
                 if idle.load(Ordering::Acquire) {
@@ -191,10 +194,13 @@ impl deadpool::managed::Manager for Manager {
             Ok((client, ())) => client,
             Err(e) => {
                 Stats::bump(&self.stats.connections_failed);
-                return Err(self.connect_error(&e));
+                let err = self.connect_error(&e);
+                tracing::warn!(pool = self.id, "cannot open a connection: {err}");
+                return Err(err);
             }
         };
         Stats::bump(&self.stats.connections_created);
+        tracing::debug!(pool = self.id, "connection opened to {}", self.settings.address());
         let lifetime = (self.settings.max_lifetime_ms > 0).then(|| {
             let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
             let jitter = (nanos % 1000) as f64 / 1000.0 * 0.025;
@@ -213,9 +219,11 @@ impl deadpool::managed::Manager for Manager {
     /// broken, and it has not outlived its lifetime.
     async fn recycle(&self, conn: &mut Conn, metrics: &Metrics) -> RecycleResult<Error> {
         if conn.broken || conn.client.is_closed() {
+            tracing::debug!(pool = self.id, "discarding a closed or broken connection");
             return Err(RecycleError::message("connection closed"));
         }
         if conn.lifetime.is_some_and(|l| metrics.age() >= l) {
+            tracing::debug!(pool = self.id, "replacing a connection that reached its max lifetime");
             return Err(RecycleError::message("connection reached its max lifetime"));
         }
         Ok(())

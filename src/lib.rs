@@ -13,6 +13,7 @@ pub mod connection;
 pub mod convert;
 pub mod error;
 pub mod events;
+pub mod logging;
 pub mod metrics;
 pub mod pool;
 pub mod retry;

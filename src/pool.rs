@@ -87,6 +87,8 @@ pub struct PoolCore {
     pub stats: Arc<Stats>,
     /// Background events (idle connection errors, utilization).
     pub events: Arc<Events>,
+    /// This pool's id in log events (`pool` field).
+    pub id: u64,
     pool: deadpool::managed::Pool<Manager>,
     /// Work in flight (checkouts held), for a graceful `end()`.
     in_flight: AtomicUsize,
@@ -146,7 +148,9 @@ impl PoolCore {
         let settings = Arc::new(settings);
         let stats = Arc::new(Stats::default());
         let events = Arc::new(Events::default());
-        let manager = Manager::new(settings.clone(), stats.clone(), events.clone())?;
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let manager = Manager::new(settings.clone(), stats.clone(), events.clone(), id)?;
         let pool = deadpool::managed::Pool::builder(manager)
             .max_size(settings.connection_limit)
             .runtime(deadpool::Runtime::Tokio1)
@@ -161,6 +165,7 @@ impl PoolCore {
             breaker,
             aborts: Mutex::new(HashMap::new()),
             events,
+            id,
         }))
     }
 
@@ -220,6 +225,12 @@ impl PoolCore {
                     if !(retry_connect && e.classification().retryable && fits && self.breaker.is_none()) {
                         return Err(e);
                     }
+                    tracing::debug!(
+                        pool = self.id,
+                        "connection attempt failed ({}); retrying in {}ms",
+                        e.code(),
+                        delay.as_millis()
+                    );
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
                 }
@@ -307,6 +318,15 @@ impl PoolCore {
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let err = out.as_ref().err().map(|e| e.code().to_string());
         let slow = self.stats.record_query(sql, ms, err.as_deref(), self.settings.slow_query_threshold_ms);
+        if let Err(Error::QueryTimeout { timeout_ms }) = &out {
+            let outcome =
+                if broken { "it did not end: the connection is discarded" } else { "cancelled on the server" };
+            tracing::warn!(
+                pool = self.id,
+                "statement timed out after {timeout_ms}ms ({outcome}): {}",
+                crate::stats::cut_sql(sql)
+            );
+        }
         // The duration rides on the result, so `query`/`slowQuery` events need no extra crossing.
         out.map(|mut json| {
             json.pop();
