@@ -311,7 +311,7 @@ impl PoolCore {
     ) -> Result<String, Error> {
         let started = std::time::Instant::now();
         let timeout_ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
-        let token = conn.client.cancel_token();
+        let token = (!self.settings.pgbouncer).then(|| conn.client.cancel_token());
         let work = execute(conn, sql, &params, opts, &self.settings);
         let (out, broken) = supervise(token, timeout_ms, &opts.abort, work).await;
         conn.broken |= broken;
@@ -403,8 +403,11 @@ impl PoolCore {
 /// Runs `fut` under a deadline and an optional abort flag. When either fires first, the
 /// statement is cancelled on the server (cancel request) and awaited a little longer; the flag
 /// returned says the connection did not come back and must not be reused.
+///
+/// With no cancel token (behind PgBouncer 1.18, where cancel requests can hit the wrong query
+/// or crash it) the statement is abandoned instead and its connection discarded.
 pub async fn supervise<T, Fut>(
-    token: CancelToken,
+    token: Option<CancelToken>,
     timeout_ms: u64,
     abort: &Option<Arc<AbortFlag>>,
     fut: Fut,
@@ -427,6 +430,7 @@ where
         _ = deadline => Error::QueryTimeout { timeout_ms },
         _ = aborted(abort) => Error::Aborted,
     };
+    let Some(token) = token else { return (Err(reason), true) };
     let cancel = tokio::spawn(async move { token.cancel_query(NoTls).await });
     let ended = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
     let _ = cancel.await;

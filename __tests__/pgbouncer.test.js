@@ -1,0 +1,122 @@
+'use strict'
+// pgbouncer=true through a real PgBouncer in transaction pool mode (contract §8): unnamed
+// statements only, so queries keep working when consecutive statements land on different
+// server connections. The control case shows named statements do break there (26000).
+
+const fs = require('fs')
+const os = require('os')
+const path = require('path')
+const net = require('net')
+const { execFileSync } = require('child_process')
+const { Pool } = require('..')
+const { harness, freshDatabase } = require('./harness')
+const { exec } = require('./harness/cluster')
+
+const PGBOUNCER = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => fs.existsSync(p))
+const isRoot = process.getuid && process.getuid() === 0
+
+function freePort () {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    }).on('error', reject)
+  })
+}
+
+let dir, port, url, dbName
+
+beforeAll(async () => {
+  // CI installs pgbouncer; a missing binary must fail loudly, never skip.
+  if (!PGBOUNCER) throw new Error('pgbouncer is not installed (apt-get install -y pgbouncer): this test needs it')
+  const h = harness()
+  const dbUrl = await freshDatabase('bouncer')
+  dbName = new URL(dbUrl).pathname.slice(1)
+  port = await freePort()
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgw-bouncer-'))
+  const ini = path.join(dir, 'pgbouncer.ini')
+  fs.writeFileSync(path.join(dir, 'userlist.txt'), '"postgres" ""\n')
+  fs.writeFileSync(ini, [
+    '[databases]',
+    `* = host=127.0.0.1 port=${h.port}`,
+    '[pgbouncer]',
+    'listen_addr = 127.0.0.1',
+    `listen_port = ${port}`,
+    'unix_socket_dir =',
+    'auth_type = trust',
+    `auth_file = ${path.join(dir, 'userlist.txt')}`,
+    'pool_mode = transaction',
+    'default_pool_size = 2',
+    'max_client_conn = 200',
+    'ignore_startup_parameters = extra_float_digits,options',
+    `logfile = ${path.join(dir, 'pgbouncer.log')}`,
+    `pidfile = ${path.join(dir, 'pgbouncer.pid')}`,
+    ''
+  ].join('\n'))
+  if (isRoot) execFileSync('chown', ['-R', 'postgres', dir])
+  await exec(PGBOUNCER, ['-d', ini], { asPostgres: true })
+  url = `postgres://postgres@127.0.0.1:${port}/${dbName}`
+  // Wait until it accepts connections.
+  for (let i = 0; i < 50; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) }).on('error', () => resolve(false))
+    })
+    if (ok) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  const setup = new Pool({ connectionString: harness().urlFor(dbName), logger: false })
+  await setup.query('CREATE TABLE items (id int PRIMARY KEY, name text)')
+  await setup.end()
+})
+
+afterAll(() => {
+  try {
+    const pid = Number(fs.readFileSync(path.join(dir, 'pgbouncer.pid'), 'utf8'))
+    process.kill(pid, 'SIGTERM')
+  } catch {}
+})
+
+test('pgbouncer=true: many clients, parameterized statements and transactions all work', async () => {
+  const pool = new Pool({ connectionString: `${url}?pgbouncer=true`, connectionLimit: 10, logger: false })
+  try {
+    expect(pool.toJSON().statementCacheSize).toBe(0)
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) =>
+      pool.query('SELECT $1::int AS n, $2::text AS s', [i, `v${i}`])))
+    results.forEach((r, i) => expect(r.rows[0]).toEqual({ n: i, s: `v${i}` }))
+    await Promise.all(Array.from({ length: 20 }, (_, i) => pool.transaction(async (tx) => {
+      await tx.query('INSERT INTO items VALUES ($1, $2)', [i, `item ${i}`])
+      const r = await tx.query('SELECT name FROM items WHERE id = $1', [i])
+      expect(r.rows[0].name).toBe(`item ${i}`)
+    })))
+    const { rows } = await pool.query('SELECT count(*)::int AS n FROM items')
+    expect(rows[0].n).toBe(20)
+  } finally {
+    await pool.end()
+  }
+})
+
+test('control: named statements through the same bouncer fail with 26000, which is why pgbouncer=true exists', async () => {
+  const pool = new Pool({ connectionString: url, connectionLimit: 10, logger: false })
+  try {
+    const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) =>
+      pool.query(`SELECT $1::int AS n, ${i % 7} AS k`, [i])))
+    const failed = outcomes.filter((o) => o.status === 'rejected')
+    expect(failed.length).toBeGreaterThan(0)
+    expect(failed.map((o) => o.reason.code)).toContain('26000')
+  } finally {
+    await pool.end()
+  }
+})
+
+test('a timed-out statement behind the bouncer is abandoned with its connection, not cancelled', async () => {
+  const pool = new Pool({ connectionString: `${url}?pgbouncer=true`, connectionLimit: 2, logger: false })
+  try {
+    const t0 = Date.now()
+    await expect(pool.query('SELECT pg_sleep(3)', [], { timeoutMs: 200 })).rejects.toMatchObject({ code: 'P1008' })
+    expect(Date.now() - t0).toBeLessThan(1500)
+    const { rows } = await pool.query('SELECT 1 AS one')
+    expect(rows[0].one).toBe(1)
+  } finally {
+    await pool.end()
+  }
+})
