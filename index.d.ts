@@ -42,6 +42,8 @@ export interface PoolOptions {
   slowQueryThresholdMs?: number
   /** Utilization (0..1] that raises highUtilization. Default 0.8. */
   utilizationAlertThreshold?: number
+  /** Minimum time between two highUtilization events, ms. Default 10000; 0 alerts on every crossing. */
+  utilizationAlertCooldownMs?: number
   /** Read replica URLs (DATABASE_REPLICA_URL, comma-separated). */
   replicaUrls?: string[]
   /** application_name. Default 'pgwarden'. */

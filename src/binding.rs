@@ -389,7 +389,14 @@ impl NativeClient {
     pub fn release(&self, discard: Option<bool>) {
         let slot = self.lease.clone();
         let discard = discard.unwrap_or(false);
-        // A statement may still hold the lock: release as soon as it ends.
+        // Usually nothing holds the lock: give the connection back now, as pg-pool does.
+        if let Ok(mut guard) = slot.try_lock() {
+            if let Some(lease) = guard.take() {
+                lease.finish(discard);
+            }
+            return;
+        }
+        // A statement still holds the lock: release as soon as it ends.
         napi::bindgen_prelude::spawn(async move {
             if let Some(lease) = slot.lock().await.take() {
                 lease.finish(discard);
@@ -483,5 +490,17 @@ impl NativeStream {
             lease.finish(unfinished);
         }
         Ok(())
+    }
+}
+
+/// Sizes the tokio runtime before first use: `PGWARDEN_WORKER_THREADS` (default 1: on the
+/// small machines pools run on, one worker avoids cross-thread wake-ups between a statement
+/// and its connection task; more threads only help with heavy row conversion).
+#[napi_derive::module_init]
+fn init_runtime() {
+    let workers =
+        std::env::var("PGWARDEN_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok()).unwrap_or(1).max(1);
+    if let Ok(rt) = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build() {
+        napi::bindgen_prelude::create_custom_tokio_runtime(rt);
     }
 }

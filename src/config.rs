@@ -43,6 +43,7 @@ const OPTION_NAMES: &[&str] = &[
     "pgbouncer",
     "slowQueryThresholdMs",
     "utilizationAlertThreshold",
+    "utilizationAlertCooldownMs",
     "replicaUrls",
     "applicationName",
     "schema",
@@ -178,6 +179,8 @@ pub struct Settings {
     pub slow_query_threshold_ms: u64,
     /// Utilization (0..1) at which highUtilization fires.
     pub utilization_alert_threshold: f64,
+    /// Minimum time between two highUtilization alerts (0: every crossing).
+    pub utilization_alert_cooldown_ms: u64,
     /// Read replica URLs.
     pub replica_urls: Vec<String>,
     /// application_name reported to the server.
@@ -518,6 +521,8 @@ pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> R
             "Invalid utilizationAlertThreshold: {utilization_alert_threshold} from option utilizationAlertThreshold (expected a fraction above 0 and at most 1, e.g. 0.8)"
         )));
     }
+    let utilization_alert_cooldown_ms =
+        ms(inputs.number(row("utilizationAlertCooldownMs", None, &[], 1.0), false)?, 10_000);
     let replica_urls = match inputs.pick(&row("replicaUrls", None, &["DATABASE_REPLICA_URL"], 1.0)) {
         None => Vec::new(),
         Some((_, Raw::Json(Value::Array(items)))) if items.iter().all(Value::is_string) => {
@@ -591,6 +596,7 @@ pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> R
         pgbouncer,
         slow_query_threshold_ms,
         utilization_alert_threshold,
+        utilization_alert_cooldown_ms,
         replica_urls,
         application_name,
         schema,

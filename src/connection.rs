@@ -150,6 +150,7 @@ impl Manager {
         F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
     {
         let stats = self.stats.clone();
+        stats.open_connections.fetch_add(1, Ordering::AcqRel);
         let events = self.events.clone();
         let id = self.id;
         tokio::spawn(async move {
@@ -163,6 +164,7 @@ impl Manager {
                 }
             }
             Stats::bump(&stats.connections_closed);
+            stats.open_connections.fetch_sub(1, Ordering::AcqRel);
         });
     }
 
@@ -186,11 +188,27 @@ impl deadpool::managed::Manager for Manager {
 
     async fn create(&self) -> Result<Conn, Error> {
         let idle = Arc::new(AtomicBool::new(true));
-        let client = match &self.tls {
-            None => self.pg.connect(NoTls).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
-            Some(tls) => self.pg.connect(tls.clone()).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
+        let connect = async {
+            match &self.tls {
+                None => self.pg.connect(NoTls).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
+                Some(tls) => self.pg.connect(tls.clone()).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
+            }
         };
-        let client = match client {
+        // tokio-postgres' connect_timeout covers the TCP connect only; a peer that accepts
+        // and then never answers the startup must not hang a checkout forever.
+        let connected = match self.settings.connect_timeout_ms {
+            0 => connect.await,
+            ms => match tokio::time::timeout(Duration::from_millis(ms), connect).await {
+                Ok(r) => r,
+                Err(_) => {
+                    Stats::bump(&self.stats.connections_failed);
+                    let err = Error::ConnectTimeout { address: self.settings.address() };
+                    tracing::warn!(pool = self.id, "cannot open a connection: {err}");
+                    return Err(err);
+                }
+            },
+        };
+        let client = match connected {
             Ok((client, ())) => client,
             Err(e) => {
                 Stats::bump(&self.stats.connections_failed);

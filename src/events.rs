@@ -4,7 +4,8 @@
 
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 /// Where events go: a function taking `{"event": name, "data": {...}}` as JSON text.
 pub type Sink = Arc<dyn Fn(String) + Send + Sync>;
@@ -14,15 +15,24 @@ pub struct Events {
     sink: RwLock<Option<Sink>>,
     /// highUtilization fires when armed; re-armed 10 points below the threshold.
     armed: AtomicBool,
+    /// Minimum time between two highUtilization events: under load the instantaneous count
+    /// swings across the band many times a second, and an alert per swing is noise.
+    cooldown: Duration,
+    last_fired: Mutex<Option<Instant>>,
 }
 
 impl Default for Events {
     fn default() -> Self {
-        Events { sink: RwLock::new(None), armed: AtomicBool::new(true) }
+        Events::new(Duration::from_secs(10))
     }
 }
 
 impl Events {
+    /// Events with this minimum time between two highUtilization alerts.
+    pub fn new(cooldown: Duration) -> Self {
+        Events { sink: RwLock::new(None), armed: AtomicBool::new(true), cooldown, last_fired: Mutex::new(None) }
+    }
+
     /// Installs the sink (replacing any earlier one).
     pub fn set_sink(&self, sink: Sink) {
         if let Ok(mut s) = self.sink.write() {
@@ -52,7 +62,7 @@ impl Events {
         }
         let u = active as f64 / limit as f64;
         if u >= threshold {
-            if self.armed.swap(false, Ordering::AcqRel) {
+            if self.armed.load(Ordering::Acquire) && self.cooled_down() && self.armed.swap(false, Ordering::AcqRel) {
                 self.emit(
                     "highUtilization",
                     json!({ "utilization": (u * 1000.0).round() / 10.0, "active": active, "limit": limit }),
@@ -64,15 +74,41 @@ impl Events {
     }
 }
 
+impl Events {
+    /// True (and the clock restarted) when the cool-down since the last alert has passed.
+    fn cooled_down(&self) -> bool {
+        let Ok(mut last) = self.last_fired.lock() else { return true };
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < self.cooldown) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Mutex;
 
     #[test]
+    fn cooldown_limits_alerts() {
+        let seen = Arc::new(Mutex::new(0));
+        let e = Events::new(Duration::from_secs(60));
+        let s = seen.clone();
+        e.set_sink(Arc::new(move |_| *s.lock().unwrap() += 1));
+        for _ in 0..10 {
+            e.utilization(9, 10, 0.8);
+            e.utilization(1, 10, 0.8);
+        }
+        assert_eq!(*seen.lock().unwrap(), 1);
+    }
+
+    #[test]
     fn hysteresis() {
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let e = Events::default();
+        let e = Events::new(Duration::ZERO);
         let s = seen.clone();
         e.set_sink(Arc::new(move |m| s.lock().unwrap().push(m)));
         e.utilization(8, 10, 0.8);

@@ -14,6 +14,7 @@ use deadpool::managed::{Object, PoolError, Timeouts};
 use futures_util::{pin_mut, StreamExt};
 use postgres_types::Type;
 use std::collections::HashMap;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -101,9 +102,23 @@ pub struct PoolCore {
 /// A checked-out connection, counted as work in flight for as long as it lives.
 pub struct Lease {
     /// The connection.
-    pub conn: Pooled,
+    pub conn: ManuallyDrop<Pooled>,
+    /// Close the connection instead of returning it.
+    pub discard: bool,
     _idle: IdleOnDrop,
     _flight: InFlight,
+}
+
+impl Drop for Lease {
+    /// Returns the connection to the pool, or closes it at once when it is broken or
+    /// `discard` was asked for, so a dead or dirty connection never waits in the idle set.
+    fn drop(&mut self) {
+        // SAFETY: `conn` is taken exactly once, here, and never used afterwards.
+        let conn = unsafe { ManuallyDrop::take(&mut self.conn) };
+        if self.discard || conn.broken {
+            drop(Object::take(conn));
+        }
+    }
 }
 
 /// Marks the connection idle again when its lease ends (so a later death is a background event).
@@ -116,13 +131,9 @@ impl Drop for IdleOnDrop {
 }
 
 impl Lease {
-    /// Gives the connection back: to the pool, or closed at once when it is broken or
-    /// `discard` asks for it (so a dead or dirty connection never waits in the idle set).
-    pub fn finish(self, discard: bool) {
-        let Lease { conn, _idle, _flight } = self;
-        if discard || conn.broken {
-            drop(Object::take(conn));
-        }
+    /// Gives the connection back (see `Drop`); `discard` closes it instead.
+    pub fn finish(mut self, discard: bool) {
+        self.discard |= discard;
     }
 }
 
@@ -147,7 +158,7 @@ impl PoolCore {
     pub fn new(settings: Settings) -> Result<Arc<Self>, Error> {
         let settings = Arc::new(settings);
         let stats = Arc::new(Stats::default());
-        let events = Arc::new(Events::default());
+        let events = Arc::new(Events::new(Duration::from_millis(settings.utilization_alert_cooldown_ms)));
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let manager = Manager::new(settings.clone(), stats.clone(), events.clone(), id)?;
@@ -210,7 +221,7 @@ impl PoolCore {
                     self.events.utilization(active, st.max_size, self.settings.utilization_alert_threshold);
                     conn.idle.store(false, Ordering::Release);
                     let idle = IdleOnDrop(conn.idle.clone());
-                    return Ok(Lease { conn, _idle: idle, _flight: flight });
+                    return Ok(Lease { conn: ManuallyDrop::new(conn), discard: false, _idle: idle, _flight: flight });
                 }
                 Err(PoolError::Timeout(_)) => {
                     Stats::bump(&self.stats.acquire_timeouts);
@@ -359,6 +370,15 @@ impl PoolCore {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         self.pool.close();
+        // Closing drops the idle connections; their sockets close on the runtime a moment
+        // later. Resolve once they have, so "after end() no connection remains" holds.
+        let settle = tokio::time::Instant::now() + Duration::from_secs(1);
+        while self.stats.open_connections.load(Ordering::Acquire) > 0
+            && self.in_flight.load(Ordering::Acquire) == 0
+            && tokio::time::Instant::now() < settle
+        {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         self.events.clear_sink();
     }
 

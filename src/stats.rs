@@ -138,6 +138,8 @@ pub struct Stats {
     pub connections_closed: AtomicU64,
     /// Connection attempts that failed.
     pub connections_failed: AtomicU64,
+    /// Connections whose socket is still open (not reset by `reset`).
+    pub open_connections: AtomicU64,
     /// Checkouts that timed out waiting for a free connection.
     pub acquire_timeouts: AtomicU64,
     /// Retries made by `pool.withRetry` and transaction re-runs.
@@ -163,6 +165,7 @@ impl Default for Stats {
             connections_created: AtomicU64::new(0),
             connections_closed: AtomicU64::new(0),
             connections_failed: AtomicU64::new(0),
+            open_connections: AtomicU64::new(0),
             acquire_timeouts: AtomicU64::new(0),
             retry_attempts: AtomicU64::new(0),
             retry_succeeded: AtomicU64::new(0),
