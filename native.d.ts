@@ -42,6 +42,15 @@ export declare class NativePool {
    * is held weakly: it never keeps the process alive.
    */
   setEventSink(callback: (arg: string) => void): void
+  /** Installs the function called (on the JS thread) when completions are ready to take. */
+  setCompletionSink(callback: () => void): void
+  /**
+   * Starts statement `id`; its outcome arrives through the completion sink as
+   * `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
+   */
+  submit(id: number, sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): void
+  /** Everything completed since the last call, as `[id,status,payload],…` (without brackets). */
+  takeCompletions(): string
   /** Opens max(1, minConnections) connections now. */
   connect(): Promise<void>
   /** Runs one statement; resolves with the result as JSON text. */

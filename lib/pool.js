@@ -152,6 +152,25 @@ class Pool extends EventEmitter {
     this._ended = null
     for (const w of this._native.warnings()) this.logger.warn(`[pgwarden] ${w}`)
     this._native.setEventSink((json) => onNativeEvent(this, json))
+    // Statements go out with `submit` and come back in batches (see src/completion.rs).
+    this._waiting = new Map()
+    this._lastId = 0
+    this._native.setCompletionSink(() => this._drain())
+    const handle = this._native
+    const waiting = this._waiting
+    this._submitter = {
+      query: (sql, params, arrayMode, timeoutMs, abortId) => new Promise((resolve, reject) => {
+        const id = (this._lastId = (this._lastId + 1) >>> 0)
+        waiting.set(id, { resolve, reject })
+        try {
+          handle.submit(id, sql, params, arrayMode, timeoutMs, abortId)
+        } catch (e) {
+          waiting.delete(id)
+          reject(e)
+        }
+      }),
+      abort: (id) => handle.abort(id)
+    }
   }
 
   /** Opens max(1, minConnections) connections now (three tries, exponential backoff). */
@@ -164,7 +183,22 @@ class Pool extends EventEmitter {
    * @returns {Promise<{rows: any[], rowCount: number|null, fields: {name: string, dataTypeID: number}[], command: string}>}
    */
   query (text, values, opts) {
-    return runQuery(this, this._native, text, values, opts)
+    return runQuery(this, this._submitter, text, values, opts)
+  }
+
+  /** Takes every finished statement in one crossing and settles their promises. */
+  _drain () {
+    const text = this._native.takeCompletions()
+    if (text === '') return
+    const batch = JSON.parse('[' + text + ']')
+    for (let i = 0; i < batch.length; i++) {
+      const [id, failed, payload] = batch[i]
+      const w = this._waiting.get(id)
+      if (w === undefined) continue
+      this._waiting.delete(id)
+      if (failed) w.reject(new PgWardenError(payload))
+      else w.resolve(payload)
+    }
   }
 
   /**
@@ -177,19 +211,31 @@ class Pool extends EventEmitter {
     const params = prepareParams(a.values)
     const arrayMode = a.opts.rowMode === 'array'
     const batchSize = Math.max(1, Math.floor(a.opts.batchSize || DEFAULT_BATCH))
-    const handle = await call(() => this._native.stream(a.sql, params, arrayMode))
+    const started = performance.now()
+    let rowCount = 0
+    let failure
     let meta = null
     let done = false
+    let handle = null
     try {
+      handle = await call(() => this._native.stream(a.sql, params, arrayMode))
       while (!done) {
         const batch = JSON.parse(await call(() => handle.next(batchSize)))
         if (batch.fields) meta = batch
         if (meta) applyFixes(batch.rows, meta.fields, meta.fix, arrayMode)
         done = batch.done
+        rowCount += batch.rows.length
         for (const row of batch.rows) yield row
       }
+    } catch (e) {
+      failure = e
+      throw e
     } finally {
-      if (!done) await handle.close()
+      if (!done && handle) await handle.close()
+      if (this.listenerCount('query') > 0 || this.listenerCount('slowQuery') > 0) {
+        const ms = performance.now() - started
+        observe(this, a.sql, a.values, ms, ms >= this._settings.slowQueryThresholdMs, rowCount, failure)
+      }
     }
   }
 

@@ -30,11 +30,11 @@ function applyFixes (rows, fields, fix, arrayMode) {
 }
 
 /**
- * Parses a native result. Returns the pg-compatible result `{ command, rowCount, rows, fields }`
+ * Decodes a native result (JSON text, or the object already parsed with its batch). Returns the pg-compatible result `{ command, rowCount, rows, fields }`
  * plus, beside it, the statement's duration in ms and whether it was slow (for events).
  */
 function decodeResult (json, arrayMode) {
-  const r = JSON.parse(json)
+  const r = typeof json === 'string' ? JSON.parse(json) : json
   applyFixes(r.rows, r.fields, r.fix, arrayMode)
   return {
     result: { command: r.command, rowCount: r.rowCount, rows: r.rows, fields: r.fields },

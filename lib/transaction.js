@@ -32,6 +32,9 @@ class Transaction {
   constructor (client) {
     this._client = client
     this._open = true
+    // A server error aborts the transaction even if the callback catches it; any later
+    // statement that succeeds (ROLLBACK TO SAVEPOINT) means it recovered.
+    this._failure = null
   }
 
   _check () {
@@ -41,7 +44,14 @@ class Transaction {
   /** Runs one statement inside the transaction (same arguments as `pool.query`). */
   async query (text, values, opts) {
     this._check()
-    return this._client.query(text, values, opts)
+    try {
+      const r = await this._client.query(text, values, opts)
+      this._failure = null
+      return r
+    } catch (e) {
+      if (e && typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) this._failure = e
+      throw e
+    }
   }
 
   /** Runs a multi-statement script inside the transaction. */
@@ -49,6 +59,18 @@ class Transaction {
     this._check()
     return this._client.executeScript(sql)
   }
+}
+
+function abortedError (cause) {
+  const e = new PgWardenError({
+    code: '25P02',
+    kind: 'other',
+    retryable: false,
+    maybeCommitted: false,
+    message: `Transaction rolled back: a statement inside it failed (${cause.code}: ${cause.message}) and the callback went on; nothing was committed`
+  })
+  e.cause = cause
+  return e
 }
 
 function timeoutError (ms) {
@@ -67,6 +89,8 @@ async function runOnce (pool, fn, opts) {
   const timeoutMs = opts.timeoutMs !== undefined ? opts.timeoutMs : 10000
   let timer = null
   let destroy = false
+  let timedOut = false
+  let cancelling = null
   try {
     await client.query(beginSql(opts))
     const work = Promise.resolve().then(() => fn(tx))
@@ -74,24 +98,38 @@ async function runOnce (pool, fn, opts) {
     if (timeoutMs > 0) {
       const expired = new Promise((resolve, reject) => {
         timer = setTimeout(() => {
+          timedOut = true
           tx._open = false
-          // Stop whatever statement the callback is running, then roll back below.
-          client._handle.cancel().finally(() => reject(timeoutError(timeoutMs)))
+          // Stop whatever statement the callback is running (see the catch below).
+          cancelling = client._handle.cancel().catch(() => {})
+          reject(timeoutError(timeoutMs))
         }, timeoutMs)
       })
       work.catch(() => {}) // a callback still running after the timeout must not go unhandled
-      result = await Promise.race([work, expired])
+      try {
+        result = await Promise.race([work, expired])
+      } catch (e) {
+        throw timedOut ? timeoutError(timeoutMs) : e
+      }
     } else {
       result = await work
     }
     clearTimeout(timer)
+    // Past the deadline nothing commits, even if the callback settled in the same instant.
+    if (timedOut) throw timeoutError(timeoutMs)
     tx._open = false
+    if (tx._failure) throw abortedError(tx._failure)
     await client.query('COMMIT')
     return result
   } catch (err) {
     clearTimeout(timer)
     tx._open = false
-    if (err && err.maybeCommitted) destroy = true
+    if (timedOut) {
+      // A cancel request may land on whatever the connection runs next: never reuse it.
+      // Closing it rolls the transaction back on the server.
+      await cancelling
+      destroy = true
+    } else if (err && err.maybeCommitted) destroy = true
     else {
       try {
         await client.query('ROLLBACK')

@@ -4,23 +4,28 @@
 //! JS error whose message is the structured payload `lib/errors.js` decodes. Async methods are
 //! guarded with `catch_unwind`, so a bug surfaces as an error instead of aborting the process.
 
+use crate::completion::Completions;
 use crate::config::{self, ENV_NAMES};
 use crate::convert::json_str;
 use crate::convert::params::text_params;
 use crate::convert::result::RowWriter;
 use crate::error::{classify, Error};
 use crate::metrics::PoolGauges;
-use crate::pool::{check_params, execute_script, Lease, PoolCore, QueryOptions};
+use crate::pool::{check_params, Lease, PoolCore, QueryOptions};
 use crate::stats::Stats;
 use futures_util::{FutureExt, StreamExt};
 use napi::bindgen_prelude::Function;
+use napi::threadsafe_function::ThreadsafeFunction;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::Env;
 use napi::Status;
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio_postgres::RowStream;
@@ -90,6 +95,38 @@ pub fn classify_code(code: Option<String>, message: String, maybe_committed: boo
     NativeClassification { retryable: c.retryable, kind: c.kind.as_str().to_string() }
 }
 
+/// Wakes the JS thread to take completions: a strong threadsafe function, referenced only
+/// while statements are pending so an idle pool never keeps the process alive.
+type WakeFn = ThreadsafeFunction<(), (), (), Status, false, false, 0>;
+
+/// Statements submitted without a napi promise each; their outcomes come back in batches.
+struct Dispatch {
+    completions: Completions,
+    wake: Arc<std::sync::RwLock<WakeFn>>,
+    /// Submitted and not yet taken (touched on the JS thread only).
+    pending: std::sync::atomic::AtomicUsize,
+}
+
+impl Dispatch {
+    fn submitted(&self, env: &Env) {
+        if self.pending.fetch_add(1, Ordering::AcqRel) == 0 {
+            if let Ok(mut w) = self.wake.write() {
+                #[allow(deprecated)]
+                let _ = w.refer(env);
+            }
+        }
+    }
+
+    fn taken(&self, env: &Env, n: usize) {
+        if n > 0 && self.pending.fetch_sub(n, Ordering::AcqRel) == n {
+            if let Ok(mut w) = self.wake.write() {
+                #[allow(deprecated)]
+                let _ = w.unref(env);
+            }
+        }
+    }
+}
+
 /// The native half of `Pool`.
 #[napi]
 pub struct NativePool {
@@ -100,6 +137,7 @@ pub struct NativePool {
     /// Kept outside `inner` so stats and metrics still answer after `end()`.
     stats: Arc<Stats>,
     settings: Arc<config::Settings>,
+    dispatch: OnceLock<Arc<Dispatch>>,
 }
 
 impl NativePool {
@@ -125,7 +163,14 @@ impl NativePool {
         let stats = core.stats.clone();
         let settings = core.settings.clone();
         napi::bindgen_prelude::spawn(PoolCore::reaper(Arc::downgrade(&core)));
-        Ok(NativePool { inner: RwLock::new(Some(core)), warnings, description, stats, settings })
+        Ok(NativePool {
+            inner: RwLock::new(Some(core)),
+            warnings,
+            description,
+            stats,
+            settings,
+            dispatch: OnceLock::new(),
+        })
     }
 
     /// Configuration warnings to log once (unknown URL parameters, unknown options).
@@ -210,6 +255,66 @@ impl NativePool {
         Ok(())
     }
 
+    /// Installs the function called (on the JS thread) when completions are ready to take.
+    #[napi]
+    pub fn set_completion_sink(&self, env: Env, callback: Function<(), ()>) -> napi::Result<()> {
+        let mut tsfn: WakeFn = callback.build_threadsafe_function::<()>().callee_handled::<false>().build()?;
+        #[allow(deprecated)]
+        tsfn.unref(&env)?;
+        let wake = Arc::new(std::sync::RwLock::new(tsfn));
+        let caller = wake.clone();
+        let completions = Completions::new(Box::new(move || {
+            if let Ok(w) = caller.read() {
+                let _ = w.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }));
+        let _ = self.dispatch.set(Arc::new(Dispatch { completions, wake, pending: Default::default() }));
+        Ok(())
+    }
+
+    /// Starts statement `id`; its outcome arrives through the completion sink as
+    /// `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub fn submit(
+        &self,
+        env: Env,
+        id: u32,
+        sql: String,
+        params: Vec<Option<String>>,
+        array_mode: Option<bool>,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<()> {
+        let dispatch = self
+            .dispatch
+            .get()
+            .cloned()
+            .ok_or_else(|| js_error(&Error::Internal("no completion sink installed".into()), None))?;
+        let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
+        dispatch.submitted(&env);
+        napi::bindgen_prelude::spawn(async move {
+            let opts = query_options(&core, array_mode, timeout_ms, abort_id);
+            let out = {
+                let _forget = AbortGuard(&core, abort_id);
+                AssertUnwindSafe(core.query(&sql, params, &opts)).catch_unwind().await.unwrap_or_else(|_| {
+                    Err(Error::Internal("internal error (a panic was caught); please report it".into()))
+                })
+            };
+            dispatch.completions.push(id, out.map_err(|e| e.to_payload(Some(&sql)).to_string()));
+        });
+        Ok(())
+    }
+
+    /// Everything completed since the last call, as `[id,status,payload],…` (without brackets).
+    #[napi]
+    pub fn take_completions(&self, env: Env) -> String {
+        let Some(d) = self.dispatch.get() else { return String::new() };
+        let (batch, n) = d.completions.take();
+        d.taken(&env, n);
+        batch
+    }
+
     /// Opens max(1, minConnections) connections now.
     #[napi]
     pub async fn connect(&self) -> napi::Result<()> {
@@ -260,8 +365,9 @@ impl NativePool {
     #[napi]
     pub async fn execute_script(&self, sql: String) -> napi::Result<()> {
         guarded(Some(&sql), async {
-            let mut lease = self.core()?.checkout().await?;
-            execute_script(&mut lease.conn, &sql).await
+            let core = self.core()?;
+            let mut lease = core.checkout().await?;
+            core.script(&mut lease.conn, &sql).await
         })
         .await
     }
@@ -365,7 +471,7 @@ impl NativeClient {
         guarded(Some(&sql), async {
             let mut guard = self.lease.lock().await;
             let lease = guard.as_mut().ok_or_else(|| Error::Closed("The client was released".into()))?;
-            execute_script(&mut lease.conn, &sql).await
+            self.core.script(&mut lease.conn, &sql).await
         })
         .await
     }

@@ -6,6 +6,7 @@
 
 use serde_json::{json, Map, Value};
 use std::fmt;
+use tokio_postgres::error::Severity;
 
 /// The broad category of a failure, as JavaScript sees it in `err.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,7 +217,10 @@ pub enum Error {
         reason: String,
     },
     /// An AbortSignal stopped the statement; it was cancelled on the server (57014, 'cancelled').
-    Aborted,
+    Aborted {
+        /// Whether the statement had been sent (it was then cancelled on the server).
+        sent: bool,
+    },
     /// A transaction ran past its timeoutMs and was rolled back (P2028).
     TransactionTimeout {
         /// The timeout that elapsed, in ms.
@@ -246,7 +250,7 @@ impl Error {
             Error::QueryTimeout { .. } => "P1008",
             Error::ConnectionClosed { .. } => "P1017",
             Error::PoolTimeout { .. } => "P2024",
-            Error::Aborted => "57014",
+            Error::Aborted { .. } => "57014",
             Error::TransactionTimeout { .. } => "P2028",
             Error::Internal(_) => "ERR_PGWARDEN_INTERNAL",
         }
@@ -283,7 +287,10 @@ impl Error {
                 let outcome = if *maybe_committed { " while a statement was in flight (its outcome is unknown)" } else { "" };
                 format!("Server has closed the connection{outcome}: {reason}")
             }
-            Error::Aborted => "Query aborted by its AbortSignal; the statement was cancelled on the server".into(),
+            Error::Aborted { sent: true } => {
+                "Query aborted by its AbortSignal; the statement was cancelled on the server".into()
+            }
+            Error::Aborted { sent: false } => "Query aborted by its AbortSignal before it was sent".into(),
             Error::TransactionTimeout { timeout_ms } => format!(
                 "Transaction API error: the transaction ran past its timeout of {timeout_ms}ms and was rolled back"
             ),
@@ -379,7 +386,9 @@ impl From<&tokio_postgres::error::DbError> for ServerError {
 pub fn from_driver(e: &tokio_postgres::Error, sent: bool) -> Error {
     if let Some(db) = e.as_db_error() {
         // A FATAL termination (57P01 admin shutdown) mid-statement also leaves the outcome unknown.
-        let fatal = matches!(db.code().code(), "57P01" | "57P02" | "57P03");
+        // Only a FATAL one ends the session; RAISE can produce the same codes as plain errors.
+        let fatal = matches!(db.code().code(), "57P01" | "57P02" | "57P03")
+            && matches!(db.parsed_severity(), Some(Severity::Fatal) | Some(Severity::Panic));
         return Error::Server { fields: Box::new(db.into()), maybe_committed: sent && fatal };
     }
     if e.is_closed() || io_source(e).is_some() {

@@ -8,6 +8,7 @@
 
 pub mod binding;
 pub mod breaker;
+pub mod completion;
 pub mod config;
 pub mod connection;
 pub mod convert;

@@ -105,7 +105,6 @@ pub struct Lease {
     pub conn: ManuallyDrop<Pooled>,
     /// Close the connection instead of returning it.
     pub discard: bool,
-    _idle: IdleOnDrop,
     _flight: InFlight,
 }
 
@@ -116,17 +115,15 @@ impl Drop for Lease {
         // SAFETY: `conn` is taken exactly once, here, and never used afterwards.
         let conn = unsafe { ManuallyDrop::take(&mut self.conn) };
         if self.discard || conn.broken {
+            // Still "in use" for the connection task: its failure was already reported to
+            // the statement, so it is no background `error` event.
             drop(Object::take(conn));
+        } else {
+            conn.idle.store(true, Ordering::Release);
+            drop(conn);
         }
-    }
-}
-
-/// Marks the connection idle again when its lease ends (so a later death is a background event).
-struct IdleOnDrop(Arc<AtomicBool>);
-
-impl Drop for IdleOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Release);
+        // A release can take utilization back below the alarm band: re-arm it.
+        self._flight.0.check_utilization();
     }
 }
 
@@ -216,12 +213,9 @@ impl PoolCore {
                         b.success();
                     }
                     self.stats.acquire_ms.record(start.elapsed().as_secs_f64() * 1000.0);
-                    let st = self.pool.status();
-                    let active = st.size.saturating_sub(st.available);
-                    self.events.utilization(active, st.max_size, self.settings.utilization_alert_threshold);
+                    self.check_utilization();
                     conn.idle.store(false, Ordering::Release);
-                    let idle = IdleOnDrop(conn.idle.clone());
-                    return Ok(Lease { conn: ManuallyDrop::new(conn), discard: false, _idle: idle, _flight: flight });
+                    return Ok(Lease { conn: ManuallyDrop::new(conn), discard: false, _flight: flight });
                 }
                 Err(PoolError::Timeout(_)) => {
                     Stats::bump(&self.stats.acquire_timeouts);
@@ -231,24 +225,34 @@ impl PoolCore {
                     if let Some(b) = &self.breaker {
                         b.failure(std::time::Instant::now());
                     }
-                    let now = tokio::time::Instant::now();
-                    let fits = deadline.is_none_or(|d| now + delay < d);
-                    if !(retry_connect && e.classification().retryable && fits && self.breaker.is_none()) {
+                    // The last pause is cut to what is left, so a server back just before the
+                    // deadline is still found; with under 20 ms left, give up.
+                    let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+                    let pause = left.map_or(delay, |l| delay.min(l.saturating_sub(Duration::from_millis(10))));
+                    let worth_it = left.is_none_or(|l| l > Duration::from_millis(20));
+                    if !(retry_connect && e.classification().retryable && worth_it && self.breaker.is_none()) {
                         return Err(e);
                     }
                     tracing::debug!(
                         pool = self.id,
                         "connection attempt failed ({}); retrying in {}ms",
                         e.code(),
-                        delay.as_millis()
+                        pause.as_millis()
                     );
-                    tokio::time::sleep(delay).await;
+                    tokio::time::sleep(pause).await;
                     delay = (delay * 2).min(Duration::from_secs(2));
                 }
                 Err(PoolError::Closed) => return Err(Error::Closed("The pool has been closed".into())),
                 Err(other) => return Err(Error::Internal(other.to_string())),
             }
         }
+    }
+
+    /// Feeds the utilization alarm (after each checkout and release).
+    fn check_utilization(&self) {
+        let st = self.pool.status();
+        let active = st.size.saturating_sub(st.available);
+        self.events.utilization(active, st.max_size, self.settings.utilization_alert_threshold);
     }
 
     /// [`Self::checkout_with`] with poolTimeoutMs and connection retries.
@@ -307,7 +311,7 @@ impl PoolCore {
         check_params(sql, params.len())?;
         let mut lease = tokio::select! {
             lease = self.checkout() => lease?,
-            _ = aborted(&opts.abort) => return Err(Error::Aborted),
+            _ = aborted(&opts.abort) => return Err(Error::Aborted { sent: false }),
         };
         self.run(&mut lease.conn, sql, text_params(params), opts).await
     }
@@ -325,7 +329,8 @@ impl PoolCore {
         let token = (!self.settings.pgbouncer).then(|| conn.client.cancel_token());
         let work = execute(conn, sql, &params, opts, &self.settings);
         let (out, broken) = supervise(token, timeout_ms, &opts.abort, work).await;
-        conn.broken |= broken;
+        // A statement that lost its connection (or may have) leaves it unusable.
+        conn.broken |= broken || out.as_ref().is_err_and(|e| e.maybe_committed() || e.code() == "P1017");
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let err = out.as_ref().err().map(|e| e.code().to_string());
         let slow = self.stats.record_query(sql, ms, err.as_deref(), self.settings.slow_query_threshold_ms);
@@ -346,6 +351,17 @@ impl PoolCore {
             json.push_str(if slow { ",\"slow\":true}" } else { "}" });
             json
         })
+    }
+
+    /// Runs a multi-statement script (simple protocol), counted like one statement.
+    pub async fn script(&self, conn: &mut Conn, sql: &str) -> Result<(), Error> {
+        let started = std::time::Instant::now();
+        let out = execute_script(conn, sql).await;
+        conn.broken |= out.as_ref().is_err_and(|e| e.maybe_committed() || e.code() == "P1017");
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let err = out.as_ref().err().map(|e| e.code().to_string());
+        self.stats.record_query(sql, ms, err.as_deref(), self.settings.slow_query_threshold_ms);
+        out
     }
 
     /// Starts a statement whose rows are read in batches (`pool.stream`).
@@ -436,7 +452,7 @@ where
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
     if abort.as_ref().is_some_and(|a| a.is_aborted()) {
-        return (Err(Error::Aborted), false);
+        return (Err(Error::Aborted { sent: false }), false);
     }
     let deadline = async {
         match timeout_ms {
@@ -448,7 +464,7 @@ where
     let reason = tokio::select! {
         r = &mut fut => return (r, false),
         _ = deadline => Error::QueryTimeout { timeout_ms },
-        _ = aborted(abort) => Error::Aborted,
+        _ = aborted(abort) => Error::Aborted { sent: true },
     };
     let Some(token) = token else { return (Err(reason), true) };
     let cancel = tokio::spawn(async move { token.cancel_query(NoTls).await });
