@@ -51,6 +51,8 @@ function queryArgs (text, values, opts) {
 }
 
 let lastAbortId = 0
+const NO_OPTS = Object.freeze({})
+const NO_PARAMS = Object.freeze([])
 
 /**
  * Runs `run(abortId)` so that `signal` aborting cancels the statement on the server.
@@ -84,15 +86,21 @@ function checkSql (sql) {
 
 /** Runs one statement through `target` (native pool or client) with events and signal. */
 async function runQuery (pool, target, text, values, opts) {
-  const a = queryArgs(text, values, opts)
+  // The common call, query(text) or query(text, array), skips the argument juggling.
+  const a = typeof text === 'string' && opts === undefined && (values === undefined || Array.isArray(values))
+    ? { sql: text, values, opts: NO_OPTS }
+    : queryArgs(text, values, opts)
   checkSql(a.sql)
-  const params = prepareParams(a.values)
+  const params = a.values === undefined ? NO_PARAMS : prepareParams(a.values)
   const arrayMode = a.opts.rowMode === 'array'
   const started = performance.now()
   let json
   try {
-    json = await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, arrayMode, a.opts.timeoutMs, id))
-  } catch (e) {
+    json = a.opts.signal === undefined
+      ? await target.query(a.sql, params, arrayMode, a.opts.timeoutMs, undefined)
+      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, arrayMode, a.opts.timeoutMs, id))
+  } catch (raw) {
+    const e = fromNative(raw)
     if (pool.listenerCount('query') > 0 || pool.listenerCount('slowQuery') > 0) {
       const ms = performance.now() - started
       observe(pool, a.sql, a.values, ms, ms >= pool._settings.slowQueryThresholdMs, null, e)
@@ -188,9 +196,7 @@ class Pool extends EventEmitter {
 
   /** Takes every finished statement in one crossing and settles their promises. */
   _drain () {
-    const text = this._native.takeCompletions()
-    if (text === '') return
-    const batch = JSON.parse('[' + text + ']')
+    const batch = JSON.parse(this._native.takeCompletions())
     for (let i = 0; i < batch.length; i++) {
       const [id, failed, payload] = batch[i]
       const w = this._waiting.get(id)

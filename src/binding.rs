@@ -306,10 +306,10 @@ impl NativePool {
         Ok(())
     }
 
-    /// Everything completed since the last call, as `[id,status,payload],…` (without brackets).
+    /// Everything completed since the last call, as `[[id,status,payload],…]`.
     #[napi]
     pub fn take_completions(&self, env: Env) -> String {
-        let Some(d) = self.dispatch.get() else { return String::new() };
+        let Some(d) = self.dispatch.get() else { return "[]".into() };
         let (batch, n) = d.completions.take();
         d.taken(&env, n);
         batch
@@ -379,7 +379,7 @@ impl NativePool {
             let core = self.core()?;
             let wait = wait_ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64);
             let lease = core.checkout_with(wait, true).await?;
-            let token = lease.conn.client.cancel_token();
+            let token = lease.conn.cancel.clone();
             Ok(NativeClient { core, token, lease: Arc::new(tokio::sync::Mutex::new(Some(lease))) })
         })
         .await
@@ -438,7 +438,7 @@ impl Drop for NativePool {
 pub struct NativeClient {
     core: Arc<PoolCore>,
     /// Cancels this connection's running statement without waiting for its lock.
-    token: tokio_postgres::CancelToken,
+    token: Arc<tokio_postgres::CancelToken>,
     lease: Arc<tokio::sync::Mutex<Option<Lease>>>,
 }
 
@@ -591,7 +591,7 @@ impl NativeStream {
         let unfinished = st.rows.take().is_some();
         if let Some(lease) = st.lease.take() {
             if unfinished {
-                let _ = lease.conn.client.cancel_token().cancel_query(tokio_postgres::NoTls).await;
+                let _ = lease.conn.cancel.cancel_query(tokio_postgres::NoTls).await;
             }
             lease.finish(unfinished);
         }

@@ -4,7 +4,7 @@
 
 use std::sync::Mutex;
 
-/// Finished statements as JSON text: `[id,0,<result>],[id,1,<error payload>],…`.
+/// Finished statements as one JSON array: `[[id,0,<result>],[id,1,<error payload>],…]`.
 pub struct Completions {
     inner: Mutex<Inner>,
     /// Wakes the JS thread; called at most once per batch.
@@ -20,14 +20,14 @@ struct Inner {
 impl Completions {
     /// A queue that calls `wake` when the first completion of a batch arrives.
     pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Self {
-        Completions { inner: Mutex::new(Inner { buf: String::with_capacity(4096), count: 0, scheduled: false }), wake }
+        Completions { inner: Mutex::new(Inner { buf: String::from("["), count: 0, scheduled: false }), wake }
     }
 
     /// Queues the outcome of statement `id`: `Ok(result JSON)` or `Err(error payload JSON)`.
     pub fn push(&self, id: u32, outcome: Result<String, String>) {
         let wake = {
             let Ok(mut q) = self.inner.lock() else { return };
-            if !q.buf.is_empty() {
+            if q.count > 0 {
                 q.buf.push(',');
             }
             q.buf.push('[');
@@ -51,13 +51,18 @@ impl Completions {
         }
     }
 
-    /// Takes everything queued (and how many statements that is); the next push wakes again.
+    /// Takes everything queued as one JSON array (and how many statements that is); the
+    /// next push wakes again.
     pub fn take(&self) -> (String, usize) {
-        let Ok(mut q) = self.inner.lock() else { return (String::new(), 0) };
+        let Ok(mut q) = self.inner.lock() else { return ("[]".into(), 0) };
         q.scheduled = false;
         let n = std::mem::take(&mut q.count);
-        let cap = q.buf.capacity().min(1 << 20);
-        (std::mem::replace(&mut q.buf, String::with_capacity(cap)), n)
+        let cap = q.buf.capacity().min(1 << 16);
+        let mut fresh = String::with_capacity(cap);
+        fresh.push('[');
+        let mut batch = std::mem::replace(&mut q.buf, fresh);
+        batch.push(']');
+        (batch, n)
     }
 }
 
@@ -79,9 +84,10 @@ mod tests {
         assert_eq!(wakes.load(Ordering::SeqCst), 1);
         let (batch, n) = q.take();
         assert_eq!(n, 2);
-        assert_eq!(batch, "[1,0,{\"rows\":[]}],[2,1,{\"code\":\"P1008\"}]");
+        assert_eq!(batch, "[[1,0,{\"rows\":[]}],[2,1,{\"code\":\"P1008\"}]]");
         q.push(3, Ok("{}".into()));
         assert_eq!(wakes.load(Ordering::SeqCst), 2, "a push after take wakes again");
-        assert_eq!(q.take(), ("[3,0,{}]".to_string(), 1));
+        assert_eq!(q.take(), ("[[3,0,{}]]".to_string(), 1));
+        assert_eq!(q.take(), ("[]".to_string(), 0));
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{CancelToken, Client, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// A bounded LRU of named prepared statements, keyed by SQL text.
@@ -76,6 +76,8 @@ impl StatementCache {
 pub struct Conn {
     /// The driver's client.
     pub client: Client,
+    /// Cancels this connection's running statement; built once (it copies the socket config).
+    pub cancel: Arc<CancelToken>,
     /// Named statements prepared on this connection.
     pub cache: StatementCache,
     /// True while the connection sits in the pool (its death then is a background `error` event).
@@ -224,8 +226,10 @@ impl deadpool::managed::Manager for Manager {
             let jitter = (nanos % 1000) as f64 / 1000.0 * 0.025;
             Duration::from_millis((self.settings.max_lifetime_ms as f64 * (1.0 - jitter)) as u64)
         });
+        let cancel = Arc::new(client.cancel_token());
         Ok(Conn {
             client,
+            cancel,
             cache: StatementCache::new(self.settings.statement_cache_size),
             idle,
             broken: false,

@@ -93,6 +93,8 @@ pub struct PoolCore {
     pool: deadpool::managed::Pool<Manager>,
     /// Work in flight (checkouts held), for a graceful `end()`.
     in_flight: AtomicUsize,
+    /// Connections checked out right now (kept here so the hot path needs no pool lock).
+    active: AtomicUsize,
     /// Fails checkouts fast while the server is down (optional).
     breaker: Option<Breaker>,
     /// Abort flags of statements in flight, by the id JS chose.
@@ -123,6 +125,7 @@ impl Drop for Lease {
             drop(conn);
         }
         // A release can take utilization back below the alarm band: re-arm it.
+        self._flight.0.active.fetch_sub(1, Ordering::AcqRel);
         self._flight.0.check_utilization();
     }
 }
@@ -170,6 +173,7 @@ impl PoolCore {
             stats,
             pool,
             in_flight: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
             breaker,
             aborts: Mutex::new(HashMap::new()),
             events,
@@ -213,6 +217,7 @@ impl PoolCore {
                         b.success();
                     }
                     self.stats.acquire_ms.record(start.elapsed().as_secs_f64() * 1000.0);
+                    self.active.fetch_add(1, Ordering::AcqRel);
                     self.check_utilization();
                     conn.idle.store(false, Ordering::Release);
                     return Ok(Lease { conn: ManuallyDrop::new(conn), discard: false, _flight: flight });
@@ -250,9 +255,8 @@ impl PoolCore {
 
     /// Feeds the utilization alarm (after each checkout and release).
     fn check_utilization(&self) {
-        let st = self.pool.status();
-        let active = st.size.saturating_sub(st.available);
-        self.events.utilization(active, st.max_size, self.settings.utilization_alert_threshold);
+        let active = self.active.load(Ordering::Acquire);
+        self.events.utilization(active, self.settings.connection_limit, self.settings.utilization_alert_threshold);
     }
 
     /// [`Self::checkout_with`] with poolTimeoutMs and connection retries.
@@ -326,7 +330,7 @@ impl PoolCore {
     ) -> Result<String, Error> {
         let started = std::time::Instant::now();
         let timeout_ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
-        let token = (!self.settings.pgbouncer).then(|| conn.client.cancel_token());
+        let token = (!self.settings.pgbouncer).then(|| conn.cancel.clone());
         let work = execute(conn, sql, &params, opts, &self.settings);
         let (out, broken) = supervise(token, timeout_ms, &opts.abort, work).await;
         // A statement that lost its connection (or may have) leaves it unusable.
@@ -443,7 +447,7 @@ impl PoolCore {
 /// With no cancel token (behind PgBouncer 1.18, where cancel requests can hit the wrong query
 /// or crash it) the statement is abandoned instead and its connection discarded.
 pub async fn supervise<T, Fut>(
-    token: Option<CancelToken>,
+    token: Option<Arc<CancelToken>>,
     timeout_ms: u64,
     abort: &Option<Arc<AbortFlag>>,
     fut: Fut,
