@@ -49,7 +49,7 @@ export declare class NativePool {
    * `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
    */
   submit(id: number, sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): void
-  /** Everything completed since the last call, as `[id,status,payload],…` (without brackets). */
+  /** Everything completed since the last call, as `[[id,status,payload],…]`. */
   takeCompletions(): string
   /** Opens max(1, minConnections) connections now. */
   connect(): Promise<void>
@@ -65,7 +65,9 @@ export declare class NativePool {
   acquire(waitMs?: number | undefined | null): Promise<NativeClient>
   /** Starts a streamed statement; rows are pulled in batches with `next`. */
   stream(sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null): Promise<NativeStream>
-  /** Graceful shutdown: new work is rejected at once, work in flight gets `timeoutMs`. */
+  /** First half of `end()`, on the JS thread: from now on new work is rejected. */
+  close(): void
+  /** Second half of `end()`: work in flight gets `timeoutMs`, then every connection closes. */
   end(timeoutMs?: number | undefined | null): Promise<void>
 }
 

@@ -330,7 +330,10 @@ class Pool extends EventEmitter {
    * gets `timeoutMs` (default 5000) to finish, then every connection closes. Idempotent.
    */
   end (opts = {}) {
-    if (!this._ended) this._ended = call(() => this._native.end(opts.timeoutMs))
+    if (!this._ended) {
+      this._native.close() // synchronously: new work rejects from this line on
+      this._ended = call(() => this._native.end(opts.timeoutMs))
+    }
     return this._ended
   }
 
