@@ -12,7 +12,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** A connection held by `pool.acquire()` until `release()`. */
 export declare class NativeClient {
   /** Runs one statement on this connection. */
-  query(sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<string>
+  query(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<string>
   /** Runs a multi-statement script on this connection. */
   executeScript(sql: string): Promise<void>
   /** Cancels the statement running on this connection (cancel request), if any. */
@@ -48,13 +48,13 @@ export declare class NativePool {
    * Starts statement `id`; its outcome arrives through the completion sink as
    * `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
    */
-  submit(id: number, sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): void
+  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): void
   /** Everything completed since the last call, as `[[id,status,payload],…]`. */
   takeCompletions(): string
   /** Opens max(1, minConnections) connections now. */
   connect(): Promise<void>
   /** Runs one statement; resolves with the result as JSON text. */
-  query(sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<string>
+  query(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<string>
   /** Aborts the statement started with `abort_id` (a JS AbortSignal fired). */
   abort(abortId: number): void
   /** Counts a `withRetry` event: "attempt", "succeeded" or "exhausted". */
@@ -64,7 +64,7 @@ export declare class NativePool {
   /** Checks out a connection for several statements. */
   acquire(waitMs?: number | undefined | null): Promise<NativeClient>
   /** Starts a streamed statement; rows are pulled in batches with `next`. */
-  stream(sql: string, params: Array<string | undefined | null>, arrayMode?: boolean | undefined | null): Promise<NativeStream>
+  stream(sql: string, params: Array<string | undefined | null>): Promise<NativeStream>
   /** First half of `end()`, on the JS thread: from now on new work is rejected. */
   close(): void
   /** Second half of `end()`: work in flight gets `timeoutMs`, then every connection closes. */
@@ -76,7 +76,7 @@ export declare class NativePool {
  * because the driver reads the socket only as fast as batches are taken.
  */
 export declare class NativeStream {
-  /** Up to `batch_size` rows as `{"rows":[…],"done":bool[,"fields":…,"fix":…]}`. */
+  /** Up to `batch_size` rows as `{"cols":[…],"n":k,"done":bool[,"fields":…,"fix":…]}`. */
   next(batchSize: number): Promise<string>
   /**
    * Stops early: the statement is cancelled on the server and its connection closed,

@@ -11,7 +11,7 @@ const { transaction } = require('./transaction')
 const { observe, onNativeEvent } = require('./observe')
 const health = require('./health')
 const { prepareParams } = require('./params')
-const { decodeResult, applyFixes } = require('./result')
+const { decodeResult, buildRows } = require('./result')
 
 const ENV_NAMES = native.configEnvNames()
 const DEFAULT_BATCH = 500
@@ -97,8 +97,8 @@ async function runQuery (pool, target, text, values, opts) {
   let json
   try {
     json = a.opts.signal === undefined
-      ? await target.query(a.sql, params, arrayMode, a.opts.timeoutMs, undefined)
-      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, arrayMode, a.opts.timeoutMs, id))
+      ? await target.query(a.sql, params, a.opts.timeoutMs, undefined)
+      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, a.opts.timeoutMs, id))
   } catch (raw) {
     const e = fromNative(raw)
     if (pool.listenerCount('query') > 0 || pool.listenerCount('slowQuery') > 0) {
@@ -167,11 +167,11 @@ class Pool extends EventEmitter {
     const handle = this._native
     const waiting = this._waiting
     this._submitter = {
-      query: (sql, params, arrayMode, timeoutMs, abortId) => new Promise((resolve, reject) => {
+      query: (sql, params, timeoutMs, abortId) => new Promise((resolve, reject) => {
         const id = (this._lastId = (this._lastId + 1) >>> 0)
         waiting.set(id, { resolve, reject })
         try {
-          handle.submit(id, sql, params, arrayMode, timeoutMs, abortId)
+          handle.submit(id, sql, params, timeoutMs, abortId)
         } catch (e) {
           waiting.delete(id)
           reject(e)
@@ -224,14 +224,14 @@ class Pool extends EventEmitter {
     let done = false
     let handle = null
     try {
-      handle = await call(() => this._native.stream(a.sql, params, arrayMode))
+      handle = await call(() => this._native.stream(a.sql, params))
       while (!done) {
         const batch = JSON.parse(await call(() => handle.next(batchSize)))
         if (batch.fields) meta = batch
-        if (meta) applyFixes(batch.rows, meta.fields, meta.fix, arrayMode)
+        const rows = meta ? buildRows(batch, meta.fields, meta.fix, arrayMode) : []
         done = batch.done
-        rowCount += batch.rows.length
-        for (const row of batch.rows) yield row
+        rowCount += rows.length
+        for (const row of rows) yield row
       }
     } catch (e) {
       failure = e

@@ -1,6 +1,9 @@
 'use strict'
-// Results: one JSON text per result from the native layer, then a per-column fix-up for the
-// types JSON cannot carry (see src/convert/mod.rs `Fix`).
+// Results: one JSON text per result (or per batch of results) from the native layer, laid out
+// column by column: `{ cols: [[...], ...], n, fields, fix, ... }`. Arrays of plain values parse
+// much faster than one object per row; the rows are then built by a constructor generated
+// once per column set, so every row object shares one shape. A per-column fix-up rebuilds
+// the types JSON cannot carry (see src/convert/mod.rs `Fix`).
 
 const FIXES = [
   null,
@@ -15,32 +18,69 @@ function deep (fix) {
   return f
 }
 
-/** Applies column fixes in place to parsed rows (objects, or arrays when `arrayMode`). */
-function applyFixes (rows, fields, fix, arrayMode) {
-  if (!fix || rows.length === 0) return
+/** Applies the column fixes in place to column arrays. */
+function fixColumns (cols, fix) {
+  if (!fix) return
   for (let c = 0; c < fix.length; c++) {
     if (fix[c] === 0) continue
     const f = deep(FIXES[fix[c]])
-    const key = arrayMode ? c : fields[c].name
-    for (let r = 0; r < rows.length; r++) {
-      const v = rows[r][key]
-      if (v !== null) rows[r][key] = f(v)
-    }
+    const col = cols[c]
+    for (let i = 0; i < col.length; i++) if (col[i] !== null) col[i] = f(col[i])
   }
 }
 
+const builders = new Map()
+const MAX_BUILDERS = 2000
+
+/** A function (n, ...cols) → rows, generated once per column set and row mode. */
+function builder (fields, arrayMode) {
+  const key = (arrayMode ? 'a\0' : 'o\0') + fields.map((f) => f.name).join('\0')
+  let build = builders.get(key)
+  if (build) return build
+  const args = fields.map((_, i) => `c${i}`)
+  // `__proto__` in an object literal would set the prototype: such column sets take the
+  // generic path, which assigns own properties like pg does.
+  if (!arrayMode && fields.some((f) => f.name === '__proto__')) {
+    build = (n, ...cols) => {
+      const rows = new Array(n)
+      for (let i = 0; i < n; i++) {
+        const row = {}
+        for (let c = 0; c < cols.length; c++) Object.defineProperty(row, fields[c].name, { value: cols[c][i], enumerable: true, writable: true, configurable: true })
+        rows[i] = row
+      }
+      return rows
+    }
+  } else {
+    const item = arrayMode
+      ? `[${args.map((a) => `${a}[i]`).join(',')}]`
+      : `{${fields.map((f, i) => `${JSON.stringify(f.name)}:c${i}[i]`).join(',')}}`
+    // eslint-disable-next-line no-new-func
+    build = new Function('n', ...args, `const rows = new Array(n); for (let i = 0; i < n; i++) rows[i] = ${item}; return rows`)
+  }
+  if (builders.size >= MAX_BUILDERS) builders.clear()
+  builders.set(key, build)
+  return build
+}
+
+/** Rows from column arrays. */
+function buildRows (r, fields, fix, arrayMode) {
+  if (r.n === 0) return []
+  fixColumns(r.cols, fix)
+  return builder(fields, arrayMode)(r.n, ...r.cols)
+}
+
 /**
- * Decodes a native result (JSON text, or the object already parsed with its batch). Returns the pg-compatible result `{ command, rowCount, rows, fields }`
- * plus, beside it, the statement's duration in ms and whether it was slow (for events).
+ * Decodes a native result (JSON text, or the object already parsed with its batch).
+ * Returns the pg-compatible result `{ command, rowCount, rows, fields }` plus, beside it, the
+ * statement's duration in ms and whether it was slow (for events).
  */
 function decodeResult (json, arrayMode) {
   const r = typeof json === 'string' ? JSON.parse(json) : json
-  applyFixes(r.rows, r.fields, r.fix, arrayMode)
   return {
-    result: { command: r.command, rowCount: r.rowCount, rows: r.rows, fields: r.fields },
+    result: { command: r.command, rowCount: r.rowCount, rows: buildRows(r, r.fields, r.fix, arrayMode), fields: r.fields },
     ms: r.ms,
     slow: r.slow === true
   }
 }
 
-module.exports = { decodeResult, applyFixes }
+module.exports = { decodeResult, buildRows }

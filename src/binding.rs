@@ -43,14 +43,8 @@ async fn guarded<T>(query: Option<&str>, fut: impl Future<Output = Result<T, Err
     out.map_err(|e| js_error(&e, query))
 }
 
-fn query_options(
-    core: &PoolCore,
-    array_mode: Option<bool>,
-    timeout_ms: Option<f64>,
-    abort_id: Option<u32>,
-) -> QueryOptions {
+fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>) -> QueryOptions {
     QueryOptions {
-        array_mode: array_mode.unwrap_or(false),
         timeout_ms: timeout_ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64),
         abort: abort_id.map(|id| core.abort_flag(id)),
     }
@@ -285,7 +279,6 @@ impl NativePool {
         id: u32,
         sql: String,
         params: Vec<Option<String>>,
-        array_mode: Option<bool>,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
     ) -> napi::Result<()> {
@@ -297,7 +290,7 @@ impl NativePool {
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
         dispatch.submitted(&env);
         napi::bindgen_prelude::spawn(async move {
-            let opts = query_options(&core, array_mode, timeout_ms, abort_id);
+            let opts = query_options(&core, timeout_ms, abort_id);
             let out = {
                 let _forget = AbortGuard(&core, abort_id);
                 AssertUnwindSafe(core.query(&sql, params, &opts)).catch_unwind().await.unwrap_or_else(|_| {
@@ -330,14 +323,13 @@ impl NativePool {
         &self,
         sql: String,
         params: Vec<Option<String>>,
-        array_mode: Option<bool>,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
     ) -> napi::Result<String> {
         guarded(Some(&sql), async {
             let core = self.core()?;
             let _forget = AbortGuard(&core, abort_id);
-            let opts = query_options(&core, array_mode, timeout_ms, abort_id);
+            let opts = query_options(&core, timeout_ms, abort_id);
             core.query(&sql, params, &opts).await
         })
         .await
@@ -390,26 +382,15 @@ impl NativePool {
 
     /// Starts a streamed statement; rows are pulled in batches with `next`.
     #[napi]
-    pub async fn stream(
-        &self,
-        sql: String,
-        params: Vec<Option<String>>,
-        array_mode: Option<bool>,
-    ) -> napi::Result<NativeStream> {
+    pub async fn stream(&self, sql: String, params: Vec<Option<String>>) -> napi::Result<NativeStream> {
         guarded(Some(&sql), async {
             check_params(&sql, params.len())?;
             let core = self.core()?;
             let mut lease = core.checkout().await?;
             let (rows, stmt) = core.open_stream(&mut lease.conn, &sql, text_params(params)).await?;
             let int8 = core.settings.int8;
-            let writer = stmt.map(|s| RowWriter::new(s.columns(), array_mode.unwrap_or(false), int8));
-            let state = StreamState {
-                lease: Some(lease),
-                rows: Some(rows),
-                writer,
-                array_mode: array_mode.unwrap_or(false),
-                sent_meta: false,
-            };
+            let writer = stmt.map(|s| RowWriter::new(s.columns(), int8));
+            let state = StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false };
             Ok(NativeStream { sql: sql.clone(), state: Arc::new(tokio::sync::Mutex::new(state)), int8 })
         })
         .await
@@ -463,12 +444,11 @@ impl NativeClient {
         &self,
         sql: String,
         params: Vec<Option<String>>,
-        array_mode: Option<bool>,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
     ) -> napi::Result<String> {
         let _forget = AbortGuard(&self.core, abort_id);
-        let opts = query_options(&self.core, array_mode, timeout_ms, abort_id);
+        let opts = query_options(&self.core, timeout_ms, abort_id);
         guarded(Some(&sql), async {
             check_params(&sql, params.len())?;
             let mut guard = self.lease.lock().await;
@@ -528,7 +508,6 @@ struct StreamState {
     lease: Option<Lease>,
     rows: Option<Pin<Box<RowStream>>>,
     writer: Option<RowWriter>,
-    array_mode: bool,
     sent_meta: bool,
 }
 
@@ -543,13 +522,13 @@ pub struct NativeStream {
 
 #[napi]
 impl NativeStream {
-    /// Up to `batch_size` rows as `{"rows":[…],"done":bool[,"fields":…,"fix":…]}`.
+    /// Up to `batch_size` rows as `{"cols":[…],"n":k,"done":bool[,"fields":…,"fix":…]}`.
     #[napi]
     pub async fn next(&self, batch_size: u32) -> napi::Result<String> {
         guarded(Some(&self.sql), async {
             let mut st = self.state.lock().await;
             let st = &mut *st;
-            let mut out = String::from("{\"rows\":[");
+            let mut out = String::from("{");
             let mut n = 0;
             let mut done = true;
             if let Some(rows) = st.rows.as_mut() {
@@ -557,10 +536,7 @@ impl NativeStream {
                 while n < batch_size.max(1) {
                     match rows.next().await {
                         Some(Ok(row)) => {
-                            let w = st
-                                .writer
-                                .get_or_insert_with(|| RowWriter::new(row.columns(), st.array_mode, self.int8));
-                            w.write_row(&mut out, &row, n == 0);
+                            st.writer.get_or_insert_with(|| RowWriter::new(row.columns(), self.int8)).push_row(&row);
                             n += 1;
                         }
                         Some(Err(e)) => {
@@ -579,7 +555,11 @@ impl NativeStream {
                 st.rows = None;
                 st.lease = None;
             }
-            out.push_str("],\"done\":");
+            match st.writer.as_mut() {
+                Some(w) => w.take_cols(&mut out),
+                None => out.push_str("\"cols\":[],\"n\":0"),
+            }
+            out.push_str(",\"done\":");
             out.push_str(if done { "true" } else { "false" });
             if !st.sent_meta {
                 if let Some(w) = &st.writer {

@@ -31,8 +31,6 @@ const CANCEL_GRACE: Duration = Duration::from_secs(2);
 /// Per-statement choices.
 #[derive(Debug, Clone, Default)]
 pub struct QueryOptions {
-    /// Rows as arrays instead of objects.
-    pub array_mode: bool,
     /// Overrides the pool's queryTimeoutMs (0: none).
     pub timeout_ms: Option<u64>,
     /// Set by an AbortSignal: stop waiting and cancel the statement on the server.
@@ -331,7 +329,7 @@ impl PoolCore {
         let started = std::time::Instant::now();
         let timeout_ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
         let token = (!self.settings.pgbouncer).then(|| conn.cancel.clone());
-        let work = execute(conn, sql, &params, opts, &self.settings);
+        let work = execute(conn, sql, &params, &self.settings);
         let (out, broken) = supervise(token, timeout_ms, &opts.abort, work).await;
         // A statement that lost its connection (or may have) leaves it unusable.
         conn.broken |= broken || out.as_ref().is_err_and(|e| e.maybe_committed() || e.code() == "P1017");
@@ -509,27 +507,23 @@ async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowS
     }
 }
 
-async fn execute(
-    conn: &mut Conn,
-    sql: &str,
-    params: &[TextParam],
-    opts: &QueryOptions,
-    settings: &Settings,
-) -> Result<String, Error> {
+async fn execute(conn: &mut Conn, sql: &str, params: &[TextParam], settings: &Settings) -> Result<String, Error> {
     let (rows, stmt) = start(conn, sql, params).await?;
     pin_mut!(rows);
-    let mut out = String::with_capacity(256);
-    out.push_str("{\"rows\":[");
-    let mut writer = stmt.map(|s| RowWriter::new(s.columns(), opts.array_mode, settings.int8));
-    let mut n: u64 = 0;
+    let mut writer = stmt.map(|s| RowWriter::new(s.columns(), settings.int8));
     while let Some(row) = rows.next().await {
         let row = row.map_err(|e| from_driver(&e, true))?;
-        let w = writer.get_or_insert_with(|| RowWriter::new(row.columns(), opts.array_mode, settings.int8));
-        w.write_row(&mut out, &row, n == 0);
-        n += 1;
+        writer.get_or_insert_with(|| RowWriter::new(row.columns(), settings.int8)).push_row(&row);
     }
+    let n = writer.as_ref().map_or(0, RowWriter::rows);
     let command = sql::command_of(sql);
-    out.push_str("],\"rowCount\":");
+    let mut out = String::with_capacity(256);
+    out.push('{');
+    match writer.as_mut() {
+        Some(w) => w.take_cols(&mut out),
+        None => out.push_str("\"cols\":[],\"n\":0"),
+    }
+    out.push_str(",\"rowCount\":");
     match row_count(&command, rows.rows_affected(), n) {
         Some(c) => out.push_str(itoa::Buffer::new().format(c)),
         None => out.push_str("null"),

@@ -78,26 +78,45 @@ fn hex(out: &mut String, b: &[u8]) {
     }
 }
 
+/// Bytes that must be escaped inside a JSON string.
+const ESCAPE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
 /// Appends `s` as a JSON string literal.
 pub fn json_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
-    let mut start = 0;
-    for (i, &c) in bytes.iter().enumerate() {
-        let esc: &str = match c {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            0..=0x1f => "",
-            _ => continue,
-        };
+    // Most values need no escaping: one table scan, then a single copy.
+    let Some(first) = bytes.iter().position(|&c| ESCAPE[c as usize]) else {
+        out.push_str(s);
+        out.push('"');
+        return;
+    };
+    out.push_str(&s[..first]);
+    let mut start = first;
+    for (i, &c) in bytes.iter().enumerate().skip(first) {
+        if !ESCAPE[c as usize] {
+            continue;
+        }
         out.push_str(&s[start..i]);
-        if esc.is_empty() {
-            let _ = write!(out, "\\u{c:04x}");
-        } else {
-            out.push_str(esc);
+        match c {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                let _ = write!(out, "\\u{c:04x}");
+            }
         }
         start = i + 1;
     }

@@ -1,4 +1,5 @@
-//! A whole result as one JSON text: `{"rows":[…],"rowCount":n,"command":"…","fields":[…],"fix":[…]}`.
+//! A whole result as one JSON text:
+//! `{"cols":[[…],…],"n":rows,"rowCount":n,"command":"…","fields":[…],"fix":[…]}`.
 
 use super::{fix_of, json_str, write_json, RawValue};
 use crate::config::Int8Mode;
@@ -6,50 +7,58 @@ use postgres_types::Type;
 use std::fmt::Write;
 use tokio_postgres::{Column, Row};
 
-/// Writes rows of one statement; built once per result from its columns.
+/// Collects rows column by column: JSON.parse of a few arrays of plain values is much
+/// cheaper than of one object per row (no key per value), and `lib/result.js` builds the row
+/// objects with a constructor generated once per column set.
 pub struct RowWriter {
-    /// `"name":` per column, escaped once.
-    keys: Vec<String>,
     names: Vec<String>,
     types: Vec<Type>,
-    array_mode: bool,
     int8: Int8Mode,
+    /// One JSON array body per column (values separated by commas).
+    cols: Vec<String>,
+    n: u64,
 }
 
 impl RowWriter {
-    /// A writer for these columns; `array_mode` writes rows as arrays (`rowMode: 'array'`).
-    pub fn new(columns: &[Column], array_mode: bool, int8: Int8Mode) -> Self {
-        let keys = columns
-            .iter()
-            .map(|c| {
-                let mut k = String::with_capacity(c.name().len() + 3);
-                json_str(&mut k, c.name());
-                k.push(':');
-                k
-            })
-            .collect();
+    /// A writer for these columns.
+    pub fn new(columns: &[Column], int8: Int8Mode) -> Self {
         let names = columns.iter().map(|c| c.name().to_string()).collect();
-        let types = columns.iter().map(|c| c.type_().clone()).collect();
-        RowWriter { keys, names, types, array_mode, int8 }
+        let types: Vec<Type> = columns.iter().map(|c| c.type_().clone()).collect();
+        let cols = types.iter().map(|_| String::with_capacity(64)).collect();
+        RowWriter { names, types, int8, cols, n: 0 }
     }
 
-    /// Appends one row (as an object or an array), preceded by a comma unless `first`.
-    pub fn write_row(&self, out: &mut String, row: &Row, first: bool) {
-        if !first {
-            out.push(',');
+    /// Appends one row's values to the column buffers.
+    pub fn push_row(&mut self, row: &Row) {
+        for (i, (ty, col)) in self.types.iter().zip(self.cols.iter_mut()).enumerate() {
+            if self.n > 0 {
+                col.push(',');
+            }
+            let raw = row.try_get::<_, RawValue>(i).map(|r| r.0).unwrap_or(None);
+            write_json(col, ty, raw, self.int8);
         }
-        out.push(if self.array_mode { '[' } else { '{' });
-        for (i, ty) in self.types.iter().enumerate() {
+        self.n += 1;
+    }
+
+    /// Rows pushed since the last [`Self::take_cols`].
+    pub fn rows(&self) -> u64 {
+        self.n
+    }
+
+    /// Appends `"cols":[[…],…],"n":N` and empties the buffers for the next batch.
+    pub fn take_cols(&mut self, out: &mut String) {
+        out.push_str("\"cols\":[");
+        for (i, col) in self.cols.iter_mut().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            if !self.array_mode {
-                out.push_str(&self.keys[i]);
-            }
-            let raw = row.try_get::<_, RawValue>(i).map(|r| r.0).unwrap_or(None);
-            write_json(out, ty, raw, self.int8);
+            out.push('[');
+            out.push_str(col);
+            out.push(']');
+            col.clear();
         }
-        out.push(if self.array_mode { ']' } else { '}' });
+        let _ = write!(out, "],\"n\":{}", self.n);
+        self.n = 0;
     }
 
     /// Appends `"fields":[{"name","dataTypeID"}…],"fix":[…]`.
