@@ -120,7 +120,7 @@ export type ErrorKind =
 
 /** Every rejection from pgwarden. */
 export declare class PgWardenError extends Error {
-  /** SQLSTATE for server errors, else P1001, P1002, P1008, P1017, P2024, P2028, ERR_PGWARDEN_*. */
+  /** SQLSTATE for server errors, else P1001, P1002, P1008, P1011 (TLS refused), P1017, P2024, P2028, ERR_PGWARDEN_*. */
   code: string
   kind: ErrorKind
   retryable: boolean

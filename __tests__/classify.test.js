@@ -3,9 +3,9 @@
 // real failing query where the server can produce it), pg's DatabaseError, Prisma's known-request
 // and initialization errors, Node system errors, plain 'CODE: message' errors, and non-errors.
 
-const net = require('node:net')
 const { Pool, PgWardenError, classifyError, isRetryable } = require('..')
 const { freshDatabase } = require('./harness')
+const { closedPort, failure } = require('./helpers/common')
 
 // Contract §5 retryable list, with the kind each code has.
 const RETRYABLE = {
@@ -220,15 +220,6 @@ describe('PgWardenError from real failures', () => {
   })
   afterAll(() => pool.end())
 
-  async function failure (promise) {
-    try {
-      await promise
-    } catch (e) {
-      return e
-    }
-    throw new Error('expected a rejection')
-  }
-
   /** Checks the error's own fields agree with classifyError. */
   function expectOurs (e, code, retryable, kind) {
     expect(e).toBeInstanceOf(PgWardenError)
@@ -350,14 +341,7 @@ describe('PgWardenError from real failures', () => {
   })
 
   test('P1001 from a closed port', async () => {
-    const port = await new Promise((resolve, reject) => {
-      const srv = net.createServer()
-      srv.on('error', reject)
-      srv.listen(0, '127.0.0.1', () => {
-        const { port } = srv.address()
-        srv.close(() => resolve(port))
-      })
-    })
+    const port = await closedPort()
     const p = new Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/x`, logger: false, poolTimeoutMs: 200 })
     try {
       const e = await failure(p.query('SELECT 1'))

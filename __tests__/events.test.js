@@ -2,14 +2,11 @@
 // Contract §7: events (slowQuery, query, highUtilization, error), their default log lines,
 // listeners that throw, and the native logger bridge.
 
-const { Pool, PgWardenError } = require('..')
+const { PgWardenError } = require('..')
 const { harness, freshDatabase } = require('./harness')
+const { sleep, ISO, appNames, untilTruthy, failure, poolFactory } = require('./helpers/common')
 
-const RUN = `pgw_events_${process.pid}`
-let seq = 0
-const appName = (what) => `${RUN}_${what}_${++seq}`
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+const appName = appNames(`pgw_events_${process.pid}`)
 
 let dbUrl
 let h
@@ -27,35 +24,11 @@ function recordingLogger () {
   return logger
 }
 
-const pools = []
-function makePool (opts = {}) {
-  const pool = new Pool({ connectionString: dbUrl, logger: false, ...opts })
-  pools.push(pool)
-  return pool
-}
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()))
-})
+const { makePool, endPools } = poolFactory(() => dbUrl)
+afterEach(endPools)
 
 /** Polls `fn` until it returns truthy or `ms` pass; returns the last value. */
-async function until (fn, ms = 3000) {
-  const end = Date.now() + ms
-  let v
-  while (true) {
-    v = await fn()
-    if (v || Date.now() > end) return v
-    await sleep(20)
-  }
-}
-
-async function failure (p) {
-  try {
-    await p
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
-}
+const until = untilTruthy({ ms: 3000, every: 20 })
 
 describe('slowQuery', () => {
   test('payload { query, durationMs, duration, rowCount, timestamp }, no params by default', async () => {

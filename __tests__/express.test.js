@@ -2,13 +2,11 @@
 // Contract §8 (pgwarden/express): databaseRouter endpoints and errorHandler, in a real
 // Express 5 app on 127.0.0.1:0, exercised with fetch.
 
-const net = require('node:net')
 const express = require('express')
 const { Pool } = require('..')
 const { databaseRouter, errorHandler } = require('../lib/express')
 const { harness, freshDatabase, ownedCluster } = require('./harness')
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep, closedPort, poolFactory } = require('./helpers/common')
 
 let dbUrl
 let h
@@ -22,31 +20,15 @@ afterAll(async () => {
   if (cluster) await cluster.destroy()
 })
 
-const pools = []
+const { makePool, endPools, pools } = poolFactory(() => dbUrl)
 const servers = []
-function makePool (opts = {}) {
-  const pool = new Pool({ connectionString: dbUrl, logger: false, ...opts })
-  pools.push(pool)
-  return pool
-}
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => {
     s.closeAllConnections()
     s.close(() => resolve())
   })))
-  await Promise.all(pools.splice(0).map((p) => p.end()))
+  await endPools()
 })
-
-function closedPort () {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 /**
  * Starts `app.use(databaseRouter(pool)); <routes>; app.use(errorHandler(opts)); [finalHandler]`

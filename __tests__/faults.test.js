@@ -4,25 +4,11 @@
 // exhaustion, server-side statement cancel, network cuts through a TCP proxy, deadlocks and
 // serialization failures. Every test is bounded in time and checks the data afterwards.
 
-const { Pool } = require('..')
 const { ownedCluster } = require('./harness')
 const { TcpProxy } = require('./helpers/proxy')
+const { sleep, appNames, timed, pollUntil, poolFactory, backendCounter } = require('./helpers/common')
 
-const RUN = `pgw_faults_${process.pid}`
-let seq = 0
-const appName = (what) => `${RUN}_${what}_${++seq}`
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-/** Settles `p`, recording how long it took: { ok, value | error, ms }. */
-async function timed (p) {
-  const t0 = Date.now()
-  try {
-    const value = await p
-    return { ok: true, value, ms: Date.now() - t0 }
-  } catch (error) {
-    return { ok: false, error, ms: Date.now() - t0 }
-  }
-}
+const appName = appNames(`pgw_faults_${process.pid}`)
 
 /** `p`, or a marker rejection after `ms` so a hang shows up as a failed assertion, not a jest timeout. */
 function bounded (p, ms, what) {
@@ -34,15 +20,7 @@ function bounded (p, ms, what) {
 }
 
 /** Polls `fn` until `pred(value)` holds or `ms` pass; returns the last value. */
-async function eventually (fn, pred, ms = 3000, every = 50) {
-  const end = Date.now() + ms
-  let v
-  while (true) {
-    v = await fn()
-    if (pred(v) || Date.now() > end) return v
-    await sleep(every)
-  }
-}
+const eventually = pollUntil
 
 let cluster
 let dbUrl
@@ -58,23 +36,15 @@ afterAll(async () => {
   if (cluster) await cluster.destroy()
 }, 30000)
 
-const pools = []
-function makePool (opts = {}, url = dbUrl) {
-  const pool = new Pool({ connectionString: url, logger: false, ...opts })
-  pools.push(pool)
-  return pool
-}
+const { makePool, endPools } = poolFactory(() => dbUrl, { end: (p) => p.end({ timeoutMs: 1000 }).catch(() => {}) })
 const proxies = []
 afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end({ timeoutMs: 1000 }).catch(() => {})))
+  await endPools()
   await Promise.all(proxies.splice(0).map((p) => p.close()))
 })
 
 /** Client backends the server has for `app`, with an optional extra condition. */
-async function backends (app, extra = '') {
-  const rows = await cluster.admin(`SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name = '${app}' ${extra}`)
-  return Number(rows[0][0])
-}
+const backends = backendCounter(() => cluster)
 
 // ---------------------------------------------------------------------------------------------
 describe('server restart during a write load', () => {

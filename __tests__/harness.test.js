@@ -4,14 +4,8 @@
 const fs = require('fs')
 const { spawn } = require('child_process')
 const { harness, freshDatabase, ownedCluster, Cluster } = require('./harness')
+const { waitFor } = require('./helpers/common')
 
-async function waitFor(check, timeoutMs = 10000) {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('waitFor: timed out')
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
 
 describe('shared server', () => {
   test('admin returns rows of strings', async () => {

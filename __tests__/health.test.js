@@ -4,8 +4,7 @@
 
 const { Pool } = require('..')
 const { harness, freshDatabase, ownedCluster } = require('./harness')
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep, untilTruthy, poolFactory } = require('./helpers/common')
 
 let dbUrl
 let h
@@ -18,25 +17,10 @@ afterAll(async () => {
   if (cluster) await cluster.destroy()
 })
 
-const pools = []
-function makePool (opts = {}) {
-  const pool = new Pool({ connectionString: dbUrl, logger: false, ...opts })
-  pools.push(pool)
-  return pool
-}
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()))
-})
+const { makePool, endPools, pools } = poolFactory(() => dbUrl)
+afterEach(endPools)
 
-async function until (fn, ms = 3000) {
-  const end = Date.now() + ms
-  let v
-  while (true) {
-    v = await fn()
-    if (v || Date.now() > end) return v
-    await sleep(20)
-  }
-}
+const until = untilTruthy({ ms: 3000, every: 20 })
 
 describe('healthCheck()', () => {
   test('healthy: latency is a number, details.pool is the pool section', async () => {

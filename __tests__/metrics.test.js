@@ -4,8 +4,7 @@
 
 const { Pool } = require('..')
 const { harness, freshDatabase } = require('./harness')
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { untilTruthy, poolFactory } = require('./helpers/common')
 
 let dbUrl
 let h
@@ -15,25 +14,10 @@ beforeAll(async () => {
   await h.adminScript('CREATE TABLE uniq (id int PRIMARY KEY); INSERT INTO uniq VALUES (1);', { database: dbUrl })
 })
 
-const pools = []
-function makePool (opts = {}) {
-  const pool = new Pool({ connectionString: dbUrl, logger: false, ...opts })
-  pools.push(pool)
-  return pool
-}
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()))
-})
+const { makePool, endPools } = poolFactory(() => dbUrl)
+afterEach(endPools)
 
-async function until (fn, ms = 3000) {
-  const end = Date.now() + ms
-  let v
-  while (true) {
-    v = await fn()
-    if (v || Date.now() > end) return v
-    await sleep(20)
-  }
-}
+const until = untilTruthy({ ms: 3000, every: 20 })
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/

@@ -11,18 +11,10 @@ const { execFileSync } = require('child_process')
 const { Pool } = require('..')
 const { harness, freshDatabase } = require('./harness')
 const { exec } = require('./harness/cluster')
+const { freePort } = require('./helpers/common')
 
 const PGBOUNCER = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => fs.existsSync(p))
 const isRoot = process.getuid && process.getuid() === 0
-
-function freePort () {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address()
-      s.close(() => resolve(port))
-    }).on('error', reject)
-  })
-}
 
 let dir, port, url, dbName
 

@@ -1,16 +1,13 @@
 'use strict'
 // Contract §3 (Pool) and §5 (errors) against a real server.
 
-const net = require('node:net')
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { Pool, getPool, PgWardenError } = require('..')
 const { harness, freshDatabase } = require('./harness')
+const { sleep, appNames, eventuallyEquals, closedPort, poolFactory, backendCounter } = require('./helpers/common')
 
-const RUN = `pgw_pool_${process.pid}`
-let seq = 0
-const appName = (what) => `${RUN}_${what}_${++seq}`
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const appName = appNames(`pgw_pool_${process.pid}`)
 
 let dbUrl
 let h
@@ -19,44 +16,15 @@ beforeAll(async () => {
   dbUrl = await freshDatabase('pool')
 })
 
-const pools = []
-/** A pool on the test database, ended in afterEach. */
-function makePool (opts = {}) {
-  const pool = new Pool({ connectionString: dbUrl, logger: false, ...opts })
-  pools.push(pool)
-  return pool
-}
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()))
-})
+/** Pools on the test database, ended in afterEach. */
+const { makePool, endPools, pools } = poolFactory(() => dbUrl)
+afterEach(endPools)
 
 /** Client backends the server has for `app` (seen from the harness's admin session). */
-async function backends (app, extra = '') {
-  const rows = await h.admin(`SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name = '${app}' ${extra}`)
-  return Number(rows[0][0])
-}
+const backends = backendCounter(() => h)
 
 /** Polls `fn` until it returns `want` or `ms` pass; returns the last value. */
-async function eventually (fn, want, ms = 3000) {
-  const end = Date.now() + ms
-  let v
-  while (true) {
-    v = await fn()
-    if (v === want || Date.now() > end) return v
-    await sleep(50)
-  }
-}
-
-function closedPort () {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
+const eventually = eventuallyEquals({ ms: 3000, every: 50 })
 
 describe('connecting', () => {
   test('lazy: no backend until the first query', async () => {

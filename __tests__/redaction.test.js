@@ -5,9 +5,9 @@
 const fs = require('node:fs')
 const path = require('node:path')
 const util = require('node:util')
-const net = require('node:net')
 const { Pool, PgWardenError } = require('..')
 const { harness, freshDatabase, ownedCluster } = require('./harness')
+const { closedPort } = require('./helpers/common')
 
 const PW = 'Sup3r-S3cret!'
 const NEEDLES = [PW, encodeURIComponent(PW), 'S3cret']
@@ -49,18 +49,6 @@ function ctorError (opts) {
   expect(err).toBeInstanceOf(PgWardenError)
   expect(err.code).toBe('ERR_PGWARDEN_CONFIG')
   return err
-}
-
-/** A TCP port with nothing listening. */
-function closedPort () {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 /** `url` with the password PW set and optional query parameters. */

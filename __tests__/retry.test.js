@@ -4,8 +4,8 @@
 
 const { Pool, withRetry, PgWardenError } = require('..')
 const { freshDatabase, ownedCluster } = require('./harness')
+const { sleep } = require('./helpers/common')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A retryable error in pg's shape (SQLSTATE 40001). */
 const serialization = () => Object.assign(new Error('could not serialize access due to concurrent update'), { code: '40001', severity: 'ERROR' })

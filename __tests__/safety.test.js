@@ -6,11 +6,9 @@
 const path = require('node:path')
 const { Pool, PgWardenError } = require('..')
 const { harness, freshDatabase, ownedCluster } = require('./harness')
+const { sleep, appNames, eventuallyEquals, failure, timed, poolFactory, backendCounter } = require('./helpers/common')
 
-const RUN = `pgw_safety_${process.pid}`
-let seq = 0
-const appName = (what) => `${RUN}_${what}_${++seq}`
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const appName = appNames(`pgw_safety_${process.pid}`)
 const THIS_FILE = path.basename(__filename)
 
 let dbUrl
@@ -20,30 +18,8 @@ beforeAll(async () => {
   dbUrl = await freshDatabase('safety')
 })
 
-const pools = []
-function makePool (opts = {}) {
-  const pool = new Pool({ connectionString: dbUrl, logger: false, ...opts })
-  pools.push(pool)
-  return pool
-}
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()))
-})
-
-async function failure (promise) {
-  try {
-    await promise
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
-}
-
-async function timed (promise) {
-  const started = Date.now()
-  const r = await promise.then((value) => ({ value }), (error) => ({ error }))
-  return { ...r, ms: Date.now() - started }
-}
+const { makePool, endPools, pools } = poolFactory(() => dbUrl)
+afterEach(endPools)
 
 /** Client backends of `app` running a statement that matches `like`. */
 async function running (app, like) {
@@ -51,19 +27,9 @@ async function running (app, like) {
   return Number(rows[0][0])
 }
 /** Polls `fn` until it returns `want` or `ms` pass; returns the last value. */
-async function eventually (fn, want, ms = 1000) {
-  const end = Date.now() + ms
-  let v
-  while (true) {
-    v = await fn()
-    if (v === want || Date.now() > end) return v
-    await sleep(20)
-  }
-}
-async function backends (app) {
-  const rows = await h.admin(`SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name = '${app}'`)
-  return Number(rows[0][0])
-}
+const eventually = eventuallyEquals({ ms: 1000, every: 20 })
+/** Client backends the server has for `app`. */
+const backends = backendCounter(() => h)
 
 describe('AbortSignal per query', () => {
   test('abort after 100 ms of pg_sleep(5): 57014 cancelled, cause = reason, stopped on the server', async () => {

@@ -1,12 +1,10 @@
 'use strict'
 // Contract §7: getPoolStats() counters move exactly after known workloads on a fresh pool.
 
-const net = require('node:net')
 const { Pool, getPool, getPoolStats, PgWardenError } = require('..')
 const { harness, freshDatabase } = require('./harness')
+const { sleep, ISO, eventuallyEquals, closedPort, failure, poolFactory } = require('./helpers/common')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
 let dbUrl
 let h
@@ -17,48 +15,12 @@ beforeAll(async () => {
   await h.adminScript('CREATE TABLE uniq (id int PRIMARY KEY);', { database: dbUrl })
 })
 
-const pools = []
-/** A fresh pool on the test database, ended in afterEach. */
-function makePool (opts = {}) {
-  const pool = new Pool({ connectionString: dbUrl, logger: false, ...opts })
-  pools.push(pool)
-  return pool
-}
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()))
-})
+/** Fresh pools on the test database, ended in afterEach. */
+const { makePool, endPools, pools } = poolFactory(() => dbUrl)
+afterEach(endPools)
 
 /** Polls `fn` until it returns `want` or `ms` pass; returns the last value. */
-async function eventually (fn, want, ms = 3000) {
-  const end = Date.now() + ms
-  let v
-  while (true) {
-    v = await fn()
-    if (v === want || Date.now() > end) return v
-    await sleep(25)
-  }
-}
-
-function closedPort () {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-/** Awaits a promise that must reject; returns the error. */
-async function failure (p) {
-  try {
-    await p
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
-}
+const eventually = eventuallyEquals({ ms: 3000, every: 25 })
 
 // The contract's example (§7), used as a type template.
 const EXAMPLE = {

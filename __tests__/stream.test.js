@@ -2,13 +2,11 @@
 // Contract §3: pool.stream — rows in order, batchSize, rowMode, params, early exit releases and
 // cancels, bounded memory, errors mid-stream.
 
-const { Pool, PgWardenError } = require('..')
+const { PgWardenError } = require('..')
 const { harness, freshDatabase } = require('./harness')
+const { sleep, appNames, eventuallyEquals, poolFactory } = require('./helpers/common')
 
-const RUN = `pgw_stream_${process.pid}`
-let seq = 0
-const appName = (what) => `${RUN}_${what}_${++seq}`
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const appName = appNames(`pgw_stream_${process.pid}`)
 
 let dbUrl
 let h
@@ -17,25 +15,10 @@ beforeAll(async () => {
   dbUrl = await freshDatabase('stream')
 })
 
-const pools = []
-function makePool (opts = {}) {
-  const pool = new Pool({ connectionString: dbUrl, logger: false, ...opts })
-  pools.push(pool)
-  return pool
-}
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()))
-})
+const { makePool, endPools } = poolFactory(() => dbUrl)
+afterEach(endPools)
 
-async function eventually (fn, want, ms = 3000) {
-  const end = Date.now() + ms
-  let v
-  while (true) {
-    v = await fn()
-    if (v === want || Date.now() > end) return v
-    await sleep(50)
-  }
-}
+const eventually = eventuallyEquals({ ms: 3000, every: 50 })
 
 async function activeWith (tag) {
   const rows = await h.admin(`SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%${tag}%' AND application_name <> 'pgwarden_harness'`)

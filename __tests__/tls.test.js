@@ -70,12 +70,14 @@ test('verify-full with the right CA and host name connects', async () => {
 test('verify-ca accepts a host name the certificate does not name; verify-full refuses it', async () => {
   expect(await sslUsed(at('127.0.0.1', `?sslmode=verify-ca&sslrootcert=${encodeURIComponent(ca)}`))).toBe(true)
   await expect(sslUsed(at('127.0.0.1', `?sslmode=verify-full&sslrootcert=${encodeURIComponent(ca)}`)))
-    .rejects.toMatchObject({ code: 'P1001', message: expect.stringMatching(/certificate/i) })
+    .rejects.toMatchObject({ code: 'P1011', kind: 'connection', retryable: false, message: expect.stringMatching(/certificate/i) })
 })
 
-test('a certificate from another CA is refused by verify-ca', async () => {
+test('a certificate from another CA is refused by verify-ca, at once (a certificate is not retried)', async () => {
+  const t0 = Date.now()
   await expect(sslUsed(at('localhost', `?sslmode=verify-ca&sslrootcert=${encodeURIComponent(otherCa)}`)))
-    .rejects.toMatchObject({ code: 'P1001', message: expect.stringMatching(/certificate|issuer/i) })
+    .rejects.toMatchObject({ code: 'P1011', retryable: false, message: expect.stringMatching(/certificate|issuer/i) })
+  expect(Date.now() - t0).toBeLessThan(1500)
 })
 
 test('a missing root certificate file is a config error naming it', () => {

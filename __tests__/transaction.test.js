@@ -2,13 +2,11 @@
 // Contract §4: pool.transaction — commit/rollback, isolation, read-only, wait and run-time
 // limits, use after end, and whole re-runs on real serialization failures and deadlocks.
 
-const { Pool, PgWardenError } = require('..')
+const { PgWardenError } = require('..')
 const { harness, freshDatabase } = require('./harness')
+const { sleep, appNames, eventuallyEquals, failure, poolFactory } = require('./helpers/common')
 
-const RUN = `pgw_tx_${process.pid}`
-let seq = 0
-const appName = (what) => `${RUN}_${what}_${++seq}`
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const appName = appNames(`pgw_tx_${process.pid}`)
 
 let dbUrl
 let h
@@ -19,28 +17,12 @@ beforeAll(async () => {
   await h.admin(`ALTER DATABASE "${new URL(dbUrl).pathname.slice(1)}" SET deadlock_timeout = '100ms'`)
 })
 
-const pools = []
-function makePool (opts = {}) {
-  const pool = new Pool({ connectionString: dbUrl, logger: false, ...opts })
-  pools.push(pool)
-  return pool
-}
-afterEach(async () => {
-  await Promise.all(pools.splice(0).map((p) => p.end()))
-})
+const { makePool, endPools } = poolFactory(() => dbUrl)
+afterEach(endPools)
 
 let tableSeq = 0
 /** A fresh table name for one test. */
 const table = (what) => `${what}_${++tableSeq}`
-
-async function failure (promise) {
-  try {
-    await promise
-  } catch (e) {
-    return e
-  }
-  throw new Error('expected a rejection')
-}
 
 /**
  * A barrier for `n` parties: `wait()` resolves once n calls arrived. Only the first round
@@ -59,15 +41,7 @@ function barrier (n) {
 }
 
 /** Polls `fn` until it returns `want` or `ms` pass; returns the last value. */
-async function eventually (fn, want, ms = 1000) {
-  const end = Date.now() + ms
-  let v
-  while (true) {
-    v = await fn()
-    if (v === want || Date.now() > end) return v
-    await sleep(20)
-  }
-}
+const eventually = eventuallyEquals({ ms: 1000, every: 20 })
 
 async function count (pool, t) {
   return (await pool.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n

@@ -175,6 +175,14 @@ impl Manager {
             return crate::error::from_driver(e, false);
         }
         let address = self.settings.address();
+        let tls = self.tls.is_some() && {
+            let text = io_source(e).map(|io| io.to_string()).unwrap_or_else(|| e.to_string()).to_lowercase();
+            text.contains("certificate") || text.contains("handshake") || text.contains("tls")
+        };
+        if tls {
+            let reason = io_source(e).map(|io| io.to_string()).unwrap_or_else(|| e.to_string());
+            return Error::Tls { address, reason };
+        }
         match io_source(e) {
             Some(io) if io.kind() == std::io::ErrorKind::TimedOut => Error::ConnectTimeout { address },
             Some(io) => Error::Unreachable { address, reason: io.to_string() },

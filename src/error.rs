@@ -111,7 +111,9 @@ pub fn classify(code: Option<&str>, message: &str, maybe_committed: bool) -> Cla
     let class08 = code.len() == 5 && code.starts_with("08");
     let retryable = !maybe_committed && (class08 || RETRYABLE.contains(&code));
     let kind = match code {
-        "P1001" | "P1017" | "ECONNREFUSED" | "ECONNRESET" | "ENOTFOUND" | "EAI_AGAIN" | "EPIPE" => Kind::Connection,
+        "P1001" | "P1011" | "P1017" | "ECONNREFUSED" | "ECONNRESET" | "ENOTFOUND" | "EAI_AGAIN" | "EPIPE" => {
+            Kind::Connection
+        }
         "P1002" | "P1008" | "P2028" | "ETIMEDOUT" => Kind::Timeout,
         "P2024" => Kind::PoolTimeout,
         "P2034" | "40001" => Kind::Serialization,
@@ -199,6 +201,14 @@ pub enum Error {
         /// The operating system's reason.
         reason: String,
     },
+    /// TLS could not be set up: the certificate was refused or the handshake failed (P1011).
+    /// Not retryable: waiting does not change a certificate.
+    Tls {
+        /// `host:port` tried.
+        address: String,
+        /// What TLS reported.
+        reason: String,
+    },
     /// The server was reached but connecting timed out (P1002).
     ConnectTimeout {
         /// `host:port` tried.
@@ -246,6 +256,7 @@ impl Error {
             Error::Closed(_) => "ERR_PGWARDEN_CLOSED",
             Error::Server { fields, .. } => &fields.code,
             Error::Unreachable { .. } => "P1001",
+            Error::Tls { .. } => "P1011",
             Error::ConnectTimeout { .. } => "P1002",
             Error::QueryTimeout { .. } => "P1008",
             Error::ConnectionClosed { .. } => "P1017",
@@ -277,6 +288,7 @@ impl Error {
             Error::Unreachable { address, reason } => {
                 format!("Can't reach database server at `{address}`: {reason}")
             }
+            Error::Tls { address, reason } => format!("Error opening a TLS connection to `{address}`: {reason}"),
             Error::ConnectTimeout { address } => {
                 format!("The database server at `{address}` was reached but timed out")
             }
