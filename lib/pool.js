@@ -5,7 +5,7 @@
 const { EventEmitter } = require('node:events')
 const util = require('node:util')
 const native = require('./native')
-const { fromNative, closedError, PgWardenError } = require('./errors')
+const { fromNative, closedError, paramsError, PgWardenError } = require('./errors')
 const { withRetry } = require('./retry')
 const { transaction } = require('./transaction')
 const { observe, onNativeEvent } = require('./observe')
@@ -59,7 +59,6 @@ const NO_PARAMS = Object.freeze([])
  * `target` is the native pool or client that knows the statement by its id.
  */
 async function withSignal (target, signal, run) {
-  if (!signal) return call(() => run(undefined))
   if (signal.aborted) throw abortError(signal)
   const id = (lastAbortId = (lastAbortId + 1) >>> 0)
   const onAbort = () => target.abort(id)
@@ -81,7 +80,7 @@ function abortError (signal) {
 }
 
 function checkSql (sql) {
-  if (typeof sql !== 'string') throw require('./errors').paramsError(`Query text must be a string, got ${typeof sql}`)
+  if (typeof sql !== 'string') throw paramsError(`Query text must be a string, got ${typeof sql}`)
 }
 
 /** Runs one statement through `target` (native pool or client) with events and signal. */
