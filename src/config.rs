@@ -462,8 +462,9 @@ pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> R
         (cpus * 2 + 1) as u64,
     ) as usize;
     if connection_limit == 0 {
-        let (source, raw) =
-            inputs.pick(&row("connectionLimit", Some("connection_limit"), limit_env, 1.0)).expect("set");
+        // Only an explicit 0 gets here (the default is at least 1), so a source exists.
+        let picked = inputs.pick(&row("connectionLimit", Some("connection_limit"), limit_env, 1.0));
+        let (source, raw) = picked.unwrap_or((Source::Option("connectionLimit"), Raw::Num(0.0)));
         return Err(config_error("connectionLimit", &source, &raw, "at least 1"));
     }
     let min_connections = ms(inputs.number(row("minConnections", None, &[], 1.0), true)?, 0) as usize;
