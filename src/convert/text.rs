@@ -60,9 +60,9 @@ pub fn numeric(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
         for pos in (0..=weight).rev() {
             let d = digit(weight - pos)?;
             if pos == weight {
-                let _ = write!(out, "{d}");
+                out.push_str(itoa::Buffer::new().format(d));
             } else {
-                let _ = write!(out, "{d:04}");
+                push4(out, d);
             }
         }
     }
@@ -71,12 +71,27 @@ pub fn numeric(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
         let mut frac = String::with_capacity(dscale + 4);
         let mut pos = -1;
         while frac.len() < dscale {
-            let _ = write!(frac, "{:04}", digit(weight - pos)?);
+            push4(&mut frac, digit(weight - pos)?);
             pos -= 1;
         }
         out.push_str(&frac[..dscale]);
     }
     Ok(())
+}
+
+/// A base-10000 digit as exactly four decimal digits (formatting machinery is too slow here).
+fn push4(out: &mut String, d: i32) {
+    let d = d.clamp(0, 9999) as u32;
+    for div in [1000, 100, 10, 1] {
+        out.push(char::from(b'0' + (d / div % 10) as u8));
+    }
+}
+
+/// A byte as two lowercase hex digits.
+fn push_hex(out: &mut String, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(char::from(HEX[(byte >> 4) as usize]));
+    out.push(char::from(HEX[(byte & 15) as usize]));
 }
 
 /// (year, month, day) in the proleptic Gregorian calendar from days since 1970-01-01.
@@ -219,7 +234,7 @@ pub fn uuid(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
         if matches!(i, 4 | 6 | 8 | 10) {
             out.push('-');
         }
-        let _ = write!(out, "{byte:02x}");
+        push_hex(out, *byte);
     }
     Ok(())
 }
@@ -263,7 +278,7 @@ pub fn macaddr(out: &mut String, b: &[u8]) {
         if i > 0 {
             out.push(':');
         }
-        let _ = write!(out, "{byte:02x}");
+        push_hex(out, *byte);
     }
 }
 
