@@ -46,25 +46,23 @@ pub fn placeholder_count(sql: &str) -> usize {
 /// The command tag a `pg` user expects in `result.command` (SELECT, INSERT, ...).
 pub fn command_of(sql: &str) -> String {
     let words = top_level_words(sql);
-    let first = words.first().cloned().unwrap_or_default();
-    if first == "WITH" {
+    let is = |w: &str, name: &str| w.eq_ignore_ascii_case(name);
+    let mut first = words.first().copied().unwrap_or_default();
+    if is(first, "WITH") {
         // WITH ... the main statement is the first data verb outside the CTE bodies.
-        if let Some(w) = words
-            .iter()
-            .skip(1)
-            .find(|w| matches!(w.as_str(), "SELECT" | "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "VALUES"))
-        {
-            return if w == "VALUES" { "SELECT".into() } else { w.clone() };
+        const VERBS: [&str; 6] = ["SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES"];
+        if let Some(w) = words.iter().skip(1).find(|w| VERBS.iter().any(|v| is(w, v))) {
+            first = w;
         }
     }
-    match first.as_str() {
-        "VALUES" | "TABLE" => "SELECT".into(),
-        _ => first,
+    if is(first, "VALUES") || is(first, "TABLE") {
+        return "SELECT".into();
     }
+    first.to_ascii_uppercase()
 }
 
 /// The words at the shallowest parenthesis depth (so `(SELECT 1)` still names SELECT).
-fn top_level_words(sql: &str) -> Vec<String> {
+fn top_level_words(sql: &str) -> Vec<&str> {
     let b = sql.as_bytes();
     let (mut i, mut depth, mut words) = (0, 0i32, Vec::new());
     let mut top = i32::MAX;
@@ -94,7 +92,7 @@ fn top_level_words(sql: &str) -> Vec<String> {
                 words.clear();
             }
             if depth == top && words.len() < 64 {
-                words.push(sql[s..i].to_ascii_uppercase());
+                words.push(&sql[s..i]);
             }
         } else {
             i += 1;
