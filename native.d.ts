@@ -53,8 +53,6 @@ export declare class NativePool {
   takeCompletions(): string
   /** Opens max(1, minConnections) connections now. */
   connect(): Promise<void>
-  /** Runs one statement; resolves with the result as JSON text. */
-  query(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<string>
   /** Aborts the statement started with `abort_id` (a JS AbortSignal fired). */
   abort(abortId: number): void
   /** Counts a `withRetry` event: "attempt", "succeeded" or "exhausted". */

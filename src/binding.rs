@@ -317,24 +317,6 @@ impl NativePool {
         guarded(None, async { self.core()?.warm_up().await }).await
     }
 
-    /// Runs one statement; resolves with the result as JSON text.
-    #[napi]
-    pub async fn query(
-        &self,
-        sql: String,
-        params: Vec<Option<String>>,
-        timeout_ms: Option<f64>,
-        abort_id: Option<u32>,
-    ) -> napi::Result<String> {
-        guarded(Some(&sql), async {
-            let core = self.core()?;
-            let _forget = AbortGuard(&core, abort_id);
-            let opts = query_options(&core, timeout_ms, abort_id);
-            core.query(&sql, params, &opts).await
-        })
-        .await
-    }
-
     /// Aborts the statement started with `abort_id` (a JS AbortSignal fired).
     #[napi]
     pub fn abort(&self, abort_id: u32) {
