@@ -556,6 +556,13 @@ pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> R
     let log_params = inputs.flag(row("logParams", None, &[], 1.0))?.unwrap_or(false);
     let leak_detection_threshold_ms = ms(inputs.number(row("leakDetectionThresholdMs", None, &[], 1.0), false)?, 0);
     let ssl = resolve_ssl(&inputs)?;
+    // PgBouncer rejects startup options, so these session settings cannot be sent: say so.
+    if pgbouncer && (schema.is_some() || idle_in_transaction_timeout_ms.is_some()) {
+        warnings.push(
+            "schema and idleInTransactionTimeoutMs are not applied with pgbouncer=true (set them on the database or role instead)"
+                .into(),
+        );
+    }
     let circuit_breaker = resolve_breaker(options)?;
     let log_level = match inputs.text(row("logLevel", None, &[], 1.0))? {
         None => tracing::Level::INFO,
@@ -795,6 +802,14 @@ mod tests {
         .unwrap();
         assert!(s.pgbouncer);
         assert_eq!(s.statement_cache_size, 0);
+    }
+
+    #[test]
+    fn pgbouncer_warns_about_session_settings() {
+        let s =
+            resolve(&json!({ "connectionString": format!("{URL}?pgbouncer=true&schema=app") }), &env(&[]), 2).unwrap();
+        assert_eq!(s.warnings.len(), 1);
+        assert!(s.warnings[0].contains("not applied with pgbouncer=true"));
     }
 
     #[test]
