@@ -2,7 +2,7 @@
 // Events and default logging (contract §7). Statement events cost nothing when nobody listens:
 // the duration already rides on each result, and nothing is built unless a listener exists.
 
-const { fromNative, PgWardenError } = require('./errors')
+const { PgWardenError } = require('./errors')
 
 const SQL_CUT = 500
 const cut = (sql) => (sql.length > SQL_CUT ? sql.slice(0, SQL_CUT) + '...' : sql)
@@ -44,8 +44,8 @@ function onNativeEvent (pool, json) {
     return
   }
   if (e.event === 'error') {
-    const err = fromNative({ message: JSON.stringify(e.data) })
-    if (pool.listenerCount('error') > 0) safeEmit(pool, 'error', err instanceof PgWardenError ? err : e.data)
+    const err = new PgWardenError(e.data) // the same payload a rejected statement carries
+    if (pool.listenerCount('error') > 0) safeEmit(pool, 'error', err)
     else pool.logger.error(`[pgwarden] idle connection error (the pool replaces it): ${err.code} ${err.message}`)
   } else if (e.event === 'log') {
     const fn = pool.logger[e.data.level] || pool.logger.info

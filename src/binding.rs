@@ -522,9 +522,12 @@ impl NativeStream {
                             n += 1;
                         }
                         Some(Err(e)) => {
+                            let err = crate::error::from_driver(&e, true);
                             st.rows = None;
-                            st.lease = None;
-                            return Err(crate::error::from_driver(&e, true));
+                            if let Some(lease) = st.lease.take() {
+                                lease.finish(err.lost_connection());
+                            }
+                            return Err(err);
                         }
                         None => {
                             done = true;

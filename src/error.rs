@@ -275,6 +275,11 @@ impl Error {
         }
     }
 
+    /// Whether the connection the statement ran on is gone (or may be): it must not be reused.
+    pub fn lost_connection(&self) -> bool {
+        self.maybe_committed() || matches!(self, Error::ConnectionClosed { .. })
+    }
+
     /// Kind and retryability, by the rules of [`classify`].
     pub fn classification(&self) -> Classification {
         classify(Some(self.code()), &self.message(), self.maybe_committed())

@@ -331,11 +331,8 @@ impl PoolCore {
         let token = (!self.settings.pgbouncer).then(|| conn.cancel.clone());
         let work = execute(conn, sql, &params, &self.settings);
         let (out, broken) = supervise(token, timeout_ms, &opts.abort, work).await;
-        // A statement that lost its connection (or may have) leaves it unusable.
-        conn.broken |= broken || out.as_ref().is_err_and(|e| e.maybe_committed() || e.code() == "P1017");
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let err = out.as_ref().err().map(|e| e.code().to_string());
-        let slow = self.stats.record_query(sql, ms, err.as_deref(), self.settings.slow_query_threshold_ms);
+        conn.broken |= broken;
+        let (ms, slow) = self.finished(conn, sql, started, &out);
         if let Err(Error::QueryTimeout { timeout_ms }) = &out {
             let outcome =
                 if broken { "it did not end: the connection is discarded" } else { "cancelled on the server" };
@@ -359,10 +356,7 @@ impl PoolCore {
     pub async fn script(&self, conn: &mut Conn, sql: &str) -> Result<(), Error> {
         let started = std::time::Instant::now();
         let out = execute_script(conn, sql).await;
-        conn.broken |= out.as_ref().is_err_and(|e| e.maybe_committed() || e.code() == "P1017");
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let err = out.as_ref().err().map(|e| e.code().to_string());
-        self.stats.record_query(sql, ms, err.as_deref(), self.settings.slow_query_threshold_ms);
+        self.finished(conn, sql, started, &out);
         out
     }
 
@@ -375,10 +369,23 @@ impl PoolCore {
     ) -> Result<(Pin<Box<RowStream>>, Option<Statement>), Error> {
         let started = std::time::Instant::now();
         let r = start(conn, sql, &params).await;
-        let err = r.as_ref().err().map(|e| e.code().to_string());
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        self.stats.record_query(sql, ms, err.as_deref(), self.settings.slow_query_threshold_ms);
+        self.finished(conn, sql, started, &r);
         r.map(|(s, cols)| (Box::pin(s), cols))
+    }
+
+    /// Bookkeeping after every statement: a statement that lost its connection (or may have)
+    /// leaves it unusable, and the stats count it. Returns its duration (ms) and whether it was slow.
+    fn finished<T>(
+        &self,
+        conn: &mut Conn,
+        sql: &str,
+        started: std::time::Instant,
+        out: &Result<T, Error>,
+    ) -> (f64, bool) {
+        conn.broken |= out.as_ref().is_err_and(Error::lost_connection);
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let code = out.as_ref().err().map(Error::code);
+        (ms, self.stats.record_query(sql, ms, code, self.settings.slow_query_threshold_ms))
     }
 
     /// Graceful shutdown: waits up to `timeout` for work in flight, then closes every connection.
