@@ -35,14 +35,25 @@ const closedError = (message) => makeError('ERR_PGWARDEN_CLOSED', message)
 
 const PAYLOAD_PREFIX = '{"$pgwarden"'
 
-/** Turns an error thrown by the native addon into a PgWardenError (others pass unchanged). */
-function fromNative (err) {
-  const m = err && err.message
-  if (typeof m === 'string' && m.startsWith(PAYLOAD_PREFIX)) {
-    const e = new PgWardenError(JSON.parse(m))
-    if (err.stack) e.stack = `PgWardenError: ${e.message}\n${err.stack.split('\n').slice(1).join('\n')}`
-    return e
+/** A native error payload that has not become an Error yet (see `fromNative`). */
+class NativePayload {
+  constructor (payload) {
+    this.payload = payload
   }
+}
+
+/** Wraps a parsed payload for `fromNative` to turn into a PgWardenError later. */
+const nativePayload = (payload) => new NativePayload(payload)
+
+/**
+ * Turns an error thrown by the native addon (or a `nativePayload`) into a PgWardenError;
+ * others pass unchanged. Called in the caller's async chain, so the new error's stack holds
+ * the caller's frames (the native error's own stack holds none).
+ */
+function fromNative (err) {
+  if (err instanceof NativePayload) return new PgWardenError(err.payload)
+  const m = err && err.message
+  if (typeof m === 'string' && m.startsWith(PAYLOAD_PREFIX)) return new PgWardenError(JSON.parse(m))
   return err
 }
 
@@ -69,4 +80,5 @@ function classifyError (err) {
 /** Whether retrying is safe and likely to help. */
 const isRetryable = (err) => classifyError(err).retryable
 
-module.exports = { PgWardenError, fromNative, configError, paramsError, closedError, classifyError, isRetryable }
+module.exports = {
+  nativePayload, PgWardenError, fromNative, configError, paramsError, closedError, classifyError, isRetryable }

@@ -5,7 +5,7 @@
 const { EventEmitter } = require('node:events')
 const util = require('node:util')
 const native = require('./native')
-const { fromNative, closedError, paramsError, PgWardenError } = require('./errors')
+const { fromNative, nativePayload, closedError, paramsError, PgWardenError } = require('./errors')
 const { withRetry } = require('./retry')
 const { transaction } = require('./transaction')
 const { observe, onNativeEvent } = require('./observe')
@@ -83,6 +83,24 @@ function checkSql (sql) {
   if (typeof sql !== 'string') throw paramsError(`Query text must be a string, got ${typeof sql}`)
 }
 
+/** A statement's `timeoutMs` option: undefined (the pool's queryTimeoutMs) or a number ≥ 0. */
+function timeoutOf (opts) {
+  const t = opts.timeoutMs
+  if (t === undefined) return undefined
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) {
+    throw paramsError(`timeoutMs must be a non-negative finite number of milliseconds, got ${typeof t === 'number' ? t : typeof t}`)
+  }
+  return t
+}
+
+/** Runs `run(timeoutMs, abortId)` natively with the statement's timeout and AbortSignal. */
+function bounded (target, opts, run) {
+  const timeoutMs = timeoutOf(opts)
+  return opts.signal === undefined
+    ? call(() => run(timeoutMs, undefined))
+    : withSignal(target, opts.signal, (id) => run(timeoutMs, id))
+}
+
 /** Runs one statement through `target` (native pool or client) with events and signal. */
 async function runQuery (pool, target, text, values, opts) {
   // The common call, query(text) or query(text, array), skips the argument juggling.
@@ -92,13 +110,15 @@ async function runQuery (pool, target, text, values, opts) {
   checkSql(a.sql)
   const params = a.values === undefined ? NO_PARAMS : prepareParams(a.values)
   const arrayMode = a.opts.rowMode === 'array'
+  const timeoutMs = a.opts === NO_OPTS ? undefined : timeoutOf(a.opts)
   const started = performance.now()
   let json
   try {
     json = a.opts.signal === undefined
-      ? await target.query(a.sql, params, a.opts.timeoutMs, undefined)
-      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, a.opts.timeoutMs, id))
+      ? await target.query(a.sql, params, timeoutMs, undefined)
+      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, timeoutMs, id))
   } catch (raw) {
+    // Built here, inside the caller's await chain, so err.stack names the caller's functions.
     const e = fromNative(raw)
     if (pool.listenerCount('query') > 0 || pool.listenerCount('slowQuery') > 0) {
       const ms = performance.now() - started
@@ -125,11 +145,11 @@ class Client {
     return runQuery(this._pool, this._handle, text, values, opts)
   }
 
-  /** Runs a multi-statement script (simple protocol, no parameters). */
-  async executeScript (sql) {
+  /** Runs a multi-statement script (simple protocol, no parameters); `opts`: `{ timeoutMs, signal }`. */
+  async executeScript (sql, opts = {}) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    await call(() => this._handle.executeScript(sql))
+    await bounded(this._handle, opts, (timeoutMs, id) => this._handle.executeScript(sql, timeoutMs, id))
   }
 
   /** Returns the connection to the pool; `release(true)` or `release(err)` closes it instead. Idempotent. */
@@ -201,7 +221,8 @@ class Pool extends EventEmitter {
       const w = this._waiting.get(id)
       if (w === undefined) continue
       this._waiting.delete(id)
-      if (failed) w.reject(new PgWardenError(payload))
+      // The error object is built by the awaiting caller (runQuery), so its stack is theirs.
+      if (failed) w.reject(nativePayload(payload))
       else w.resolve(payload)
     }
   }
@@ -216,14 +237,23 @@ class Pool extends EventEmitter {
     const params = prepareParams(a.values)
     const arrayMode = a.opts.rowMode === 'array'
     const batchSize = Math.max(1, Math.floor(a.opts.batchSize || DEFAULT_BATCH))
+    const timeoutMs = timeoutOf(a.opts)
+    const signal = a.opts.signal
     const started = performance.now()
     let rowCount = 0
     let failure
     let meta = null
     let done = false
     let handle = null
+    // The signal stays armed for the whole stream: it cancels the start or any batch.
+    const abortId = signal === undefined ? undefined : (lastAbortId = (lastAbortId + 1) >>> 0)
+    const onAbort = () => this._native.abort(abortId)
+    if (signal !== undefined) {
+      if (signal.aborted) throw abortError(signal)
+      signal.addEventListener('abort', onAbort, { once: true })
+    }
     try {
-      handle = await call(() => this._native.stream(a.sql, params))
+      handle = await call(() => this._native.stream(a.sql, params, timeoutMs, abortId))
       while (!done) {
         const batch = JSON.parse(await call(() => handle.next(batchSize)))
         if (batch.fields) meta = batch
@@ -233,9 +263,11 @@ class Pool extends EventEmitter {
         for (const row of rows) yield row
       }
     } catch (e) {
+      if (signal !== undefined && signal.aborted && e && e.code === '57014') e.cause = signal.reason
       failure = e
       throw e
     } finally {
+      if (signal !== undefined) signal.removeEventListener('abort', onAbort)
       if (!done && handle) await handle.close()
       if (this.listenerCount('query') > 0 || this.listenerCount('slowQuery') > 0) {
         const ms = performance.now() - started
@@ -244,10 +276,10 @@ class Pool extends EventEmitter {
     }
   }
 
-  /** Runs a multi-statement script with the simple protocol (no parameters). */
-  async executeScript (sql) {
+  /** Runs a multi-statement script with the simple protocol (no parameters); `opts`: `{ timeoutMs, signal }`. */
+  async executeScript (sql, opts = {}) {
     checkSql(sql)
-    await call(() => this._native.executeScript(sql))
+    await bounded(this._native, opts, (timeoutMs, id) => this._native.executeScript(sql, timeoutMs, id))
   }
 
   /**

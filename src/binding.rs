@@ -6,14 +6,15 @@
 
 use crate::completion::Completions;
 use crate::config::{self, ENV_NAMES};
+use crate::connection::Canceller;
 use crate::convert::json_str;
 use crate::convert::params::text_params;
 use crate::convert::result::RowWriter;
 use crate::error::{classify, Error};
 use crate::metrics::PoolGauges;
-use crate::pool::{check_params, Lease, PoolCore, QueryOptions};
+use crate::pool::{check_params, read_batch, Lease, PoolCore, QueryOptions};
 use crate::stats::Stats;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -340,11 +341,18 @@ impl NativePool {
 
     /// Runs a multi-statement script (simple protocol, no parameters).
     #[napi]
-    pub async fn execute_script(&self, sql: String) -> napi::Result<()> {
+    pub async fn execute_script(
+        &self,
+        sql: String,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<()> {
         guarded(Some(&sql), async {
             let core = self.core()?;
-            let mut lease = core.checkout().await?;
-            core.script(&mut lease.conn, &sql).await
+            let _forget = AbortGuard(&core, abort_id);
+            let opts = query_options(&core, timeout_ms, abort_id);
+            let mut lease = core.checkout_for(&opts).await?;
+            core.script(&mut lease.conn, &sql, &opts).await
         })
         .await
     }
@@ -356,24 +364,31 @@ impl NativePool {
             let core = self.core()?;
             let wait = wait_ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64);
             let lease = core.checkout_with(wait, true).await?;
-            let token = lease.conn.cancel.clone();
-            Ok(NativeClient { core, token, lease: Arc::new(tokio::sync::Mutex::new(Some(lease))) })
+            let cancel = lease.conn.cancel.clone();
+            Ok(NativeClient { core, cancel, lease: Arc::new(tokio::sync::Mutex::new(Some(lease))) })
         })
         .await
     }
 
-    /// Starts a streamed statement; rows are pulled in batches with `next`.
+    /// Starts a streamed statement; rows are pulled in batches with `next`. `timeout_ms`
+    /// bounds the start and each wait for a batch; `abort_id` names its AbortSignal.
     #[napi]
-    pub async fn stream(&self, sql: String, params: Vec<Option<String>>) -> napi::Result<NativeStream> {
+    pub async fn stream(
+        &self,
+        sql: String,
+        params: Vec<Option<String>>,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<NativeStream> {
         guarded(Some(&sql), async {
             check_params(&sql, params.len())?;
             let core = self.core()?;
-            let mut lease = core.checkout().await?;
-            let (rows, stmt) = core.open_stream(&mut lease.conn, &sql, text_params(params)).await?;
-            let int8 = core.settings.int8;
-            let writer = stmt.map(|s| RowWriter::new(s.columns(), int8));
+            let opts = query_options(&core, timeout_ms, abort_id);
+            let mut lease = core.checkout_for(&opts).await?;
+            let (rows, prepared) = core.open_stream(&mut lease.conn, &sql, text_params(params), &opts).await?;
+            let writer = RowWriter::new(prepared.stmt.columns(), core.settings.int8);
             let state = StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false };
-            Ok(NativeStream { sql: sql.clone(), state: Arc::new(tokio::sync::Mutex::new(state)), int8 })
+            Ok(NativeStream { sql: sql.clone(), state: Arc::new(tokio::sync::Mutex::new(state)), core, opts, abort_id })
         })
         .await
     }
@@ -414,7 +429,7 @@ impl Drop for NativePool {
 pub struct NativeClient {
     core: Arc<PoolCore>,
     /// Cancels this connection's running statement without waiting for its lock.
-    token: Arc<tokio_postgres::CancelToken>,
+    cancel: Arc<Canceller>,
     lease: Arc<tokio::sync::Mutex<Option<Lease>>>,
 }
 
@@ -442,11 +457,18 @@ impl NativeClient {
 
     /// Runs a multi-statement script on this connection.
     #[napi]
-    pub async fn execute_script(&self, sql: String) -> napi::Result<()> {
+    pub async fn execute_script(
+        &self,
+        sql: String,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<()> {
+        let _forget = AbortGuard(&self.core, abort_id);
+        let opts = query_options(&self.core, timeout_ms, abort_id);
         guarded(Some(&sql), async {
             let mut guard = self.lease.lock().await;
             let lease = guard.as_mut().ok_or_else(|| Error::Closed("The client was released".into()))?;
-            self.core.script(&mut lease.conn, &sql).await
+            self.core.script(&mut lease.conn, &sql, &opts).await
         })
         .await
     }
@@ -454,8 +476,7 @@ impl NativeClient {
     /// Cancels the statement running on this connection (cancel request), if any.
     #[napi]
     pub async fn cancel(&self) -> napi::Result<()> {
-        let token = self.token.clone();
-        let _ = token.cancel_query(tokio_postgres::NoTls).await;
+        let _ = self.cancel.cancel().await;
         Ok(())
     }
 
@@ -489,7 +510,7 @@ impl NativeClient {
 struct StreamState {
     lease: Option<Lease>,
     rows: Option<Pin<Box<RowStream>>>,
-    writer: Option<RowWriter>,
+    writer: RowWriter,
     sent_meta: bool,
 }
 
@@ -499,7 +520,10 @@ struct StreamState {
 pub struct NativeStream {
     sql: String,
     state: Arc<tokio::sync::Mutex<StreamState>>,
-    int8: config::Int8Mode,
+    core: Arc<PoolCore>,
+    /// The stream's timeout (each wait for a batch) and AbortSignal.
+    opts: QueryOptions,
+    abort_id: Option<u32>,
 }
 
 #[napi]
@@ -510,48 +534,38 @@ impl NativeStream {
         guarded(Some(&self.sql), async {
             let mut st = self.state.lock().await;
             let st = &mut *st;
-            let mut out = String::from("{");
-            let mut n = 0;
-            let mut done = true;
-            if let Some(rows) = st.rows.as_mut() {
-                done = false;
-                while n < batch_size.max(1) {
-                    match rows.next().await {
-                        Some(Ok(row)) => {
-                            st.writer.get_or_insert_with(|| RowWriter::new(row.columns(), self.int8)).push_row(&row);
-                            n += 1;
-                        }
-                        Some(Err(e)) => {
-                            let err = crate::error::from_driver(&e, true);
+            let done = match (st.rows.as_mut(), st.lease.as_ref()) {
+                (Some(rows), Some(lease)) => {
+                    let cancel = lease.conn.cancel.clone();
+                    let batch = read_batch(rows, &mut st.writer, batch_size);
+                    match self.core.supervise(&cancel, &self.opts, batch).await {
+                        (Ok(done), _) => done,
+                        (Err(e), broken) => {
                             st.rows = None;
                             if let Some(lease) = st.lease.take() {
-                                lease.finish(err.lost_connection());
+                                lease.finish(broken || e.lost_connection());
                             }
-                            return Err(err);
-                        }
-                        None => {
-                            done = true;
-                            break;
+                            return Err(e);
                         }
                     }
                 }
-            }
+                _ => true,
+            };
             if done {
                 st.rows = None;
                 st.lease = None;
+                if let Some(id) = self.abort_id {
+                    self.core.forget_abort(id);
+                }
             }
-            match st.writer.as_mut() {
-                Some(w) => w.take_cols(&mut out),
-                None => out.push_str("\"cols\":[],\"n\":0"),
-            }
+            let mut out = String::from("{");
+            st.writer.take_cols(&mut out);
             out.push_str(",\"done\":");
             out.push_str(if done { "true" } else { "false" });
             if !st.sent_meta {
-                if let Some(w) = &st.writer {
-                    out.push(',');
-                    w.write_meta(&mut out);
-                    st.sent_meta = true;
-                }
+                out.push(',');
+                st.writer.write_meta(&mut out);
+                st.sent_meta = true;
             }
             out.push_str(",\"command\":");
             json_str(&mut out, &crate::sql::command_of(&self.sql));
@@ -565,11 +579,14 @@ impl NativeStream {
     /// so no unread rows are left on a pooled connection. Idempotent.
     #[napi]
     pub async fn close(&self) -> napi::Result<()> {
+        if let Some(id) = self.abort_id {
+            self.core.forget_abort(id);
+        }
         let mut st = self.state.lock().await;
         let unfinished = st.rows.take().is_some();
         if let Some(lease) = st.lease.take() {
             if unfinished {
-                let _ = lease.conn.cancel.cancel_query(tokio_postgres::NoTls).await;
+                let _ = lease.conn.cancel.cancel().await;
             }
             lease.finish(unfinished);
         }

@@ -12,7 +12,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_postgres::{CancelToken, Client, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-/// A bounded LRU of named prepared statements, keyed by SQL text.
+/// A statement with the result format codes its Bind asks for (see `convert::decodes_binary`).
+#[derive(Clone)]
+pub struct Prepared {
+    /// The driver's statement (named, or unnamed when only described).
+    pub stmt: Statement,
+    /// One code for every column, or one per column.
+    pub formats: Arc<[i16]>,
+}
+
+impl Prepared {
+    /// Computes the format codes from the statement's column types.
+    pub fn new(stmt: Statement) -> Self {
+        let formats = crate::convert::result_formats(stmt.columns().iter().map(|c| c.type_())).into();
+        Prepared { stmt, formats }
+    }
+}
+
+/// How many described statements a connection remembers when it keeps no named statements.
+const DESCRIBED_CAPACITY: usize = 256;
+
+/// A bounded LRU of prepared statements, keyed by SQL text.
 ///
 /// Unbounded caches (deadpool-postgres' `prepare_cached`) grow without limit; here the least
 /// recently used statement is dropped, which closes it on the server.
@@ -20,7 +40,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 pub struct StatementCache {
     capacity: usize,
     tick: u64,
-    entries: HashMap<String, (Statement, u64)>,
+    entries: HashMap<String, (Prepared, u64)>,
 }
 
 impl StatementCache {
@@ -35,7 +55,7 @@ impl StatementCache {
     }
 
     /// The cached statement for `sql`, marked as just used.
-    pub fn get(&mut self, sql: &str) -> Option<Statement> {
+    pub fn get(&mut self, sql: &str) -> Option<Prepared> {
         self.tick += 1;
         let tick = self.tick;
         self.entries.get_mut(sql).map(|(stmt, used)| {
@@ -45,7 +65,7 @@ impl StatementCache {
     }
 
     /// Remembers `stmt`, evicting the least recently used entry when full.
-    pub fn insert(&mut self, sql: &str, stmt: Statement) {
+    pub fn insert(&mut self, sql: &str, stmt: Prepared) {
         if self.entries.len() >= self.capacity {
             let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
             if let Some(k) = oldest {
@@ -72,14 +92,42 @@ impl StatementCache {
     }
 }
 
+/// Sends cancel requests for one connection, over TLS when the connection uses it (a server
+/// that only accepts TLS rejects a plain cancel request).
+pub struct Canceller {
+    token: CancelToken,
+    tls: Option<MakeRustlsConnect>,
+}
+
+impl Canceller {
+    /// Asks the server to cancel whatever this connection is running, giving up after the
+    /// cancel grace (a network cut can swallow the request or its TLS handshake). An error
+    /// means the request did not reach the server; success does not mean anything was cancelled.
+    pub async fn cancel(&self) -> Result<(), String> {
+        let request = async {
+            match &self.tls {
+                None => self.token.cancel_query(NoTls).await,
+                Some(tls) => self.token.cancel_query(tls.clone()).await,
+            }
+        };
+        match tokio::time::timeout(crate::pool::CANCEL_GRACE, request).await {
+            Ok(sent) => sent.map_err(|e| e.to_string()),
+            Err(_) => Err("no answer within the cancel grace".into()),
+        }
+    }
+}
+
 /// A pooled connection.
 pub struct Conn {
     /// The driver's client.
     pub client: Client,
     /// Cancels this connection's running statement; built once (it copies the socket config).
-    pub cancel: Arc<CancelToken>,
+    pub cancel: Arc<Canceller>,
     /// Named statements prepared on this connection.
     pub cache: StatementCache,
+    /// Column types of statements sent unnamed (PgBouncer, cache 0), so that their Bind can
+    /// ask for the right format per column; nothing of them stays on the server.
+    pub described: StatementCache,
     /// True while the connection sits in the pool (its death then is a background `error` event).
     pub idle: Arc<AtomicBool>,
     /// Set when the connection must not be reused (a cancel that did not land, a lost socket).
@@ -234,11 +282,12 @@ impl deadpool::managed::Manager for Manager {
             let jitter = (nanos % 1000) as f64 / 1000.0 * 0.025;
             Duration::from_millis((self.settings.max_lifetime_ms as f64 * (1.0 - jitter)) as u64)
         });
-        let cancel = Arc::new(client.cancel_token());
+        let cancel = Arc::new(Canceller { token: client.cancel_token(), tls: self.tls.clone() });
         Ok(Conn {
             client,
             cancel,
             cache: StatementCache::new(self.settings.statement_cache_size),
+            described: StatementCache::new(DESCRIBED_CAPACITY),
             idle,
             broken: false,
             lifetime,

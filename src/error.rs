@@ -178,6 +178,53 @@ pub struct ServerError {
     pub routine: Option<String>,
 }
 
+/// What stopped a statement in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interruption {
+    /// Its timeout (timeoutMs or the pool's queryTimeoutMs) passed.
+    Timeout {
+        /// The timeout that elapsed, in ms.
+        timeout_ms: u64,
+    },
+    /// Its AbortSignal fired.
+    Abort,
+    /// `end()` ran out of time while it was in flight.
+    Shutdown,
+}
+
+/// What is known of a statement's outcome once it was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// It was never sent.
+    NotSent,
+    /// The server confirmed the cancel (57014 for this statement): it did not take effect.
+    Cancelled,
+    /// A cancel request was sent but not confirmed in time: it may still run or have run.
+    Unconfirmed,
+    /// Behind PgBouncer no cancel is sent: it was abandoned with its connection.
+    Abandoned,
+}
+
+impl Stopped {
+    /// Whether the statement may have taken effect.
+    pub fn maybe_committed(self) -> bool {
+        matches!(self, Stopped::Unconfirmed | Stopped::Abandoned)
+    }
+
+    /// The outcome, in words for the end of an error message.
+    fn words(self) -> String {
+        match self {
+            Stopped::NotSent => "before the statement was sent".into(),
+            Stopped::Cancelled => "the statement was cancelled on the server".into(),
+            Stopped::Unconfirmed => format!(
+                "a cancel request was sent but the server did not confirm it within {}ms, so the statement may still be running or may have completed (its outcome is unknown); its connection was closed",
+                crate::pool::CANCEL_GRACE.as_millis()
+            ),
+            Stopped::Abandoned => "behind PgBouncer the statement is abandoned with its connection rather than cancelled, so it may still be running or may have completed (its outcome is unknown)".into(),
+        }
+    }
+}
+
 /// Everything that can go wrong in pgwarden.
 #[derive(Debug, Clone)]
 pub enum Error {
@@ -214,10 +261,13 @@ pub enum Error {
         /// `host:port` tried.
         address: String,
     },
-    /// A statement ran past its timeout and was cancelled (P1008).
-    QueryTimeout {
-        /// The timeout that elapsed, in ms.
-        timeout_ms: u64,
+    /// A statement was stopped while in flight: by its timeout (P1008), its AbortSignal
+    /// (57014) or `end()` (ERR_PGWARDEN_CLOSED). `stopped` says what is known of its outcome.
+    Interrupted {
+        /// What stopped it.
+        why: Interruption,
+        /// What is known of its outcome.
+        stopped: Stopped,
     },
     /// The connection was closed while in use (P1017).
     ConnectionClosed {
@@ -225,11 +275,6 @@ pub enum Error {
         maybe_committed: bool,
         /// What the driver reported.
         reason: String,
-    },
-    /// An AbortSignal stopped the statement; it was cancelled on the server (57014, 'cancelled').
-    Aborted {
-        /// Whether the statement had been sent (it was then cancelled on the server).
-        sent: bool,
     },
     /// A transaction ran past its timeoutMs and was rolled back (P2028).
     TransactionTimeout {
@@ -258,10 +303,11 @@ impl Error {
             Error::Unreachable { .. } => "P1001",
             Error::Tls { .. } => "P1011",
             Error::ConnectTimeout { .. } => "P1002",
-            Error::QueryTimeout { .. } => "P1008",
+            Error::Interrupted { why: Interruption::Timeout { .. }, .. } => "P1008",
+            Error::Interrupted { why: Interruption::Abort, .. } => "57014",
+            Error::Interrupted { why: Interruption::Shutdown, .. } => "ERR_PGWARDEN_CLOSED",
             Error::ConnectionClosed { .. } => "P1017",
             Error::PoolTimeout { .. } => "P2024",
-            Error::Aborted { .. } => "57014",
             Error::TransactionTimeout { .. } => "P2028",
             Error::Internal(_) => "ERR_PGWARDEN_INTERNAL",
         }
@@ -271,8 +317,14 @@ impl Error {
     pub fn maybe_committed(&self) -> bool {
         match self {
             Error::Server { maybe_committed, .. } | Error::ConnectionClosed { maybe_committed, .. } => *maybe_committed,
+            Error::Interrupted { stopped, .. } => stopped.maybe_committed(),
             _ => false,
         }
+    }
+
+    /// Whether the server cancelled the statement (57014), confirming it did not take effect.
+    pub fn is_query_canceled(&self) -> bool {
+        matches!(self, Error::Server { fields, .. } if fields.code == "57014")
     }
 
     /// Whether the connection the statement ran on is gone (or may be): it must not be reused.
@@ -297,17 +349,19 @@ impl Error {
             Error::ConnectTimeout { address } => {
                 format!("The database server at `{address}` was reached but timed out")
             }
-            Error::QueryTimeout { timeout_ms } => {
-                format!("Operations timed out after {timeout_ms}ms; the statement was cancelled on the server")
+            Error::Interrupted { why, stopped } => {
+                let what = match why {
+                    Interruption::Timeout { timeout_ms } => format!("Operations timed out after {timeout_ms}ms"),
+                    Interruption::Abort => "Query aborted by its AbortSignal".into(),
+                    Interruption::Shutdown => "The pool was ended (end() ran out of time) while the statement was in flight".into(),
+                };
+                let sep = if *stopped == Stopped::NotSent { " " } else { "; " };
+                format!("{what}{sep}{}", stopped.words())
             }
             Error::ConnectionClosed { reason, maybe_committed } => {
                 let outcome = if *maybe_committed { " while a statement was in flight (its outcome is unknown)" } else { "" };
                 format!("Server has closed the connection{outcome}: {reason}")
             }
-            Error::Aborted { sent: true } => {
-                "Query aborted by its AbortSignal; the statement was cancelled on the server".into()
-            }
-            Error::Aborted { sent: false } => "Query aborted by its AbortSignal before it was sent".into(),
             Error::TransactionTimeout { timeout_ms } => format!(
                 "Transaction API error: the transaction ran past its timeout of {timeout_ms}ms and was rolled back"
             ),

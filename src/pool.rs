@@ -3,10 +3,10 @@
 
 use crate::breaker::{Admission, Breaker};
 use crate::config::Settings;
-use crate::connection::{Conn, Manager};
+use crate::connection::{Canceller, Conn, Manager, Prepared};
 use crate::convert::params::{text_params, TextParam};
 use crate::convert::result::{row_count, RowWriter};
-use crate::error::{from_driver, Error};
+use crate::error::{from_driver, Error, Interruption, Stopped};
 use crate::events::Events;
 use crate::sql;
 use crate::stats::Stats;
@@ -20,13 +20,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use tokio::sync::Notify;
-use tokio_postgres::{CancelToken, NoTls, RowStream, Statement};
+use tokio_postgres::RowStream;
 
 /// A connection checked out of the pool; returned to it when dropped.
 pub type Pooled = Object<Manager>;
 
 /// How long a cancelled statement may take to end before its connection is given up.
-const CANCEL_GRACE: Duration = Duration::from_secs(2);
+pub const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
 /// Per-statement choices.
 #[derive(Debug, Clone, Default)]
@@ -97,6 +97,10 @@ pub struct PoolCore {
     breaker: Option<Breaker>,
     /// Abort flags of statements in flight, by the id JS chose.
     aborts: Mutex<HashMap<u32, Arc<AbortFlag>>>,
+    /// Statements sent and not yet finished (what `end()` cancels when it runs out of time).
+    running: AtomicUsize,
+    /// Raised when `end()` runs out of time: statements still in flight are cancelled.
+    shutdown: AbortFlag,
 }
 
 /// A checked-out connection, counted as work in flight for as long as it lives.
@@ -132,6 +136,22 @@ impl Lease {
     /// Gives the connection back (see `Drop`); `discard` closes it instead.
     pub fn finish(mut self, discard: bool) {
         self.discard |= discard;
+    }
+}
+
+/// Counts one statement running until dropped.
+struct Running<'a>(&'a AtomicUsize);
+
+impl<'a> Running<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Running(counter)
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -174,6 +194,8 @@ impl PoolCore {
             active: AtomicUsize::new(0),
             breaker,
             aborts: Mutex::new(HashMap::new()),
+            shutdown: AbortFlag::default(),
+            running: AtomicUsize::new(0),
             events,
             id,
         }))
@@ -251,6 +273,17 @@ impl PoolCore {
         }
     }
 
+    /// [`Self::checkout`] that gives up when the statement's AbortSignal fires or `end()`
+    /// runs out of time first (nothing was sent).
+    pub async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease, Error> {
+        let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
+        tokio::select! {
+            lease = self.checkout() => lease,
+            _ = aborted(&opts.abort) => not_sent(Interruption::Abort),
+            _ = self.shutdown.wait() => not_sent(Interruption::Shutdown),
+        }
+    }
+
     /// Feeds the utilization alarm (after each checkout and release).
     fn check_utilization(&self) {
         let active = self.active.load(Ordering::Acquire);
@@ -311,10 +344,7 @@ impl PoolCore {
         opts: &QueryOptions,
     ) -> Result<String, Error> {
         check_params(sql, params.len())?;
-        let mut lease = tokio::select! {
-            lease = self.checkout() => lease?,
-            _ = aborted(&opts.abort) => return Err(Error::Aborted { sent: false }),
-        };
+        let mut lease = self.checkout_for(opts).await?;
         self.run(&mut lease.conn, sql, text_params(params), opts).await
     }
 
@@ -327,20 +357,13 @@ impl PoolCore {
         opts: &QueryOptions,
     ) -> Result<String, Error> {
         let started = std::time::Instant::now();
-        let timeout_ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
-        let token = (!self.settings.pgbouncer).then(|| conn.cancel.clone());
+        let cancel = conn.cancel.clone();
         let work = execute(conn, sql, &params, &self.settings);
-        let (out, broken) = supervise(token, timeout_ms, &opts.abort, work).await;
+        let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
         let (ms, slow) = self.finished(conn, sql, started, &out);
-        if let Err(Error::QueryTimeout { timeout_ms }) = &out {
-            let outcome =
-                if broken { "it did not end: the connection is discarded" } else { "cancelled on the server" };
-            tracing::warn!(
-                pool = self.id,
-                "statement timed out after {timeout_ms}ms ({outcome}): {}",
-                crate::stats::cut_sql(sql)
-            );
+        if let Err(e @ Error::Interrupted { why: Interruption::Timeout { .. }, .. }) = &out {
+            tracing::warn!(pool = self.id, "{}: {}", e.message(), crate::stats::cut_sql(sql));
         }
         // The duration rides on the result, so `query`/`slowQuery` events need no extra crossing.
         out.map(|mut json| {
@@ -352,10 +375,14 @@ impl PoolCore {
         })
     }
 
-    /// Runs a multi-statement script (simple protocol), counted like one statement.
-    pub async fn script(&self, conn: &mut Conn, sql: &str) -> Result<(), Error> {
+    /// Runs a multi-statement script (simple protocol), counted like one statement and
+    /// bounded like one.
+    pub async fn script(&self, conn: &mut Conn, sql: &str, opts: &QueryOptions) -> Result<(), Error> {
         let started = std::time::Instant::now();
-        let out = execute_script(conn, sql).await;
+        let cancel = conn.cancel.clone();
+        let work = execute_script(conn, sql);
+        let (out, broken) = self.supervise(&cancel, opts, work).await;
+        conn.broken |= broken;
         self.finished(conn, sql, started, &out);
         out
     }
@@ -366,11 +393,75 @@ impl PoolCore {
         conn: &mut Conn,
         sql: &str,
         params: Vec<TextParam>,
-    ) -> Result<(Pin<Box<RowStream>>, Option<Statement>), Error> {
+        opts: &QueryOptions,
+    ) -> Result<(Pin<Box<RowStream>>, Prepared), Error> {
         let started = std::time::Instant::now();
-        let r = start(conn, sql, &params).await;
+        let cancel = conn.cancel.clone();
+        let (r, broken) = self.supervise(&cancel, opts, start(conn, sql, &params)).await;
+        conn.broken |= broken;
         self.finished(conn, sql, started, &r);
         r.map(|(s, cols)| (Box::pin(s), cols))
+    }
+
+    /// Runs a sent statement's future under its timeout, its AbortSignal and `end()`. When one
+    /// of them fires first, the statement is cancelled on the server and awaited a little
+    /// longer; the error then says what is known of its outcome (only a cancel the server
+    /// confirmed is "not committed"). The flag returned says the connection must not be reused.
+    ///
+    /// Behind PgBouncer no cancel request is sent (through PgBouncer 1.18 it can hit the wrong
+    /// query): the statement is abandoned with its connection, its outcome unknown.
+    pub async fn supervise<T, Fut>(
+        &self,
+        cancel: &Arc<Canceller>,
+        opts: &QueryOptions,
+        fut: Fut,
+    ) -> (Result<T, Error>, bool)
+    where
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let not_sent = |why| (Err(Error::Interrupted { why, stopped: Stopped::NotSent }), false);
+        if opts.abort.as_ref().is_some_and(|a| a.is_aborted()) {
+            return not_sent(Interruption::Abort);
+        }
+        if self.shutdown.is_aborted() {
+            return not_sent(Interruption::Shutdown);
+        }
+        let _running = Running::new(&self.running);
+        let timeout_ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
+        let deadline = async {
+            match timeout_ms {
+                0 => std::future::pending().await,
+                ms => tokio::time::sleep(Duration::from_millis(ms)).await,
+            }
+        };
+        pin_mut!(fut);
+        let why = tokio::select! {
+            r = &mut fut => return (r, false),
+            _ = deadline => Interruption::Timeout { timeout_ms },
+            _ = aborted(&opts.abort) => Interruption::Abort,
+            _ = self.shutdown.wait() => Interruption::Shutdown,
+        };
+        let stopped = |stopped| Err(Error::Interrupted { why, stopped });
+        if self.settings.pgbouncer {
+            return (stopped(Stopped::Abandoned), true);
+        }
+        let canceller = cancel.clone();
+        let request = tokio::spawn(async move { canceller.cancel().await });
+        let ended = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
+        if let Ok(Err(e)) = request.await {
+            tracing::warn!(pool = self.id, "the cancel request did not reach the server: {e}");
+        }
+        match ended {
+            // It finished just as it was stopped: the result is real.
+            Ok(Ok(done)) => (Ok(done), false),
+            Ok(Err(e)) if e.is_query_canceled() => (stopped(Stopped::Cancelled), false),
+            // It failed on its own (or lost its connection): that error is the truth.
+            Ok(Err(e)) => {
+                let lost = e.lost_connection();
+                (Err(e), lost)
+            }
+            Err(_) => (stopped(Stopped::Unconfirmed), true),
+        }
     }
 
     /// Bookkeeping after every statement: a statement that lost its connection (or may have)
@@ -393,6 +484,14 @@ impl PoolCore {
         let deadline = tokio::time::Instant::now() + timeout;
         while self.in_flight.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            // Out of time: statements still running are cancelled and reject (kind `closed`).
+            self.shutdown.abort();
+            let grace = tokio::time::Instant::now() + CANCEL_GRACE + Duration::from_millis(100);
+            while self.running.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < grace {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
         }
         self.pool.close();
         // Closing drops the idle connections; their sockets close on the runtime a moment
@@ -445,65 +544,39 @@ impl PoolCore {
     }
 }
 
-/// Runs `fut` under a deadline and an optional abort flag. When either fires first, the
-/// statement is cancelled on the server (cancel request) and awaited a little longer; the flag
-/// returned says the connection did not come back and must not be reused.
-///
-/// With no cancel token (behind PgBouncer 1.18, where cancel requests can hit the wrong query
-/// or crash it) the statement is abandoned instead and its connection discarded.
-pub async fn supervise<T, Fut>(
-    token: Option<Arc<CancelToken>>,
-    timeout_ms: u64,
-    abort: &Option<Arc<AbortFlag>>,
-    fut: Fut,
-) -> (Result<T, Error>, bool)
-where
-    Fut: std::future::Future<Output = Result<T, Error>>,
-{
-    if abort.as_ref().is_some_and(|a| a.is_aborted()) {
-        return (Err(Error::Aborted { sent: false }), false);
-    }
-    let deadline = async {
-        match timeout_ms {
-            0 => std::future::pending().await,
-            ms => tokio::time::sleep(Duration::from_millis(ms)).await,
-        }
-    };
-    pin_mut!(fut);
-    let reason = tokio::select! {
-        r = &mut fut => return (r, false),
-        _ = deadline => Error::QueryTimeout { timeout_ms },
-        _ = aborted(abort) => Error::Aborted { sent: true },
-    };
-    let Some(token) = token else { return (Err(reason), true) };
-    let cancel = tokio::spawn(async move { token.cancel_query(NoTls).await });
-    let ended = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
-    let _ = cancel.await;
-    match ended {
-        // It finished just as the deadline passed: the result is real.
-        Ok(Ok(done)) => (Ok(done), false),
-        Ok(Err(_)) => (Err(reason), false),
-        Err(_) => (Err(reason), true),
-    }
-}
-
-/// Sends the statement: a cached named statement, or an unnamed one (pgbouncer, cache 0).
-async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowStream, Option<Statement>), Error> {
+/// Sends the statement: a cached named statement, or an unnamed one (pgbouncer, cache 0)
+/// whose column types were described first, so each column is asked for in the format it
+/// can be read in.
+async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowStream, Prepared), Error> {
     if !conn.cache.enabled() {
+        let described = match conn.described.get(sql) {
+            Some(p) => p,
+            None => {
+                let s = conn.client.describe(sql).await.map_err(|e| from_driver(&e, false))?;
+                let p = Prepared::new(s);
+                conn.described.insert(sql, p.clone());
+                p
+            }
+        };
         let typed = params.iter().map(|p| (p, Type::UNKNOWN));
-        let rows = conn.client.query_typed_raw(sql, typed).await.map_err(|e| from_driver(&e, true))?;
-        return Ok((rows, None));
+        let rows = conn
+            .client
+            .query_typed_raw_with_formats(sql, typed, &described.formats)
+            .await
+            .map_err(|e| from_driver(&e, true))?;
+        return Ok((rows, described));
     }
-    let stmt = match conn.cache.get(sql) {
-        Some(s) => s,
+    let prepared = match conn.cache.get(sql) {
+        Some(p) => p,
         None => {
             let s = conn.client.prepare(sql).await.map_err(|e| from_driver(&e, false))?;
-            conn.cache.insert(sql, s.clone());
-            s
+            let p = Prepared::new(s);
+            conn.cache.insert(sql, p.clone());
+            p
         }
     };
-    match conn.client.query_raw(&stmt, params.iter()).await {
-        Ok(rows) => Ok((rows, Some(stmt))),
+    match conn.client.query_raw_with_formats(&prepared.stmt, params.iter(), &prepared.formats).await {
+        Ok(rows) => Ok((rows, prepared)),
         Err(e) => {
             // A schema change invalidated the cached plan: the statement did not run.
             if e.code().is_some_and(|c| c.code() == "0A000") {
@@ -515,21 +588,17 @@ async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowS
 }
 
 async fn execute(conn: &mut Conn, sql: &str, params: &[TextParam], settings: &Settings) -> Result<String, Error> {
-    let (rows, stmt) = start(conn, sql, params).await?;
+    let (rows, prepared) = start(conn, sql, params).await?;
     pin_mut!(rows);
-    let mut writer = stmt.map(|s| RowWriter::new(s.columns(), settings.int8));
+    let mut writer = RowWriter::new(prepared.stmt.columns(), settings.int8);
     while let Some(row) = rows.next().await {
-        let row = row.map_err(|e| from_driver(&e, true))?;
-        writer.get_or_insert_with(|| RowWriter::new(row.columns(), settings.int8)).push_row(&row);
+        writer.push_row(&row.map_err(|e| from_driver(&e, true))?);
     }
-    let n = writer.as_ref().map_or(0, RowWriter::rows);
+    let n = writer.rows();
     let command = sql::command_of(sql);
     let mut out = String::with_capacity(256);
     out.push('{');
-    match writer.as_mut() {
-        Some(w) => w.take_cols(&mut out),
-        None => out.push_str("\"cols\":[],\"n\":0"),
-    }
+    writer.take_cols(&mut out);
     out.push_str(",\"rowCount\":");
     match row_count(&command, rows.rows_affected(), n) {
         Some(c) => out.push_str(itoa::Buffer::new().format(c)),
@@ -538,12 +607,21 @@ async fn execute(conn: &mut Conn, sql: &str, params: &[TextParam], settings: &Se
     out.push_str(",\"command\":");
     crate::convert::json_str(&mut out, &command);
     out.push(',');
-    match writer {
-        Some(w) => w.write_meta(&mut out),
-        None => out.push_str("\"fields\":[],\"fix\":[]"),
-    }
+    writer.write_meta(&mut out);
     out.push('}');
     Ok(out)
+}
+
+/// Reads up to `batch` rows of a stream into `writer`; `true` once the stream is done.
+pub async fn read_batch(rows: &mut Pin<Box<RowStream>>, writer: &mut RowWriter, batch: u32) -> Result<bool, Error> {
+    for _ in 0..batch.max(1) {
+        match rows.next().await {
+            Some(Ok(row)) => writer.push_row(&row),
+            Some(Err(e)) => return Err(from_driver(&e, true)),
+            None => return Ok(true),
+        }
+    }
+    Ok(false)
 }
 
 /// Runs a multi-statement script with the simple protocol (no parameters).

@@ -6,6 +6,7 @@
 //! cannot carry (Date, Buffer, BigInt, NaN/±Infinity) travel as numbers or strings and a
 //! per-column [`Fix`] tells `lib/result.js` what to rebuild.
 
+pub mod array_literal;
 pub mod extra;
 pub mod params;
 pub mod result;
@@ -145,13 +146,14 @@ pub fn write_json(out: &mut String, ty: &Type, raw: Option<&[u8]>, int8: Int8Mod
 fn json_value(out: &mut String, ty: &Type, b: &[u8], int8: Int8Mode) -> Result<(), Malformed> {
     match ty.kind() {
         Kind::Domain(base) => return json_value(out, base, b, int8),
-        Kind::Array(elem) => return array(out, elem, b, &mut |out, raw| write_json(out, elem, raw, int8), "[", "]"),
+        Kind::Array(elem) => return array(out, b, &mut |out, raw| write_json(out, elem, raw, int8)),
         Kind::Enum(_) => {
             json_str(out, utf8(b)?);
             return Ok(());
         }
         Kind::Simple => {}
-        _ => return text_as_json(out, ty, b),
+        // Asked for in text format (see `decodes_binary`): binary bytes here are not decodable.
+        _ => return Err(Malformed),
     }
     match *ty {
         Type::BOOL => out.push_str(if *b.first().ok_or(Malformed)? != 0 { "true" } else { "false" }),
@@ -221,31 +223,11 @@ fn text_as_json(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed> 
     Ok(())
 }
 
-/// Appends PostgreSQL's text output form of a binary value.
-pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed> {
-    match ty.kind() {
-        Kind::Domain(base) => return text_form(out, base, b),
-        Kind::Enum(_) => {
-            out.push_str(utf8(b)?);
-            return Ok(());
-        }
-        Kind::Array(elem) => return array(out, elem, b, &mut |out, raw| array_item_text(out, elem, raw), "{", "}"),
-        Kind::Range(sub) => return range(out, sub, b),
-        Kind::Multirange(sub) => return multirange(out, sub, b),
-        Kind::Composite(fields) => return record(out, fields, b),
-        // Anonymous records (ROW(...)) carry each field's type OID.
-        Kind::Pseudo if *ty == Type::RECORD => return record(out, &[], b),
-        _ => {}
-    }
+/// Appends PostgreSQL's text output form of a binary value, for the simple built-in types
+/// that [`json_value`] passes on as strings (everything else is a JSON value there, or arrives
+/// in text format: see [`decodes_binary`]).
+fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed> {
     match *ty {
-        Type::BOOL => out.push(if *b.first().ok_or(Malformed)? != 0 { 't' } else { 'f' }),
-        Type::INT2 | Type::INT4 | Type::OID | Type::INT8 | Type::JSON | Type::JSONB => {
-            json_value(out, ty, b, Int8Mode::Number)?
-        }
-        Type::TIMESTAMP => text::timestamp(out, text::be_i64(b, 0)?, false),
-        Type::TIMESTAMPTZ => text::timestamp(out, text::be_i64(b, 0)?, true),
-        Type::FLOAT4 => text::float4(out, f32::from_be_bytes(b.try_into().map_err(|_| Malformed)?)),
-        Type::FLOAT8 => text::float(out, f64::from_be_bytes(b.try_into().map_err(|_| Malformed)?)),
         Type::NUMERIC => text::numeric(out, b)?,
         Type::DATE => text::date(out, text::be_i32(b, 0)?),
         Type::TIME => text::time_of_day(out, text::be_i64(b, 0)?),
@@ -255,11 +237,6 @@ pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed>
         Type::INET | Type::CIDR => text::inet(out, b)?,
         Type::MACADDR | Type::MACADDR8 => text::macaddr(out, b),
         Type::BIT | Type::VARBIT => text::bits(out, b)?,
-        Type::MONEY => text::money(out, text::be_i64(b, 0)?),
-        Type::BYTEA => {
-            out.push_str("\\x");
-            hex(out, b);
-        }
         Type::PG_LSN => {
             let v = text::be_i64(b, 0)? as u64;
             let _ = write!(out, "{:X}/{:X}", v >> 32, v & 0xffff_ffff);
@@ -277,71 +254,120 @@ pub fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed>
             let _ = write!(out, "{}", text::be_i64(b, 0)? as u64);
         }
         Type::TS_VECTOR => extra::tsvector(out, b)?,
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::XML | Type::UNKNOWN | Type::CHAR => {
-            out.push_str(utf8(b)?)
-        }
-        // Text-like types (text, varchar, citext, xml, ltree's text, ...) send their text as is.
-        _ => match std::str::from_utf8(b) {
-            Ok(s) if !s.bytes().any(|c| c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) => out.push_str(s),
-            _ => {
-                out.push_str("\\x");
-                hex(out, b);
-            }
-        },
+        Type::CHAR => out.push_str(utf8(b)?),
+        _ => return Err(Malformed),
     }
     Ok(())
 }
 
-/// Whether an element must be double-quoted in array/record/range text.
-fn needs_quotes(s: &str, specials: &[u8]) -> bool {
-    s.is_empty() || s.bytes().any(|c| c == b'"' || c == b'\\' || c.is_ascii_whitespace() || specials.contains(&c))
+/// Whether values of `ty` are asked for in binary format: only types with an exact binary
+/// decoder here, whose result does not depend on session settings. Every other column
+/// (extension types such as hstore or PostGIS geometry, reg*, tsquery, money, ranges and
+/// records, whose text follows the session's TimeZone) is asked for in text format and
+/// passed on as PostgreSQL's own text. The one rule for both the Bind format codes and the
+/// decoding of each column.
+pub fn decodes_binary(ty: &Type) -> bool {
+    match ty.kind() {
+        Kind::Domain(base) => decodes_binary(base),
+        Kind::Array(elem) => decodes_binary(elem),
+        Kind::Enum(_) => true,
+        Kind::Simple => matches!(
+            *ty,
+            Type::BOOL
+                | Type::INT2
+                | Type::INT4
+                | Type::OID
+                | Type::INT8
+                | Type::FLOAT4
+                | Type::FLOAT8
+                | Type::NUMERIC
+                | Type::JSON
+                | Type::JSONB
+                | Type::BYTEA
+                | Type::TIMESTAMP
+                | Type::TIMESTAMPTZ
+                | Type::DATE
+                | Type::TIME
+                | Type::TIMETZ
+                | Type::INTERVAL
+                | Type::UUID
+                | Type::INET
+                | Type::CIDR
+                | Type::MACADDR
+                | Type::MACADDR8
+                | Type::BIT
+                | Type::VARBIT
+                | Type::PG_LSN
+                | Type::POINT
+                | Type::BOX
+                | Type::LSEG
+                | Type::LINE
+                | Type::CIRCLE
+                | Type::PATH
+                | Type::POLYGON
+                | Type::TID
+                | Type::XID
+                | Type::CID
+                | Type::XID8
+                | Type::TS_VECTOR
+                | Type::TEXT
+                | Type::VARCHAR
+                | Type::BPCHAR
+                | Type::NAME
+                | Type::XML
+                | Type::UNKNOWN
+                | Type::CHAR
+        ),
+        _ => false,
+    }
 }
 
-/// Quotes an element when needed: arrays escape `"` and `\` with a backslash, records and
-/// ranges double them (as the server's array_out and record_out do).
-fn push_quoted(out: &mut String, s: &str, specials: &[u8], double: bool) {
-    if !needs_quotes(s, specials) {
-        return out.push_str(s);
+/// The result format codes for Bind: one code when every column agrees (the common case,
+/// as upstream sends), else one per column.
+pub fn result_formats<'a>(types: impl Iterator<Item = &'a Type>) -> Vec<i16> {
+    let codes: Vec<i16> = types.map(|t| i16::from(decodes_binary(t))).collect();
+    match codes.first() {
+        Some(&first) if codes.iter().all(|&c| c == first) => vec![first],
+        Some(_) => codes,
+        None => vec![1],
     }
-    out.push('"');
-    for ch in s.chars() {
-        if ch == '"' || ch == '\\' {
-            out.push(if double { ch } else { '\\' });
-        }
-        out.push(ch);
-    }
-    out.push('"');
 }
 
-fn array_item_text(out: &mut String, elem: &Type, raw: Option<&[u8]>) {
+/// Appends a value that arrived in text format as JSON: arrays as arrays of their element
+/// texts, everything else as the server's text.
+pub fn write_text_json(out: &mut String, ty: &Type, raw: Option<&[u8]>) {
     let Some(b) = raw else {
-        return out.push_str("NULL");
+        return out.push_str("null");
     };
-    let mut s = String::new();
-    if text_form(&mut s, elem, b).is_err() {
-        s.clear();
-        s.push_str("\\x");
-        hex(&mut s, b);
+    let Ok(s) = std::str::from_utf8(b) else {
+        out.push_str("\"\\\\x");
+        hex(out, b);
+        out.push('"');
+        return;
+    };
+    if is_array(ty) {
+        let mark = out.len();
+        if array_literal::to_json(out, s).is_ok() {
+            return;
+        }
+        out.truncate(mark);
     }
-    if s.eq_ignore_ascii_case("null") {
-        return out.push_str("\"NULL\"");
-    }
-    push_quoted(out, &s, b"{},", false);
+    json_str(out, s);
 }
 
-/// Walks a binary array, writing nested `open … close` groups and each element with `item`.
-fn array(
-    out: &mut String,
-    _elem: &Type,
-    b: &[u8],
-    item: &mut dyn FnMut(&mut String, Option<&[u8]>),
-    open: &str,
-    close: &str,
-) -> Result<(), Malformed> {
+fn is_array(ty: &Type) -> bool {
+    match ty.kind() {
+        Kind::Domain(base) => is_array(base),
+        Kind::Array(_) => true,
+        _ => false,
+    }
+}
+
+/// Walks a binary array, writing nested JSON arrays and each element with `item`.
+fn array(out: &mut String, b: &[u8], item: &mut dyn FnMut(&mut String, Option<&[u8]>)) -> Result<(), Malformed> {
     let ndim = text::be_i32(b, 0)?;
     if ndim <= 0 {
-        out.push_str(open);
-        out.push_str(close);
+        out.push_str("[]");
         return Ok(());
     }
     let ndim = ndim as usize;
@@ -350,7 +376,7 @@ fn array(
         dims.push(text::be_i32(b, 12 + 8 * d)?.max(0) as usize);
     }
     let mut pos = 12 + 8 * ndim;
-    nested(out, &dims, b, &mut pos, item, open, close)
+    nested(out, &dims, b, &mut pos, item)
 }
 
 fn nested(
@@ -359,16 +385,14 @@ fn nested(
     b: &[u8],
     pos: &mut usize,
     item: &mut dyn FnMut(&mut String, Option<&[u8]>),
-    open: &str,
-    close: &str,
 ) -> Result<(), Malformed> {
-    out.push_str(open);
+    out.push('[');
     for i in 0..dims[0] {
         if i > 0 {
             out.push(',');
         }
         if dims.len() > 1 {
-            nested(out, &dims[1..], b, pos, item, open, close)?;
+            nested(out, &dims[1..], b, pos, item)?;
         } else {
             let len = text::be_i32(b, *pos)?;
             *pos += 4;
@@ -381,81 +405,7 @@ fn nested(
             }
         }
     }
-    out.push_str(close);
-    Ok(())
-}
-
-fn range(out: &mut String, sub: &Type, b: &[u8]) -> Result<(), Malformed> {
-    let flags = *b.first().ok_or(Malformed)?;
-    if flags & 0x01 != 0 {
-        out.push_str("empty");
-        return Ok(());
-    }
-    out.push(if flags & 0x02 != 0 { '[' } else { '(' });
-    let mut pos = 1;
-    let mut bound = |out: &mut String, infinite: bool| -> Result<(), Malformed> {
-        if infinite {
-            return Ok(());
-        }
-        let len = text::be_i32(b, pos)?.max(0) as usize;
-        let v = b.get(pos + 4..pos + 4 + len).ok_or(Malformed)?;
-        pos += 4 + len;
-        let mut s = String::new();
-        text_form(&mut s, sub, v)?;
-        push_quoted(out, &s, b"()[],", true);
-        Ok(())
-    };
-    bound(out, flags & 0x08 != 0)?;
-    out.push(',');
-    bound(out, flags & 0x10 != 0)?;
-    out.push(if flags & 0x04 != 0 { ']' } else { ')' });
-    Ok(())
-}
-
-fn multirange(out: &mut String, sub: &Type, b: &[u8]) -> Result<(), Malformed> {
-    let n = text::be_i32(b, 0)?.max(0) as usize;
-    let mut pos = 4;
-    out.push('{');
-    for i in 0..n {
-        if i > 0 {
-            out.push(',');
-        }
-        let len = text::be_i32(b, pos)?.max(0) as usize;
-        range(out, sub, b.get(pos + 4..pos + 4 + len).ok_or(Malformed)?)?;
-        pos += 4 + len;
-    }
-    out.push('}');
-    Ok(())
-}
-
-fn record(out: &mut String, fields: &[postgres_types::Field], b: &[u8]) -> Result<(), Malformed> {
-    let n = text::be_i32(b, 0)?.max(0) as usize;
-    let mut pos = 4;
-    out.push('(');
-    for i in 0..n {
-        if i > 0 {
-            out.push(',');
-        }
-        let oid = text::be_i32(b, pos)? as u32;
-        let len = text::be_i32(b, pos + 4)?;
-        pos += 8;
-        if len < 0 {
-            continue;
-        }
-        let v = b.get(pos..pos + len as usize).ok_or(Malformed)?;
-        pos += len as usize;
-        // Anonymous records name non-built-in field types only by OID: those use the
-        // printable-text-or-hex fallback.
-        let ty = fields
-            .get(i)
-            .map(|f| f.type_().clone())
-            .or_else(|| Type::from_oid(oid))
-            .unwrap_or_else(|| Type::new(format!("oid{oid}"), oid, Kind::Pseudo, "pg_catalog".into()));
-        let mut s = String::new();
-        text_form(&mut s, &ty, v)?;
-        push_quoted(out, &s, b"(),", true);
-    }
-    out.push(')');
+    out.push(']');
     Ok(())
 }
 
@@ -508,9 +458,6 @@ mod tests {
             }
         }
         assert_eq!(json(&Type::INT4_ARRAY, &b), "[[1,null],[3,4]]");
-        let mut t = String::new();
-        text_form(&mut t, &Type::INT4_ARRAY, &b).unwrap();
-        assert_eq!(t, "{{1,NULL},{3,4}}");
         assert_eq!(json(&Type::INT4_ARRAY, &[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 23]), "[]");
     }
 
@@ -520,5 +467,47 @@ mod tests {
         assert_eq!(fix_of(&Type::INT8, Int8Mode::BigInt), Fix::BigInt);
         assert_eq!(fix_of(&Type::INT8, Int8Mode::String), Fix::None);
         assert_eq!(fix_of(&Type::BYTEA_ARRAY, Int8Mode::String), Fix::Bytes);
+    }
+
+    fn other(name: &str, kind: Kind) -> Type {
+        Type::new(name.into(), 99_999, kind, "public".into())
+    }
+
+    #[test]
+    fn binary_only_where_a_decoder_is_exact() {
+        assert!(decodes_binary(&Type::INT4));
+        assert!(decodes_binary(&Type::TIMESTAMPTZ_ARRAY));
+        assert!(decodes_binary(&other("mood", Kind::Enum(vec![]))));
+        assert!(decodes_binary(&other("posint", Kind::Domain(Type::INT4))));
+        let hstore = other("hstore", Kind::Simple);
+        assert!(!decodes_binary(&hstore));
+        assert!(!decodes_binary(&other("_hstore", Kind::Array(hstore.clone()))));
+        assert!(!decodes_binary(&other("h", Kind::Domain(hstore))));
+        assert!(!decodes_binary(&Type::REGCLASS));
+        assert!(!decodes_binary(&Type::MONEY));
+        assert!(!decodes_binary(&Type::TSTZ_RANGE));
+        assert!(!decodes_binary(&Type::RECORD));
+    }
+
+    #[test]
+    fn one_format_code_when_columns_agree() {
+        assert_eq!(result_formats([Type::INT4, Type::TEXT].iter()), vec![1]);
+        assert_eq!(result_formats([Type::REGTYPE].iter()), vec![0]);
+        assert_eq!(result_formats([Type::INT4, Type::REGTYPE].iter()), vec![1, 0]);
+        assert_eq!(result_formats([].iter()), vec![1]);
+    }
+
+    #[test]
+    fn text_values_pass_through() {
+        let mut s = String::new();
+        write_text_json(&mut s, &other("hstore", Kind::Simple), Some(b"\"a\"=>\"1\""));
+        assert_eq!(s, r#""\"a\"=>\"1\"""#);
+        s.clear();
+        let arr = other("_ltree", Kind::Array(other("ltree", Kind::Simple)));
+        write_text_json(&mut s, &arr, Some(b"{a.b,NULL,\"c d\"}"));
+        assert_eq!(s, r#"["a.b",null,"c d"]"#);
+        s.clear();
+        write_text_json(&mut s, &arr, None);
+        assert_eq!(s, "null");
     }
 }

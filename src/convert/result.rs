@@ -1,7 +1,7 @@
 //! A whole result as one JSON text:
 //! `{"cols":[[…],…],"n":rows,"rowCount":n,"command":"…","fields":[…],"fix":[…]}`.
 
-use super::{fix_of, json_str, write_json, RawValue};
+use super::{decodes_binary, fix_of, json_str, write_json, write_text_json, RawValue};
 use crate::config::Int8Mode;
 use postgres_types::Type;
 use std::fmt::Write;
@@ -13,6 +13,8 @@ use tokio_postgres::{Column, Row};
 pub struct RowWriter {
     names: Vec<String>,
     types: Vec<Type>,
+    /// Columns asked for in text format (see `decodes_binary`).
+    text: Vec<bool>,
     int8: Int8Mode,
     /// One JSON array body per column (values separated by commas).
     cols: Vec<String>,
@@ -25,7 +27,8 @@ impl RowWriter {
         let names = columns.iter().map(|c| c.name().to_string()).collect();
         let types: Vec<Type> = columns.iter().map(|c| c.type_().clone()).collect();
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
-        RowWriter { names, types, int8, cols, n: 0 }
+        let text = types.iter().map(|t| !decodes_binary(t)).collect();
+        RowWriter { names, types, text, int8, cols, n: 0 }
     }
 
     /// Appends one row's values to the column buffers.
@@ -35,7 +38,11 @@ impl RowWriter {
                 col.push(',');
             }
             let raw = row.try_get::<_, RawValue>(i).map(|r| r.0).unwrap_or(None);
-            write_json(col, ty, raw, self.int8);
+            if self.text[i] {
+                write_text_json(col, ty, raw);
+            } else {
+                write_json(col, ty, raw, self.int8);
+            }
         }
         self.n += 1;
     }
@@ -73,11 +80,12 @@ impl RowWriter {
             let _ = write!(out, ",\"dataTypeID\":{}}}", ty.oid());
         }
         out.push_str("],\"fix\":[");
-        for (i, ty) in self.types.iter().enumerate() {
+        for (i, (ty, &text)) in self.types.iter().zip(&self.text).enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "{}", fix_of(ty, self.int8) as u8);
+            let fix = if text { crate::convert::Fix::None } else { fix_of(ty, self.int8) };
+            let _ = write!(out, "{}", fix as u8);
         }
         out.push(']');
     }

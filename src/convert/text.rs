@@ -151,27 +151,6 @@ fn fraction(out: &mut String, frac: i64) {
     }
 }
 
-/// timestamp / timestamptz (microseconds since 2000-01-01 UTC) in ISO text, `+00` when `tz`.
-pub fn timestamp(out: &mut String, usecs: i64, tz: bool) {
-    match usecs {
-        i64::MAX => return out.push_str("infinity"),
-        i64::MIN => return out.push_str("-infinity"),
-        _ => {}
-    }
-    let day_us = 86_400 * USECS_PER_SEC;
-    let (days, in_day) = (usecs.div_euclid(day_us), usecs.rem_euclid(day_us));
-    let (y, m, d) = civil_from_days(days + PG_EPOCH_DAYS);
-    write_ymd(out, y, m, d);
-    out.push(' ');
-    time_of_day(out, in_day);
-    if tz {
-        out.push_str("+00");
-    }
-    if y <= 0 {
-        out.push_str(" BC");
-    }
-}
-
 /// timetz: time of day and the zone offset (seconds west of UTC, as sent).
 pub fn timetz(out: &mut String, usecs: i64, zone_west: i32) {
     time_of_day(out, usecs);
@@ -298,11 +277,6 @@ pub fn float(out: &mut String, v: f64) {
     float_text(out, v.is_sign_negative(), v, ryu::Buffer::new().format(v), 15);
 }
 
-/// A float4 as the server prints it (shortest float4 digits, exponent from 1e+06).
-pub fn float4(out: &mut String, v: f32) {
-    float_text(out, v.is_sign_negative(), v as f64, ryu::Buffer::new().format(v), 6);
-}
-
 /// Reformats ryu's shortest digits the way PostgreSQL's float output does: fixed notation
 /// for decimal exponents in [-4, max_fixed), otherwise `d.ddde±XX`.
 fn float_text(out: &mut String, negative: bool, v: f64, shortest: &str, max_fixed: i32) {
@@ -357,23 +331,6 @@ fn float_text(out: &mut String, negative: bool, v: f64, shortest: &str, max_fixe
     }
 }
 
-/// money in the C locale: `$1,234.56`.
-pub fn money(out: &mut String, cents: i64) {
-    if cents < 0 {
-        out.push('-');
-    }
-    let c = cents.unsigned_abs();
-    let units = (c / 100).to_string();
-    out.push('$');
-    for (i, ch) in units.chars().enumerate() {
-        if i > 0 && (units.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    let _ = write!(out, ".{:02}", c % 100);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,14 +373,12 @@ mod tests {
         assert_eq!(s(&|o| date(o, -730_120)), "0001-12-31 BC");
         assert_eq!(s(&|o| date(o, -730_119)), "0001-01-01");
         assert_eq!(s(&|o| date(o, i32::MAX)), "infinity");
-        assert_eq!(s(&|o| timestamp(o, 1_500_000, true)), "2000-01-01 00:00:01.5+00");
         assert_eq!(s(&|o| time_of_day(o, 45_296_789_000)), "12:34:56.789");
         assert_eq!(s(&|o| timetz(o, 0, -19_800)), "00:00:00+05:30");
         assert_eq!(s(&|o| interval(o, 14_706_789_000, 3, 14)), "1 year 2 mons 3 days 04:05:06.789");
         assert_eq!(s(&|o| interval(o, 0, 0, 0)), "00:00:00");
         assert_eq!(s(&|o| interval(o, -3_600_000_000, 1, 0)), "1 day -01:00:00");
         assert_eq!(s(&|o| interval(o, 0, -1, 0)), "-1 days");
-        assert_eq!(s(&|o| money(o, -123_456)), "-$1,234.56");
         assert_eq!(s(&|o| float(o, 1e30)), "1e+30");
         assert_eq!(s(&|o| float(o, 2.0)), "2");
         assert_eq!(s(&|o| float(o, 1e-5)), "1e-05");
@@ -433,8 +388,5 @@ mod tests {
         assert_eq!(s(&|o| float(o, 1e15)), "1e+15");
         assert_eq!(s(&|o| float(o, 1e14)), "100000000000000");
         assert_eq!(s(&|o| float(o, -2.5e-7)), "-2.5e-07");
-        assert_eq!(s(&|o| float4(o, 0.1)), "0.1");
-        assert_eq!(s(&|o| float4(o, 1e6)), "1e+06");
-        assert_eq!(s(&|o| float4(o, 100000.0)), "100000");
     }
 }
