@@ -14,7 +14,7 @@ export declare class NativeClient {
   /** Runs one statement on this connection. */
   query(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<string>
   /** Runs a multi-statement script on this connection. */
-  executeScript(sql: string): Promise<void>
+  executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Cancels the statement running on this connection (cancel request), if any. */
   cancel(): Promise<void>
   /** Aborts the statement started with `abort_id` on this client. */
@@ -58,11 +58,14 @@ export declare class NativePool {
   /** Counts a `withRetry` event: "attempt", "succeeded" or "exhausted". */
   recordRetry(event: string): void
   /** Runs a multi-statement script (simple protocol, no parameters). */
-  executeScript(sql: string): Promise<void>
+  executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Checks out a connection for several statements. */
   acquire(waitMs?: number | undefined | null): Promise<NativeClient>
-  /** Starts a streamed statement; rows are pulled in batches with `next`. */
-  stream(sql: string, params: Array<string | undefined | null>): Promise<NativeStream>
+  /**
+   * Starts a streamed statement; rows are pulled in batches with `next`. `timeout_ms`
+   * bounds the start and each wait for a batch; `abort_id` names its AbortSignal.
+   */
+  stream(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeStream>
   /** First half of `end()`, on the JS thread: from now on new work is rejected. */
   close(): void
   /** Second half of `end()`: work in flight gets `timeoutMs`, then every connection closes. */
