@@ -10,7 +10,7 @@ use crate::connection::Canceller;
 use crate::convert::json_str;
 use crate::convert::params::text_params;
 use crate::convert::result::RowWriter;
-use crate::error::{classify, Error};
+use crate::error::{classify, Error, Interruption, Stopped};
 use crate::metrics::PoolGauges;
 use crate::pool::{check_params, read_batch, Lease, PoolCore, QueryOptions};
 use crate::stats::Stats;
@@ -385,9 +385,10 @@ impl NativePool {
             let core = self.core()?;
             let opts = query_options(&core, timeout_ms, abort_id);
             let mut lease = core.checkout_for(&opts).await?;
-            let (rows, prepared) = core.open_stream(&mut lease.conn, &sql, text_params(params), &opts).await?;
+            let (rows, prepared, interrupted) =
+                core.open_stream(&mut lease.conn, &sql, text_params(params), &opts).await?;
             let writer = RowWriter::new(prepared.stmt.columns(), core.settings.int8);
-            let state = StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false };
+            let state = StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false, interrupted };
             Ok(NativeStream { sql: sql.clone(), state: Arc::new(tokio::sync::Mutex::new(state)), core, opts, abort_id })
         })
         .await
@@ -512,6 +513,8 @@ struct StreamState {
     rows: Option<Pin<Box<RowStream>>>,
     writer: RowWriter,
     sent_meta: bool,
+    /// What stopped the stream's start (its cancel's 57014 arrives with the rows).
+    interrupted: Option<Interruption>,
 }
 
 /// A statement whose rows are pulled in batches; memory stays bounded by the batch size
@@ -541,6 +544,12 @@ impl NativeStream {
                     match self.core.supervise(&cancel, &self.opts, batch).await {
                         (Ok(done), _) => done,
                         (Err(e), broken) => {
+                            let e = match st.interrupted {
+                                Some(why) if e.is_query_canceled() => {
+                                    Error::Interrupted { why, stopped: Stopped::Cancelled }
+                                }
+                                _ => e,
+                            };
                             st.rows = None;
                             if let Some(lease) = st.lease.take() {
                                 lease.finish(broken || e.lost_connection());

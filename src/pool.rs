@@ -394,13 +394,15 @@ impl PoolCore {
         sql: &str,
         params: Vec<TextParam>,
         opts: &QueryOptions,
-    ) -> Result<(Pin<Box<RowStream>>, Prepared), Error> {
+    ) -> Result<(Pin<Box<RowStream>>, Prepared, Option<Interruption>), Error> {
         let started = std::time::Instant::now();
         let cancel = conn.cancel.clone();
-        let (r, broken) = self.supervise(&cancel, opts, start(conn, sql, &params)).await;
+        // The server answers Bind only once the first rows are ready: a timeout can fire here
+        // and the cancel's 57014 then comes with the rows (the stream's `interrupted`).
+        let (r, broken, interrupted) = self.supervise_step(&cancel, opts, start(conn, sql, &params)).await;
         conn.broken |= broken;
         self.finished(conn, sql, started, &r);
-        r.map(|(s, cols)| (Box::pin(s), cols))
+        r.map(|(s, cols)| (Box::pin(s), cols, interrupted))
     }
 
     /// Runs a sent statement's future under its timeout, its AbortSignal and `end()`. When one
@@ -419,7 +421,23 @@ impl PoolCore {
     where
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
-        let not_sent = |why| (Err(Error::Interrupted { why, stopped: Stopped::NotSent }), false);
+        let (out, broken, _) = self.supervise_step(cancel, opts, fut).await;
+        (out, broken)
+    }
+
+    /// [`Self::supervise`] for one step of a longer statement (the start of a stream): also
+    /// says what stopped it when the step itself still succeeded, so the error that the
+    /// statement's next step then reads can be told for what it is.
+    pub async fn supervise_step<T, Fut>(
+        &self,
+        cancel: &Arc<Canceller>,
+        opts: &QueryOptions,
+        fut: Fut,
+    ) -> (Result<T, Error>, bool, Option<Interruption>)
+    where
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let not_sent = |why| (Err(Error::Interrupted { why, stopped: Stopped::NotSent }), false, None);
         if opts.abort.as_ref().is_some_and(|a| a.is_aborted()) {
             return not_sent(Interruption::Abort);
         }
@@ -436,14 +454,14 @@ impl PoolCore {
         };
         pin_mut!(fut);
         let why = tokio::select! {
-            r = &mut fut => return (r, false),
+            r = &mut fut => return (r, false, None),
             _ = deadline => Interruption::Timeout { timeout_ms },
             _ = aborted(&opts.abort) => Interruption::Abort,
             _ = self.shutdown.wait() => Interruption::Shutdown,
         };
         let stopped = |stopped| Err(Error::Interrupted { why, stopped });
         if self.settings.pgbouncer {
-            return (stopped(Stopped::Abandoned), true);
+            return (stopped(Stopped::Abandoned), true, Some(why));
         }
         let canceller = cancel.clone();
         let request = tokio::spawn(async move { canceller.cancel().await });
@@ -453,14 +471,14 @@ impl PoolCore {
         }
         match ended {
             // It finished just as it was stopped: the result is real.
-            Ok(Ok(done)) => (Ok(done), false),
-            Ok(Err(e)) if e.is_query_canceled() => (stopped(Stopped::Cancelled), false),
+            Ok(Ok(done)) => (Ok(done), false, Some(why)),
+            Ok(Err(e)) if e.is_query_canceled() => (stopped(Stopped::Cancelled), false, Some(why)),
             // It failed on its own (or lost its connection): that error is the truth.
             Ok(Err(e)) => {
                 let lost = e.lost_connection();
-                (Err(e), lost)
+                (Err(e), lost, Some(why))
             }
-            Err(_) => (stopped(Stopped::Unconfirmed), true),
+            Err(_) => (stopped(Stopped::Unconfirmed), true, Some(why)),
         }
     }
 
