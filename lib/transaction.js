@@ -143,8 +143,22 @@ async function runOnce (pool, fn, opts) {
   }
 }
 
+/**
+ * Adds the frames of the code that called `pool.transaction` to an error raised inside the
+ * callback (whose own async frames end at the callback: it runs under a timeout race).
+ */
+function withCallSite (err, callSite) {
+  if (err instanceof PgWardenError && typeof err.stack === 'string' && !err.stack.includes(callSite.frames)) {
+    err.stack += `\n${callSite.frames}`
+  }
+  return err
+}
+
 /** Runs `fn(tx)` in a transaction, re-running it on 40001/40P01 up to `retries` times. */
 async function transaction (pool, fn, opts = {}) {
+  const site = {}
+  Error.captureStackTrace(site, transaction)
+  const callSite = { frames: site.stack.split('\n').slice(1).join('\n') }
   if (typeof fn !== 'function') throw paramsError('transaction needs a callback')
   beginSql(opts) // validate options before taking a connection
   const retries = opts.retries !== undefined ? opts.retries : 3
@@ -157,7 +171,7 @@ async function transaction (pool, fn, opts = {}) {
       const rerun = err && RERUN_CODES.has(err.code) && !err.maybeCommitted
       if (!rerun || attempt > retries) {
         if (rerun) pool._native.recordRetry('exhausted')
-        throw err
+        throw withCallSite(err, callSite)
       }
       pool._native.recordRetry('attempt')
       await sleep(native.backoffDelay(attempt, 20, 2, 1000, 0.5, Math.random()))

@@ -211,6 +211,7 @@ impl NativePool {
         let st = &self.settings;
         v["config"] = serde_json::json!({
             "connectionLimit": st.connection_limit,
+            "minConnections": st.min_connections,
             "poolTimeout": st.pool_timeout_ms as f64 / 1000.0,
             "queryTimeout": st.query_timeout_ms,
             "slowQueryThreshold": st.slow_query_threshold_ms,

@@ -97,6 +97,9 @@ pub struct PoolCore {
     breaker: Option<Breaker>,
     /// Abort flags of statements in flight, by the id JS chose.
     aborts: Mutex<HashMap<u32, Arc<AbortFlag>>>,
+    /// Set by the first checkout: from then on the reaper keeps minConnections open (before
+    /// it the pool stays lazy).
+    used: AtomicBool,
     /// Statements sent and not yet finished (what `end()` cancels when it runs out of time).
     running: AtomicUsize,
     /// Raised when `end()` runs out of time: statements still in flight are cancelled.
@@ -196,6 +199,7 @@ impl PoolCore {
             aborts: Mutex::new(HashMap::new()),
             shutdown: AbortFlag::default(),
             running: AtomicUsize::new(0),
+            used: AtomicBool::new(false),
             events,
             id,
         }))
@@ -240,6 +244,9 @@ impl PoolCore {
                     self.active.fetch_add(1, Ordering::AcqRel);
                     self.check_utilization();
                     conn.idle.store(false, Ordering::Release);
+                    if !self.used.load(Ordering::Relaxed) {
+                        self.used.store(true, Ordering::Relaxed);
+                    }
                     return Ok(Lease { conn: ManuallyDrop::new(conn), discard: false, _flight: flight });
                 }
                 Err(PoolError::Timeout(_)) => {
@@ -536,8 +543,11 @@ impl PoolCore {
         keep = keep.saturating_sub(busy);
         let limit = Duration::from_millis(idle_ms);
         self.pool.retain(|conn, metrics| {
-            let fresh = metrics.last_used() < limit && !conn.client.is_closed();
-            if fresh || keep > 0 {
+            // A dead connection is never kept, not even to make up minConnections (refill does).
+            if conn.client.is_closed() {
+                return false;
+            }
+            if metrics.last_used() < limit || keep > 0 {
                 keep = keep.saturating_sub(1);
                 true
             } else {
@@ -546,17 +556,46 @@ impl PoolCore {
         });
     }
 
-    /// Runs [`Self::reap`] periodically until the pool is dropped or closed.
+    /// Opens connections until minConnections are open again (after idle or lifetime closes,
+    /// or an outage), once the pool has been used. False when a connection could not be made.
+    async fn refill(&self) -> bool {
+        let min = self.settings.min_connections;
+        if min == 0 || !self.used.load(Ordering::Relaxed) {
+            return true;
+        }
+        let wait = Duration::from_millis(self.settings.connect_timeout_ms.clamp(1000, 10_000));
+        let timeouts = Timeouts { wait: Some(wait), create: None, recycle: None };
+        // Held until the loop ends, so each get opens a new connection instead of reusing one.
+        let mut held = Vec::new();
+        while self.pool.status().size < min && held.len() < min {
+            match self.pool.timeout_get(&timeouts).await {
+                Ok(conn) => held.push(conn),
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    /// Runs [`Self::reap`] and [`Self::refill`] periodically until the pool is dropped or
+    /// closed; a failed refill is tried again after a backoff (doubling up to 30 s).
     pub async fn reaper(weak: Weak<PoolCore>) {
         let period = weak
             .upgrade()
             .map(|c| Duration::from_millis((c.settings.idle_timeout_ms / 4).clamp(250, 10_000)))
             .unwrap_or(Duration::from_secs(1));
+        let mut backoff = Duration::ZERO;
+        let mut next_refill = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(period).await;
-            match weak.upgrade() {
-                Some(core) if !core.pool.is_closed() => core.reap(),
-                _ => return,
+            let Some(core) = weak.upgrade().filter(|c| !c.pool.is_closed()) else { return };
+            core.reap();
+            if tokio::time::Instant::now() >= next_refill {
+                if core.refill().await {
+                    backoff = Duration::ZERO;
+                } else {
+                    backoff = (backoff * 2).clamp(period, Duration::from_secs(30));
+                    next_refill = tokio::time::Instant::now() + backoff;
+                }
             }
         }
     }

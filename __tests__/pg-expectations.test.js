@@ -1,0 +1,77 @@
+'use strict'
+// What users of pg expect: minConnections is kept (refilled after closes and outages), and
+// every rejection carries the stack frames of the function that made the call.
+
+const { harness, freshDatabase } = require('./harness')
+const { failure, pollUntil, poolFactory, appNames, closedPort, sleep } = require('./helpers/common')
+
+let dbUrl
+beforeAll(async () => {
+  dbUrl = await freshDatabase('pgexpect')
+})
+
+const { makePool, endPools } = poolFactory(() => dbUrl)
+afterEach(endPools)
+const appName = appNames(`pgw_pgexpect_${process.pid}`)
+
+/** Client backends the server has for `app`. */
+async function backends (app) {
+  return Number((await harness().admin(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}'`))[0][0])
+}
+
+describe('minConnections', () => {
+  test('refilled after every connection was terminated, and shown in getPoolStats()', async () => {
+    const app = appName('min')
+    const pool = makePool({ applicationName: app, minConnections: 2, idleTimeoutMs: 1000 })
+    await pool.query('SELECT 1')
+    expect(pool.getPoolStats().config.minConnections).toBe(2)
+    expect(await pollUntil(() => backends(app), (n) => n === 2, 3000)).toBe(2)
+    await harness().admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${app}'`)
+    expect(await pollUntil(() => backends(app), (n) => n === 0, 2000)).toBe(0)
+    expect(await pollUntil(() => backends(app), (n) => n === 2, 5000)).toBe(2)
+    expect(pool.getPoolStats().pool.total).toBeGreaterThanOrEqual(2)
+  })
+
+  test('a pool that was never used stays lazy', async () => {
+    const app = appName('lazy')
+    makePool({ applicationName: app, minConnections: 2, idleTimeoutMs: 1000 })
+    await sleep(800)
+    expect(await backends(app)).toBe(0)
+  })
+})
+
+describe("rejections carry the caller's stack", () => {
+  /** The error `run()` rejects with when awaited from a function with a distinctive name. */
+  async function rejectionIn (run) {
+    async function theCallingFunctionOfTheTest () {
+      await run()
+    }
+    return failure(theCallingFunctionOfTheTest())
+  }
+
+  test.each([
+    ['query', (pool) => pool.query('SELEC 1')],
+    ['stream', async (pool) => { for await (const row of pool.stream('SELEC 1')) void row }],
+    ['executeScript', (pool) => pool.executeScript('SELEC 1')],
+    ['client query', async (pool) => {
+      const c = await pool.acquire()
+      try { await c.query('SELEC 1') } finally { c.release() }
+    }],
+    ['transaction', (pool) => pool.transaction((tx) => tx.query('SELEC 1'))]
+  ])('%s', async (_, run) => {
+    const pool = makePool()
+    const err = await rejectionIn(() => run(pool))
+    expect(err.code).toBe('42601')
+    expect(err.stack).toMatch(/theCallingFunctionOfTheTest/)
+  })
+
+  test.each([
+    ['acquire', (pool) => pool.acquire()],
+    ['transaction', (pool) => pool.transaction(async () => {})]
+  ])('%s on an unreachable server', async (_, run) => {
+    const pool = makePool({ poolTimeoutMs: 300, connectTimeoutMs: 200 }, `postgres://u@127.0.0.1:${await closedPort()}/db`)
+    const err = await rejectionIn(() => run(pool))
+    expect(err.code).toBe('P1001')
+    expect(err.stack).toMatch(/theCallingFunctionOfTheTest/)
+  })
+})
