@@ -20,7 +20,7 @@ export interface PoolOptions {
   connectionString?: string
   /** Maximum connections (connection_limit, DB_CONNECTION_LIMIT, ...). Default cpus×2+1. */
   connectionLimit?: number
-  /** Connections kept open when idle. Default 0. */
+  /** Connections kept open when idle; after the first statement the pool refills to this number when connections close or the server comes back (with backoff). Default 0. */
   minConnections?: number
   /** Longest wait for a pooled connection, ms (pool_timeout in s). Default 10000; 0 waits forever. */
   poolTimeoutMs?: number
@@ -106,10 +106,26 @@ export interface QueryResult<R = Record<string, unknown>> {
 export interface StreamOptions extends QueryOptions {
   /** Rows fetched per round trip to the native layer. Default 500. */
   batchSize?: number
+  /**
+   * Bounds the start of the stream and each wait for the next batch (not the whole stream), ms;
+   * default the pool's queryTimeoutMs. When it passes the statement is cancelled on the server (P1008).
+   */
+  timeoutMs?: number
+}
+
+export interface ScriptOptions {
+  /** Bounds the script, ms; default the pool's queryTimeoutMs. The script is cancelled on the server (P1008). */
+  timeoutMs?: number
+  /** Cancels the script on the server when it aborts (57014, `cause` = the abort reason). */
+  signal?: AbortSignal
 }
 
 export interface EndOptions {
-  /** How long work in flight may take to finish, ms. Default 5000. */
+  /**
+   * How long work in flight may take to finish, ms. Default 5000. Statements still running then
+   * are cancelled on the server and reject with ERR_PGWARDEN_CLOSED (maybeCommitted unless the
+   * server confirmed the cancel).
+   */
   timeoutMs?: number
 }
 
@@ -154,7 +170,7 @@ export interface Classification {
 /** A connection held by `pool.acquire()`. */
 export declare class Client {
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
-  executeScript(sql: string): Promise<void>
+  executeScript(sql: string, opts?: ScriptOptions): Promise<void>
   /** Returns the connection; `release(true)` or `release(err)` closes it instead. */
   release(destroy?: boolean | Error): void
 }
@@ -175,7 +191,7 @@ export interface PoolStatsSnapshot {
   /** The last 100. */
   slowQueries: { query: string; duration: number; timestamp: string }[]
   /** poolTimeout in seconds. */
-  config: { connectionLimit: number; poolTimeout: number; queryTimeout: number; slowQueryThreshold: number }
+  config: { connectionLimit: number; minConnections: number; poolTimeout: number; queryTimeout: number; slowQueryThreshold: number }
   timestamp: string
 }
 
@@ -218,7 +234,7 @@ export interface TransactionOptions {
 /** The `tx` of `pool.transaction`. */
 export interface Transaction {
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
-  executeScript(sql: string): Promise<void>
+  executeScript(sql: string, opts?: ScriptOptions): Promise<void>
 }
 
 export interface HealthResult {
@@ -259,7 +275,7 @@ export declare class Pool {
   connect(): Promise<void>
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
   stream<R = Record<string, unknown>>(text: string, values?: QueryValue[], opts?: StreamOptions): AsyncGenerator<R, void, undefined>
-  executeScript(sql: string): Promise<void>
+  executeScript(sql: string, opts?: ScriptOptions): Promise<void>
   acquire(opts?: { maxWaitMs?: number }): Promise<Client>
   transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T>
   withRetry<T>(fn: (ctx: RetryContext) => Promise<T>, opts?: RetryOptions | number, initialDelayMs?: number): Promise<T>

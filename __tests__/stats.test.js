@@ -380,12 +380,12 @@ describe('pool section', () => {
 describe('config section', () => {
   test('connectionLimit, poolTimeout in seconds, queryTimeout and slowQueryThreshold in ms', () => {
     const pool = makePool({ connectionLimit: 7, poolTimeoutMs: 2500, queryTimeoutMs: 7000, slowQueryThresholdMs: 250 })
-    expect(pool.getPoolStats().config).toEqual({ connectionLimit: 7, poolTimeout: 2.5, queryTimeout: 7000, slowQueryThreshold: 250 })
+    expect(pool.getPoolStats().config).toEqual({ connectionLimit: 7, minConnections: 0, poolTimeout: 2.5, queryTimeout: 7000, slowQueryThreshold: 250 })
   })
 
   test('defaults: poolTimeout 10 s, queryTimeout 30000, slowQueryThreshold 1000', () => {
     const pool = makePool({ connectionLimit: 3 })
-    expect(pool.getPoolStats().config).toEqual({ connectionLimit: 3, poolTimeout: 10, queryTimeout: 30000, slowQueryThreshold: 1000 })
+    expect(pool.getPoolStats().config).toEqual({ connectionLimit: 3, minConnections: 0, poolTimeout: 10, queryTimeout: 30000, slowQueryThreshold: 1000 })
   })
 
   test('URL parameters feed the config section (pool_timeout in seconds)', () => {
