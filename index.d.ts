@@ -1,4 +1,4 @@
-// Type definitions for pgwarden (contract sections 1-3 and 5).
+// Type definitions for pgwarden.
 
 /** A console-like logger; pino works as is. */
 export interface Logger {

@@ -31,7 +31,7 @@ export declare class NativePool {
   warnings(): Array<string>
   /** The settings as JSON, without the password. */
   describe(): string
-  /** `getPoolStats()` as JSON (contract §7); still answers after `end()`. */
+  /** `getPoolStats()` as JSON; still answers after `end()`. */
   stats(): string
   /** Zeroes the counters and histograms. */
   resetStats(): void
@@ -95,7 +95,7 @@ export declare function classifyCode(code: string | undefined | null, message: s
 /** Names of the environment variables the configuration reads (the JS layer passes them). */
 export declare function configEnvNames(): Array<string>
 
-/** Classifies a code: `{ retryable, kind }` (contract §5). */
+/** Classifies a code: `{ retryable, kind }`. */
 export interface NativeClassification {
   /** Safe to retry. */
   retryable: boolean

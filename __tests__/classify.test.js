@@ -1,5 +1,5 @@
 'use strict'
-// Contract §5: classifyError / isRetryable for every shape of error users have: ours (from a
+// classifyError / isRetryable for every shape of error users have: ours (from a
 // real failing query where the server can produce it), pg's DatabaseError, Prisma's known-request
 // and initialization errors, Node system errors, plain 'CODE: message' errors, and non-errors.
 
@@ -7,7 +7,7 @@ const { Pool, PgWardenError, classifyError, isRetryable } = require('..')
 const { freshDatabase } = require('./harness')
 const { closedPort, failure } = require('./helpers/common')
 
-// Contract §5 retryable list, with the kind each code has.
+// The retryable list, with the kind each code has.
 const RETRYABLE = {
   P1001: 'connection',
   P1002: 'timeout',

@@ -1,5 +1,5 @@
 'use strict'
-// Contract §2: every row of the configuration table — option, URL parameter (with its unit),
+// every row of the configuration table — option, URL parameter (with its unit),
 // environment names (first one set wins), default — with precedence
 // option > URL > env > default, observed through toJSON()/inspect and, where the setting has a
 // visible effect, on the server. Invalid values throw ERR_PGWARDEN_CONFIG naming source and value.
@@ -586,7 +586,7 @@ describe('ssl / sslmode', () => {
     expect(err.message).toContain('sometimes')
   })
 
-  // Contract §2: libpq semantics for disable, prefer, require, verify-ca, verify-full.
+  // libpq semantics for disable, prefer, require, verify-ca, verify-full.
   test.each(['require', 'verify-ca', 'verify-full'])('sslmode=%s is a valid configuration (constructor does not throw)', (mode) => {
     let err
     try {

@@ -1,5 +1,5 @@
 'use strict'
-// Contract §7: events (slowQuery, query, highUtilization, error), their default log lines,
+// events (slowQuery, query, highUtilization, error), their default log lines,
 // listeners that throw, and the native logger bridge.
 
 const { PgWardenError } = require('..')

@@ -1,5 +1,5 @@
 'use strict'
-// Contract §8 (pgwarden/express): databaseRouter endpoints and errorHandler, in a real
+// the documented rules (pgwarden/express): databaseRouter endpoints and errorHandler, in a real
 // Express 5 app on 127.0.0.1:0, exercised with fetch.
 
 const express = require('express')

@@ -1,5 +1,5 @@
 'use strict'
-// Real faults against the harness's own clusters (contract §3 Pool bullets, §4, §5, §6):
+// Real faults against the harness's own clusters (pool recovery, transactions, error classification, events):
 // server restarts under a write load, terminated backends, max_connections exhausted, pool
 // exhaustion, server-side statement cancel, network cuts through a TCP proxy, deadlocks and
 // serialization failures. Every test is bounded in time and checks the data afterwards.
@@ -297,7 +297,7 @@ describe('network cut through a TCP proxy', () => {
       `before heal: pool idle ${idle}, total ${total}, sockets open through the proxy ${openThroughProxy}`)
     expect(rec.attempts).not.toBeNull()
     expect(rec.attempts).toBeLessThanOrEqual(3)
-    // Contract §3: a connection found broken is discarded. The one whose cancel never landed must
+    // a connection found broken is discarded. The one whose cancel never landed must
     // not sit in the idle set (its socket still open, counted as idle) until a later checkout trips over it.
     // (openThroughProxy also counts the cancel request's socket, which the blackhole swallowed.)
     expect({ idle, total }).toEqual({ idle: 0, total: 0 })

@@ -1,5 +1,5 @@
 'use strict'
-// Contract §7 (health): healthCheck, checkDatabaseConnection, getConnectionPoolStats,
+// the documented rules (health): healthCheck, checkDatabaseConnection, getConnectionPoolStats,
 // getDatabaseStats against a real server; a private cluster for the "server stopped" cases.
 
 const { Pool } = require('..')

@@ -1,5 +1,5 @@
 'use strict'
-// Contract §7: pool.metrics() is a well-formed Prometheus text exposition (format 0.0.4) of the
+// pool.metrics() is a well-formed Prometheus text exposition (format 0.0.4) of the
 // same figures getPoolStats() reports. The parser below is deliberately strict.
 
 const { Pool } = require('..')

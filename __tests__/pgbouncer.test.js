@@ -1,5 +1,5 @@
 'use strict'
-// pgbouncer=true through a real PgBouncer in transaction pool mode (contract §8): unnamed
+// pgbouncer=true through a real PgBouncer in transaction pool mode (the pgbouncer=true setting): unnamed
 // statements only, so queries keep working when consecutive statements land on different
 // server connections. The control case shows named statements do break there (26000).
 

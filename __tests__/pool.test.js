@@ -1,5 +1,5 @@
 'use strict'
-// Contract §3 (Pool) and §5 (errors) against a real server.
+// the documented rules (Pool) and §5 (errors) against a real server.
 
 const path = require('node:path')
 const { spawn } = require('node:child_process')

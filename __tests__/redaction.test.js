@@ -1,5 +1,5 @@
 'use strict'
-// Contract §2: "The password never appears in any error, log line, stats object,
+// "The password never appears in any error, log line, stats object,
 // inspect/toString output or report."
 
 const fs = require('node:fs')

@@ -1,5 +1,5 @@
 'use strict'
-// Contract §6: withRetry (module-level and pool.withRetry) — what is retried, how often, with
+// withRetry (module-level and pool.withRetry) — what is retried, how often, with
 // which delays, what is rethrown, abort and deadline; and a real outage end to end.
 
 const { Pool, withRetry, PgWardenError } = require('..')

@@ -1,5 +1,5 @@
 'use strict'
-// Safety features: per-query AbortSignal (contract §3 query options), the optional circuit
+// Safety features: per-query AbortSignal (the query option `signal`), the optional circuit
 // breaker against an unreachable server, connection retries inside poolTimeoutMs without it,
 // and leak detection (leakDetectionThresholdMs).
 

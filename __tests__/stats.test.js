@@ -1,5 +1,5 @@
 'use strict'
-// Contract §7: getPoolStats() counters move exactly after known workloads on a fresh pool.
+// getPoolStats() counters move exactly after known workloads on a fresh pool.
 
 const { Pool, getPool, getPoolStats, PgWardenError } = require('..')
 const { harness, freshDatabase } = require('./harness')
@@ -22,7 +22,7 @@ afterEach(endPools)
 /** Polls `fn` until it returns `want` or `ms` pass; returns the last value. */
 const eventually = eventuallyEquals({ ms: 3000, every: 25 })
 
-// The contract's example (§7), used as a type template.
+// The documented getPoolStats() example, used as a type template.
 const EXAMPLE = {
   pool: { active: 5, idle: 7, total: 12, limit: 20, waiting: 0, utilization: 25.0 },
   queries: {

@@ -1,5 +1,5 @@
 'use strict'
-// Contract §3: pool.stream — rows in order, batchSize, rowMode, params, early exit releases and
+// pool.stream — rows in order, batchSize, rowMode, params, early exit releases and
 // cancels, bounded memory, errors mid-stream.
 
 const { PgWardenError } = require('..')

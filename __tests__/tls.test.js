@@ -1,5 +1,5 @@
 'use strict'
-// The ssl row of contract §2 over real TLS: a private cluster with ssl=on and a certificate
+// The ssl setting (libpq sslmode semantics) over real TLS: a private cluster with ssl=on and a certificate
 // signed by a throwaway CA. libpq semantics: prefer and require encrypt without verifying,
 // verify-ca checks the chain, verify-full also the host name.
 

@@ -1,5 +1,5 @@
 'use strict'
-// Contract §4: pool.transaction — commit/rollback, isolation, read-only, wait and run-time
+// pool.transaction — commit/rollback, isolation, read-only, wait and run-time
 // limits, use after end, and whole re-runs on real serialization failures and deadlocks.
 
 const { PgWardenError } = require('..')

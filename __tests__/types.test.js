@@ -1,5 +1,5 @@
 'use strict'
-// Type mappings against a real server (contract §3 "Types, PostgreSQL → JavaScript" and
+// Type mappings against a real server (the mapping "Types, PostgreSQL → JavaScript" and
 // "Parameters, JavaScript → PostgreSQL", §5 error shape). Every assertion is on an exact value;
 // where the contract says "PostgreSQL's text form", the expected value is the server's own
 // `::text` of the same value, computed in the same query.

@@ -1,5 +1,5 @@
 'use strict'
-// PgWardenError and classification of any thrown value (contract §5).
+// PgWardenError and classification of any thrown value.
 // Native errors cross the boundary as a JSON payload in `message`; `fromNative` is the one
 // decoder that turns it into a PgWardenError, keeping every server field.
 

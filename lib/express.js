@@ -1,5 +1,5 @@
 'use strict'
-// pgwarden/express: database endpoints and an error handler (contract §8). Express is a peer
+// pgwarden/express: database endpoints and an error handler. Express is a peer
 // dependency: it is required only when a router is built.
 
 const { classifyError } = require('./errors')

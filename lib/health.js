@@ -1,5 +1,5 @@
 'use strict'
-// Health and server-side views (contract §7): healthCheck never throws.
+// Health and server-side views: healthCheck never throws.
 
 /** `{ status: 'healthy'|'degraded'|'unhealthy', latency, details }`. */
 async function healthCheck (pool, opts = {}) {

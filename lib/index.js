@@ -1,10 +1,10 @@
 'use strict'
-// The public surface of pgwarden (contract §1).
+// The public surface of pgwarden.
 const { Pool, Client, createPool, getPool, getPoolStats } = require('./pool')
 const { PgWardenError, classifyError, isRetryable } = require('./errors')
 const retry = require('./retry')
 
-/** Retries `fn` on retryable errors with exponential backoff (contract §6). */
+/** Retries `fn` on retryable errors with exponential backoff. */
 const withRetry = (fn, a, b) => retry.withRetry(fn, a, b)
 
 module.exports = { Pool, Client, createPool, getPool, getPoolStats, withRetry, PgWardenError, classifyError, isRetryable }

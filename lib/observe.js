@@ -1,5 +1,5 @@
 'use strict'
-// Events and default logging (contract §7). Statement events cost nothing when nobody listens:
+// Events and default logging. Statement events cost nothing when nobody listens:
 // the duration already rides on each result, and nothing is built unless a listener exists.
 
 const { PgWardenError } = require('./errors')

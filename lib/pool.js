@@ -163,7 +163,7 @@ class Client {
 
 class Pool extends EventEmitter {
   /**
-   * @param {object|string} [options] options (contract §2) or a connection string
+   * @param {object|string} [options] options or a connection string
    */
   constructor (options = {}) {
     super()
@@ -319,7 +319,7 @@ class Pool extends EventEmitter {
     })
   }
 
-  /** Pool, statement, acquire, retry, connection and error figures (contract §7). */
+  /** Pool, statement, acquire, retry, connection and error figures. */
   getPoolStats () {
     const s = JSON.parse(this._native.stats())
     s.timestamp = new Date().toISOString()

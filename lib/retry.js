@@ -1,5 +1,5 @@
 'use strict'
-// withRetry (contract §6): retries only what is safe to retry, with exponential backoff and
+// withRetry: retries only what is safe to retry, with exponential backoff and
 // jitter; the final error is rethrown unchanged, with `attempts` set.
 
 const native = require('./native')

@@ -1,5 +1,5 @@
 'use strict'
-// pool.transaction (contract §4): BEGIN … COMMIT on one connection, rollback on throw with the
+// pool.transaction: BEGIN … COMMIT on one connection, rollback on throw with the
 // original error rethrown, a wait limit (P2024), a run-time limit (rollback + P2028), and whole
 // re-runs on serialization failures and deadlocks. A COMMIT whose outcome is unknown rejects
 // with maybeCommitted and is never re-run.

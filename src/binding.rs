@@ -74,7 +74,7 @@ pub fn config_env_names() -> Vec<String> {
     ENV_NAMES.iter().map(|s| s.to_string()).collect()
 }
 
-/// Classifies a code: `{ retryable, kind }` (contract §5).
+/// Classifies a code: `{ retryable, kind }`.
 #[napi(object)]
 pub struct NativeClassification {
     /// Safe to retry.
@@ -198,7 +198,7 @@ impl NativePool {
         }
     }
 
-    /// `getPoolStats()` as JSON (contract §7); still answers after `end()`.
+    /// `getPoolStats()` as JSON; still answers after `end()`.
     #[napi]
     pub fn stats(&self) -> String {
         let g = self.gauges();

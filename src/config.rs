@@ -1,6 +1,6 @@
 //! Configuration: options, connection URL and environment merged into [`Settings`].
 //!
-//! Precedence is option > URL query parameter > environment variable > default (contract §2).
+//! Precedence is option > URL query parameter > environment variable > default.
 //! Every invalid value is an `ERR_PGWARDEN_CONFIG` error that names where it came from and the
 //! bad value. The password is kept in a [`Secret`] and never printed.
 

@@ -1,4 +1,4 @@
-//! Errors: what went wrong, its code and kind, and the classification rules of contract §5.
+//! Errors: what went wrong, its code and kind, and the classification rules.
 //!
 //! Every failure pgwarden can produce is an [`Error`]. It crosses into JavaScript exactly once,
 //! at the napi boundary, as a JSON payload (see [`Error::to_payload`]) that `lib/errors.js`
@@ -69,7 +69,7 @@ impl Kind {
     }
 }
 
-/// The outcome of classifying an error code: contract §5.
+/// The outcome of classifying an error code: the documented rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Classification {
     /// Whether retrying the same operation is safe and likely to help.
