@@ -1,5 +1,5 @@
 'use strict'
-// the documented rules (Pool) and §5 (errors) against a real server.
+// The Pool and its errors against a real server.
 
 const path = require('node:path')
 const { spawn } = require('node:child_process')

@@ -1,7 +1,7 @@
 'use strict'
-// Type mappings against a real server (the mapping "Types, PostgreSQL → JavaScript" and
-// "Parameters, JavaScript → PostgreSQL", §5 error shape). Every assertion is on an exact value;
-// where the contract says "PostgreSQL's text form", the expected value is the server's own
+// Type mappings against a real server (PostgreSQL → JavaScript values,
+// JavaScript parameters → PostgreSQL, the error shape). Every assertion is on an exact value;
+// where the documented form is "PostgreSQL's text form", the expected value is the server's own
 // `::text` of the same value, computed in the same query.
 
 const crypto = require('crypto')
