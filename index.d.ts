@@ -169,6 +169,11 @@ export interface Classification {
 
 /** A connection held by `pool.acquire()`. */
 export declare class Client {
+  /**
+   * Runs one statement. Text holding several statements (and no values) runs as pg runs it:
+   * the simple protocol, one implicit transaction, and an array of results (cast the result);
+   * with values it rejects `ERR_PGWARDEN_PARAMS` before anything is sent.
+   */
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
   executeScript(sql: string, opts?: ScriptOptions): Promise<void>
   /** Returns the connection; `release(true)` or `release(err)` closes it instead. */
@@ -233,6 +238,11 @@ export interface TransactionOptions {
 
 /** The `tx` of `pool.transaction`. */
 export interface Transaction {
+  /**
+   * Runs one statement. Text holding several statements (and no values) runs as pg runs it:
+   * the simple protocol, one implicit transaction, and an array of results (cast the result);
+   * with values it rejects `ERR_PGWARDEN_PARAMS` before anything is sent.
+   */
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
   executeScript(sql: string, opts?: ScriptOptions): Promise<void>
 }
@@ -273,6 +283,11 @@ export declare class Pool {
   readonly ended: boolean
   /** Opens max(1, minConnections) connections now; rejects P1001 after three tries. */
   connect(): Promise<void>
+  /**
+   * Runs one statement. Text holding several statements (and no values) runs as pg runs it:
+   * the simple protocol, one implicit transaction, and an array of results (cast the result);
+   * with values it rejects `ERR_PGWARDEN_PARAMS` before anything is sent.
+   */
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
   stream<R = Record<string, unknown>>(text: string, values?: QueryValue[], opts?: StreamOptions): AsyncGenerator<R, void, undefined>
   executeScript(sql: string, opts?: ScriptOptions): Promise<void>

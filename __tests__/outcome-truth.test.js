@@ -80,6 +80,22 @@ test('blackholed after send: the cancel is never confirmed, so the outcome is un
   expect(await written('blackholed')).toBe(true)
 })
 
+test('completed on the server while the timeout fired: the real result, never "not committed"', async () => {
+  const { proxy, pool } = await proxiedPool()
+  const run = timed(pool.query(slowInsert('raced', 100), [], { timeoutMs: 500 }))
+  await sleep(50)
+  // The INSERT commits at ~100 ms; its answer is held until after the timeout has fired and
+  // the cancel was sent (which then finds nothing to cancel), inside the cancel grace.
+  proxy.blackhole()
+  await sleep(900)
+  proxy.heal()
+  const r = await run
+  expect(r.error).toBeUndefined()
+  expect(r.value).toMatchObject({ command: 'INSERT', rowCount: 1 })
+  expect(r.ms).toBeGreaterThan(500)
+  expect(await written('raced')).toBe(true)
+})
+
 test('reset after send: P1017 with maybeCommitted, never re-sent by withRetry', async () => {
   const { proxy, pool } = await proxiedPool()
   let calls = 0

@@ -127,7 +127,7 @@ async function runQuery (pool, target, text, values, opts) {
     throw e
   }
   const r = decodeResult(json, arrayMode)
-  if (r.slow || pool.listenerCount('query') > 0) observe(pool, a.sql, a.values, r.ms, r.slow, r.result.rowCount)
+  if (r.slow || pool.listenerCount('query') > 0) observe(pool, a.sql, a.values, r.ms, r.slow, r.rowCount)
   return r.result
 }
 

@@ -71,16 +71,21 @@ function buildRows (r, fields, fix, arrayMode) {
 
 /**
  * Decodes a native result (JSON text, or the object already parsed with its batch).
- * Returns the pg-compatible result `{ command, rowCount, rows, fields }` plus, beside it, the
+ * Returns the pg-compatible result `{ command, rowCount, rows, fields }` (an array of them for
+ * several statements) plus, beside it, the
  * statement's duration in ms and whether it was slow (for events).
  */
 function decodeResult (json, arrayMode) {
   const r = typeof json === 'string' ? JSON.parse(json) : json
-  return {
-    result: { command: r.command, rowCount: r.rowCount, rows: buildRows(r, r.fields, r.fix, arrayMode), fields: r.fields },
-    ms: r.ms,
-    slow: r.slow === true
-  }
+  // Text holding several statements gives one result per statement, as pg does.
+  const result = r.results === undefined ? pgResult(r, arrayMode) : r.results.map((one) => pgResult(one, arrayMode))
+  // Events report one count: the last statement's, as its command tag is the last one seen.
+  const rowCount = Array.isArray(result) ? (result.length > 0 ? result[result.length - 1].rowCount : null) : result.rowCount
+  return { result, rowCount, ms: r.ms, slow: r.slow === true }
+}
+
+function pgResult (r, arrayMode) {
+  return { command: r.command, rowCount: r.rowCount, rows: buildRows(r, r.fields, r.fix, arrayMode), fields: r.fields }
 }
 
 module.exports = { decodeResult, buildRows }

@@ -19,5 +19,6 @@ pub mod metrics;
 pub mod pool;
 pub mod retry;
 pub mod sql;
+pub mod statement;
 pub mod stats;
 pub mod tls;

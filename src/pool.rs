@@ -5,14 +5,12 @@ use crate::breaker::{Admission, Breaker};
 use crate::config::Settings;
 use crate::connection::{Canceller, Conn, Manager, Prepared};
 use crate::convert::params::{text_params, TextParam};
-use crate::convert::result::{row_count, RowWriter};
-use crate::error::{from_driver, Error, Interruption, Stopped};
+use crate::error::{Error, Interruption, Stopped};
 use crate::events::Events;
-use crate::sql;
+use crate::statement::{check_params, execute, execute_script, start};
 use crate::stats::Stats;
 use deadpool::managed::{Object, PoolError, Timeouts};
-use futures_util::{pin_mut, StreamExt};
-use postgres_types::Type;
+use futures_util::pin_mut;
 use std::collections::HashMap;
 use std::mem::ManuallyDrop;
 use std::pin::Pin;
@@ -599,102 +597,4 @@ impl PoolCore {
             }
         }
     }
-}
-
-/// Sends the statement: a cached named statement, or an unnamed one (pgbouncer, cache 0)
-/// whose column types were described first, so each column is asked for in the format it
-/// can be read in.
-async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowStream, Prepared), Error> {
-    if !conn.cache.enabled() {
-        let described = match conn.described.get(sql) {
-            Some(p) => p,
-            None => {
-                let s = conn.client.describe(sql).await.map_err(|e| from_driver(&e, false))?;
-                let p = Prepared::new(s);
-                conn.described.insert(sql, p.clone());
-                p
-            }
-        };
-        let typed = params.iter().map(|p| (p, Type::UNKNOWN));
-        let rows = conn
-            .client
-            .query_typed_raw_with_formats(sql, typed, &described.formats)
-            .await
-            .map_err(|e| from_driver(&e, true))?;
-        return Ok((rows, described));
-    }
-    let prepared = match conn.cache.get(sql) {
-        Some(p) => p,
-        None => {
-            let s = conn.client.prepare(sql).await.map_err(|e| from_driver(&e, false))?;
-            let p = Prepared::new(s);
-            conn.cache.insert(sql, p.clone());
-            p
-        }
-    };
-    match conn.client.query_raw_with_formats(&prepared.stmt, params.iter(), &prepared.formats).await {
-        Ok(rows) => Ok((rows, prepared)),
-        Err(e) => {
-            // A schema change invalidated the cached plan: the statement did not run.
-            if e.code().is_some_and(|c| c.code() == "0A000") {
-                conn.cache.remove(sql);
-            }
-            Err(from_driver(&e, true))
-        }
-    }
-}
-
-async fn execute(conn: &mut Conn, sql: &str, params: &[TextParam], settings: &Settings) -> Result<String, Error> {
-    let (rows, prepared) = start(conn, sql, params).await?;
-    pin_mut!(rows);
-    let mut writer = RowWriter::new(prepared.stmt.columns(), settings.int8);
-    while let Some(row) = rows.next().await {
-        writer.push_row(&row.map_err(|e| from_driver(&e, true))?);
-    }
-    let n = writer.rows();
-    let command = sql::command_of(sql);
-    let mut out = String::with_capacity(256);
-    out.push('{');
-    writer.take_cols(&mut out);
-    out.push_str(",\"rowCount\":");
-    match row_count(&command, rows.rows_affected(), n) {
-        Some(c) => out.push_str(itoa::Buffer::new().format(c)),
-        None => out.push_str("null"),
-    }
-    out.push_str(",\"command\":");
-    crate::convert::json_str(&mut out, &command);
-    out.push(',');
-    writer.write_meta(&mut out);
-    out.push('}');
-    Ok(out)
-}
-
-/// Reads up to `batch` rows of a stream into `writer`; `true` once the stream is done.
-pub async fn read_batch(rows: &mut Pin<Box<RowStream>>, writer: &mut RowWriter, batch: u32) -> Result<bool, Error> {
-    for _ in 0..batch.max(1) {
-        match rows.next().await {
-            Some(Ok(row)) => writer.push_row(&row),
-            Some(Err(e)) => return Err(from_driver(&e, true)),
-            None => return Ok(true),
-        }
-    }
-    Ok(false)
-}
-
-/// Runs a multi-statement script with the simple protocol (no parameters).
-pub async fn execute_script(conn: &mut Conn, script: &str) -> Result<(), Error> {
-    conn.client.batch_execute(script).await.map_err(|e| from_driver(&e, true))
-}
-
-/// Rejects a parameter count the statement cannot take, before anything is sent.
-pub fn check_params(sql: &str, given: usize) -> Result<(), Error> {
-    let expected = sql::placeholder_count(sql);
-    if expected != given {
-        return Err(Error::Params(format!(
-            "The query expects {expected} parameter{} but {given} {} given",
-            if expected == 1 { "" } else { "s" },
-            if given == 1 { "was" } else { "were" }
-        )));
-    }
-    Ok(())
 }

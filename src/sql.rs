@@ -1,46 +1,62 @@
 //! Small lexical facts about SQL text, found without a server round trip.
 //!
-//! Used to reject a wrong parameter count before anything is sent, and to name the command
-//! of a result (`command` in the pg-compatible result shape).
+//! Used to reject a wrong parameter count before anything is sent, to send text holding
+//! several statements by the simple protocol, and to name the command of a result
+//! (`command` in the pg-compatible result shape).
 
-/// The highest `$n` placeholder in `sql`, skipping string literals, quoted identifiers,
-/// dollar-quoted bodies and comments. `SELECT '$1', $2` needs 2 parameters.
-pub fn placeholder_count(sql: &str) -> usize {
+/// What one lexical pass finds in a statement text, skipping string literals, quoted
+/// identifiers, dollar-quoted bodies and comments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Shape {
+    /// The highest `$n` placeholder: `SELECT '$1', $2` needs 2 parameters.
+    pub placeholders: usize,
+    /// More than one statement: a `;` followed by more than blanks, comments and `;`. Such
+    /// text cannot be a prepared statement; `pool.query` runs it with the simple protocol.
+    pub several: bool,
+}
+
+/// The [`Shape`] of `sql`.
+pub fn shape(sql: &str) -> Shape {
     let b = sql.as_bytes();
-    let mut i = 0;
-    let mut max = 0usize;
+    let (mut i, mut ended, mut found) = (0, false, Shape::default());
     while i < b.len() {
-        match b[i] {
-            b'\'' | b'"' => i = skip_quoted(b, i, b[i]),
-            b'-' if b.get(i + 1) == Some(&b'-') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
+        let c = b[i];
+        if c == b'-' && b.get(i + 1) == Some(&b'-') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
             }
-            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i),
-            b'$' => {
-                let start = i + 1;
-                let mut j = start;
-                while j < b.len() && b[j].is_ascii_digit() {
-                    j += 1;
-                }
-                let preceded_by_ident = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
-                if j > start && !preceded_by_ident {
-                    if let Ok(n) = sql[start..j].parse::<usize>() {
-                        max = max.max(n);
-                    }
-                    i = j;
-                } else if let Some(end) = dollar_tag_end(b, i).filter(|_| !preceded_by_ident) {
-                    let tag = &b[i..end];
-                    i = find(b, end, tag).map(|p| p + tag.len()).unwrap_or(b.len());
-                } else {
-                    i += 1;
-                }
-            }
-            _ => i += 1,
+            continue;
         }
+        if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            i = skip_block_comment(b, i);
+            continue;
+        }
+        if c == b';' || c.is_ascii_whitespace() {
+            ended |= c == b';';
+            i += 1;
+            continue;
+        }
+        found.several |= ended;
+        let preceded_by_ident = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
+        i = match c {
+            b'\'' | b'"' => skip_quoted(b, i, c),
+            b'$' if !preceded_by_ident => {
+                let digits = b[i + 1..].iter().take_while(|d| d.is_ascii_digit()).count();
+                if digits > 0 {
+                    if let Ok(n) = sql[i + 1..i + 1 + digits].parse::<usize>() {
+                        found.placeholders = found.placeholders.max(n);
+                    }
+                    i + 1 + digits
+                } else if let Some(end) = dollar_tag_end(b, i) {
+                    find(b, end, &b[i..end]).map(|p| p + end - i).unwrap_or(b.len())
+                } else {
+                    i + 1
+                }
+            }
+            _ => i + 1,
+        };
     }
-    max
+    found
 }
 
 /// The command tag a `pg` user expects in `result.command` (SELECT, INSERT, ...).
@@ -156,17 +172,31 @@ mod tests {
 
     #[test]
     fn counts_placeholders() {
-        assert_eq!(placeholder_count("SELECT 1"), 0);
-        assert_eq!(placeholder_count("SELECT $1, $2"), 2);
-        assert_eq!(placeholder_count("SELECT $2"), 2);
-        assert_eq!(placeholder_count("SELECT '$1', $1"), 1);
-        assert_eq!(placeholder_count("SELECT \"$3\" FROM t WHERE a = $1"), 1);
-        assert_eq!(placeholder_count("SELECT $$ $5 $$, $1"), 1);
-        assert_eq!(placeholder_count("SELECT $fn$ $5 $fn$ || $2"), 2);
-        assert_eq!(placeholder_count("SELECT 1 -- $4\n, $1"), 1);
-        assert_eq!(placeholder_count("SELECT /* $4 /* $5 */ */ $1"), 1);
-        assert_eq!(placeholder_count("SELECT E'it\\'s $3', $1"), 1);
-        assert_eq!(placeholder_count("SELECT $10"), 10);
+        assert_eq!(shape("SELECT 1").placeholders, 0);
+        assert_eq!(shape("SELECT $1, $2").placeholders, 2);
+        assert_eq!(shape("SELECT $2").placeholders, 2);
+        assert_eq!(shape("SELECT '$1', $1").placeholders, 1);
+        assert_eq!(shape("SELECT \"$3\" FROM t WHERE a = $1").placeholders, 1);
+        assert_eq!(shape("SELECT $$ $5 $$, $1").placeholders, 1);
+        assert_eq!(shape("SELECT $fn$ $5 $fn$ || $2").placeholders, 2);
+        assert_eq!(shape("SELECT 1 -- $4\n, $1").placeholders, 1);
+        assert_eq!(shape("SELECT /* $4 /* $5 */ */ $1").placeholders, 1);
+        assert_eq!(shape("SELECT E'it\\'s $3', $1").placeholders, 1);
+        assert_eq!(shape("SELECT $10").placeholders, 10);
+    }
+
+    #[test]
+    fn several_statements() {
+        assert!(!shape("SELECT 1").several);
+        assert!(!shape("SELECT 1;").several);
+        assert!(!shape("SELECT 1; -- done\n ;  /* c */ ").several);
+        assert!(!shape("SELECT ';x', \"a;b\", $$ ; $$, $f$;SELECT$f$").several);
+        assert!(!shape("SELECT E'\\';x'").several);
+        assert!(!shape("SELECT 1 -- ; SELECT 2").several);
+        assert!(shape("SELECT 1; SELECT 2").several);
+        assert!(shape("SELECT 1;SELECT 2;").several);
+        assert!(shape("SELECT $$;$$; SELECT 2").several);
+        assert!(shape("SELECT 1; 'x'").several);
     }
 
     #[test]

@@ -9,13 +9,27 @@ pub struct BadLiteral;
 
 /// Appends `literal` as nested JSON arrays of strings (NULL → null).
 pub fn to_json(out: &mut String, literal: &str) -> Result<(), BadLiteral> {
+    walk(out, literal, b',', &mut |out, item| match item {
+        Some(v) => json_str(out, v),
+        None => out.push_str("null"),
+    })
+}
+
+/// Appends `literal` as nested JSON arrays, each element (its unquoted, unescaped text, or
+/// `None` for NULL) written by `item`. `delimiter` is the element type's (`;` for box).
+pub fn walk(
+    out: &mut String,
+    literal: &str,
+    delimiter: u8,
+    item: &mut dyn FnMut(&mut String, Option<&str>),
+) -> Result<(), BadLiteral> {
     let b = literal.as_bytes();
     // Arrays whose lower bound is not 1 start with their dimensions: `[0:1]={…}`.
     let mut i = 0;
     if b.first() == Some(&b'[') {
         i = literal.find('=').ok_or(BadLiteral)? + 1;
     }
-    let end = group(out, literal, i)?;
+    let end = group(out, literal, i, delimiter, item)?;
     if end != b.len() {
         return Err(BadLiteral);
     }
@@ -23,7 +37,13 @@ pub fn to_json(out: &mut String, literal: &str) -> Result<(), BadLiteral> {
 }
 
 /// Writes the `{…}` group starting at `i`; returns the index after its `}`.
-fn group(out: &mut String, s: &str, mut i: usize) -> Result<usize, BadLiteral> {
+fn group(
+    out: &mut String,
+    s: &str,
+    mut i: usize,
+    delimiter: u8,
+    item: &mut dyn FnMut(&mut String, Option<&str>),
+) -> Result<usize, BadLiteral> {
     let b = s.as_bytes();
     if b.get(i) != Some(&b'{') {
         return Err(BadLiteral);
@@ -34,33 +54,33 @@ fn group(out: &mut String, s: &str, mut i: usize) -> Result<usize, BadLiteral> {
         out.push(']');
         return Ok(i + 1);
     }
-    let mut item = String::new();
+    let mut text = String::new();
     loop {
         match b.get(i) {
-            Some(b'{') => i = group(out, s, i)?,
+            Some(b'{') => i = group(out, s, i, delimiter, item)?,
             Some(b'"') => {
-                item.clear();
-                i = quoted(&mut item, s, i + 1)?;
-                json_str(out, &item);
+                text.clear();
+                i = quoted(&mut text, s, i + 1)?;
+                item(out, Some(&text));
             }
             Some(_) => {
                 let start = i;
-                while i < b.len() && b[i] != b',' && b[i] != b'}' {
+                while i < b.len() && b[i] != delimiter && b[i] != b'}' {
                     i += 1;
                 }
                 let raw = s[start..i].trim();
                 if raw.eq_ignore_ascii_case("NULL") {
-                    out.push_str("null");
+                    item(out, None);
                 } else {
-                    item.clear();
-                    unescape(&mut item, raw);
-                    json_str(out, &item);
+                    text.clear();
+                    unescape(&mut text, raw);
+                    item(out, Some(&text));
                 }
             }
             None => return Err(BadLiteral),
         }
         match b.get(i) {
-            Some(b',') => {
+            Some(&c) if c == delimiter => {
                 out.push(',');
                 i += 1;
             }

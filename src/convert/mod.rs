@@ -11,6 +11,7 @@ pub mod extra;
 pub mod params;
 pub mod result;
 pub mod text;
+pub mod text_value;
 
 use crate::config::Int8Mode;
 use postgres_types::{FromSql, Kind, Type};

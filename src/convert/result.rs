@@ -1,11 +1,11 @@
 //! A whole result as one JSON text:
 //! `{"cols":[[…],…],"n":rows,"rowCount":n,"command":"…","fields":[…],"fix":[…]}`.
 
-use super::{decodes_binary, fix_of, json_str, write_json, write_text_json, RawValue};
+use super::{decodes_binary, fix_of, json_str, text_value, write_json, write_text_json, RawValue};
 use crate::config::Int8Mode;
 use postgres_types::Type;
 use std::fmt::Write;
-use tokio_postgres::{Column, Row};
+use tokio_postgres::{Column, Row, SimpleQueryRow};
 
 /// Collects rows column by column: JSON.parse of a few arrays of plain values is much
 /// cheaper than of one object per row (no key per value), and `lib/result.js` builds the row
@@ -29,6 +29,30 @@ impl RowWriter {
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
         let text = types.iter().map(|t| !decodes_binary(t)).collect();
         RowWriter { names, types, text, int8, cols, n: 0 }
+    }
+
+    /// A writer for columns whose values arrive in text format (the simple protocol).
+    pub fn for_text(names: Vec<String>, types: Vec<Type>, int8: Int8Mode) -> Self {
+        let cols = types.iter().map(|_| String::with_capacity(64)).collect();
+        let text = types.iter().map(|t| !decodes_binary(t)).collect();
+        RowWriter { names, types, text, int8, cols, n: 0 }
+    }
+
+    /// Appends one text-format row: values of types read in binary elsewhere are parsed to
+    /// the same JSON (see `text_value`), the others passed on as the server's text.
+    pub fn push_text_row(&mut self, row: &SimpleQueryRow) {
+        for (i, (ty, col)) in self.types.iter().zip(self.cols.iter_mut()).enumerate() {
+            if self.n > 0 {
+                col.push(',');
+            }
+            let raw = row.get(i);
+            if self.text[i] {
+                write_text_json(col, ty, raw.map(str::as_bytes));
+            } else {
+                text_value::write_json(col, ty, raw, self.int8);
+            }
+        }
+        self.n += 1;
     }
 
     /// Appends one row's values to the column buffers.

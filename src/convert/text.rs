@@ -94,6 +94,18 @@ fn push_hex(out: &mut String, byte: u8) {
     out.push(char::from(HEX[(byte & 15) as usize]));
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (year 0 is 1 BC); the inverse of
+/// [`civil_from_days`].
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// (year, month, day) in the proleptic Gregorian calendar from days since 1970-01-01.
 pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;

@@ -460,6 +460,18 @@ impl Client {
         query::query_typed_with_formats(&self.inner, query, params, result_formats).await
     }
 
+    /// `simple_query_raw` whose stream yields each statement's command tag before its
+    /// `CommandComplete` (pgwarden fork).
+    pub async fn simple_query_tagged(&self, query: &str) -> Result<SimpleQueryStream, Error> {
+        simple_query::simple_query_tagged(self.inner(), query).await
+    }
+
+    /// The type with this OID, looked up on the server (and cached) when it is not built in
+    /// (pgwarden fork).
+    pub async fn get_type(&self, oid: postgres_types::Oid) -> Result<Type, Error> {
+        prepare::get_type(&self.inner, oid).await
+    }
+
     /// The parameter and column types of `query`, found by parsing it as the unnamed statement
     /// (pgwarden fork). The returned statement is for its types only, not for execution.
     pub async fn describe(&self, query: &str) -> Result<Statement, Error> {

@@ -258,6 +258,9 @@ pub enum SimpleQueryMessage {
     CommandComplete(u64),
     /// Column values of the proceeding row values
     RowDescription(Arc<[SimpleColumn]>),
+    /// A statement's command tag, just before its `CommandComplete` (pgwarden fork: only from
+    /// `Client::simple_query_tagged`).
+    CommandTag(String),
 }
 
 fn slice_iter<'a>(

@@ -13,16 +13,23 @@ use postgres_protocol::message::frontend;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use postgres_types::Oid;
 
 /// Information about a column of a single query row.
 #[derive(Debug)]
 pub struct SimpleColumn {
     name: String,
+    type_oid: Oid,
 }
 
 impl SimpleColumn {
-    pub(crate) fn new(name: String) -> SimpleColumn {
-        SimpleColumn { name }
+    pub(crate) fn new(name: String, type_oid: Oid) -> SimpleColumn {
+        SimpleColumn { name, type_oid }
+    }
+
+    /// Returns the OID of the column's type (pgwarden fork).
+    pub fn type_oid(&self) -> Oid {
+        self.type_oid
     }
 
     /// Returns the name of the column.
@@ -40,7 +47,17 @@ pub async fn simple_query(client: &InnerClient, query: &str) -> Result<SimpleQue
     Ok(SimpleQueryStream {
         responses,
         columns: None,
+        tags: false,
+        pending: None,
     })
+}
+
+/// `simple_query` whose stream also yields each statement's command tag, just before its
+/// `CommandComplete` (pgwarden fork).
+pub async fn simple_query_tagged(client: &InnerClient, query: &str) -> Result<SimpleQueryStream, Error> {
+    let mut stream = simple_query(client, query).await?;
+    stream.tags = true;
+    Ok(stream)
 }
 
 pub async fn batch_execute(client: &InnerClient, query: &str) -> Result<(), Error> {
@@ -74,6 +91,9 @@ pin_project! {
     pub struct SimpleQueryStream {
         responses: Responses,
         columns: Option<Arc<[SimpleColumn]>>,
+        // pgwarden fork: yield `CommandTag` before each `CommandComplete`.
+        tags: bool,
+        pending: Option<u64>,
     }
 }
 
@@ -82,9 +102,17 @@ impl Stream for SimpleQueryStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
+        if let Some(rows) = this.pending.take() {
+            return Poll::Ready(Some(Ok(SimpleQueryMessage::CommandComplete(rows))));
+        }
         match ready!(this.responses.poll_next(cx)?) {
             Message::CommandComplete(body) => {
                 let rows = extract_row_affected(&body)?;
+                if *this.tags {
+                    let tag = body.tag().map_err(Error::parse)?.to_string();
+                    *this.pending = Some(rows);
+                    return Poll::Ready(Some(Ok(SimpleQueryMessage::CommandTag(tag))));
+                }
                 Poll::Ready(Some(Ok(SimpleQueryMessage::CommandComplete(rows))))
             }
             Message::EmptyQueryResponse => {
@@ -93,7 +121,7 @@ impl Stream for SimpleQueryStream {
             Message::RowDescription(body) => {
                 let columns: Arc<[SimpleColumn]> = body
                     .fields()
-                    .map(|f| Ok(SimpleColumn::new(f.name().to_string())))
+                    .map(|f| Ok(SimpleColumn::new(f.name().to_string(), f.type_oid())))
                     .collect::<Vec<_>>()
                     .map_err(Error::parse)?
                     .into();

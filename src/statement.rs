@@ -1,0 +1,167 @@
+//! Statements on one connection: the extended protocol with a per-column result format for
+//! one statement, the simple protocol for several, and parameter checks before anything is
+//! sent. Timeouts, signals and bookkeeping around them are the pool's (`pool.rs`).
+
+use crate::config::Settings;
+use crate::connection::{Conn, Prepared};
+use crate::convert::params::TextParam;
+use crate::convert::result::{row_count, RowWriter};
+use crate::error::{from_driver, Error};
+use crate::sql;
+use futures_util::{pin_mut, StreamExt};
+use postgres_types::Type;
+use std::pin::Pin;
+use tokio_postgres::{RowStream, SimpleQueryMessage};
+
+/// Sends the statement: a cached named statement, or an unnamed one (pgbouncer, cache 0)
+/// whose column types were described first, so each column is asked for in the format it
+/// can be read in.
+pub async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowStream, Prepared), Error> {
+    if !conn.cache.enabled() {
+        let described = match conn.described.get(sql) {
+            Some(p) => p,
+            None => {
+                let s = conn.client.describe(sql).await.map_err(|e| from_driver(&e, false))?;
+                let p = Prepared::new(s);
+                conn.described.insert(sql, p.clone());
+                p
+            }
+        };
+        let typed = params.iter().map(|p| (p, Type::UNKNOWN));
+        let rows = conn
+            .client
+            .query_typed_raw_with_formats(sql, typed, &described.formats)
+            .await
+            .map_err(|e| from_driver(&e, true))?;
+        return Ok((rows, described));
+    }
+    let prepared = match conn.cache.get(sql) {
+        Some(p) => p,
+        None => {
+            let s = conn.client.prepare(sql).await.map_err(|e| from_driver(&e, false))?;
+            let p = Prepared::new(s);
+            conn.cache.insert(sql, p.clone());
+            p
+        }
+    };
+    match conn.client.query_raw_with_formats(&prepared.stmt, params.iter(), &prepared.formats).await {
+        Ok(rows) => Ok((rows, prepared)),
+        Err(e) => {
+            // A schema change invalidated the cached plan: the statement did not run.
+            if e.code().is_some_and(|c| c.code() == "0A000") {
+                conn.cache.remove(sql);
+            }
+            Err(from_driver(&e, true))
+        }
+    }
+}
+
+/// Runs a statement and returns its result JSON; text holding several statements (and no
+/// parameters) runs as `pg` runs it, see [`execute_several`].
+pub async fn execute(conn: &mut Conn, sql: &str, params: &[TextParam], settings: &Settings) -> Result<String, Error> {
+    if params.is_empty() && sql::shape(sql).several {
+        return execute_several(conn, sql, settings).await;
+    }
+    let (rows, prepared) = start(conn, sql, params).await?;
+    pin_mut!(rows);
+    let mut writer = RowWriter::new(prepared.stmt.columns(), settings.int8);
+    while let Some(row) = rows.next().await {
+        writer.push_row(&row.map_err(|e| from_driver(&e, true))?);
+    }
+    Ok(result_json(&mut writer, &sql::command_of(sql), rows.rows_affected()))
+}
+
+/// Several statements in one text, as `pg` runs them: the simple protocol (one implicit
+/// transaction), values read the same as in the binary format, and one result per
+/// statement (`{"results":[…]}` when there is more than one).
+async fn execute_several(conn: &mut Conn, sql: &str, settings: &Settings) -> Result<String, Error> {
+    let stream = conn.client.simple_query_tagged(sql).await.map_err(|e| from_driver(&e, true))?;
+    pin_mut!(stream);
+    let (mut results, mut writer, mut tag) = (Vec::new(), None, String::new());
+    while let Some(message) = stream.next().await {
+        match message.map_err(|e| from_driver(&e, true))? {
+            SimpleQueryMessage::RowDescription(columns) => {
+                let mut types = Vec::with_capacity(columns.len());
+                for c in columns.iter() {
+                    types.push(conn.client.get_type(c.type_oid()).await.map_err(|e| from_driver(&e, true))?);
+                }
+                let names = columns.iter().map(|c| c.name().to_string()).collect();
+                writer = Some(RowWriter::for_text(names, types, settings.int8));
+            }
+            SimpleQueryMessage::Row(row) => {
+                if let Some(w) = writer.as_mut() {
+                    w.push_text_row(&row);
+                }
+            }
+            SimpleQueryMessage::CommandTag(t) => tag = t,
+            SimpleQueryMessage::CommandComplete(n) => {
+                let mut w = writer.take().unwrap_or_else(|| RowWriter::for_text(vec![], vec![], settings.int8));
+                let command = std::mem::take(&mut tag);
+                let command = command.split(' ').next().unwrap_or_default();
+                results.push(result_json(&mut w, command, Some(n)));
+            }
+            _ => {}
+        }
+    }
+    if results.len() == 1 {
+        return Ok(results.pop().unwrap_or_default());
+    }
+    Ok(format!("{{\"results\":[{}]}}", results.join(",")))
+}
+
+/// One result as JSON: `{"cols":…,"n":…,"rowCount":…,"command":…,"fields":…,"fix":…}`.
+fn result_json(writer: &mut RowWriter, command: &str, affected: Option<u64>) -> String {
+    let n = writer.rows();
+    let mut out = String::with_capacity(256);
+    out.push('{');
+    writer.take_cols(&mut out);
+    out.push_str(",\"rowCount\":");
+    match row_count(command, affected, n) {
+        Some(c) => out.push_str(itoa::Buffer::new().format(c)),
+        None => out.push_str("null"),
+    }
+    out.push_str(",\"command\":");
+    crate::convert::json_str(&mut out, command);
+    out.push(',');
+    writer.write_meta(&mut out);
+    out.push('}');
+    out
+}
+
+/// Reads up to `batch` rows of a stream into `writer`; `true` once the stream is done.
+pub async fn read_batch(rows: &mut Pin<Box<RowStream>>, writer: &mut RowWriter, batch: u32) -> Result<bool, Error> {
+    for _ in 0..batch.max(1) {
+        match rows.next().await {
+            Some(Ok(row)) => writer.push_row(&row),
+            Some(Err(e)) => return Err(from_driver(&e, true)),
+            None => return Ok(true),
+        }
+    }
+    Ok(false)
+}
+
+/// Runs a multi-statement script with the simple protocol (no parameters).
+pub async fn execute_script(conn: &mut Conn, script: &str) -> Result<(), Error> {
+    conn.client.batch_execute(script).await.map_err(|e| from_driver(&e, true))
+}
+
+/// Rejects parameters the statement cannot take, before anything is sent.
+pub fn check_params(sql: &str, given: usize) -> Result<(), Error> {
+    let shape = sql::shape(sql);
+    if given > 0 && shape.several {
+        return Err(Error::Params(
+            "The query holds several statements, which cannot take parameters: send them one at a \
+             time, or use executeScript for a script without parameters"
+                .into(),
+        ));
+    }
+    let expected = shape.placeholders;
+    if expected != given {
+        return Err(Error::Params(format!(
+            "The query expects {expected} parameter{} but {given} {} given",
+            if expected == 1 { "" } else { "s" },
+            if given == 1 { "was" } else { "were" }
+        )));
+    }
+    Ok(())
+}
