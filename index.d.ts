@@ -176,6 +176,8 @@ export declare class Client {
    */
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
   executeScript(sql: string, opts?: ScriptOptions): Promise<void>
+  /** Asks the server to cancel the statement running on this connection, if any. */
+  cancel(): Promise<void>
   /** Returns the connection; `release(true)` or `release(err)` closes it instead. */
   release(destroy?: boolean | Error): void
 }

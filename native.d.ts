@@ -55,8 +55,22 @@ export declare class NativePool {
   connect(): Promise<void>
   /** Aborts the statement started with `abort_id` (a JS AbortSignal fired). */
   abort(abortId: number): void
-  /** Counts a `withRetry` event: "attempt", "succeeded" or "exhausted". */
-  recordRetry(event: string): void
+  /** Counts a retry of `withRetry` or of a transaction's re-run. */
+  recordRetryAttempt(): void
+  /** Counts a call that succeeded after retries. */
+  recordRetrySucceeded(): void
+  /** Counts a call that failed with every retry used. */
+  recordRetryExhausted(): void
+  /**
+   * Whether a statement that took `ms` is slow (`slowQuery` event): for the statements
+   * whose duration JS measures (streams, failures).
+   */
+  isSlow(ms: number): boolean
+  /**
+   * Why a pool at `utilization` % (from `stats()`) counts as busy for `healthCheck`: at or
+   * over utilizationAlertThreshold, the same band as the highUtilization alert. Else nothing.
+   */
+  busyReason(utilization: number): string | null
   /** Runs a multi-statement script (simple protocol, no parameters). */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Checks out a connection for several statements. */
@@ -86,14 +100,29 @@ export declare class NativeStream {
   close(): Promise<void>
 }
 
+/** The error payload of a statement whose AbortSignal fired before it was sent. */
+export declare function abortedBeforeSend(): string
+
 /** The delay before retry `retry` (1-based), for `withRetry` and transaction re-runs. */
 export declare function backoffDelay(retry: number, initialMs: number, factor: number, maxMs: number, jitter: number, random: number): number
+
+/** Defaults of the per-call options (`withRetry`, `transaction`, `healthCheck`, `end`) as JSON. */
+export declare function callDefaults(): string
 
 /** `classify` for codes found by `lib/errors.js` on any thrown value. */
 export declare function classifyCode(code: string | undefined | null, message: string, maybeCommitted: boolean): NativeClassification
 
 /** Names of the environment variables the configuration reads (the JS layer passes them). */
 export declare function configEnvNames(): Array<string>
+
+/** SQL text as events and stats show it: cut to 500 characters. */
+export declare function cutSql(sql: string): string
+
+/**
+ * The codes of the per-column fixes in result JSON (`{ date: 1, … }`), so `lib/result.js`
+ * keys its fix-ups by what they mean instead of by position.
+ */
+export declare function fixCodes(): string
 
 /** Classifies a code: `{ retryable, kind }`. */
 export interface NativeClassification {
@@ -102,3 +131,6 @@ export interface NativeClassification {
   /** Broad category. */
   kind: string
 }
+
+/** The error payload of a transaction that ran past its `timeoutMs` and was rolled back. */
+export declare function transactionTimedOut(timeoutMs: number): string

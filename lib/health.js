@@ -1,18 +1,19 @@
 'use strict'
 // Health and server-side views: healthCheck never throws.
 
+const DEFAULTS = require('./defaults').health
+
 /** `{ status: 'healthy'|'degraded'|'unhealthy', latency, details }`. */
 async function healthCheck (pool, opts = {}) {
   const started = performance.now()
-  const slowMs = opts.slowMs !== undefined ? opts.slowMs : 1000
+  const slowMs = opts.slowMs !== undefined ? opts.slowMs : DEFAULTS.slowMs
   const stats = pool.getPoolStats()
   try {
-    await pool.query('SELECT 1', [], { timeoutMs: opts.timeoutMs || 5000 })
+    await pool.query('SELECT 1', [], { timeoutMs: opts.timeoutMs || DEFAULTS.timeoutMs })
     const latency = Math.round((performance.now() - started) * 100) / 100
-    const threshold = pool._settings.utilizationAlertThreshold * 100
-    const busy = stats.pool.utilization >= threshold
     const reasons = []
-    if (busy) reasons.push(`pool utilization ${stats.pool.utilization}% ≥ ${threshold}%`)
+    const busy = pool._native.busyReason(stats.pool.utilization)
+    if (busy) reasons.push(busy)
     if (latency > slowMs) reasons.push(`response took ${latency}ms > ${slowMs}ms`)
     return { status: reasons.length ? 'degraded' : 'healthy', latency, details: { pool: stats.pool, reasons } }
   } catch (e) {
@@ -28,7 +29,7 @@ async function healthCheck (pool, opts = {}) {
 /** True when a round trip to the server succeeds. */
 async function checkDatabaseConnection (pool) {
   try {
-    await pool.query('SELECT 1', [], { timeoutMs: 5000 })
+    await pool.query('SELECT 1', [], { timeoutMs: DEFAULTS.timeoutMs })
     return true
   } catch {
     return false

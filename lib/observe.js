@@ -2,10 +2,11 @@
 // Events and default logging. Statement events cost nothing when nobody listens:
 // the duration already rides on each result, and nothing is built unless a listener exists.
 
+const native = require('./native')
 const { PgWardenError } = require('./errors')
 
-const SQL_CUT = 500
-const cut = (sql) => (sql.length > SQL_CUT ? sql.slice(0, SQL_CUT) + '...' : sql)
+/** SQL as events show it: cut where the native stats cut it (see `cutSql`). */
+const cut = (sql) => native.cutSql(sql)
 
 /** Emits without letting a throwing listener break the caller. */
 function safeEmit (pool, name, payload) {

@@ -5,7 +5,7 @@
 const { EventEmitter } = require('node:events')
 const util = require('node:util')
 const native = require('./native')
-const { fromNative, nativePayload, closedError, paramsError, PgWardenError } = require('./errors')
+const { fromNative, nativePayload, closedError, paramsError } = require('./errors')
 const { withRetry } = require('./retry')
 const { transaction } = require('./transaction')
 const { observe, onNativeEvent } = require('./observe')
@@ -74,7 +74,7 @@ async function withSignal (target, signal, run) {
 }
 
 function abortError (signal) {
-  const e = new PgWardenError({ code: '57014', kind: 'cancelled', retryable: false, maybeCommitted: false, message: 'Query aborted by its AbortSignal before it was sent' })
+  const e = fromNative(nativePayload(JSON.parse(native.abortedBeforeSend())))
   e.cause = signal.reason
   return e
 }
@@ -122,7 +122,7 @@ async function runQuery (pool, target, text, values, opts) {
     const e = fromNative(raw)
     if (pool.listenerCount('query') > 0 || pool.listenerCount('slowQuery') > 0) {
       const ms = performance.now() - started
-      observe(pool, a.sql, a.values, ms, ms >= pool._settings.slowQueryThresholdMs, null, e)
+      observe(pool, a.sql, a.values, ms, pool._native.isSlow(ms), null, e)
     }
     throw e
   }
@@ -150,6 +150,14 @@ class Client {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
     await bounded(this._handle, opts, (timeoutMs, id) => this._handle.executeScript(sql, timeoutMs, id))
+  }
+
+  /**
+   * Asks the server to cancel the statement running on this connection, if any (a cancel
+   * request on a separate connection, as pg's and psql's). Resolves once it was sent.
+   */
+  cancel () {
+    return call(() => this._handle.cancel())
   }
 
   /** Returns the connection to the pool; `release(true)` or `release(err)` closes it instead. Idempotent. */
@@ -271,7 +279,7 @@ class Pool extends EventEmitter {
       if (!done && handle) await handle.close()
       if (this.listenerCount('query') > 0 || this.listenerCount('slowQuery') > 0) {
         const ms = performance.now() - started
-        observe(this, a.sql, a.values, ms, ms >= this._settings.slowQueryThresholdMs, rowCount, failure)
+        observe(this, a.sql, a.values, ms, this._native.isSlow(ms), rowCount, failure)
       }
     }
   }
@@ -313,9 +321,9 @@ class Pool extends EventEmitter {
   withRetry (fn, a, b) {
     const n = this._native
     return withRetry(fn, a, b, {
-      attempt: () => n.recordRetry('attempt'),
-      succeeded: () => n.recordRetry('succeeded'),
-      exhausted: () => n.recordRetry('exhausted')
+      attempt: () => n.recordRetryAttempt(),
+      succeeded: () => n.recordRetrySucceeded(),
+      exhausted: () => n.recordRetryExhausted()
     })
   }
 

@@ -5,13 +5,12 @@
 // once per column set, so every row object shares one shape. A per-column fix-up rebuilds
 // the types JSON cannot carry (see src/convert/mod.rs `Fix`).
 
-const FIXES = [
-  null,
-  (v) => (typeof v === 'number' ? new Date(v) : v), // 1: timestamp(tz) ms → Date; 'infinity' stays
-  (v) => Buffer.from(v, 'hex'), // 2: bytea
-  (v) => (typeof v === 'string' ? Number(v) : v), // 3: NaN / ±Infinity
-  (v) => BigInt(v) // 4: int8 as bigint
-]
+const CODES = JSON.parse(require('./native').fixCodes())
+const FIXES = []
+FIXES[CODES.date] = (v) => (typeof v === 'number' ? new Date(v) : v) // timestamp(tz) ms → Date; 'infinity' stays
+FIXES[CODES.bytes] = (v) => Buffer.from(v, 'hex') // bytea
+FIXES[CODES.float] = (v) => (typeof v === 'string' ? Number(v) : v) // NaN / ±Infinity
+FIXES[CODES.bigint] = (v) => BigInt(v) // int8 as bigint
 
 function deep (fix) {
   const f = (v) => (v === null ? v : Array.isArray(v) ? v.map(f) : fix(v))

@@ -5,7 +5,7 @@
 const native = require('./native')
 const { isRetryable } = require('./errors')
 
-const DEFAULTS = { maxRetries: 3, initialDelayMs: 1000, factor: 2, maxDelayMs: 30000, jitter: 0.2 }
+const DEFAULTS = require('./defaults').retry
 
 /** `withRetry(fn, opts)` or the positional `withRetry(fn, maxRetries, initialDelayMs)`. */
 function retryOptions (a, b) {

@@ -5,8 +5,9 @@
 // with maybeCommitted and is never re-run.
 
 const native = require('./native')
-const { closedError, paramsError, PgWardenError } = require('./errors')
-const { sleep } = require('./retry')
+const { closedError, paramsError, fromNative, nativePayload, PgWardenError } = require('./errors')
+const { sleep, delayFor } = require('./retry')
+const DEFAULTS = require('./defaults').transaction
 
 const ISOLATION = {
   ReadUncommitted: 'READ UNCOMMITTED',
@@ -74,19 +75,13 @@ function abortedError (cause) {
 }
 
 function timeoutError (ms) {
-  return new PgWardenError({
-    code: 'P2028',
-    kind: 'timeout',
-    retryable: false,
-    maybeCommitted: false,
-    message: `Transaction API error: the transaction ran past its timeout of ${ms}ms and was rolled back`
-  })
+  return fromNative(nativePayload(JSON.parse(native.transactionTimedOut(ms))))
 }
 
 async function runOnce (pool, fn, opts) {
-  const client = await pool.acquire({ maxWaitMs: opts.maxWaitMs !== undefined ? opts.maxWaitMs : 5000 })
+  const client = await pool.acquire({ maxWaitMs: opts.maxWaitMs !== undefined ? opts.maxWaitMs : DEFAULTS.maxWaitMs })
   const tx = new Transaction(client)
-  const timeoutMs = opts.timeoutMs !== undefined ? opts.timeoutMs : 10000
+  const timeoutMs = opts.timeoutMs !== undefined ? opts.timeoutMs : DEFAULTS.timeoutMs
   let timer = null
   let destroy = false
   let timedOut = false
@@ -101,7 +96,7 @@ async function runOnce (pool, fn, opts) {
           timedOut = true
           tx._open = false
           // Stop whatever statement the callback is running (see the catch below).
-          cancelling = client._handle.cancel().catch(() => {})
+          cancelling = client.cancel().catch(() => {})
           reject(timeoutError(timeoutMs))
         }, timeoutMs)
       })
@@ -161,20 +156,20 @@ async function transaction (pool, fn, opts = {}) {
   const callSite = { frames: site.stack.split('\n').slice(1).join('\n') }
   if (typeof fn !== 'function') throw paramsError('transaction needs a callback')
   beginSql(opts) // validate options before taking a connection
-  const retries = opts.retries !== undefined ? opts.retries : 3
+  const retries = opts.retries !== undefined ? opts.retries : DEFAULTS.retries
   for (let attempt = 1; ; attempt++) {
     try {
       const value = await runOnce(pool, fn, opts)
-      if (attempt > 1) pool._native.recordRetry('succeeded')
+      if (attempt > 1) pool._native.recordRetrySucceeded()
       return value
     } catch (err) {
       const rerun = err && RERUN_CODES.has(err.code) && !err.maybeCommitted
       if (!rerun || attempt > retries) {
-        if (rerun) pool._native.recordRetry('exhausted')
+        if (rerun) pool._native.recordRetryExhausted()
         throw withCallSite(err, callSite)
       }
-      pool._native.recordRetry('attempt')
-      await sleep(native.backoffDelay(attempt, 20, 2, 1000, 0.5, Math.random()))
+      pool._native.recordRetryAttempt()
+      await sleep(delayFor(DEFAULTS.rerun, attempt))
     }
   }
 }

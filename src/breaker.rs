@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 /// Breaker state, shared by every checkout of a pool.
 #[derive(Debug)]
-pub struct Breaker {
+pub(crate) struct Breaker {
     threshold: u32,
     cooldown: Duration,
     state: Mutex<State>,
@@ -21,7 +21,7 @@ struct State {
 
 /// What a checkout may do.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Admission {
+pub(crate) enum Admission {
     /// Go ahead.
     Allowed,
     /// The breaker is open: fail now; the next probe is in this long.
@@ -30,12 +30,12 @@ pub enum Admission {
 
 impl Breaker {
     /// Opens after `threshold` consecutive connection failures, for `cooldown`.
-    pub fn new(threshold: u32, cooldown: Duration) -> Self {
+    pub(crate) fn new(threshold: u32, cooldown: Duration) -> Self {
         Breaker { threshold: threshold.max(1), cooldown, state: Mutex::new(State::default()) }
     }
 
     /// Whether a checkout may try the server now (`now` passed in for tests).
-    pub fn admit(&self, now: Instant) -> Admission {
+    pub(crate) fn admit(&self, now: Instant) -> Admission {
         let Ok(mut s) = self.state.lock() else {
             return Admission::Allowed;
         };
@@ -51,14 +51,14 @@ impl Breaker {
     }
 
     /// The server answered: close the breaker.
-    pub fn success(&self) {
+    pub(crate) fn success(&self) {
         if let Ok(mut s) = self.state.lock() {
             *s = State::default();
         }
     }
 
     /// A connection attempt failed.
-    pub fn failure(&self, now: Instant) {
+    pub(crate) fn failure(&self, now: Instant) {
         if let Ok(mut s) = self.state.lock() {
             s.failures += 1;
             if s.probing || s.failures >= self.threshold {

@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 /// Finished statements as one JSON array: `[[id,0,<result>],[id,1,<error payload>],…]`.
-pub struct Completions {
+pub(crate) struct Completions {
     inner: Mutex<Inner>,
     /// Wakes the JS thread; called at most once per batch.
     wake: Box<dyn Fn() + Send + Sync>,
@@ -19,12 +19,12 @@ struct Inner {
 
 impl Completions {
     /// A queue that calls `wake` when the first completion of a batch arrives.
-    pub fn new(wake: Box<dyn Fn() + Send + Sync>) -> Self {
+    pub(crate) fn new(wake: Box<dyn Fn() + Send + Sync>) -> Self {
         Completions { inner: Mutex::new(Inner { buf: String::from("["), count: 0, scheduled: false }), wake }
     }
 
     /// Queues the outcome of statement `id`: `Ok(result JSON)` or `Err(error payload JSON)`.
-    pub fn push(&self, id: u32, outcome: Result<String, String>) {
+    pub(crate) fn push(&self, id: u32, outcome: Result<String, String>) {
         let wake = {
             let Ok(mut q) = self.inner.lock() else { return };
             if q.count > 0 {
@@ -53,7 +53,7 @@ impl Completions {
 
     /// Takes everything queued as one JSON array (and how many statements that is); the
     /// next push wakes again.
-    pub fn take(&self) -> (String, usize) {
+    pub(crate) fn take(&self) -> (String, usize) {
         let Ok(mut q) = self.inner.lock() else { return ("[]".into(), 0) };
         q.scheduled = false;
         let n = std::mem::take(&mut q.count);

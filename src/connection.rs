@@ -14,7 +14,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// A statement with the result format codes its Bind asks for (see `convert::decodes_binary`).
 #[derive(Clone)]
-pub struct Prepared {
+pub(crate) struct Prepared {
     /// The driver's statement (named, or unnamed when only described).
     pub stmt: Statement,
     /// One code for every column, or one per column.
@@ -23,7 +23,7 @@ pub struct Prepared {
 
 impl Prepared {
     /// Computes the format codes from the statement's column types.
-    pub fn new(stmt: Statement) -> Self {
+    pub(crate) fn new(stmt: Statement) -> Self {
         let formats = crate::convert::result_formats(stmt.columns().iter().map(|c| c.type_())).into();
         Prepared { stmt, formats }
     }
@@ -37,7 +37,7 @@ const DESCRIBED_CAPACITY: usize = 256;
 /// Unbounded caches (deadpool-postgres' `prepare_cached`) grow without limit; here the least
 /// recently used statement is dropped, which closes it on the server.
 #[derive(Default)]
-pub struct StatementCache {
+pub(crate) struct StatementCache {
     capacity: usize,
     tick: u64,
     entries: HashMap<String, (Prepared, u64)>,
@@ -45,17 +45,17 @@ pub struct StatementCache {
 
 impl StatementCache {
     /// A cache holding at most `capacity` statements (0 disables it).
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         StatementCache { capacity, tick: 0, entries: HashMap::new() }
     }
 
     /// Whether named statements are used at all.
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.capacity > 0
     }
 
     /// The cached statement for `sql`, marked as just used.
-    pub fn get(&mut self, sql: &str) -> Option<Prepared> {
+    pub(crate) fn get(&mut self, sql: &str) -> Option<Prepared> {
         self.tick += 1;
         let tick = self.tick;
         self.entries.get_mut(sql).map(|(stmt, used)| {
@@ -65,7 +65,7 @@ impl StatementCache {
     }
 
     /// Remembers `stmt`, evicting the least recently used entry when full.
-    pub fn insert(&mut self, sql: &str, stmt: Prepared) {
+    pub(crate) fn insert(&mut self, sql: &str, stmt: Prepared) {
         if self.entries.len() >= self.capacity {
             let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
             if let Some(k) = oldest {
@@ -77,24 +77,14 @@ impl StatementCache {
     }
 
     /// Forgets the statement for `sql` (its plan went stale).
-    pub fn remove(&mut self, sql: &str) {
+    pub(crate) fn remove(&mut self, sql: &str) {
         self.entries.remove(sql);
-    }
-
-    /// Number of cached statements.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Whether the cache is empty.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 }
 
 /// Sends cancel requests for one connection, over TLS when the connection uses it (a server
 /// that only accepts TLS rejects a plain cancel request).
-pub struct Canceller {
+pub(crate) struct Canceller {
     token: CancelToken,
     tls: Option<MakeRustlsConnect>,
 }
@@ -103,7 +93,7 @@ impl Canceller {
     /// Asks the server to cancel whatever this connection is running, giving up after the
     /// cancel grace (a network cut can swallow the request or its TLS handshake). An error
     /// means the request did not reach the server; success does not mean anything was cancelled.
-    pub async fn cancel(&self) -> Result<(), String> {
+    pub(crate) async fn cancel(&self) -> Result<(), String> {
         let request = async {
             match &self.tls {
                 None => self.token.cancel_query(NoTls).await,
@@ -118,7 +108,7 @@ impl Canceller {
 }
 
 /// A pooled connection.
-pub struct Conn {
+pub(crate) struct Conn {
     /// The driver's client.
     pub client: Client,
     /// Cancels this connection's running statement; built once (it copies the socket config).
@@ -138,7 +128,7 @@ pub struct Conn {
 }
 
 /// Opens and checks connections for the deadpool pool.
-pub struct Manager {
+pub(crate) struct Manager {
     settings: Arc<Settings>,
     pg: tokio_postgres::Config,
     stats: Arc<Stats>,
@@ -155,7 +145,7 @@ fn option_value(v: &str) -> String {
 
 impl Manager {
     /// A manager for `settings`; fails when the settings ask for something this build cannot do.
-    pub fn new(settings: Arc<Settings>, stats: Arc<Stats>, events: Arc<Events>, id: u64) -> Result<Self, Error> {
+    pub(crate) fn new(settings: Arc<Settings>, stats: Arc<Stats>, events: Arc<Events>, id: u64) -> Result<Self, Error> {
         let tls = crate::tls::connector(&settings.ssl)?;
         let ssl_mode = match settings.ssl.mode {
             SslMode::Disable => tokio_postgres::config::SslMode::Disable,

@@ -10,7 +10,7 @@ use tokio_postgres::error::Severity;
 
 /// The broad category of a failure, as JavaScript sees it in `err.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The connection could not be made or was lost.
     Connection,
     /// An operation (connect, statement, transaction) ran out of time.
@@ -47,7 +47,7 @@ pub enum Kind {
 
 impl Kind {
     /// The name JavaScript sees.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Connection => "connection",
             Kind::Timeout => "timeout",
@@ -71,7 +71,7 @@ impl Kind {
 
 /// The outcome of classifying an error code: the documented rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Classification {
+pub(crate) struct Classification {
     /// Whether retrying the same operation is safe and likely to help.
     pub retryable: bool,
     /// The broad category.
@@ -104,7 +104,7 @@ const RETRYABLE: &[&str] = &[
 ///
 /// `message` refines 57014 (a statement timeout is a 'timeout', anything else 'cancelled').
 /// An error whose outcome is unknown (`maybe_committed`) is never retryable.
-pub fn classify(code: Option<&str>, message: &str, maybe_committed: bool) -> Classification {
+pub(crate) fn classify(code: Option<&str>, message: &str, maybe_committed: bool) -> Classification {
     let Some(code) = code else {
         return Classification { retryable: false, kind: Kind::Other };
     };
@@ -141,7 +141,7 @@ pub fn classify(code: Option<&str>, message: &str, maybe_committed: bool) -> Cla
 
 /// The fields PostgreSQL sends with an error, kept whole.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ServerError {
+pub(crate) struct ServerError {
     /// SQLSTATE, e.g. "23505".
     pub code: String,
     /// The primary message.
@@ -180,7 +180,7 @@ pub struct ServerError {
 
 /// What stopped a statement in flight.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interruption {
+pub(crate) enum Interruption {
     /// Its timeout (timeoutMs or the pool's queryTimeoutMs) passed.
     Timeout {
         /// The timeout that elapsed, in ms.
@@ -194,7 +194,7 @@ pub enum Interruption {
 
 /// What is known of a statement's outcome once it was stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stopped {
+pub(crate) enum Stopped {
     /// It was never sent.
     NotSent,
     /// The server confirmed the cancel (57014 for this statement): it did not take effect.
@@ -207,7 +207,7 @@ pub enum Stopped {
 
 impl Stopped {
     /// Whether the statement may have taken effect.
-    pub fn maybe_committed(self) -> bool {
+    pub(crate) fn maybe_committed(self) -> bool {
         matches!(self, Stopped::Unconfirmed | Stopped::Abandoned)
     }
 
@@ -227,7 +227,7 @@ impl Stopped {
 
 /// Everything that can go wrong in pgwarden.
 #[derive(Debug, Clone)]
-pub enum Error {
+pub(crate) enum Error {
     /// A configuration value is invalid or missing (ERR_PGWARDEN_CONFIG).
     Config(String),
     /// Query parameters are invalid; nothing was sent (ERR_PGWARDEN_PARAMS).
@@ -294,7 +294,7 @@ pub enum Error {
 
 impl Error {
     /// The code JavaScript sees in `err.code`.
-    pub fn code(&self) -> &str {
+    pub(crate) fn code(&self) -> &str {
         match self {
             Error::Config(_) => "ERR_PGWARDEN_CONFIG",
             Error::Params(_) => "ERR_PGWARDEN_PARAMS",
@@ -314,7 +314,7 @@ impl Error {
     }
 
     /// Whether the statement may have taken effect although it failed.
-    pub fn maybe_committed(&self) -> bool {
+    pub(crate) fn maybe_committed(&self) -> bool {
         match self {
             Error::Server { maybe_committed, .. } | Error::ConnectionClosed { maybe_committed, .. } => *maybe_committed,
             Error::Interrupted { stopped, .. } => stopped.maybe_committed(),
@@ -323,22 +323,22 @@ impl Error {
     }
 
     /// Whether the server cancelled the statement (57014), confirming it did not take effect.
-    pub fn is_query_canceled(&self) -> bool {
+    pub(crate) fn is_query_canceled(&self) -> bool {
         matches!(self, Error::Server { fields, .. } if fields.code == "57014")
     }
 
     /// Whether the connection the statement ran on is gone (or may be): it must not be reused.
-    pub fn lost_connection(&self) -> bool {
+    pub(crate) fn lost_connection(&self) -> bool {
         self.maybe_committed() || matches!(self, Error::ConnectionClosed { .. })
     }
 
     /// Kind and retryability, by the rules of [`classify`].
-    pub fn classification(&self) -> Classification {
+    pub(crate) fn classification(&self) -> Classification {
         classify(Some(self.code()), &self.message(), self.maybe_committed())
     }
 
     /// A human message in the words Prisma users know. Never contains a password.
-    pub fn message(&self) -> String {
+    pub(crate) fn message(&self) -> String {
         match self {
             Error::Config(m) | Error::Params(m) | Error::Closed(m) | Error::Internal(m) => m.clone(),
             Error::Server { fields, .. } => fields.message.clone(),
@@ -373,7 +373,7 @@ impl Error {
     }
 
     /// The structured payload `lib/errors.js` decodes into a `PgWardenError`.
-    pub fn to_payload(&self, query: Option<&str>) -> Value {
+    pub(crate) fn to_payload(&self, query: Option<&str>) -> Value {
         let class = self.classification();
         let mut obj = Map::new();
         obj.insert("$pgwarden".into(), Value::Bool(true));
@@ -454,7 +454,7 @@ impl From<&tokio_postgres::error::DbError> for ServerError {
 ///
 /// `sent` says whether the statement may have reached the server: a connection lost after
 /// that point leaves the outcome unknown (`maybeCommitted`).
-pub fn from_driver(e: &tokio_postgres::Error, sent: bool) -> Error {
+pub(crate) fn from_driver(e: &tokio_postgres::Error, sent: bool) -> Error {
     if let Some(db) = e.as_db_error() {
         // A FATAL termination (57P01 admin shutdown) mid-statement also leaves the outcome unknown.
         // Only a FATAL one ends the session; RAISE can produce the same codes as plain errors.
@@ -470,7 +470,7 @@ pub fn from_driver(e: &tokio_postgres::Error, sent: bool) -> Error {
 }
 
 /// The I/O error under a driver error, if any.
-pub fn io_source(e: &tokio_postgres::Error) -> Option<&std::io::Error> {
+pub(crate) fn io_source(e: &tokio_postgres::Error) -> Option<&std::io::Error> {
     let mut src = std::error::Error::source(e);
     while let Some(s) = src {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// Where events go: a function taking `{"event": name, "data": {...}}` as JSON text.
-pub type Sink = Arc<dyn Fn(String) + Send + Sync>;
+pub(crate) type Sink = Arc<dyn Fn(String) + Send + Sync>;
 
 /// A pool's event channel and the utilization alarm's hysteresis state.
-pub struct Events {
+pub(crate) struct Events {
     sink: RwLock<Option<Sink>>,
     /// highUtilization fires when armed; re-armed 10 points below the threshold.
     armed: AtomicBool,
@@ -21,34 +21,28 @@ pub struct Events {
     last_fired: Mutex<Option<Instant>>,
 }
 
-impl Default for Events {
-    fn default() -> Self {
-        Events::new(Duration::from_secs(10))
-    }
-}
-
 impl Events {
     /// Events with this minimum time between two highUtilization alerts.
-    pub fn new(cooldown: Duration) -> Self {
+    pub(crate) fn new(cooldown: Duration) -> Self {
         Events { sink: RwLock::new(None), armed: AtomicBool::new(true), cooldown, last_fired: Mutex::new(None) }
     }
 
     /// Installs the sink (replacing any earlier one).
-    pub fn set_sink(&self, sink: Sink) {
+    pub(crate) fn set_sink(&self, sink: Sink) {
         if let Ok(mut s) = self.sink.write() {
             *s = Some(sink);
         }
     }
 
     /// Removes the sink (the pool ended).
-    pub fn clear_sink(&self) {
+    pub(crate) fn clear_sink(&self) {
         if let Ok(mut s) = self.sink.write() {
             *s = None;
         }
     }
 
     /// Sends one event if a sink is installed.
-    pub fn emit(&self, event: &str, data: Value) {
+    pub(crate) fn emit(&self, event: &str, data: Value) {
         let sink = self.sink.read().ok().and_then(|s| s.clone());
         if let Some(sink) = sink {
             sink(json!({ "event": event, "data": data }).to_string());
@@ -56,7 +50,7 @@ impl Events {
     }
 
     /// Checks utilization after a checkout; fires highUtilization once per crossing.
-    pub fn utilization(&self, active: usize, limit: usize, threshold: f64) {
+    pub(crate) fn utilization(&self, active: usize, limit: usize, threshold: f64) {
         if limit == 0 {
             return;
         }

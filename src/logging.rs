@@ -11,7 +11,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 /// Receives (level, message) for one pool.
-pub type LogSink = Arc<dyn Fn(&'static str, String) + Send + Sync>;
+pub(crate) type LogSink = Arc<dyn Fn(&'static str, String) + Send + Sync>;
 
 struct Target {
     sink: LogSink,
@@ -24,7 +24,7 @@ fn targets() -> &'static RwLock<HashMap<u64, Target>> {
 }
 
 /// Parses a level name ('debug', 'info', 'warn', 'error').
-pub fn parse_level(s: &str) -> Option<Level> {
+pub(crate) fn parse_level(s: &str) -> Option<Level> {
     Some(match s {
         "debug" => Level::DEBUG,
         "info" => Level::INFO,
@@ -35,7 +35,7 @@ pub fn parse_level(s: &str) -> Option<Level> {
 }
 
 /// Routes tracing events of pool `id` (and pool-less ones) at `max` or more severe to `sink`.
-pub fn register(id: u64, max: Level, sink: LogSink) {
+pub(crate) fn register(id: u64, max: Level, sink: LogSink) {
     install();
     if let Ok(mut t) = targets().write() {
         t.insert(id, Target { sink, max });
@@ -43,7 +43,7 @@ pub fn register(id: u64, max: Level, sink: LogSink) {
 }
 
 /// Stops routing to pool `id`.
-pub fn unregister(id: u64) {
+pub(crate) fn unregister(id: u64) {
     if let Ok(mut t) = targets().write() {
         t.remove(&id);
     }

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 
 /// Pool gauges at the moment of the scrape.
-pub struct PoolGauges {
+pub(crate) struct PoolGauges {
     /// Connections in use.
     pub active: usize,
     /// Connections idle in the pool.
@@ -49,7 +49,7 @@ fn label(v: &str) -> String {
 }
 
 /// The whole exposition.
-pub fn render(stats: &Stats, pool: &PoolGauges) -> String {
+pub(crate) fn render(stats: &Stats, pool: &PoolGauges) -> String {
     let mut out = String::with_capacity(4096);
     head(&mut out, "pgwarden_pool_connections", "gauge", "Pooled connections by state.");
     sample(&mut out, "pgwarden_pool_connections", "{state=\"active\"}", pool.active);

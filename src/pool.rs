@@ -7,6 +7,7 @@ use crate::connection::{Canceller, Conn, Manager, Prepared};
 use crate::convert::params::{text_params, TextParam};
 use crate::error::{Error, Interruption, Stopped};
 use crate::events::Events;
+use crate::retry::Backoff;
 use crate::statement::{check_params, execute, execute_script, start};
 use crate::stats::Stats;
 use deadpool::managed::{Object, PoolError, Timeouts};
@@ -21,14 +22,14 @@ use tokio::sync::Notify;
 use tokio_postgres::RowStream;
 
 /// A connection checked out of the pool; returned to it when dropped.
-pub type Pooled = Object<Manager>;
+pub(crate) type Pooled = Object<Manager>;
 
 /// How long a cancelled statement may take to end before its connection is given up.
-pub const CANCEL_GRACE: Duration = Duration::from_secs(2);
+pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
 /// Per-statement choices.
 #[derive(Debug, Clone, Default)]
-pub struct QueryOptions {
+pub(crate) struct QueryOptions {
     /// Overrides the pool's queryTimeoutMs (0: none).
     pub timeout_ms: Option<u64>,
     /// Set by an AbortSignal: stop waiting and cancel the statement on the server.
@@ -37,25 +38,25 @@ pub struct QueryOptions {
 
 /// A one-shot flag raised by a JS AbortSignal.
 #[derive(Debug, Default)]
-pub struct AbortFlag {
+pub(crate) struct AbortFlag {
     aborted: AtomicBool,
     notify: Notify,
 }
 
 impl AbortFlag {
     /// Raises the flag and wakes every waiter.
-    pub fn abort(&self) {
+    pub(crate) fn abort(&self) {
         self.aborted.store(true, Ordering::Release);
         self.notify.notify_waiters();
     }
 
     /// Whether the flag was raised.
-    pub fn is_aborted(&self) -> bool {
+    pub(crate) fn is_aborted(&self) -> bool {
         self.aborted.load(Ordering::Acquire)
     }
 
     /// Resolves once the flag is raised.
-    pub async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         loop {
             let notified = self.notify.notified();
             pin_mut!(notified);
@@ -77,7 +78,7 @@ async fn aborted(abort: &Option<Arc<AbortFlag>>) {
 }
 
 /// The shared state of one pool.
-pub struct PoolCore {
+pub(crate) struct PoolCore {
     /// Validated settings.
     pub settings: Arc<Settings>,
     /// Counters.
@@ -105,7 +106,7 @@ pub struct PoolCore {
 }
 
 /// A checked-out connection, counted as work in flight for as long as it lives.
-pub struct Lease {
+pub(crate) struct Lease {
     /// The connection.
     pub conn: ManuallyDrop<Pooled>,
     /// Close the connection instead of returning it.
@@ -135,7 +136,7 @@ impl Drop for Lease {
 
 impl Lease {
     /// Gives the connection back (see `Drop`); `discard` closes it instead.
-    pub fn finish(mut self, discard: bool) {
+    pub(crate) fn finish(mut self, discard: bool) {
         self.discard |= discard;
     }
 }
@@ -174,7 +175,7 @@ impl Drop for InFlight {
 
 impl PoolCore {
     /// A pool for `settings`; connects lazily.
-    pub fn new(settings: Settings) -> Result<Arc<Self>, Error> {
+    pub(crate) fn new(settings: Settings) -> Result<Arc<Self>, Error> {
         let settings = Arc::new(settings);
         let stats = Arc::new(Stats::default());
         let events = Arc::new(Events::new(Duration::from_millis(settings.utilization_alert_cooldown_ms)));
@@ -204,7 +205,7 @@ impl PoolCore {
     }
 
     /// The pool's (size, idle, waiting, limit).
-    pub fn status(&self) -> deadpool::Status {
+    pub(crate) fn status(&self) -> deadpool::Status {
         self.pool.status()
     }
 
@@ -213,12 +214,16 @@ impl PoolCore {
     /// A connection attempt that fails in a retryable way (refused, timed out, too many
     /// clients) provably sent nothing, so it is retried with exponential backoff while the
     /// wait allows (`retry_connect`); the last error is returned when it runs out.
-    pub async fn checkout_with(self: &Arc<Self>, wait_ms: Option<u64>, retry_connect: bool) -> Result<Lease, Error> {
+    pub(crate) async fn checkout_with(
+        self: &Arc<Self>,
+        wait_ms: Option<u64>,
+        retry_connect: bool,
+    ) -> Result<Lease, Error> {
         let wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
         let start = tokio::time::Instant::now();
         let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
         let flight = InFlight::new(self);
-        let mut delay = Duration::from_millis(50);
+        let mut retry = 1;
         loop {
             if let Some(b) = &self.breaker {
                 if let Admission::Rejected(next) = b.admit(std::time::Instant::now()) {
@@ -258,6 +263,7 @@ impl PoolCore {
                     // The last pause is cut to what is left, so a server back just before the
                     // deadline is still found; with under 20 ms left, give up.
                     let left = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
+                    let delay = Backoff::CONNECT.steady(retry);
                     let pause = left.map_or(delay, |l| delay.min(l.saturating_sub(Duration::from_millis(10))));
                     let worth_it = left.is_none_or(|l| l > Duration::from_millis(20));
                     if !(retry_connect && e.classification().retryable && worth_it && self.breaker.is_none()) {
@@ -270,7 +276,7 @@ impl PoolCore {
                         pause.as_millis()
                     );
                     tokio::time::sleep(pause).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
+                    retry += 1;
                 }
                 Err(PoolError::Closed) => return Err(Error::Closed("The pool has been closed".into())),
                 Err(other) => return Err(Error::Internal(other.to_string())),
@@ -280,7 +286,7 @@ impl PoolCore {
 
     /// [`Self::checkout`] that gives up when the statement's AbortSignal fires or `end()`
     /// runs out of time first (nothing was sent).
-    pub async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease, Error> {
+    pub(crate) async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease, Error> {
         let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
         tokio::select! {
             lease = self.checkout() => lease,
@@ -296,32 +302,31 @@ impl PoolCore {
     }
 
     /// [`Self::checkout_with`] with poolTimeoutMs and connection retries.
-    pub async fn checkout(self: &Arc<Self>) -> Result<Lease, Error> {
+    pub(crate) async fn checkout(self: &Arc<Self>) -> Result<Lease, Error> {
         self.checkout_with(None, true).await
     }
 
     /// Registers the abort flag for statement `id` (an abort that came first is kept).
-    pub fn abort_flag(&self, id: u32) -> Arc<AbortFlag> {
+    pub(crate) fn abort_flag(&self, id: u32) -> Arc<AbortFlag> {
         let mut m = self.aborts.lock().unwrap_or_else(|e| e.into_inner());
         m.entry(id).or_default().clone()
     }
 
     /// Aborts statement `id` (from a JS AbortSignal).
-    pub fn abort(&self, id: u32) {
+    pub(crate) fn abort(&self, id: u32) {
         self.abort_flag(id).abort();
     }
 
     /// Forgets the abort flag of a finished statement.
-    pub fn forget_abort(&self, id: u32) {
+    pub(crate) fn forget_abort(&self, id: u32) {
         self.aborts.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
     }
 
     /// Opens max(1, minConnections) connections, three tries each with exponential backoff.
-    pub async fn warm_up(self: &Arc<Self>) -> Result<(), Error> {
+    pub(crate) async fn warm_up(self: &Arc<Self>) -> Result<(), Error> {
         let n = self.settings.min_connections.max(1);
         let mut held = Vec::with_capacity(n);
         for _ in 0..n {
-            let mut delay = Duration::from_millis(100);
             let mut attempt = 1;
             loop {
                 match self.checkout_with(None, false).await {
@@ -330,8 +335,7 @@ impl PoolCore {
                         break;
                     }
                     Err(e) if attempt < 3 && e.classification().retryable => {
-                        tokio::time::sleep(delay).await;
-                        delay *= 2;
+                        tokio::time::sleep(Backoff::WARM_UP.steady(attempt)).await;
                         attempt += 1;
                     }
                     Err(e) => return Err(e),
@@ -342,7 +346,7 @@ impl PoolCore {
     }
 
     /// `pool.query`: checks the parameters, checks out a connection and runs the statement.
-    pub async fn query(
+    pub(crate) async fn query(
         self: &Arc<Self>,
         sql: &str,
         params: Vec<Option<String>>,
@@ -354,7 +358,7 @@ impl PoolCore {
     }
 
     /// Runs one statement on a checked-out connection and returns the result JSON.
-    pub async fn run(
+    pub(crate) async fn run(
         &self,
         conn: &mut Conn,
         sql: &str,
@@ -382,7 +386,7 @@ impl PoolCore {
 
     /// Runs a multi-statement script (simple protocol), counted like one statement and
     /// bounded like one.
-    pub async fn script(&self, conn: &mut Conn, sql: &str, opts: &QueryOptions) -> Result<(), Error> {
+    pub(crate) async fn script(&self, conn: &mut Conn, sql: &str, opts: &QueryOptions) -> Result<(), Error> {
         let started = std::time::Instant::now();
         let cancel = conn.cancel.clone();
         let work = execute_script(conn, sql);
@@ -393,7 +397,7 @@ impl PoolCore {
     }
 
     /// Starts a statement whose rows are read in batches (`pool.stream`).
-    pub async fn open_stream(
+    pub(crate) async fn open_stream(
         &self,
         conn: &mut Conn,
         sql: &str,
@@ -417,7 +421,7 @@ impl PoolCore {
     ///
     /// Behind PgBouncer no cancel request is sent (through PgBouncer 1.18 it can hit the wrong
     /// query): the statement is abandoned with its connection, its outcome unknown.
-    pub async fn supervise<T, Fut>(
+    pub(crate) async fn supervise<T, Fut>(
         &self,
         cancel: &Arc<Canceller>,
         opts: &QueryOptions,
@@ -433,7 +437,7 @@ impl PoolCore {
     /// [`Self::supervise`] for one step of a longer statement (the start of a stream): also
     /// says what stopped it when the step itself still succeeded, so the error that the
     /// statement's next step then reads can be told for what it is.
-    pub async fn supervise_step<T, Fut>(
+    pub(crate) async fn supervise_step<T, Fut>(
         &self,
         cancel: &Arc<Canceller>,
         opts: &QueryOptions,
@@ -503,7 +507,7 @@ impl PoolCore {
     }
 
     /// Graceful shutdown: waits up to `timeout` for work in flight, then closes every connection.
-    pub async fn end(&self, timeout: Duration) {
+    pub(crate) async fn end(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
         while self.in_flight.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -576,12 +580,14 @@ impl PoolCore {
 
     /// Runs [`Self::reap`] and [`Self::refill`] periodically until the pool is dropped or
     /// closed; a failed refill is tried again after a backoff (doubling up to 30 s).
-    pub async fn reaper(weak: Weak<PoolCore>) {
+    pub(crate) async fn reaper(weak: Weak<PoolCore>) {
         let period = weak
             .upgrade()
             .map(|c| Duration::from_millis((c.settings.idle_timeout_ms / 4).clamp(250, 10_000)))
             .unwrap_or(Duration::from_secs(1));
-        let mut backoff = Duration::ZERO;
+        // A failed refill is tried again after period, 2 × period, … up to 30 s.
+        let backoff = Backoff { initial_ms: period.as_secs_f64() * 1000.0, factor: 2.0, max_ms: 30_000.0, jitter: 0.0 };
+        let mut failures = 0;
         let mut next_refill = tokio::time::Instant::now();
         loop {
             tokio::time::sleep(period).await;
@@ -589,10 +595,10 @@ impl PoolCore {
             core.reap();
             if tokio::time::Instant::now() >= next_refill {
                 if core.refill().await {
-                    backoff = Duration::ZERO;
+                    failures = 0;
                 } else {
-                    backoff = (backoff * 2).clamp(period, Duration::from_secs(30));
-                    next_refill = tokio::time::Instant::now() + backoff;
+                    failures += 1;
+                    next_refill = tokio::time::Instant::now() + backoff.steady(failures);
                 }
             }
         }

@@ -7,7 +7,7 @@
 /// What one lexical pass finds in a statement text, skipping string literals, quoted
 /// identifiers, dollar-quoted bodies and comments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Shape {
+pub(crate) struct Shape {
     /// The highest `$n` placeholder: `SELECT '$1', $2` needs 2 parameters.
     pub placeholders: usize,
     /// More than one statement: a `;` followed by more than blanks, comments and `;`. Such
@@ -16,7 +16,7 @@ pub struct Shape {
 }
 
 /// The [`Shape`] of `sql`.
-pub fn shape(sql: &str) -> Shape {
+pub(crate) fn shape(sql: &str) -> Shape {
     let b = sql.as_bytes();
     let (mut i, mut ended, mut found) = (0, false, Shape::default());
     while i < b.len() {
@@ -60,7 +60,7 @@ pub fn shape(sql: &str) -> Shape {
 }
 
 /// The command tag a `pg` user expects in `result.command` (SELECT, INSERT, ...).
-pub fn command_of(sql: &str) -> String {
+pub(crate) fn command_of(sql: &str) -> String {
     let words = top_level_words(sql);
     let is = |w: &str, name: &str| w.eq_ignore_ascii_case(name);
     let mut first = words.first().copied().unwrap_or_default();

@@ -5,7 +5,7 @@
 use crate::config::Settings;
 use crate::connection::{Conn, Prepared};
 use crate::convert::params::TextParam;
-use crate::convert::result::{row_count, RowWriter};
+use crate::convert::result::RowWriter;
 use crate::error::{from_driver, Error};
 use crate::sql;
 use futures_util::{pin_mut, StreamExt};
@@ -16,7 +16,7 @@ use tokio_postgres::{RowStream, SimpleQueryMessage};
 /// Sends the statement: a cached named statement, or an unnamed one (pgbouncer, cache 0)
 /// whose column types were described first, so each column is asked for in the format it
 /// can be read in.
-pub async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowStream, Prepared), Error> {
+pub(crate) async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowStream, Prepared), Error> {
     if !conn.cache.enabled() {
         let described = match conn.described.get(sql) {
             Some(p) => p,
@@ -58,7 +58,12 @@ pub async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(
 
 /// Runs a statement and returns its result JSON; text holding several statements (and no
 /// parameters) runs as `pg` runs it, see [`execute_several`].
-pub async fn execute(conn: &mut Conn, sql: &str, params: &[TextParam], settings: &Settings) -> Result<String, Error> {
+pub(crate) async fn execute(
+    conn: &mut Conn,
+    sql: &str,
+    params: &[TextParam],
+    settings: &Settings,
+) -> Result<String, Error> {
     if params.is_empty() && sql::shape(sql).several {
         return execute_several(conn, sql, settings).await;
     }
@@ -68,7 +73,7 @@ pub async fn execute(conn: &mut Conn, sql: &str, params: &[TextParam], settings:
     while let Some(row) = rows.next().await {
         writer.push_row(&row.map_err(|e| from_driver(&e, true))?);
     }
-    Ok(result_json(&mut writer, &sql::command_of(sql), rows.rows_affected()))
+    Ok(writer.result_json(&sql::command_of(sql), rows.rows_affected()))
 }
 
 /// Several statements in one text, as `pg` runs them: the simple protocol (one implicit
@@ -98,7 +103,7 @@ async fn execute_several(conn: &mut Conn, sql: &str, settings: &Settings) -> Res
                 let mut w = writer.take().unwrap_or_else(|| RowWriter::for_text(vec![], vec![], settings.int8));
                 let command = std::mem::take(&mut tag);
                 let command = command.split(' ').next().unwrap_or_default();
-                results.push(result_json(&mut w, command, Some(n)));
+                results.push(w.result_json(command, Some(n)));
             }
             _ => {}
         }
@@ -109,27 +114,12 @@ async fn execute_several(conn: &mut Conn, sql: &str, settings: &Settings) -> Res
     Ok(format!("{{\"results\":[{}]}}", results.join(",")))
 }
 
-/// One result as JSON: `{"cols":…,"n":…,"rowCount":…,"command":…,"fields":…,"fix":…}`.
-fn result_json(writer: &mut RowWriter, command: &str, affected: Option<u64>) -> String {
-    let n = writer.rows();
-    let mut out = String::with_capacity(256);
-    out.push('{');
-    writer.take_cols(&mut out);
-    out.push_str(",\"rowCount\":");
-    match row_count(command, affected, n) {
-        Some(c) => out.push_str(itoa::Buffer::new().format(c)),
-        None => out.push_str("null"),
-    }
-    out.push_str(",\"command\":");
-    crate::convert::json_str(&mut out, command);
-    out.push(',');
-    writer.write_meta(&mut out);
-    out.push('}');
-    out
-}
-
 /// Reads up to `batch` rows of a stream into `writer`; `true` once the stream is done.
-pub async fn read_batch(rows: &mut Pin<Box<RowStream>>, writer: &mut RowWriter, batch: u32) -> Result<bool, Error> {
+pub(crate) async fn read_batch(
+    rows: &mut Pin<Box<RowStream>>,
+    writer: &mut RowWriter,
+    batch: u32,
+) -> Result<bool, Error> {
     for _ in 0..batch.max(1) {
         match rows.next().await {
             Some(Ok(row)) => writer.push_row(&row),
@@ -141,12 +131,12 @@ pub async fn read_batch(rows: &mut Pin<Box<RowStream>>, writer: &mut RowWriter, 
 }
 
 /// Runs a multi-statement script with the simple protocol (no parameters).
-pub async fn execute_script(conn: &mut Conn, script: &str) -> Result<(), Error> {
+pub(crate) async fn execute_script(conn: &mut Conn, script: &str) -> Result<(), Error> {
     conn.client.batch_execute(script).await.map_err(|e| from_driver(&e, true))
 }
 
 /// Rejects parameters the statement cannot take, before anything is sent.
-pub fn check_params(sql: &str, given: usize) -> Result<(), Error> {
+pub(crate) fn check_params(sql: &str, given: usize) -> Result<(), Error> {
     let shape = sql::shape(sql);
     if given > 0 && shape.several {
         return Err(Error::Params(

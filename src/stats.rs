@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 
 /// Upper bounds (ms) of the latency buckets; the last bucket is +Inf.
-pub const BUCKETS_MS: [f64; 36] = [
+pub(crate) const BUCKETS_MS: [f64; 36] = [
     0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.5, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 75.0, 100.0, 150.0,
     200.0, 300.0, 400.0, 500.0, 750.0, 1000.0, 1500.0, 2000.0, 3000.0, 5000.0, 7500.0, 10000.0, 15000.0, 20000.0,
     30000.0, 60000.0,
@@ -17,11 +17,11 @@ pub const BUCKETS_MS: [f64; 36] = [
 /// How many recent slow queries are kept.
 const SLOW_KEPT: usize = 100;
 /// Slow-query SQL is cut to this many characters.
-pub const SQL_CUT: usize = 500;
+pub(crate) const SQL_CUT: usize = 500;
 
 /// A latency histogram: counts per bucket, sum and max in microseconds.
 #[derive(Debug)]
-pub struct Histogram {
+pub(crate) struct Histogram {
     counts: [AtomicU64; BUCKETS_MS.len() + 1],
     sum_us: AtomicU64,
     max_us: AtomicU64,
@@ -39,7 +39,7 @@ impl Default for Histogram {
 
 impl Histogram {
     /// Records one observation.
-    pub fn record(&self, ms: f64) {
+    pub(crate) fn record(&self, ms: f64) {
         let i = BUCKETS_MS.partition_point(|b| *b < ms);
         self.counts[i].fetch_add(1, Relaxed);
         let us = (ms * 1000.0) as u64;
@@ -56,33 +56,33 @@ impl Histogram {
     }
 
     /// Counts per bucket.
-    pub fn counts(&self) -> Vec<u64> {
+    pub(crate) fn counts(&self) -> Vec<u64> {
         self.counts.iter().map(|c| c.load(Relaxed)).collect()
     }
 
     /// Number of observations.
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.counts().iter().sum()
     }
 
     /// Sum of observations, ms.
-    pub fn sum_ms(&self) -> f64 {
+    pub(crate) fn sum_ms(&self) -> f64 {
         self.sum_us.load(Relaxed) as f64 / 1000.0
     }
 
     /// Largest observation, ms.
-    pub fn max_ms(&self) -> f64 {
+    pub(crate) fn max_ms(&self) -> f64 {
         self.max_us.load(Relaxed) as f64 / 1000.0
     }
 
     /// The q-quantile (0..1), interpolated linearly inside its bucket and never above the max.
-    pub fn quantile(&self, q: f64) -> f64 {
+    pub(crate) fn quantile(&self, q: f64) -> f64 {
         quantile(&self.counts(), q, self.max_ms())
     }
 }
 
 /// The q-quantile of bucket counts (pure, for tests).
-pub fn quantile(counts: &[u64], q: f64, max_ms: f64) -> f64 {
+pub(crate) fn quantile(counts: &[u64], q: f64, max_ms: f64) -> f64 {
     let total: u64 = counts.iter().sum();
     if total == 0 {
         return 0.0;
@@ -110,7 +110,7 @@ fn round2(v: f64) -> f64 {
 
 /// A slow statement, remembered for `slowQueries`.
 #[derive(Debug, Clone)]
-pub struct SlowQuery {
+pub(crate) struct SlowQuery {
     /// SQL, cut at [`SQL_CUT`] characters.
     pub query: String,
     /// Duration, ms.
@@ -121,7 +121,7 @@ pub struct SlowQuery {
 
 /// Counters a pool keeps for `getPoolStats()` and `metrics()`.
 #[derive(Debug)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Statements run, failed ones included.
     pub queries: AtomicU64,
     /// Statements that failed.
@@ -179,7 +179,7 @@ impl Default for Stats {
 }
 
 /// Cuts SQL at [`SQL_CUT`] characters (on a character boundary).
-pub fn cut_sql(sql: &str) -> String {
+pub(crate) fn cut_sql(sql: &str) -> String {
     match sql.char_indices().nth(SQL_CUT) {
         Some((i, _)) => format!("{}...", &sql[..i]),
         None => sql.to_string(),
@@ -200,21 +200,27 @@ fn iso(t: SystemTime) -> String {
     )
 }
 
+/// Whether a statement that took `ms` is slow: the one rule behind `slowQuery` events, the
+/// slow-query list and its counter.
+pub(crate) fn is_slow(ms: f64, threshold_ms: u64) -> bool {
+    ms >= threshold_ms as f64
+}
+
 impl Stats {
     /// Adds one to a counter.
-    pub fn bump(counter: &AtomicU64) {
+    pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Relaxed);
     }
 
     /// Records a finished statement: its latency, whether it failed, and whether it was slow.
-    pub fn record_query(&self, sql: &str, ms: f64, error_code: Option<&str>, slow_threshold_ms: u64) -> bool {
+    pub(crate) fn record_query(&self, sql: &str, ms: f64, error_code: Option<&str>, slow_threshold_ms: u64) -> bool {
         self.queries.fetch_add(1, Relaxed);
         self.query_ms.record(ms);
         if let Some(code) = error_code {
             self.query_errors.fetch_add(1, Relaxed);
             self.record_error(code);
         }
-        let slow = ms >= slow_threshold_ms as f64;
+        let slow = is_slow(ms, slow_threshold_ms);
         if slow {
             self.slow_queries.fetch_add(1, Relaxed);
             if let Ok(mut q) = self.slow.lock() {
@@ -228,14 +234,14 @@ impl Stats {
     }
 
     /// Counts an error by its code.
-    pub fn record_error(&self, code: &str) {
+    pub(crate) fn record_error(&self, code: &str) {
         if let Ok(mut m) = self.errors_by_code.lock() {
             *m.entry(code.to_string()).or_insert(0) += 1;
         }
     }
 
     /// Zeroes the counters and histograms (connection counts included).
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         for c in [
             &self.queries,
             &self.query_errors,
@@ -264,12 +270,12 @@ impl Stats {
     }
 
     /// Errors by code.
-    pub fn errors_by_code(&self) -> HashMap<String, u64> {
+    pub(crate) fn errors_by_code(&self) -> HashMap<String, u64> {
         self.errors_by_code.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     /// The `queries`, `acquire`, `retries`, `connections`, `errors` and `slowQueries` sections.
-    pub fn snapshot(&self) -> Value {
+    pub(crate) fn snapshot(&self) -> Value {
         let n = self.queries.load(Relaxed);
         let slow = self.slow_queries.load(Relaxed);
         let q = &self.query_ms;

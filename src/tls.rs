@@ -35,7 +35,7 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// The connector for `ssl`, or `None` for plain TCP (sslmode=disable).
-pub fn connector(ssl: &SslSettings) -> Result<Option<MakeRustlsConnect>, Error> {
+pub(crate) fn connector(ssl: &SslSettings) -> Result<Option<MakeRustlsConnect>, Error> {
     if ssl.mode == SslMode::Disable {
         return Ok(None);
     }

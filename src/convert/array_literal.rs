@@ -5,10 +5,10 @@ use super::json_str;
 
 /// A literal that is not the array text the server writes.
 #[derive(Debug, PartialEq, Eq)]
-pub struct BadLiteral;
+pub(crate) struct BadLiteral;
 
 /// Appends `literal` as nested JSON arrays of strings (NULL → null).
-pub fn to_json(out: &mut String, literal: &str) -> Result<(), BadLiteral> {
+pub(crate) fn to_json(out: &mut String, literal: &str) -> Result<(), BadLiteral> {
     walk(out, literal, b',', &mut |out, item| match item {
         Some(v) => json_str(out, v),
         None => out.push_str("null"),
@@ -17,7 +17,7 @@ pub fn to_json(out: &mut String, literal: &str) -> Result<(), BadLiteral> {
 
 /// Appends `literal` as nested JSON arrays, each element (its unquoted, unescaped text, or
 /// `None` for NULL) written by `item`. `delimiter` is the element type's (`;` for box).
-pub fn walk(
+pub(crate) fn walk(
     out: &mut String,
     literal: &str,
     delimiter: u8,

@@ -18,19 +18,19 @@ fn point_at(out: &mut String, b: &[u8], i: usize) -> Result<(), Malformed> {
 }
 
 /// point `(x,y)`.
-pub fn point(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn point(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     point_at(out, b, 0)
 }
 
 /// box `(x1,y1),(x2,y2)` (high corner first).
-pub fn pg_box(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn pg_box(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     point_at(out, b, 0)?;
     out.push(',');
     point_at(out, b, 2)
 }
 
 /// lseg `[(x1,y1),(x2,y2)]`.
-pub fn lseg(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn lseg(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     out.push('[');
     pg_box(out, b)?;
     out.push(']');
@@ -38,7 +38,7 @@ pub fn lseg(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
 }
 
 /// line `{A,B,C}`.
-pub fn line(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn line(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     out.push('{');
     for i in 0..3 {
         if i > 0 {
@@ -51,7 +51,7 @@ pub fn line(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
 }
 
 /// circle `<(x,y),r>`.
-pub fn circle(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn circle(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     out.push('<');
     point_at(out, b, 0)?;
     out.push(',');
@@ -73,7 +73,7 @@ fn points(out: &mut String, b: &[u8], n: usize, open: char, close: char) -> Resu
 }
 
 /// path: closed `((x,y),…)` or open `[(x,y),…]`.
-pub fn path(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn path(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let closed = *b.first().ok_or(Malformed)? != 0;
     let n = be_i32(b, 1)?.max(0) as usize;
     let rest = b.get(5..).ok_or(Malformed)?;
@@ -85,13 +85,13 @@ pub fn path(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
 }
 
 /// polygon `((x,y),…)`.
-pub fn polygon(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn polygon(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let n = be_i32(b, 0)?.max(0) as usize;
     points(out, b.get(4..).ok_or(Malformed)?, n, '(', ')')
 }
 
 /// tid `(block,offset)`.
-pub fn tid(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn tid(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let block = be_i32(b, 0)? as u32;
     let offset = u16::from_be_bytes(b.get(4..6).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?);
     let _ = write!(out, "({block},{offset})");
@@ -99,13 +99,13 @@ pub fn tid(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
 }
 
 /// xid / cid / regproc-free unsigned 32-bit ids.
-pub fn u32_text(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn u32_text(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let _ = write!(out, "{}", be_i32(b, 0)? as u32);
     Ok(())
 }
 
 /// tsvector: `'lexeme':1A,2 'other'`.
-pub fn tsvector(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn tsvector(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let n = be_i32(b, 0)?.max(0) as usize;
     let mut pos = 4;
     for i in 0..n {

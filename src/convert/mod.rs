@@ -6,12 +6,12 @@
 //! cannot carry (Date, Buffer, BigInt, NaN/±Infinity) travel as numbers or strings and a
 //! per-column [`Fix`] tells `lib/result.js` what to rebuild.
 
-pub mod array_literal;
-pub mod extra;
-pub mod params;
-pub mod result;
-pub mod text;
-pub mod text_value;
+pub(crate) mod array_literal;
+pub(crate) mod extra;
+pub(crate) mod params;
+pub(crate) mod result;
+pub(crate) mod text;
+pub(crate) mod text_value;
 
 use crate::config::Int8Mode;
 use postgres_types::{FromSql, Kind, Type};
@@ -19,11 +19,11 @@ use std::fmt::Write;
 
 /// A binary value that did not decode as its type said; it is shown as `\x` hex instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Malformed;
+pub(crate) struct Malformed;
 
 /// What JavaScript must rebuild for a column after `JSON.parse` (applied through arrays).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fix {
+pub(crate) enum Fix {
     /// The parsed value is final.
     None = 0,
     /// A number of ms since the Unix epoch → `Date` (strings such as 'infinity' stay).
@@ -36,8 +36,17 @@ pub enum Fix {
     BigInt = 4,
 }
 
+impl Fix {
+    /// `{"date":1,"bytes":2,"float":3,"bigint":4}`: the codes by meaning, for `lib/result.js`.
+    pub(crate) fn codes_json() -> String {
+        let codes = [("date", Fix::Date), ("bytes", Fix::Bytes), ("float", Fix::Float), ("bigint", Fix::BigInt)];
+        let body: Vec<String> = codes.iter().map(|(name, f)| format!("\"{name}\":{}", *f as u8)).collect();
+        format!("{{{}}}", body.join(","))
+    }
+}
+
 /// The [`Fix`] for a column of type `ty`.
-pub fn fix_of(ty: &Type, int8: Int8Mode) -> Fix {
+pub(crate) fn fix_of(ty: &Type, int8: Int8Mode) -> Fix {
     match ty.kind() {
         Kind::Domain(base) => return fix_of(base, int8),
         Kind::Array(elem) => return fix_of(elem, int8),
@@ -54,7 +63,7 @@ pub fn fix_of(ty: &Type, int8: Int8Mode) -> Fix {
 }
 
 /// Any column's raw bytes, whatever its type (`None` is NULL).
-pub struct RawValue<'a>(pub Option<&'a [u8]>);
+pub(crate) struct RawValue<'a>(pub Option<&'a [u8]>);
 
 impl<'a> FromSql<'a> for RawValue<'a> {
     fn from_sql(_ty: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
@@ -94,7 +103,7 @@ const ESCAPE: [bool; 256] = {
 };
 
 /// Appends `s` as a JSON string literal.
-pub fn json_str(out: &mut String, s: &str) {
+pub(crate) fn json_str(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     // Most values need no escaping: one table scan, then a single copy.
@@ -131,7 +140,7 @@ fn utf8(b: &[u8]) -> Result<&str, Malformed> {
 }
 
 /// Appends one value as JSON; a value that does not decode becomes its `\x` hex string.
-pub fn write_json(out: &mut String, ty: &Type, raw: Option<&[u8]>, int8: Int8Mode) {
+pub(crate) fn write_json(out: &mut String, ty: &Type, raw: Option<&[u8]>, int8: Int8Mode) {
     let Some(b) = raw else {
         return out.push_str("null");
     };
@@ -267,7 +276,7 @@ fn text_form(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed> {
 /// records, whose text follows the session's TimeZone) is asked for in text format and
 /// passed on as PostgreSQL's own text. The one rule for both the Bind format codes and the
 /// decoding of each column.
-pub fn decodes_binary(ty: &Type) -> bool {
+pub(crate) fn decodes_binary(ty: &Type) -> bool {
     match ty.kind() {
         Kind::Domain(base) => decodes_binary(base),
         Kind::Array(elem) => decodes_binary(elem),
@@ -325,7 +334,7 @@ pub fn decodes_binary(ty: &Type) -> bool {
 
 /// The result format codes for Bind: one code when every column agrees (the common case,
 /// as upstream sends), else one per column.
-pub fn result_formats<'a>(types: impl Iterator<Item = &'a Type>) -> Vec<i16> {
+pub(crate) fn result_formats<'a>(types: impl Iterator<Item = &'a Type>) -> Vec<i16> {
     let codes: Vec<i16> = types.map(|t| i16::from(decodes_binary(t))).collect();
     match codes.first() {
         Some(&first) if codes.iter().all(|&c| c == first) => vec![first],
@@ -336,7 +345,7 @@ pub fn result_formats<'a>(types: impl Iterator<Item = &'a Type>) -> Vec<i16> {
 
 /// Appends a value that arrived in text format as JSON: arrays as arrays of their element
 /// texts, everything else as the server's text.
-pub fn write_text_json(out: &mut String, ty: &Type, raw: Option<&[u8]>) {
+pub(crate) fn write_text_json(out: &mut String, ty: &Type, raw: Option<&[u8]>) {
     let Some(b) = raw else {
         return out.push_str("null");
     };

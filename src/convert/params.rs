@@ -9,7 +9,7 @@ use postgres_types::{to_sql_checked, Format, IsNull, ToSql, Type};
 
 /// One parameter in PostgreSQL's text input form; `None` is NULL.
 #[derive(Debug, Clone)]
-pub struct TextParam(pub Option<String>);
+pub(crate) struct TextParam(pub Option<String>);
 
 impl ToSql for TextParam {
     fn to_sql(&self, _ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
@@ -34,6 +34,6 @@ impl ToSql for TextParam {
 }
 
 /// Wraps the JS values for the driver.
-pub fn text_params(values: Vec<Option<String>>) -> Vec<TextParam> {
+pub(crate) fn text_params(values: Vec<Option<String>>) -> Vec<TextParam> {
     values.into_iter().map(TextParam).collect()
 }

@@ -10,7 +10,7 @@ use tokio_postgres::{Column, Row, SimpleQueryRow};
 /// Collects rows column by column: JSON.parse of a few arrays of plain values is much
 /// cheaper than of one object per row (no key per value), and `lib/result.js` builds the row
 /// objects with a constructor generated once per column set.
-pub struct RowWriter {
+pub(crate) struct RowWriter {
     names: Vec<String>,
     types: Vec<Type>,
     /// Columns asked for in text format (see `decodes_binary`).
@@ -23,7 +23,7 @@ pub struct RowWriter {
 
 impl RowWriter {
     /// A writer for these columns.
-    pub fn new(columns: &[Column], int8: Int8Mode) -> Self {
+    pub(crate) fn new(columns: &[Column], int8: Int8Mode) -> Self {
         let names = columns.iter().map(|c| c.name().to_string()).collect();
         let types: Vec<Type> = columns.iter().map(|c| c.type_().clone()).collect();
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
@@ -32,7 +32,7 @@ impl RowWriter {
     }
 
     /// A writer for columns whose values arrive in text format (the simple protocol).
-    pub fn for_text(names: Vec<String>, types: Vec<Type>, int8: Int8Mode) -> Self {
+    pub(crate) fn for_text(names: Vec<String>, types: Vec<Type>, int8: Int8Mode) -> Self {
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
         let text = types.iter().map(|t| !decodes_binary(t)).collect();
         RowWriter { names, types, text, int8, cols, n: 0 }
@@ -40,7 +40,7 @@ impl RowWriter {
 
     /// Appends one text-format row: values of types read in binary elsewhere are parsed to
     /// the same JSON (see `text_value`), the others passed on as the server's text.
-    pub fn push_text_row(&mut self, row: &SimpleQueryRow) {
+    pub(crate) fn push_text_row(&mut self, row: &SimpleQueryRow) {
         for (i, (ty, col)) in self.types.iter().zip(self.cols.iter_mut()).enumerate() {
             if self.n > 0 {
                 col.push(',');
@@ -56,7 +56,7 @@ impl RowWriter {
     }
 
     /// Appends one row's values to the column buffers.
-    pub fn push_row(&mut self, row: &Row) {
+    pub(crate) fn push_row(&mut self, row: &Row) {
         for (i, (ty, col)) in self.types.iter().zip(self.cols.iter_mut()).enumerate() {
             if self.n > 0 {
                 col.push(',');
@@ -71,13 +71,8 @@ impl RowWriter {
         self.n += 1;
     }
 
-    /// Rows pushed since the last [`Self::take_cols`].
-    pub fn rows(&self) -> u64 {
-        self.n
-    }
-
     /// Appends `"cols":[[…],…],"n":N` and empties the buffers for the next batch.
-    pub fn take_cols(&mut self, out: &mut String) {
+    pub(crate) fn take_cols(&mut self, out: &mut String) {
         out.push_str("\"cols\":[");
         for (i, col) in self.cols.iter_mut().enumerate() {
             if i > 0 {
@@ -93,7 +88,7 @@ impl RowWriter {
     }
 
     /// Appends `"fields":[{"name","dataTypeID"}…],"fix":[…]`.
-    pub fn write_meta(&self, out: &mut String) {
+    pub(crate) fn write_meta(&self, out: &mut String) {
         out.push_str("\"fields\":[");
         for (i, (name, ty)) in self.names.iter().zip(&self.types).enumerate() {
             if i > 0 {
@@ -115,8 +110,40 @@ impl RowWriter {
     }
 }
 
+impl RowWriter {
+    /// A whole result, taking the rows pushed so far:
+    /// `{"cols":…,"n":…,"rowCount":…,"command":…,"fields":…,"fix":…}`.
+    pub(crate) fn result_json(&mut self, command: &str, affected: Option<u64>) -> String {
+        let count = match row_count(command, affected, self.n) {
+            Some(c) => itoa::Buffer::new().format(c).to_string(),
+            None => "null".into(),
+        };
+        self.envelope(command, "rowCount", &count, true)
+    }
+
+    /// One batch of a stream, taking the rows pushed since the last one:
+    /// `{"cols":…,"n":…,"done":…,"command":…}`, with `"fields"` and `"fix"` when `meta`.
+    pub(crate) fn batch_json(&mut self, command: &str, done: bool, meta: bool) -> String {
+        self.envelope(command, "done", if done { "true" } else { "false" }, meta)
+    }
+
+    fn envelope(&mut self, command: &str, key: &str, value: &str, meta: bool) -> String {
+        let mut out = String::with_capacity(256);
+        out.push('{');
+        self.take_cols(&mut out);
+        let _ = write!(out, ",\"{key}\":{value},\"command\":");
+        json_str(&mut out, command);
+        if meta {
+            out.push(',');
+            self.write_meta(&mut out);
+        }
+        out.push('}');
+        out
+    }
+}
+
 /// pg's `rowCount`: rows for data commands, null for commands without a count (DDL).
-pub fn row_count(command: &str, affected: Option<u64>, rows: u64) -> Option<u64> {
+pub(crate) fn row_count(command: &str, affected: Option<u64>, rows: u64) -> Option<u64> {
     match command {
         "SELECT" | "FETCH" | "MOVE" | "COPY" => Some(affected.unwrap_or(rows)),
         "INSERT" | "UPDATE" | "DELETE" | "MERGE" => Some(affected.unwrap_or(0)),

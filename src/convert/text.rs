@@ -9,24 +9,24 @@ use std::fmt::Write;
 
 const USECS_PER_SEC: i64 = 1_000_000;
 /// Days from 1970-01-01 to 2000-01-01 (PostgreSQL's epoch).
-pub const PG_EPOCH_DAYS: i64 = 10_957;
+pub(crate) const PG_EPOCH_DAYS: i64 = 10_957;
 
 fn be_i16(b: &[u8], at: usize) -> Result<i16, Malformed> {
     Ok(i16::from_be_bytes(b.get(at..at + 2).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
 }
 
 /// Big-endian i32 at `at`.
-pub fn be_i32(b: &[u8], at: usize) -> Result<i32, Malformed> {
+pub(crate) fn be_i32(b: &[u8], at: usize) -> Result<i32, Malformed> {
     Ok(i32::from_be_bytes(b.get(at..at + 4).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
 }
 
 /// Big-endian i64 at `at`.
-pub fn be_i64(b: &[u8], at: usize) -> Result<i64, Malformed> {
+pub(crate) fn be_i64(b: &[u8], at: usize) -> Result<i64, Malformed> {
     Ok(i64::from_be_bytes(b.get(at..at + 8).ok_or(Malformed)?.try_into().map_err(|_| Malformed)?))
 }
 
 /// numeric: base-10000 digits to the exact decimal string ('NaN', 'Infinity', '-Infinity' too).
-pub fn numeric(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn numeric(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let ndigits = be_i16(b, 0)? as i32;
     let weight = be_i16(b, 2)? as i32;
     let sign = u16::from_be_bytes([*b.get(4).ok_or(Malformed)?, *b.get(5).ok_or(Malformed)?]);
@@ -96,7 +96,7 @@ fn push_hex(out: &mut String, byte: u8) {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (year 0 is 1 BC); the inverse of
 /// [`civil_from_days`].
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
@@ -107,7 +107,7 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// (year, month, day) in the proleptic Gregorian calendar from days since 1970-01-01.
-pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
+pub(crate) fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -120,7 +120,7 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// date from days since 2000-01-01: 'YYYY-MM-DD', 'infinity', '-infinity', 'YYYY-MM-DD BC'.
-pub fn date(out: &mut String, days: i32) {
+pub(crate) fn date(out: &mut String, days: i32) {
     match days {
         i32::MAX => out.push_str("infinity"),
         i32::MIN => out.push_str("-infinity"),
@@ -139,7 +139,7 @@ fn write_ymd(out: &mut String, y: i64, m: u32, d: u32) {
 }
 
 /// `HH:MM:SS[.ffffff]` with trailing zeros of the fraction trimmed, as the server prints.
-pub fn time_of_day(out: &mut String, usecs: i64) {
+pub(crate) fn time_of_day(out: &mut String, usecs: i64) {
     let neg = usecs < 0;
     let u = usecs.unsigned_abs() as i64;
     let (h, rem) = (u / 3_600_000_000, u % 3_600_000_000);
@@ -164,7 +164,7 @@ fn fraction(out: &mut String, frac: i64) {
 }
 
 /// timetz: time of day and the zone offset (seconds west of UTC, as sent).
-pub fn timetz(out: &mut String, usecs: i64, zone_west: i32) {
+pub(crate) fn timetz(out: &mut String, usecs: i64, zone_west: i32) {
     time_of_day(out, usecs);
     let east = -zone_west;
     let a = east.unsigned_abs();
@@ -178,7 +178,7 @@ pub fn timetz(out: &mut String, usecs: i64, zone_west: i32) {
 }
 
 /// interval in IntervalStyle 'postgres': `1 year 2 mons 3 days 04:05:06.7`.
-pub fn interval(out: &mut String, usecs: i64, days: i32, months: i32) {
+pub(crate) fn interval(out: &mut String, usecs: i64, days: i32, months: i32) {
     let mut is_zero = true;
     let mut is_before = false;
     let mut part = |out: &mut String, v: i64, unit: &str| {
@@ -217,7 +217,7 @@ pub fn interval(out: &mut String, usecs: i64, days: i32, months: i32) {
 }
 
 /// uuid: lowercase hyphenated.
-pub fn uuid(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn uuid(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     if b.len() != 16 {
         return Err(Malformed);
     }
@@ -231,7 +231,7 @@ pub fn uuid(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
 }
 
 /// inet / cidr: address, with `/bits` when it is not a single host (always for cidr).
-pub fn inet(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn inet(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let (family, bits, is_cidr, n) = (
         *b.first().ok_or(Malformed)?,
         *b.get(1).ok_or(Malformed)?,
@@ -264,7 +264,7 @@ pub fn inet(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
 }
 
 /// macaddr / macaddr8: colon-separated lowercase hex.
-pub fn macaddr(out: &mut String, b: &[u8]) {
+pub(crate) fn macaddr(out: &mut String, b: &[u8]) {
     for (i, byte) in b.iter().enumerate() {
         if i > 0 {
             out.push(':');
@@ -274,7 +274,7 @@ pub fn macaddr(out: &mut String, b: &[u8]) {
 }
 
 /// bit / varbit: a string of 0s and 1s.
-pub fn bits(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+pub(crate) fn bits(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
     let n = be_i32(b, 0)?.max(0) as usize;
     let data = b.get(4..).ok_or(Malformed)?;
     for i in 0..n {
@@ -285,7 +285,7 @@ pub fn bits(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
 }
 
 /// A float8 as the server prints it (shortest round-trip digits, `1e-05`, `1e+20`, `-0`).
-pub fn float(out: &mut String, v: f64) {
+pub(crate) fn float(out: &mut String, v: f64) {
     float_text(out, v.is_sign_negative(), v, ryu::Buffer::new().format(v), 15);
 }
 

@@ -9,7 +9,7 @@ use postgres_types::{Kind, Type};
 
 /// Appends the JSON of a text-format value of `ty`, as [`super::write_json`] does for its
 /// binary form.
-pub fn write_json(out: &mut String, ty: &Type, raw: Option<&str>, int8: Int8Mode) {
+pub(crate) fn write_json(out: &mut String, ty: &Type, raw: Option<&str>, int8: Int8Mode) {
     let Some(s) = raw else {
         return out.push_str("null");
     };

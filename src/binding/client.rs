@@ -1,0 +1,107 @@
+//! `NativeClient`, the native half of JS `Client`: one connection held until `release()`.
+
+use super::{guarded, statement};
+use crate::connection::Canceller;
+use crate::convert::params::text_params;
+use crate::error::Error;
+use crate::pool::{Lease, PoolCore};
+use crate::statement::check_params;
+use napi_derive::napi;
+use std::sync::Arc;
+
+/// A connection held by `pool.acquire()` until `release()`.
+#[napi]
+pub struct NativeClient {
+    core: Arc<PoolCore>,
+    /// Cancels this connection's running statement without waiting for its lock.
+    cancel: Arc<Canceller>,
+    lease: Arc<tokio::sync::Mutex<Option<Lease>>>,
+}
+
+impl NativeClient {
+    /// Holds `lease` for JS.
+    pub(super) fn new(core: Arc<PoolCore>, lease: Lease) -> Self {
+        let cancel = lease.conn.cancel.clone();
+        NativeClient { core, cancel, lease: Arc::new(tokio::sync::Mutex::new(Some(lease))) }
+    }
+}
+
+#[napi]
+impl NativeClient {
+    /// Runs one statement on this connection.
+    #[napi]
+    pub async fn query(
+        &self,
+        sql: String,
+        params: Vec<Option<String>>,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<String> {
+        let sql = sql.as_str();
+        statement(&self.core, sql, timeout_ms, abort_id, |opts| async move {
+            check_params(sql, params.len())?;
+            let mut guard = self.lease.lock().await;
+            let lease = guard.as_mut().ok_or_else(released)?;
+            self.core.run(&mut lease.conn, sql, text_params(params), &opts).await
+        })
+        .await
+    }
+
+    /// Runs a multi-statement script on this connection.
+    #[napi]
+    pub async fn execute_script(
+        &self,
+        sql: String,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<()> {
+        let sql = sql.as_str();
+        statement(&self.core, sql, timeout_ms, abort_id, |opts| async move {
+            let mut guard = self.lease.lock().await;
+            let lease = guard.as_mut().ok_or_else(released)?;
+            self.core.script(&mut lease.conn, sql, &opts).await
+        })
+        .await
+    }
+
+    /// Cancels the statement running on this connection (cancel request), if any.
+    #[napi]
+    pub async fn cancel(&self) -> napi::Result<()> {
+        guarded(None, async {
+            // Nothing running, or the server unreachable: either way there is nothing to stop.
+            let _ = self.cancel.cancel().await;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Aborts the statement started with `abort_id` on this client.
+    #[napi]
+    pub fn abort(&self, abort_id: u32) {
+        self.core.abort(abort_id);
+    }
+
+    /// Returns the connection to the pool (`discard`: close it instead). Idempotent.
+    #[napi]
+    pub fn release(&self, discard: Option<bool>) {
+        let slot = self.lease.clone();
+        let discard = discard.unwrap_or(false);
+        // Usually nothing holds the lock: give the connection back now, as pg-pool does.
+        if let Ok(mut guard) = slot.try_lock() {
+            if let Some(lease) = guard.take() {
+                lease.finish(discard);
+            }
+            return;
+        }
+        // A statement still holds the lock: release as soon as it ends.
+        napi::bindgen_prelude::spawn(async move {
+            if let Some(lease) = slot.lock().await.take() {
+                lease.finish(discard);
+            }
+        });
+    }
+}
+
+fn released() -> Error {
+    Error::Closed("The client was released".into())
+}

@@ -1,0 +1,152 @@
+//! The napi boundary, and the only place that knows about JavaScript: one file per JS class
+//! (`pool`, `client`, `stream`) and here the functions without a class.
+//!
+//! Methods convert arguments, call plain Rust, and turn an [`Error`] into a JS error whose
+//! message is the structured payload `lib/errors.js` decodes. Every future a method runs goes
+//! through [`caught`], so a bug surfaces as an error instead of aborting the process.
+
+mod client;
+mod pool;
+mod stream;
+
+use crate::config::ENV_NAMES;
+use crate::error::{classify, Error, Interruption, Stopped};
+use crate::pool::{PoolCore, QueryOptions};
+use futures_util::FutureExt;
+use napi::Status;
+use napi_derive::napi;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+
+pub(crate) use client::NativeClient;
+pub(crate) use stream::NativeStream;
+
+fn js_error(e: &Error, query: Option<&str>) -> napi::Error {
+    napi::Error::new(Status::GenericFailure, e.to_payload(query).to_string())
+}
+
+/// Runs `fut`, turning a panic into an internal error: the one `catch_unwind` of the crate.
+async fn caught<T>(fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
+    AssertUnwindSafe(fut)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(Error::Internal("internal error (a panic was caught); please report it".into())))
+}
+
+/// [`caught`], with any error turned into a JS error: how every async method runs.
+async fn guarded<T>(query: Option<&str>, fut: impl Future<Output = Result<T, Error>>) -> napi::Result<T> {
+    caught(fut).await.map_err(|e| js_error(&e, query))
+}
+
+/// A JS duration in ms: finite and non-negative, else none (JS validated it already).
+fn millis(ms: Option<f64>) -> Option<u64> {
+    ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64)
+}
+
+fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>) -> QueryOptions {
+    QueryOptions { timeout_ms: millis(timeout_ms), abort: abort_id.map(|id| core.abort_flag(id)) }
+}
+
+/// Runs a statement's future with its options, its abort flag forgotten however it ends, and
+/// its error converted for JS: the shape of every statement method.
+async fn statement<T, F, Fut>(
+    core: &PoolCore,
+    sql: &str,
+    timeout_ms: Option<f64>,
+    abort_id: Option<u32>,
+    run: F,
+) -> napi::Result<T>
+where
+    F: FnOnce(QueryOptions) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let _forget = AbortGuard(core, abort_id);
+    guarded(Some(sql), run(query_options(core, timeout_ms, abort_id))).await
+}
+
+/// Forgets a statement's abort flag however the statement ends.
+struct AbortGuard<'a>(&'a PoolCore, Option<u32>);
+
+impl Drop for AbortGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.1 {
+            self.0.forget_abort(id);
+        }
+    }
+}
+
+/// The delay before retry `retry` (1-based), for `withRetry` and transaction re-runs.
+#[napi]
+pub(crate) fn backoff_delay(retry: u32, initial_ms: f64, factor: f64, max_ms: f64, jitter: f64, random: f64) -> f64 {
+    crate::retry::delay_ms(&crate::retry::Backoff { initial_ms, factor, max_ms, jitter }, retry, random)
+}
+
+/// Names of the environment variables the configuration reads (the JS layer passes them).
+#[napi]
+pub(crate) fn config_env_names() -> Vec<String> {
+    ENV_NAMES.iter().map(|s| s.to_string()).collect()
+}
+
+/// Defaults of the per-call options (`withRetry`, `transaction`, `healthCheck`, `end`) as JSON.
+#[napi]
+pub(crate) fn call_defaults() -> String {
+    crate::defaults::as_json().to_string()
+}
+
+/// The codes of the per-column fixes in result JSON (`{ date: 1, … }`), so `lib/result.js`
+/// keys its fix-ups by what they mean instead of by position.
+#[napi]
+pub(crate) fn fix_codes() -> String {
+    crate::convert::Fix::codes_json()
+}
+
+/// SQL text as events and stats show it: cut to 500 characters.
+#[napi]
+pub(crate) fn cut_sql(sql: String) -> String {
+    crate::stats::cut_sql(&sql)
+}
+
+/// The error payload of a statement whose AbortSignal fired before it was sent.
+#[napi]
+pub(crate) fn aborted_before_send() -> String {
+    Error::Interrupted { why: Interruption::Abort, stopped: Stopped::NotSent }.to_payload(None).to_string()
+}
+
+/// The error payload of a transaction that ran past its `timeoutMs` and was rolled back.
+#[napi]
+pub(crate) fn transaction_timed_out(timeout_ms: f64) -> String {
+    Error::TransactionTimeout { timeout_ms: millis(Some(timeout_ms)).unwrap_or(0) }.to_payload(None).to_string()
+}
+
+/// Classifies a code: `{ retryable, kind }`.
+#[napi(object)]
+pub(crate) struct NativeClassification {
+    /// Safe to retry.
+    pub retryable: bool,
+    /// Broad category.
+    pub kind: String,
+}
+
+/// `classify` for codes found by `lib/errors.js` on any thrown value.
+#[napi]
+pub(crate) fn classify_code(code: Option<String>, message: String, maybe_committed: bool) -> NativeClassification {
+    let c = classify(code.as_deref(), &message, maybe_committed);
+    NativeClassification { retryable: c.retryable, kind: c.kind.as_str().to_string() }
+}
+
+/// Sizes the tokio runtime before first use: `PGWARDEN_WORKER_THREADS`, default one worker per
+/// core (at least 2). Measured on 2 cores (SELECT 1, 100 callers): one worker made every
+/// statement wait for the same thread that drives the sockets (~21k q/s); two or more let the
+/// connection tasks and the statements run side by side (~30-37k q/s, less CPU per query).
+#[napi_derive::module_init]
+fn init_runtime() {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let workers = std::env::var("PGWARDEN_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(cores.max(2))
+        .max(1);
+    if let Ok(rt) = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build() {
+        napi::bindgen_prelude::create_custom_tokio_runtime(rt);
+    }
+}

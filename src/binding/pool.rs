@@ -1,0 +1,372 @@
+//! `NativePool`, the native half of JS `Pool`: statements submitted without a promise each
+//! (their outcomes come back in batches), checkouts, streams, stats and shutdown.
+
+use super::{caught, guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeStream};
+use crate::completion::Completions;
+use crate::config;
+use crate::error::Error;
+use crate::metrics::PoolGauges;
+use crate::pool::PoolCore;
+use crate::stats::Stats;
+use napi::bindgen_prelude::Function;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Duration;
+
+/// Wakes the JS thread to take completions: a strong threadsafe function, referenced only
+/// while statements are pending so an idle pool never keeps the process alive.
+type WakeFn = ThreadsafeFunction<(), (), (), Status, false, false, 0>;
+
+/// Statements submitted without a napi promise each; their outcomes come back in batches.
+struct Dispatch {
+    completions: Completions,
+    wake: Arc<std::sync::RwLock<WakeFn>>,
+    /// Submitted and not yet taken (touched on the JS thread only).
+    pending: std::sync::atomic::AtomicUsize,
+}
+
+impl Dispatch {
+    fn submitted(&self, env: &Env) {
+        if self.pending.fetch_add(1, Ordering::AcqRel) == 0 {
+            if let Ok(mut w) = self.wake.write() {
+                #[allow(deprecated)]
+                let _ = w.refer(env);
+            }
+        }
+    }
+
+    fn taken(&self, env: &Env, n: usize) {
+        if n > 0 && self.pending.fetch_sub(n, Ordering::AcqRel) == n {
+            if let Ok(mut w) = self.wake.write() {
+                #[allow(deprecated)]
+                let _ = w.unref(env);
+            }
+        }
+    }
+}
+
+/// The native half of `Pool`.
+#[napi]
+pub struct NativePool {
+    /// `None` once `end()` was called: the one place the 'closed' error comes from.
+    inner: RwLock<Option<Arc<PoolCore>>>,
+    warnings: Vec<String>,
+    description: String,
+    /// Kept outside `inner` so stats and metrics still answer after `end()`.
+    stats: Arc<Stats>,
+    settings: Arc<config::Settings>,
+    dispatch: OnceLock<Arc<Dispatch>>,
+    /// The core between `close()` and the end of `end()`.
+    ending: std::sync::Mutex<Option<Arc<PoolCore>>>,
+}
+
+impl NativePool {
+    fn core(&self) -> Result<Arc<PoolCore>, Error> {
+        self.inner
+            .read()
+            .map_err(|_| Error::Internal("pool lock poisoned".into()))?
+            .clone()
+            .ok_or_else(|| Error::Closed("The pool has been closed (end() was called)".into()))
+    }
+}
+
+#[napi]
+impl NativePool {
+    /// Validates the configuration; connects lazily.
+    #[napi(constructor)]
+    pub fn new(options: serde_json::Value, env: HashMap<String, String>) -> napi::Result<Self> {
+        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let settings = config::resolve(&options, &env, cpus).map_err(|e| js_error(&e, None))?;
+        let warnings = settings.warnings.clone();
+        let description = settings.describe().to_string();
+        let core = PoolCore::new(settings).map_err(|e| js_error(&e, None))?;
+        let stats = core.stats.clone();
+        let settings = core.settings.clone();
+        napi::bindgen_prelude::spawn(PoolCore::reaper(Arc::downgrade(&core)));
+        Ok(NativePool {
+            inner: RwLock::new(Some(core)),
+            warnings,
+            description,
+            stats,
+            settings,
+            dispatch: OnceLock::new(),
+            ending: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// Configuration warnings to log once (unknown URL parameters, unknown options).
+    #[napi]
+    pub fn warnings(&self) -> Vec<String> {
+        self.warnings.clone()
+    }
+
+    /// The settings as JSON, without the password.
+    #[napi]
+    pub fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn gauges(&self) -> PoolGauges {
+        match self.core() {
+            Ok(core) => {
+                let s = core.status();
+                PoolGauges {
+                    active: s.size.saturating_sub(s.available),
+                    idle: s.available,
+                    limit: s.max_size,
+                    waiting: s.waiting,
+                }
+            }
+            Err(_) => PoolGauges { active: 0, idle: 0, limit: self.settings.connection_limit, waiting: 0 },
+        }
+    }
+
+    /// `getPoolStats()` as JSON; still answers after `end()`.
+    #[napi]
+    pub fn stats(&self) -> String {
+        let g = self.gauges();
+        let mut v = self.stats.snapshot();
+        let utilization = utilization_percent(&g);
+        v["pool"] = serde_json::json!({
+            "active": g.active, "idle": g.idle, "total": g.active + g.idle,
+            "limit": g.limit, "waiting": g.waiting, "utilization": utilization,
+        });
+        let st = &self.settings;
+        v["config"] = serde_json::json!({
+            "connectionLimit": st.connection_limit,
+            "minConnections": st.min_connections,
+            "poolTimeout": st.pool_timeout_ms as f64 / 1000.0,
+            "queryTimeout": st.query_timeout_ms,
+            "slowQueryThreshold": st.slow_query_threshold_ms,
+        });
+        v.to_string()
+    }
+
+    /// Zeroes the counters and histograms.
+    #[napi]
+    pub fn reset_stats(&self) {
+        self.stats.reset();
+    }
+
+    /// Prometheus text exposition.
+    #[napi]
+    pub fn metrics(&self) -> String {
+        crate::metrics::render(&self.stats, &self.gauges())
+    }
+
+    /// Installs the function that receives background events as JSON text. The function
+    /// is held weakly: it never keeps the process alive.
+    #[napi]
+    pub fn set_event_sink(&self, callback: Function<String, ()>) -> napi::Result<()> {
+        let tsfn = callback.build_threadsafe_function::<String>().weak::<true>().build()?;
+        let tsfn = Arc::new(tsfn);
+        if let Ok(core) = self.core() {
+            let events_fn = tsfn.clone();
+            core.events.set_sink(Arc::new(move |event: String| {
+                let _ = events_fn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
+            }));
+            crate::logging::register(
+                core.id,
+                core.settings.log_level,
+                Arc::new(move |level: &'static str, message: String| {
+                    let event = serde_json::json!({ "event": "log", "data": { "level": level, "message": message } });
+                    let _ = tsfn.call(event.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+                }),
+            );
+        }
+        Ok(())
+    }
+
+    /// Installs the function called (on the JS thread) when completions are ready to take.
+    #[napi]
+    pub fn set_completion_sink(&self, env: Env, callback: Function<(), ()>) -> napi::Result<()> {
+        let mut tsfn: WakeFn = callback.build_threadsafe_function::<()>().callee_handled::<false>().build()?;
+        #[allow(deprecated)]
+        tsfn.unref(&env)?;
+        let wake = Arc::new(std::sync::RwLock::new(tsfn));
+        let caller = wake.clone();
+        let completions = Completions::new(Box::new(move || {
+            if let Ok(w) = caller.read() {
+                let _ = w.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }));
+        let _ = self.dispatch.set(Arc::new(Dispatch { completions, wake, pending: Default::default() }));
+        Ok(())
+    }
+
+    /// Starts statement `id`; its outcome arrives through the completion sink as
+    /// `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
+    #[allow(clippy::too_many_arguments)]
+    #[napi]
+    pub fn submit(
+        &self,
+        env: Env,
+        id: u32,
+        sql: String,
+        params: Vec<Option<String>>,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<()> {
+        let dispatch = self
+            .dispatch
+            .get()
+            .cloned()
+            .ok_or_else(|| js_error(&Error::Internal("no completion sink installed".into()), None))?;
+        let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
+        dispatch.submitted(&env);
+        napi::bindgen_prelude::spawn(async move {
+            let opts = query_options(&core, timeout_ms, abort_id);
+            let out = {
+                let _forget = AbortGuard(&core, abort_id);
+                caught(core.query(&sql, params, &opts)).await
+            };
+            dispatch.completions.push(id, out.map_err(|e| e.to_payload(Some(&sql)).to_string()));
+        });
+        Ok(())
+    }
+
+    /// Everything completed since the last call, as `[[id,status,payload],…]`.
+    #[napi]
+    pub fn take_completions(&self, env: Env) -> String {
+        let Some(d) = self.dispatch.get() else { return "[]".into() };
+        let (batch, n) = d.completions.take();
+        d.taken(&env, n);
+        batch
+    }
+
+    /// Opens max(1, minConnections) connections now.
+    #[napi]
+    pub async fn connect(&self) -> napi::Result<()> {
+        guarded(None, async { self.core()?.warm_up().await }).await
+    }
+
+    /// Aborts the statement started with `abort_id` (a JS AbortSignal fired).
+    #[napi]
+    pub fn abort(&self, abort_id: u32) {
+        if let Ok(core) = self.core() {
+            core.abort(abort_id);
+        }
+    }
+
+    /// Counts a retry of `withRetry` or of a transaction's re-run.
+    #[napi]
+    pub fn record_retry_attempt(&self) {
+        Stats::bump(&self.stats.retry_attempts);
+    }
+
+    /// Counts a call that succeeded after retries.
+    #[napi]
+    pub fn record_retry_succeeded(&self) {
+        Stats::bump(&self.stats.retry_succeeded);
+    }
+
+    /// Counts a call that failed with every retry used.
+    #[napi]
+    pub fn record_retry_exhausted(&self) {
+        Stats::bump(&self.stats.retry_exhausted);
+    }
+
+    /// Whether a statement that took `ms` is slow (`slowQuery` event): for the statements
+    /// whose duration JS measures (streams, failures).
+    #[napi]
+    pub fn is_slow(&self, ms: f64) -> bool {
+        crate::stats::is_slow(ms, self.settings.slow_query_threshold_ms)
+    }
+
+    /// Why a pool at `utilization` % (from `stats()`) counts as busy for `healthCheck`: at or
+    /// over utilizationAlertThreshold, the same band as the highUtilization alert. Else nothing.
+    #[napi]
+    pub fn busy_reason(&self, utilization: f64) -> Option<String> {
+        let threshold = self.settings.utilization_alert_threshold * 100.0;
+        (utilization >= threshold).then(|| format!("pool utilization {utilization}% ≥ {threshold}%"))
+    }
+
+    /// Runs a multi-statement script (simple protocol, no parameters).
+    #[napi]
+    pub async fn execute_script(
+        &self,
+        sql: String,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<()> {
+        let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
+        let (core, sql) = (&core, sql.as_str());
+        statement(core, sql, timeout_ms, abort_id, |opts| async move {
+            let mut lease = core.checkout_for(&opts).await?;
+            core.script(&mut lease.conn, sql, &opts).await
+        })
+        .await
+    }
+
+    /// Checks out a connection for several statements.
+    #[napi]
+    pub async fn acquire(&self, wait_ms: Option<f64>) -> napi::Result<NativeClient> {
+        guarded(None, async {
+            let core = self.core()?;
+            let lease = core.checkout_with(millis(wait_ms), true).await?;
+            Ok(NativeClient::new(core, lease))
+        })
+        .await
+    }
+
+    /// Starts a streamed statement; rows are pulled in batches with `next`. `timeout_ms`
+    /// bounds the start and each wait for a batch; `abort_id` names its AbortSignal.
+    #[napi]
+    pub async fn stream(
+        &self,
+        sql: String,
+        params: Vec<Option<String>>,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<NativeStream> {
+        guarded(Some(&sql), async {
+            let core = self.core()?;
+            let opts = query_options(&core, timeout_ms, abort_id);
+            NativeStream::open(core, &sql, params, opts, abort_id).await
+        })
+        .await
+    }
+
+    /// First half of `end()`, on the JS thread: from now on new work is rejected.
+    #[napi]
+    pub fn close(&self) {
+        let core = self.inner.write().ok().and_then(|mut g| g.take());
+        if let (Some(core), Ok(mut ending)) = (core, self.ending.lock()) {
+            *ending = Some(core);
+        }
+    }
+
+    /// Second half of `end()`: work in flight gets `timeoutMs`, then every connection closes.
+    #[napi]
+    pub async fn end(&self, timeout_ms: Option<f64>) -> napi::Result<()> {
+        self.close();
+        let core = self.ending.lock().ok().and_then(|mut g| g.take());
+        if let Some(core) = core {
+            crate::logging::unregister(core.id);
+            let ms = millis(timeout_ms).unwrap_or(crate::defaults::END_TIMEOUT_MS);
+            core.end(Duration::from_millis(ms)).await;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for NativePool {
+    fn drop(&mut self) {
+        if let Ok(Some(core)) = self.inner.read().map(|g| g.clone()) {
+            crate::logging::unregister(core.id);
+        }
+    }
+}
+
+/// Connections in use as a percentage of the limit, to one decimal.
+fn utilization_percent(g: &PoolGauges) -> f64 {
+    if g.limit > 0 {
+        (g.active as f64 * 1000.0 / g.limit as f64).round() / 10.0
+    } else {
+        0.0
+    }
+}

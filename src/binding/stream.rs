@@ -1,0 +1,134 @@
+//! `NativeStream`: a statement whose rows JS pulls in batches (`pool.stream`).
+
+use super::guarded;
+use crate::convert::params::text_params;
+use crate::convert::result::RowWriter;
+use crate::error::{Error, Interruption, Stopped};
+use crate::pool::{Lease, PoolCore, QueryOptions};
+use crate::statement::{check_params, read_batch};
+use napi_derive::napi;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio_postgres::RowStream;
+
+struct StreamState {
+    lease: Option<Lease>,
+    rows: Option<Pin<Box<RowStream>>>,
+    writer: RowWriter,
+    sent_meta: bool,
+    /// What stopped the stream's start (its cancel's 57014 arrives with the rows).
+    interrupted: Option<Interruption>,
+}
+
+/// A statement whose rows are pulled in batches; memory stays bounded by the batch size
+/// because the driver reads the socket only as fast as batches are taken.
+#[napi]
+pub struct NativeStream {
+    sql: String,
+    state: Arc<tokio::sync::Mutex<StreamState>>,
+    core: Arc<PoolCore>,
+    /// The stream's timeout (each wait for a batch) and AbortSignal.
+    opts: QueryOptions,
+    abort_id: Option<u32>,
+}
+
+impl NativeStream {
+    /// Checks out a connection and starts the statement; its abort flag is forgotten if the
+    /// start fails (once started, when the stream ends).
+    pub(super) async fn open(
+        core: Arc<PoolCore>,
+        sql: &str,
+        params: Vec<Option<String>>,
+        opts: QueryOptions,
+        abort_id: Option<u32>,
+    ) -> Result<Self, Error> {
+        let started = async {
+            check_params(sql, params.len())?;
+            let mut lease = core.checkout_for(&opts).await?;
+            let (rows, prepared, interrupted) =
+                core.open_stream(&mut lease.conn, sql, text_params(params), &opts).await?;
+            let writer = RowWriter::new(prepared.stmt.columns(), core.settings.int8);
+            Ok(StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false, interrupted })
+        }
+        .await;
+        match started {
+            Ok(state) => {
+                let state = Arc::new(tokio::sync::Mutex::new(state));
+                Ok(NativeStream { sql: sql.to_string(), state, core, opts, abort_id })
+            }
+            Err(e) => {
+                if let Some(id) = abort_id {
+                    core.forget_abort(id);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[napi]
+impl NativeStream {
+    /// Up to `batch_size` rows as `{"cols":[…],"n":k,"done":bool[,"fields":…,"fix":…]}`.
+    #[napi]
+    pub async fn next(&self, batch_size: u32) -> napi::Result<String> {
+        guarded(Some(&self.sql), async {
+            let mut st = self.state.lock().await;
+            let st = &mut *st;
+            let done = match (st.rows.as_mut(), st.lease.as_ref()) {
+                (Some(rows), Some(lease)) => {
+                    let cancel = lease.conn.cancel.clone();
+                    let batch = read_batch(rows, &mut st.writer, batch_size);
+                    match self.core.supervise(&cancel, &self.opts, batch).await {
+                        (Ok(done), _) => done,
+                        (Err(e), broken) => {
+                            let e = match st.interrupted {
+                                Some(why) if e.is_query_canceled() => {
+                                    Error::Interrupted { why, stopped: Stopped::Cancelled }
+                                }
+                                _ => e,
+                            };
+                            st.rows = None;
+                            if let Some(lease) = st.lease.take() {
+                                lease.finish(broken || e.lost_connection());
+                            }
+                            return Err(e);
+                        }
+                    }
+                }
+                _ => true,
+            };
+            if done {
+                st.rows = None;
+                st.lease = None;
+                if let Some(id) = self.abort_id {
+                    self.core.forget_abort(id);
+                }
+            }
+            let meta = !std::mem::replace(&mut st.sent_meta, true);
+            Ok(st.writer.batch_json(&crate::sql::command_of(&self.sql), done, meta))
+        })
+        .await
+    }
+
+    /// Stops early: the statement is cancelled on the server and its connection closed,
+    /// so no unread rows are left on a pooled connection. Idempotent.
+    #[napi]
+    pub async fn close(&self) -> napi::Result<()> {
+        guarded(None, async {
+            if let Some(id) = self.abort_id {
+                self.core.forget_abort(id);
+            }
+            let mut st = self.state.lock().await;
+            let unfinished = st.rows.take().is_some();
+            if let Some(lease) = st.lease.take() {
+                if unfinished {
+                    // The connection closes anyway: a cancel that fails changes nothing.
+                    let _ = lease.conn.cancel.cancel().await;
+                }
+                lease.finish(unfinished);
+            }
+            Ok(())
+        })
+        .await
+    }
+}
