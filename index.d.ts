@@ -191,7 +191,7 @@ export interface PoolStatsSnapshot {
     /** percent */
     slowQueryRate: number; uptimeMs: number; lastResetTime: string
   }
-  acquire: { count: number; averageMs: number; p95Ms: number; p99Ms: number; maxMs: number; timeouts: number }
+  acquire: { count: number; averageMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; timeouts: number }
   retries: { attempts: number; succeededAfterRetry: number; exhausted: number }
   connections: { created: number; closed: number; failed: number }
   errors: { byCode: Record<string, number> }

@@ -3,23 +3,19 @@
 // and AbortSignal like query() does; end({ timeoutMs }) cancels what is still running; a
 // timeoutMs that is not a non-negative finite number is rejected before anything is sent.
 
-const { harness, freshDatabase } = require('./harness')
-const { failure, timed, pollUntil, poolFactory, appNames } = require('./helpers/common')
+const { harness } = require('./harness')
+const { sleep, failure, timed, eventually, poolsOnFreshDatabase, appNames, backendCounter } = require('./helpers/common')
 
-let dbUrl
-beforeAll(async () => {
-  dbUrl = await freshDatabase('bounded')
-})
-
-const { makePool, endPools } = poolFactory(() => dbUrl)
-afterEach(endPools)
+const db = poolsOnFreshDatabase('bounded')
+beforeAll(db.create)
+afterEach(db.endPools)
+const { makePool } = db
 const appName = appNames(`pgw_bounded_${process.pid}`)
+const backends = backendCounter(harness)
 
 /** Backends of `app` still running a pg_sleep, polled until none or 1 s. */
-async function sleepersLeft (app) {
-  const count = async () => Number((await harness().admin(
-    `SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}' AND state = 'active' AND query LIKE '%pg_sleep%'`))[0][0])
-  return pollUntil(count, (n) => n === 0, 1000)
+function sleepersLeft (app) {
+  return eventually(() => backends(app, "AND state = 'active' AND query LIKE '%pg_sleep%'"), 0, { ms: 1000 })
 }
 
 /** Every row of a stream, in an array. */
@@ -95,7 +91,7 @@ describe('end({ timeoutMs })', () => {
     const pool = makePool({ applicationName: app })
     await pool.query('SELECT 1')
     const running = failure(pool.query('SELECT pg_sleep(10)'))
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
     const ended = await timed(pool.end({ timeoutMs: 300 }))
     expect(ended.ms).toBeLessThan(1500)
     const err = await running

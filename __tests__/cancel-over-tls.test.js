@@ -13,14 +13,13 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 const { ownedCluster } = require('./harness')
-const { appNames, eventuallyEquals, failure, poolFactory, backendCounter, timed } = require('./helpers/common')
+const { appNames, eventually, failure, poolFactory, backendCounter, timed } = require('./helpers/common')
 
 const SSL_REQUEST = 80877103 // the code after the length in the first packet of a connection
 const CANCEL_REQUEST = 80877102
 const ONLY_TLS_OVER_TCP = 'local all all trust\nhostssl all all 127.0.0.1/32 trust\n'
 
 const appName = appNames(`pgw_cancel_tls_${process.pid}`)
-const eventually = eventuallyEquals({ ms: 1000 })
 const backends = backendCounter(() => cluster)
 const { makePool, endPools } = poolFactory(() => proxy.url)
 
@@ -98,7 +97,7 @@ test('a timed-out statement is cancelled on the server over TLS and its connecti
   expect(proxy.openings).toEqual([SSL_REQUEST]) // the pool's one connection
 
   const r = await timed(pool.query('SELECT pg_sleep(30)', [], { timeoutMs: 300 }))
-  const running = await eventually(() => backends(app, "AND state = 'active' AND query LIKE '%pg_sleep(30)%'"), 0)
+  const running = await eventually(() => backends(app, "AND state = 'active' AND query LIKE '%pg_sleep(30)%'"), 0, { ms: 1000 })
   console.log(`[cancel-over-tls] rejected after ${r.ms}ms: ${r.error && r.error.message}; connections ${JSON.stringify(pool.getPoolStats().connections)}`)
 
   expect(r.ok).toBe(false)

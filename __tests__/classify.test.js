@@ -5,7 +5,7 @@
 
 const { Pool, PgWardenError, classifyError, isRetryable } = require('..')
 const { freshDatabase } = require('./harness')
-const { closedPort, failure } = require('./helpers/common')
+const { freePort, failure, thrownBy } = require('./helpers/common')
 
 // The retryable list, with the kind each code has.
 const RETRYABLE = {
@@ -341,7 +341,7 @@ describe('PgWardenError from real failures', () => {
   })
 
   test('P1001 from a closed port', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const p = new Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/x`, logger: false, poolTimeoutMs: 200 })
     try {
       const e = await failure(p.query('SELECT 1'))
@@ -357,14 +357,8 @@ describe('PgWardenError from real failures', () => {
   })
 
   test('ERR_PGWARDEN_CONFIG from an invalid option', () => {
-    let e
-    try {
-      // eslint-disable-next-line no-new
-      new Pool({ connectionString: dbUrl, connectionLimit: -1, logger: false })
-    } catch (err) {
-      e = err
-    }
-    expect(e).toBeDefined()
+    // eslint-disable-next-line no-new
+    const e = thrownBy(() => { new Pool({ connectionString: dbUrl, connectionLimit: -1, logger: false }) })
     expectOurs(e, 'ERR_PGWARDEN_CONFIG', false, 'config')
   })
 

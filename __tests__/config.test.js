@@ -8,6 +8,7 @@ const os = require('node:os')
 const util = require('node:util')
 const { Pool, createPool, PgWardenError } = require('..')
 const { freshDatabase } = require('./harness')
+const { failure, thrownBy, recordingLogger } = require('./helpers/common')
 
 const APP = `pgw_config_${process.pid}`
 const silent = { debug () {}, info () {}, warn () {}, error () {} }
@@ -66,14 +67,7 @@ async function withPool (opts, fn) {
 
 /** The config error thrown by `new Pool(opts)` (fails the test if nothing is thrown). */
 function configError (opts) {
-  let err
-  try {
-    const p = new Pool({ logger: silent, ...opts })
-    p.end()
-  } catch (e) {
-    err = e
-  }
-  expect(err).toBeDefined()
+  const err = thrownBy(() => new Pool({ logger: silent, ...opts }).end())
   expect(err).toBeInstanceOf(PgWardenError)
   expect(err).toBeInstanceOf(Error)
   expect(err.code).toBe('ERR_PGWARDEN_CONFIG')
@@ -566,7 +560,7 @@ describe('ssl / sslmode', () => {
     try {
       const ssl = await withPool({ connectionString: dbUrl }, async (p) => (await p.query('SHOW ssl')).rows[0].ssl)
       if (ssl === 'on') return // the test server has TLS: nothing to observe here
-      const err = await pool.query('SELECT 1').catch((e) => e)
+      const err = await failure(pool.query('SELECT 1'))
       expect(err).toBeInstanceOf(PgWardenError)
       expect(err.kind).toBe('connection')
     } finally {
@@ -628,8 +622,8 @@ describe('logger and logParams', () => {
   })
 
   test('unknown URL parameters: exactly one warning through the logger', () => {
-    const warnings = []
-    const logger = { debug () {}, info () {}, warn: (...a) => warnings.push(a.join(' ')), error () {} }
+    const logger = recordingLogger()
+    const warnings = logger.calls.warn
     const pool = new Pool({ connectionString: withParams(dbUrl, { foo: 1, connection_limit: 2 }), logger })
     pool.end()
     expect(warnings).toHaveLength(1)
@@ -637,8 +631,8 @@ describe('logger and logParams', () => {
   })
 
   test('several unknown URL parameters: still one warning per pool, naming each', () => {
-    const warnings = []
-    const logger = { debug () {}, info () {}, warn: (...a) => warnings.push(a.join(' ')), error () {} }
+    const logger = recordingLogger()
+    const warnings = logger.calls.warn
     const pool = new Pool({ connectionString: withParams(dbUrl, { foo: 1, bar: 2 }), logger })
     pool.end()
     expect(warnings).toHaveLength(1)
@@ -647,8 +641,8 @@ describe('logger and logParams', () => {
   })
 
   test('the warning is not repeated by queries', async () => {
-    const warnings = []
-    const logger = { debug () {}, info () {}, warn: (...a) => warnings.push(a.join(' ')), error () {} }
+    const logger = recordingLogger()
+    const warnings = logger.calls.warn
     await withPool({ connectionString: withParams(dbUrl, { foo: 1 }), logger, applicationName: `${APP}_warn` }, async (pool) => {
       await pool.query('SELECT 1')
       await pool.query('SELECT 2')
@@ -657,8 +651,8 @@ describe('logger and logParams', () => {
   })
 
   test('no warning without unknown parameters', () => {
-    const warnings = []
-    const logger = { debug () {}, info () {}, warn: (...a) => warnings.push(a.join(' ')), error () {} }
+    const logger = recordingLogger()
+    const warnings = logger.calls.warn
     const pool = new Pool({ connectionString: withParams(dbUrl, { connection_limit: 2, pool_timeout: 3 }), logger })
     pool.end()
     expect(warnings).toEqual([])

@@ -3,32 +3,16 @@
 // listeners that throw, and the native logger bridge.
 
 const { PgWardenError } = require('..')
-const { harness, freshDatabase } = require('./harness')
-const { sleep, ISO, appNames, untilTruthy, failure, poolFactory } = require('./helpers/common')
+const { harness } = require('./harness')
+const { sleep, ISO, appNames, eventually, failure, poolsOnFreshDatabase, recordingLogger } = require('./helpers/common')
 
 const appName = appNames(`pgw_events_${process.pid}`)
+const h = harness()
 
-let dbUrl
-let h
-beforeAll(async () => {
-  h = harness()
-  dbUrl = await freshDatabase('events')
-  await h.adminScript('CREATE TABLE uniq (id int PRIMARY KEY); INSERT INTO uniq VALUES (1);', { database: dbUrl })
-})
-
-/** A logger whose calls are recorded: `log.calls.warn` is an array of message strings. */
-function recordingLogger () {
-  const calls = { debug: [], info: [], warn: [], error: [] }
-  const logger = { calls }
-  for (const level of Object.keys(calls)) logger[level] = (...args) => calls[level].push(args.map(String).join(' '))
-  return logger
-}
-
-const { makePool, endPools } = poolFactory(() => dbUrl)
-afterEach(endPools)
-
-/** Polls `fn` until it returns truthy or `ms` pass; returns the last value. */
-const until = untilTruthy({ ms: 3000, every: 20 })
+const db = poolsOnFreshDatabase('events', { setupSql: 'CREATE TABLE uniq (id int PRIMARY KEY); INSERT INTO uniq VALUES (1);' })
+beforeAll(db.create)
+afterEach(db.endPools)
+const { makePool } = db
 
 describe('slowQuery', () => {
   test('payload { query, durationMs, duration, rowCount, timestamp }, no params by default', async () => {
@@ -193,7 +177,7 @@ describe('highUtilization', () => {
     await sleep(50)
     expect(seen).toEqual([]) // 50%
     held.push(await pool.acquire()) // 75% ≥ 75%
-    await until(() => seen.length >= 1)
+    await eventually(() => seen.length >= 1)
     expect(seen).toEqual([{ utilization: 75, active: 3, limit: 4 }])
     held.push(await pool.acquire()) // 100%: still above, no second event
     await sleep(100)
@@ -201,10 +185,10 @@ describe('highUtilization', () => {
 
     // Down to 2 of 4 (50% ≤ 65%): re-armed; up to 3 again: fires again.
     held.splice(0, 2).forEach((c) => c.release())
-    await until(() => pool.getPoolStats().pool.active === 2)
+    await eventually(() => pool.getPoolStats().pool.active === 2)
     expect(pool.getPoolStats().pool.utilization).toBe(50)
     held.push(await pool.acquire())
-    await until(() => seen.length >= 2, 1000)
+    await eventually(() => seen.length >= 2, true, { ms: 1000 })
     try {
       expect(seen).toEqual([{ utilization: 75, active: 3, limit: 4 }, { utilization: 75, active: 3, limit: 4 }])
     } finally {
@@ -217,12 +201,12 @@ describe('highUtilization', () => {
     const seen = []
     pool.on('highUtilization', (e) => seen.push(e))
     const held = [await pool.acquire(), await pool.acquire(), await pool.acquire()]
-    await until(() => seen.length >= 1)
+    await eventually(() => seen.length >= 1)
     held.splice(0, 2).forEach((c) => c.release())
-    await until(() => pool.getPoolStats().pool.active === 1)
+    await eventually(() => pool.getPoolStats().pool.active === 1)
     held.push(await pool.acquire()) // a checkout at 2/4 = 50%
     held.push(await pool.acquire()) // 3/4 again
-    await until(() => seen.length >= 2, 1000)
+    await eventually(() => seen.length >= 2, true, { ms: 1000 })
     try {
       expect(seen).toHaveLength(2)
     } finally {
@@ -237,10 +221,10 @@ describe('highUtilization', () => {
     pool.on('highUtilization', (e) => seen.push(e))
     const held = []
     for (let i = 0; i < 8; i++) held.push(await pool.acquire())
-    await until(() => seen.length >= 1)
+    await eventually(() => seen.length >= 1)
     expect(seen).toEqual([{ utilization: 80, active: 8, limit: 10 }])
     held.splice(0, 2).forEach((c) => c.release())
-    await until(() => pool.getPoolStats().pool.active === 6)
+    await eventually(() => pool.getPoolStats().pool.active === 6)
     held.push(await pool.acquire()) // checkout at 7/10
     held.push(await pool.acquire()) // 8/10
     await sleep(100)
@@ -256,7 +240,7 @@ describe('highUtilization', () => {
     const pool = makePool({ connectionLimit: 4, utilizationAlertThreshold: 0.75, logger })
     const held = [await pool.acquire(), await pool.acquire(), await pool.acquire()]
     try {
-      const lines = await until(() => {
+      const lines = await eventually(() => {
         const l = logger.calls.warn.filter((m) => m.includes('utilization'))
         return l.length ? l : null
       })
@@ -271,7 +255,7 @@ describe('highUtilization', () => {
     const seen = []
     pool.on('highUtilization', (e) => seen.push(e))
     await Promise.all([pool.query('SELECT pg_sleep(0.1)'), pool.query('SELECT pg_sleep(0.1)')])
-    await until(() => seen.length >= 1)
+    await eventually(() => seen.length >= 1)
     expect(seen).toEqual([{ utilization: 100, active: 2, limit: 2 }])
   })
 })
@@ -304,7 +288,7 @@ describe('listeners that throw', () => {
     pool.on('highUtilization', () => { throw new Error('util listener boom') })
     const r = await pool.query('SELECT 1 AS one')
     expect(r.rows).toEqual([{ one: 1 }])
-    await until(() => logger.calls.error.length > 0)
+    await eventually(() => logger.calls.error.length > 0)
     expect(logger.calls.error.some((m) => m.includes('util listener boom'))).toBe(true)
     expect((await pool.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }])
   })
@@ -319,7 +303,7 @@ describe("'error' event: an idle connection dies", () => {
     await Promise.all([pool.query('SELECT pg_sleep(0.05)'), pool.query('SELECT pg_sleep(0.05)')])
     await sleep(20)
     expect(await h.terminateBackends({ applicationName: app })).toBe(2)
-    await until(() => errors.length >= 2)
+    await eventually(() => errors.length >= 2)
     expect(errors.length).toBeGreaterThanOrEqual(1)
     for (const e of errors) {
       expect(e).toBeInstanceOf(PgWardenError)
@@ -337,7 +321,7 @@ describe("'error' event: an idle connection dies", () => {
     await pool.query('SELECT 1')
     await sleep(20)
     expect(await h.terminateBackends({ applicationName: app })).toBe(1)
-    await until(() => logger.calls.error.length > 0)
+    await eventually(() => logger.calls.error.length > 0)
     expect(logger.calls.error).toHaveLength(1)
     expect(logger.calls.error[0]).toMatch(/57P01|P1017/)
     expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
@@ -351,8 +335,8 @@ describe("'error' event: an idle connection dies", () => {
     pool.on('error', (e) => errors.push(e))
     const statementCodes = []
     for (let i = 0; i < 4; i++) {
-      const q = pool.query('SELECT pg_sleep(5)').catch((e) => e)
-      await until(async () => Number((await h.admin(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}' AND state = 'active'`))[0][0]) === 1)
+      const q = failure(pool.query('SELECT pg_sleep(5)'))
+      await eventually(async () => Number((await h.admin(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}' AND state = 'active'`))[0][0]) === 1)
       await h.terminateBackends({ applicationName: app })
       const err = await q
       expect(err).toBeInstanceOf(PgWardenError)
@@ -369,7 +353,7 @@ describe('logger bridge', () => {
     const logger = recordingLogger()
     const pool = makePool({ logger, logLevel: 'debug' })
     await pool.query('SELECT 1')
-    const lines = await until(() => logger.calls.debug.filter((m) => m.includes('connection opened')).length > 0 && logger.calls.debug)
+    const lines = await eventually(() => logger.calls.debug.filter((m) => m.includes('connection opened')).length > 0 && logger.calls.debug)
     expect(lines.some((m) => m.includes('connection opened'))).toBe(true)
   })
 
@@ -387,7 +371,7 @@ describe('logger bridge', () => {
     makePool({ logger: a, logLevel: 'debug' })
     const poolB = makePool({ logger: b, logLevel: 'debug' })
     await poolB.query('SELECT 1')
-    await until(() => b.calls.debug.some((m) => m.includes('connection opened')))
+    await eventually(() => b.calls.debug.some((m) => m.includes('connection opened')))
     await sleep(50)
     expect(a.calls.debug.filter((m) => m.includes('connection opened'))).toEqual([])
   })

@@ -3,31 +3,27 @@
 // Express 5 app on 127.0.0.1:0, exercised with fetch.
 
 const express = require('express')
-const { Pool } = require('..')
 const { databaseRouter, errorHandler } = require('../lib/express')
-const { harness, freshDatabase, ownedCluster } = require('./harness')
-const { sleep, closedPort, poolFactory } = require('./helpers/common')
+const { ownedCluster } = require('./harness')
+const { eventually, freePort, poolsOnFreshDatabase } = require('./helpers/common')
 
-let dbUrl
-let h
+const db = poolsOnFreshDatabase('express', { setupSql: 'CREATE TABLE uniq (id int PRIMARY KEY); INSERT INTO uniq VALUES (1);' })
 let cluster
 beforeAll(async () => {
-  h = harness()
-  ;[dbUrl, cluster] = await Promise.all([freshDatabase('express'), ownedCluster()])
-  await h.adminScript('CREATE TABLE uniq (id int PRIMARY KEY); INSERT INTO uniq VALUES (1);', { database: dbUrl })
+  ;[, cluster] = await Promise.all([db.create(), ownedCluster()])
 })
 afterAll(async () => {
   if (cluster) await cluster.destroy()
 })
 
-const { makePool, endPools, pools } = poolFactory(() => dbUrl)
+const { makePool } = db
 const servers = []
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => {
     s.closeAllConnections()
     s.close(() => resolve())
   })))
-  await endPools()
+  await db.endPools()
 })
 
 /**
@@ -99,8 +95,7 @@ describe('databaseRouter', () => {
   })
 
   test('GET /health/ready → 503 when the (owned) server is stopped, 200 again after start', async () => {
-    const pool = new Pool({ connectionString: cluster.url, logger: false, poolTimeoutMs: 1000, connectTimeoutMs: 1000 })
-    pools.push(pool)
+    const pool = makePool({ poolTimeoutMs: 1000, connectTimeoutMs: 1000 }, cluster.url)
     const base = await serve(pool)
     expect((await get(`${base}/health/ready`)).status).toBe(200)
     await cluster.stop()
@@ -112,12 +107,7 @@ describe('databaseRouter', () => {
     }
     expect(down.status).toBe(503)
     expect(down.json.status).toBe('unhealthy')
-    let up
-    for (let i = 0; i < 20; i++) {
-      up = await get(`${base}/health/ready`)
-      if (up.status === 200) break
-      await sleep(100)
-    }
+    const up = await eventually(() => get(`${base}/health/ready`), (r) => r.status === 200, { ms: 2000, every: 100 })
     expect(up.status).toBe(200)
   })
 
@@ -191,9 +181,8 @@ describe('errorHandler', () => {
   })
 
   test('a real P1001 (pool to a closed port) → 503', async () => {
-    const port = await closedPort()
-    const dead = new Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/db`, logger: false, poolTimeoutMs: 300 })
-    pools.push(dead)
+    const port = await freePort()
+    const dead = makePool({ poolTimeoutMs: 300 }, `postgres://postgres@127.0.0.1:${port}/db`)
     const base = await serve(dead, {
       routes: (app) => app.get('/dead', async (req, res) => res.json((await dead.query('SELECT 1')).rows))
     })

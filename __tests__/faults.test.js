@@ -6,7 +6,7 @@
 
 const { ownedCluster } = require('./harness')
 const { TcpProxy } = require('./helpers/proxy')
-const { sleep, appNames, timed, pollUntil, poolFactory, backendCounter } = require('./helpers/common')
+const { sleep, appNames, timed, eventually, poolFactory, backendCounter } = require('./helpers/common')
 
 const appName = appNames(`pgw_faults_${process.pid}`)
 
@@ -18,9 +18,6 @@ function bounded (p, ms, what) {
   })
   return Promise.race([p, guard]).finally(() => clearTimeout(timer))
 }
-
-/** Polls `fn` until `pred(value)` holds or `ms` pass; returns the last value. */
-const eventually = pollUntil
 
 let cluster
 let dbUrl
@@ -152,7 +149,7 @@ describe('pg_terminate_backend of every pool connection', () => {
     const app = appName('term_busy')
     const pool = makePool({ applicationName: app, connectionLimit: 4 })
     const inflight = [1, 2, 3].map(() => timed(pool.query('SELECT pg_sleep(10)')))
-    const seen = await eventually(() => backends(app, "AND state = 'active' AND query LIKE '%pg_sleep(10)%'"), (n) => n === 3, 5000)
+    const seen = await eventually(() => backends(app, "AND state = 'active' AND query LIKE '%pg_sleep(10)%'"), 3, { ms: 5000 })
     expect(seen).toBe(3)
     const t0 = Date.now()
     expect(await cluster.terminateBackends({ applicationName: app })).toBe(3)
@@ -225,7 +222,7 @@ describe('pool exhaustion', () => {
     // release() hands the connection back asynchronously (a native task): active reaches 0
     // within a few ms rather than synchronously.
     const activeRightAfter = pool.getPoolStats().pool.active
-    const active = await eventually(() => pool.getPoolStats().pool.active, (n) => n === 0, 500, 5)
+    const active = await eventually(() => pool.getPoolStats().pool.active, 0, { ms: 500, every: 5 })
     console.log(`[faults] pool exhaustion: ${r.error.code} after ${r.ms}ms (poolTimeoutMs 1000); active right after release() ${activeRightAfter}, then ${active}`)
     expect(active).toBe(0)
     expect((await pool.query('SELECT 2 AS two')).rows).toEqual([{ two: 2 }])
@@ -246,7 +243,7 @@ describe('statement timeout', () => {
     expect(r.ms).toBeGreaterThanOrEqual(290)
     expect(r.ms).toBeLessThan(300 + 2500)
     const t0 = Date.now()
-    const running = await eventually(() => backends(app, "AND state = 'active' AND query LIKE '%pg_sleep(10)%'"), (n) => n === 0, 1000)
+    const running = await eventually(() => backends(app, "AND state = 'active' AND query LIKE '%pg_sleep(10)%'"), 0, { ms: 1000 })
     expect(running).toBe(0)
     expect(Date.now() - t0).toBeLessThanOrEqual(1200)
     expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])

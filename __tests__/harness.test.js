@@ -4,8 +4,7 @@
 const fs = require('fs')
 const { spawn } = require('child_process')
 const { harness, freshDatabase, ownedCluster, Cluster } = require('./harness')
-const { waitFor } = require('./helpers/common')
-
+const { eventually } = require('./helpers/common')
 
 describe('shared server', () => {
   test('admin returns rows of strings', async () => {
@@ -56,7 +55,7 @@ describe('private cluster', () => {
       { env: { ...process.env, PGAPPNAME: 'harness_bg' }, stdio: 'ignore' })
     const exited = new Promise((resolve) => bg.on('close', resolve))
     const seen = async () => (await c.admin("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'harness_bg'"))[0][0] === '1'
-    await waitFor(seen)
+    expect(await eventually(seen, true, { ms: 10000 })).toBe(true)
     expect(await c.terminateBackends({ applicationName: 'other' })).toBe(0)
     expect(await c.terminateBackends({ applicationName: 'harness_bg', database: 'postgres' })).toBe(1)
     expect(await exited).not.toBe(0)

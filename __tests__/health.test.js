@@ -2,25 +2,20 @@
 // the documented rules (health): healthCheck, checkDatabaseConnection, getConnectionPoolStats,
 // getDatabaseStats against a real server; a private cluster for the "server stopped" cases.
 
-const { Pool } = require('..')
 const { harness, freshDatabase, ownedCluster } = require('./harness')
-const { sleep, untilTruthy, poolFactory } = require('./helpers/common')
+const { sleep, eventually, freePort, poolsOnFreshDatabase } = require('./helpers/common')
 
-let dbUrl
-let h
+const h = harness()
+const db = poolsOnFreshDatabase('health')
 let cluster
 beforeAll(async () => {
-  h = harness()
-  ;[dbUrl, cluster] = await Promise.all([freshDatabase('health'), ownedCluster()])
+  ;[, cluster] = await Promise.all([db.create(), ownedCluster()])
 })
 afterAll(async () => {
   if (cluster) await cluster.destroy()
 })
-
-const { makePool, endPools, pools } = poolFactory(() => dbUrl)
-afterEach(endPools)
-
-const until = untilTruthy({ ms: 3000, every: 20 })
+afterEach(db.endPools)
+const { makePool } = db
 
 describe('healthCheck()', () => {
   test('healthy: latency is a number, details.pool is the pool section', async () => {
@@ -47,7 +42,7 @@ describe('healthCheck()', () => {
     } finally {
       held.forEach((c) => c.release())
     }
-    await until(() => pool.getPoolStats().pool.active === 0)
+    await eventually(() => pool.getPoolStats().pool.active === 0)
     expect((await pool.healthCheck()).status).toBe('healthy')
   })
 
@@ -82,14 +77,8 @@ describe('healthCheck()', () => {
   })
 
   test("'unhealthy' on a closed port, within a bounded time", async () => {
-    const port = await new Promise((resolve) => {
-      const srv = require('node:net').createServer().listen(0, '127.0.0.1', () => {
-        const p = srv.address().port
-        srv.close(() => resolve(p))
-      })
-    })
-    const pool = new Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/db`, logger: false, poolTimeoutMs: 500 })
-    pools.push(pool)
+    const port = await freePort()
+    const pool = makePool({ poolTimeoutMs: 500 }, `postgres://postgres@127.0.0.1:${port}/db`)
     const t0 = Date.now()
     const r = await pool.healthCheck()
     expect(r.status).toBe('unhealthy')
@@ -101,8 +90,7 @@ describe('healthCheck()', () => {
 
 describe('server stopped (owned cluster)', () => {
   test("healthCheck 'unhealthy' and checkDatabaseConnection false while stopped; healthy again after start", async () => {
-    const pool = new Pool({ connectionString: cluster.url, logger: false, poolTimeoutMs: 1000, connectTimeoutMs: 1000 })
-    pools.push(pool)
+    const pool = makePool({ poolTimeoutMs: 1000, connectTimeoutMs: 1000 }, cluster.url)
     expect((await pool.healthCheck()).status).toBe('healthy')
     expect(await pool.checkDatabaseConnection()).toBe(true)
     await cluster.stop()
@@ -117,7 +105,7 @@ describe('server stopped (owned cluster)', () => {
     } finally {
       await cluster.start()
     }
-    const after = await until(async () => (await pool.healthCheck()).status === 'healthy', 5000)
+    const after = await eventually(async () => (await pool.healthCheck()).status === 'healthy', true, { ms: 5000 })
     expect(after).toBe(true)
     expect(await pool.checkDatabaseConnection()).toBe(true)
   })
@@ -125,14 +113,14 @@ describe('server stopped (owned cluster)', () => {
 
 describe('getConnectionPoolStats()', () => {
   test("matches pg_stat_activity for the pool's database", async () => {
-    const db = decodeURIComponent(new URL(dbUrl).pathname.slice(1))
+    const dbName = decodeURIComponent(new URL(db.url).pathname.slice(1))
     const pool = makePool({ minConnections: 3, connectionLimit: 5 })
     await pool.connect()
     expect(pool.getPoolStats().pool.total).toBe(3)
     const s = await pool.getConnectionPoolStats()
     expect(Object.keys(s).sort()).toEqual(['active_connections', 'idle_connections', 'idle_in_transaction', 'max_connections', 'total_connections'])
     for (const v of Object.values(s)) expect(typeof v).toBe('number')
-    const [[total, maxConn]] = await h.admin(`SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = '${db}'), current_setting('max_connections')`)
+    const [[total, maxConn]] = await h.admin(`SELECT (SELECT count(*) FROM pg_stat_activity WHERE datname = '${dbName}'), current_setting('max_connections')`)
     expect(s.total_connections).toBe(Number(total))
     expect(s.total_connections).toBe(3)
     expect(s.active_connections).toBe(1) // the statement asking
@@ -176,8 +164,7 @@ describe('getDatabaseStats()', () => {
       INSERT INTO small SELECT g FROM generate_series(1, 10) g;
       CREATE TABLE empty (id int);
       ANALYZE;`, { database: url })
-    const pool = new Pool({ connectionString: url, logger: false })
-    pools.push(pool)
+    const pool = makePool({}, url)
     const s = await pool.getDatabaseStats()
     expect(typeof s.databaseSize).toBe('string')
     expect(s.databaseSize).toMatch(/^\d+(\.\d+)? (bytes|kB|MB|GB)$/)

@@ -3,21 +3,12 @@
 // same figures getPoolStats() reports. The parser below is deliberately strict.
 
 const { Pool } = require('..')
-const { harness, freshDatabase } = require('./harness')
-const { untilTruthy, poolFactory } = require('./helpers/common')
+const { eventually, poolsOnFreshDatabase } = require('./helpers/common')
 
-let dbUrl
-let h
-beforeAll(async () => {
-  h = harness()
-  dbUrl = await freshDatabase('metrics')
-  await h.adminScript('CREATE TABLE uniq (id int PRIMARY KEY); INSERT INTO uniq VALUES (1);', { database: dbUrl })
-})
-
-const { makePool, endPools } = poolFactory(() => dbUrl)
-afterEach(endPools)
-
-const until = untilTruthy({ ms: 3000, every: 20 })
+const db = poolsOnFreshDatabase('metrics', { setupSql: 'CREATE TABLE uniq (id int PRIMARY KEY); INSERT INTO uniq VALUES (1);' })
+beforeAll(db.create)
+afterEach(db.endPools)
+const { makePool } = db
 
 const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
@@ -215,7 +206,7 @@ describe('pool.metrics()', () => {
   let stats
   let held
   beforeAll(async () => {
-    pool = new Pool({ connectionString: dbUrl, logger: false, connectionLimit: 4, slowQueryThresholdMs: 50, poolTimeoutMs: 150 })
+    pool = new Pool({ connectionString: db.url, logger: false, connectionLimit: 4, slowQueryThresholdMs: 50, poolTimeoutMs: 150 })
     for (let i = 0; i < 10; i++) await pool.query('SELECT $1::int', [i])
     await pool.query('SELECT pg_sleep(0.06)')
     for (let i = 0; i < 3; i++) await pool.query('SELEC 1').catch(() => {})
@@ -349,7 +340,7 @@ describe('metrics() over time', () => {
     expect(histogramProblems(p)).toEqual([])
     expect(valueOf(p, 'pgwarden_queries_total')).toBe(1)
     expect(valueOf(p, 'pgwarden_pool_connections', { state: 'active' })).toBe(0)
-    await until(() => pool.getPoolStats().connections.closed === 1)
+    await eventually(() => pool.getPoolStats().connections.closed === 1)
     expect(valueOf(parseExposition(pool.metrics()), 'pgwarden_connections_total', { event: 'closed' })).toBe(1)
   })
 })

@@ -5,14 +5,12 @@
 // anything is sent, naming executeScript.
 
 const pg = require('pg')
-const { freshDatabase } = require('./harness')
-const { failure, poolFactory } = require('./helpers/common')
+const { failure, poolsOnFreshDatabase } = require('./helpers/common')
 
-let url
+const db = poolsOnFreshDatabase('multistmt')
 let pgPool
 beforeAll(async () => {
-  url = await freshDatabase('multistmt')
-  pgPool = new pg.Pool({ connectionString: url, max: 1 })
+  pgPool = new pg.Pool({ connectionString: await db.create(), max: 1 })
   await pgPool.query(`
     CREATE EXTENSION hstore;
     CREATE TYPE mood AS ENUM ('sad', 'ok');
@@ -20,9 +18,8 @@ beforeAll(async () => {
     CREATE TABLE marks (id int PRIMARY KEY)`)
 })
 afterAll(() => pgPool.end())
-
-const { makePool, endPools } = poolFactory(() => url)
-afterEach(endPools)
+afterEach(db.endPools)
+const { makePool } = db
 
 const VALUES = `SELECT 1::int2 AS i2, -2::int4 AS i4, 9007199254740993::int8 AS i8, 1.5::float4 AS f4,
   'NaN'::float8 AS nan, '-Infinity'::float8 AS ninf, 1e100::float8 AS big, 12.50::numeric AS num,

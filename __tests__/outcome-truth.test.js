@@ -4,18 +4,12 @@
 // sent and not answered (blackholed, reset, lost during COMMIT) is maybeCommitted: true,
 // not retryable, and neither withRetry nor transaction() sends it again.
 
-const { Pool } = require('..')
-const { harness, freshDatabase } = require('./harness')
+const { harness } = require('./harness')
 const { TcpProxy } = require('./helpers/proxy')
-const { sleep, timed, failure, poolFactory } = require('./helpers/common')
+const { sleep, timed, failure, poolsOnFreshDatabase } = require('./helpers/common')
 
-let dbUrl
-const proxies = []
-
-beforeAll(async () => {
-  dbUrl = await freshDatabase('outcome')
-  const setup = new Pool({ connectionString: dbUrl, logger: false })
-  await setup.executeScript(`
+const db = poolsOnFreshDatabase('outcome', {
+  setupSql: `
     CREATE TABLE writes (k text PRIMARY KEY);
     -- A COMMIT that takes 400 ms on the server: a deferred trigger sleeps at commit time.
     CREATE TABLE slow_commits (k text PRIMARY KEY);
@@ -23,21 +17,22 @@ beforeAll(async () => {
       $$ BEGIN PERFORM pg_sleep(0.4); RETURN NULL; END $$;
     CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON slow_commits
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sleep_at_commit();
-  `)
-  await setup.end()
+  `,
+  end: (p) => p.end({ timeoutMs: 500 }).catch(() => {})
 })
-
-const { makePool, endPools } = poolFactory(() => dbUrl, { end: (p) => p.end({ timeoutMs: 500 }).catch(() => {}) })
+const proxies = []
+beforeAll(db.create)
 afterEach(async () => {
-  await endPools()
+  await db.endPools()
   await Promise.all(proxies.splice(0).map((p) => p.close()))
 })
+const { makePool } = db
 
 /** A pool whose only way to the server is a TCP proxy the test can cut. */
 async function proxiedPool (opts = {}) {
-  const proxy = new TcpProxy({ targetPort: Number(new URL(dbUrl).port) })
+  const proxy = new TcpProxy({ targetPort: Number(new URL(db.url).port) })
   proxies.push(proxy)
-  const u = new URL(dbUrl)
+  const u = new URL(db.url)
   u.port = String(await proxy.start())
   const pool = makePool({ connectionLimit: 1, connectTimeoutMs: 1000, ...opts }, u.toString())
   await pool.query('SELECT 1') // the connection exists before the cut
@@ -46,7 +41,7 @@ async function proxiedPool (opts = {}) {
 
 /** Whether key `k` was written to `table` (read directly, not through the proxy). */
 async function written (k, table = 'writes') {
-  const rows = await harness().admin(`SELECT count(*) FROM ${table} WHERE k = '${k}'`, { database: dbUrl })
+  const rows = await harness().admin(`SELECT count(*) FROM ${table} WHERE k = '${k}'`, { database: db.url })
   return Number(rows[0][0]) === 1
 }
 

@@ -2,22 +2,17 @@
 // What users of pg expect: minConnections is kept (refilled after closes and outages), and
 // every rejection carries the stack frames of the function that made the call.
 
-const { harness, freshDatabase } = require('./harness')
-const { failure, pollUntil, poolFactory, appNames, closedPort, sleep } = require('./helpers/common')
+const { harness } = require('./harness')
+const { failure, eventually, poolsOnFreshDatabase, appNames, freePort, sleep, backendCounter } = require('./helpers/common')
 
-let dbUrl
-beforeAll(async () => {
-  dbUrl = await freshDatabase('pgexpect')
-})
-
-const { makePool, endPools } = poolFactory(() => dbUrl)
-afterEach(endPools)
+const db = poolsOnFreshDatabase('pgexpect')
+beforeAll(db.create)
+afterEach(db.endPools)
+const { makePool } = db
 const appName = appNames(`pgw_pgexpect_${process.pid}`)
 
 /** Client backends the server has for `app`. */
-async function backends (app) {
-  return Number((await harness().admin(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}'`))[0][0])
-}
+const backends = backendCounter(harness)
 
 describe('minConnections', () => {
   test('refilled after every connection was terminated, and shown in getPoolStats()', async () => {
@@ -25,10 +20,10 @@ describe('minConnections', () => {
     const pool = makePool({ applicationName: app, minConnections: 2, idleTimeoutMs: 1000 })
     await pool.query('SELECT 1')
     expect(pool.getPoolStats().config.minConnections).toBe(2)
-    expect(await pollUntil(() => backends(app), (n) => n === 2, 3000)).toBe(2)
+    expect(await eventually(() => backends(app), 2, { ms: 3000 })).toBe(2)
     await harness().admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${app}'`)
-    expect(await pollUntil(() => backends(app), (n) => n === 0, 2000)).toBe(0)
-    expect(await pollUntil(() => backends(app), (n) => n === 2, 5000)).toBe(2)
+    expect(await eventually(() => backends(app), 0, { ms: 2000 })).toBe(0)
+    expect(await eventually(() => backends(app), 2, { ms: 5000 })).toBe(2)
     expect(pool.getPoolStats().pool.total).toBeGreaterThanOrEqual(2)
   })
 
@@ -69,7 +64,7 @@ describe("rejections carry the caller's stack", () => {
     ['acquire', (pool) => pool.acquire()],
     ['transaction', (pool) => pool.transaction(async () => {})]
   ])('%s on an unreachable server', async (_, run) => {
-    const pool = makePool({ poolTimeoutMs: 300, connectTimeoutMs: 200 }, `postgres://u@127.0.0.1:${await closedPort()}/db`)
+    const pool = makePool({ poolTimeoutMs: 300, connectTimeoutMs: 200 }, `postgres://u@127.0.0.1:${await freePort()}/db`)
     const err = await rejectionIn(() => run(pool))
     expect(err.code).toBe('P1001')
     expect(err.stack).toMatch(/theCallingFunctionOfTheTest/)

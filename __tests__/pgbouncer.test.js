@@ -10,8 +10,8 @@ const net = require('net')
 const { execFileSync } = require('child_process')
 const { Pool } = require('..')
 const { harness, freshDatabase } = require('./harness')
-const { exec } = require('./harness/cluster')
-const { freePort } = require('./helpers/common')
+const { exec } = require('../lib/cluster')
+const { freePort, eventually, failure } = require('./helpers/common')
 
 const PGBOUNCER = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => fs.existsSync(p))
 const isRoot = process.getuid && process.getuid() === 0
@@ -49,13 +49,10 @@ beforeAll(async () => {
   await exec(PGBOUNCER, ['-d', ini], { asPostgres: true })
   url = `postgres://postgres@127.0.0.1:${port}/${dbName}`
   // Wait until it accepts connections.
-  for (let i = 0; i < 50; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) }).on('error', () => resolve(false))
-    })
-    if (ok) break
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
+  const accepts = () => new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) }).on('error', () => resolve(false))
+  })
+  await eventually(accepts, true, { ms: 5000, every: 100 })
   const setup = new Pool({ connectionString: harness().urlFor(dbName), logger: false })
   await setup.query('CREATE TABLE items (id int PRIMARY KEY, name text)')
   await setup.end()
@@ -104,7 +101,7 @@ test('a timed-out statement behind the bouncer is abandoned with its connection,
   const pool = new Pool({ connectionString: `${url}?pgbouncer=true`, connectionLimit: 2, logger: false })
   try {
     const t0 = Date.now()
-    const err = await pool.query('SELECT pg_sleep(3)', [], { timeoutMs: 200 }).catch((e) => e)
+    const err = await failure(pool.query('SELECT pg_sleep(3)', [], { timeoutMs: 200 }))
     expect(err).toMatchObject({ code: 'P1008', maybeCommitted: true, retryable: false })
     expect(err.message).toMatch(/outcome is unknown/)
     expect(Date.now() - t0).toBeLessThan(1500)

@@ -4,27 +4,20 @@
 const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { Pool, getPool, PgWardenError } = require('..')
-const { harness, freshDatabase } = require('./harness')
-const { sleep, appNames, eventuallyEquals, closedPort, poolFactory, backendCounter } = require('./helpers/common')
+const { harness } = require('./harness')
+const { sleep, appNames, eventually, failure, freePort, poolsOnFreshDatabase, backendCounter } = require('./helpers/common')
 
 const appName = appNames(`pgw_pool_${process.pid}`)
-
-let dbUrl
-let h
-beforeAll(async () => {
-  h = harness()
-  dbUrl = await freshDatabase('pool')
-})
+const h = harness()
 
 /** Pools on the test database, ended in afterEach. */
-const { makePool, endPools, pools } = poolFactory(() => dbUrl)
-afterEach(endPools)
+const db = poolsOnFreshDatabase('pool')
+beforeAll(db.create)
+afterEach(db.endPools)
+const { makePool } = db
 
 /** Client backends the server has for `app` (seen from the harness's admin session). */
 const backends = backendCounter(() => h)
-
-/** Polls `fn` until it returns `want` or `ms` pass; returns the last value. */
-const eventually = eventuallyEquals({ ms: 3000, every: 50 })
 
 describe('connecting', () => {
   test('lazy: no backend until the first query', async () => {
@@ -54,11 +47,10 @@ describe('connecting', () => {
   })
 
   test('connect() to a closed port rejects P1001 (kind connection) within a bounded time', async () => {
-    const port = await closedPort()
-    const pool = new Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/db`, logger: false, connectTimeoutMs: 1000 })
-    pools.push(pool)
+    const port = await freePort()
+    const pool = makePool({ connectTimeoutMs: 1000 }, `postgres://postgres@127.0.0.1:${port}/db`)
     const t0 = Date.now()
-    const err = await pool.connect().catch((e) => e)
+    const err = await failure(pool.connect())
     const dt = Date.now() - t0
     expect(err).toBeInstanceOf(PgWardenError)
     expect(err).toBeInstanceOf(Error)
@@ -70,9 +62,8 @@ describe('connecting', () => {
   })
 
   test('query() to a closed port rejects P1001', async () => {
-    const port = await closedPort()
-    const pool = new Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/db`, logger: false, poolTimeoutMs: 1000 })
-    pools.push(pool)
+    const port = await freePort()
+    const pool = makePool({ poolTimeoutMs: 1000 }, `postgres://postgres@127.0.0.1:${port}/db`)
     const t0 = Date.now()
     await expect(pool.query('SELECT 1')).rejects.toMatchObject({ code: 'P1001', kind: 'connection' })
     expect(Date.now() - t0).toBeLessThan(5000)
@@ -82,7 +73,7 @@ describe('connecting', () => {
 describe('query', () => {
   let pool
   beforeAll(async () => {
-    const p = new Pool({ connectionString: dbUrl, logger: false })
+    const p = new Pool({ connectionString: db.url, logger: false })
     await p.executeScript('CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL UNIQUE, qty int)')
     await p.end()
   })
@@ -143,7 +134,7 @@ describe('query', () => {
 
   test('executeScript stops at the first error and rejects with its SQLSTATE', async () => {
     await pool.executeScript('CREATE TABLE script_e (v int)')
-    const err = await pool.executeScript('INSERT INTO script_e VALUES (1); SELECT 1/0; INSERT INTO script_e VALUES (2);').catch((e) => e)
+    const err = await failure(pool.executeScript('INSERT INTO script_e VALUES (1); SELECT 1/0; INSERT INTO script_e VALUES (2);'))
     expect(err).toBeInstanceOf(PgWardenError)
     expect(err.code).toBe('22012')
     // The simple protocol runs the script as one implicit transaction: nothing is kept.
@@ -199,7 +190,7 @@ describe('acquire / release', () => {
     const client = await pool.acquire()
     await client.query('SELECT 1')
     client.release(true)
-    expect(await eventually(() => backends(app), 0, 2000)).toBe(0)
+    expect(await eventually(() => backends(app), 0, { ms: 2000 })).toBe(0)
   })
 })
 
@@ -209,7 +200,7 @@ describe('pool exhaustion', () => {
     const held = await pool.acquire()
     try {
       const t0 = Date.now()
-      const err = await pool.query('SELECT 1').catch((e) => e)
+      const err = await failure(pool.query('SELECT 1'))
       const dt = Date.now() - t0
       expect(err).toBeInstanceOf(PgWardenError)
       expect(err).toMatchObject({ code: 'P2024', kind: 'pool_timeout', retryable: true, maybeCommitted: false })
@@ -240,7 +231,7 @@ describe('query timeouts cancel on the server', () => {
     const pool = makePool({ applicationName: app, queryTimeoutMs: 200, connectionLimit: 1 })
     const tag = `qt_tag_${process.pid}`
     const t0 = Date.now()
-    const err = await pool.query(`SELECT pg_sleep(10) /* ${tag} */`).catch((e) => e)
+    const err = await failure(pool.query(`SELECT pg_sleep(10) /* ${tag} */`))
     const dt = Date.now() - t0
     expect(err).toBeInstanceOf(PgWardenError)
     expect(err).toMatchObject({ code: 'P1008', kind: 'timeout', retryable: true })
@@ -279,7 +270,7 @@ describe('query timeouts cancel on the server', () => {
   test('a server-side cancel that is not ours is 57014 kind cancelled', async () => {
     const app = appName('cancel')
     const pool = makePool({ applicationName: app })
-    const q = pool.query('SELECT pg_sleep(10)').catch((e) => e)
+    const q = failure(pool.query('SELECT pg_sleep(10)'))
     await eventually(() => backends(app, "AND state = 'active'"), 1)
     await h.admin(`SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE application_name = '${app}'`)
     const err = await q
@@ -310,7 +301,7 @@ describe('broken connections are replaced', () => {
   test('terminated while a query runs: that query rejects P1017/57P01, the next one succeeds', async () => {
     const app = appName('term2')
     const pool = makePool({ applicationName: app, connectionLimit: 1 })
-    const q = pool.query('SELECT pg_sleep(10)').catch((e) => e)
+    const q = failure(pool.query('SELECT pg_sleep(10)'))
     await eventually(() => backends(app, "AND state = 'active'"), 1)
     await h.terminateBackends({ applicationName: app })
     const err = await q
@@ -326,7 +317,7 @@ describe('broken connections are replaced', () => {
     const client = await pool.acquire()
     await client.query('SELECT 1')
     await h.terminateBackends({ applicationName: app })
-    const err = await client.query('SELECT 1').catch((e) => e)
+    const err = await failure(client.query('SELECT 1'))
     expect(err).toBeInstanceOf(PgWardenError)
     expect(err.kind === 'connection' || err.kind === 'server_unavailable').toBe(true)
     client.release()
@@ -344,7 +335,7 @@ describe('end()', () => {
     const e1 = pool.end()
     const e2 = pool.end()
     expect(pool.ended).toBe(true)
-    const closedErr = await pool.query('SELECT 1').catch((e) => e)
+    const closedErr = await failure(pool.query('SELECT 1'))
     expect(closedErr).toBeInstanceOf(PgWardenError)
     expect(closedErr).toMatchObject({ code: 'ERR_PGWARDEN_CLOSED', kind: 'closed', retryable: false })
     await expect(pool.acquire()).rejects.toMatchObject({ code: 'ERR_PGWARDEN_CLOSED' })
@@ -399,7 +390,7 @@ describe('getPool()', () => {
 
   test('a process-wide singleton built from DATABASE_URL', async () => {
     const app = appName('single')
-    const u = new URL(dbUrl)
+    const u = new URL(db.url)
     u.searchParams.set('application_name', app)
     process.env.DATABASE_URL = u.toString()
     const a = getPool()
@@ -421,7 +412,7 @@ describe('process lifetime', () => {
     const root = path.resolve(__dirname, '..')
     const script = `
       const { Pool } = require(${JSON.stringify(root)})
-      const pool = new Pool({ connectionString: ${JSON.stringify(dbUrl)}, logger: false, applicationName: 'pgw_idle_child' })
+      const pool = new Pool({ connectionString: ${JSON.stringify(db.url)}, logger: false, applicationName: 'pgw_idle_child' })
       pool.query('SELECT 1 AS one').then((r) => console.log('rows', JSON.stringify(r.rows)))
     `
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -442,7 +433,7 @@ describe('process lifetime', () => {
 describe('server errors keep their fields', () => {
   let pool
   beforeAll(async () => {
-    pool = new Pool({ connectionString: dbUrl, logger: false, applicationName: appName('errs') })
+    pool = new Pool({ connectionString: db.url, logger: false, applicationName: appName('errs') })
     await pool.executeScript('CREATE TABLE uniq_t (id int CONSTRAINT uniq_t_pkey PRIMARY KEY, note text NOT NULL)')
     await pool.query('INSERT INTO uniq_t VALUES (1, $1)', ['x'])
   })
@@ -450,7 +441,7 @@ describe('server errors keep their fields', () => {
 
   test('23505 unique violation: constraint, detail, table, schema, query', async () => {
     const sql = 'INSERT INTO uniq_t VALUES ($1, $2)'
-    const err = await pool.query(sql, [1, 'y']).catch((e) => e)
+    const err = await failure(pool.query(sql, [1, 'y']))
     expect(err).toBeInstanceOf(PgWardenError)
     expect(err).toBeInstanceOf(Error)
     expect(err.name).toBe('PgWardenError')
@@ -471,26 +462,26 @@ describe('server errors keep their fields', () => {
   })
 
   test('23502 not-null: column', async () => {
-    const err = await pool.query('INSERT INTO uniq_t VALUES (2, NULL)').catch((e) => e)
+    const err = await failure(pool.query('INSERT INTO uniq_t VALUES (2, NULL)'))
     expect(err).toMatchObject({ code: '23502', kind: 'constraint', column: 'note', table: 'uniq_t' })
   })
 
   test('42601 syntax error: position (1-based, as pg gives it)', async () => {
     const sql = 'SELECT 1 FROMM uniq_t'
-    const err = await pool.query(sql).catch((e) => e)
+    const err = await failure(pool.query(sql))
     expect(err).toBeInstanceOf(PgWardenError)
     expect(err).toMatchObject({ code: '42601', kind: 'syntax', retryable: false, query: sql })
     expect(Number(err.position)).toBe(sql.indexOf('uniq_t') + 1)
   })
 
   test('42P01 undefined table', async () => {
-    const err = await pool.query('SELECT * FROM no_such_table').catch((e) => e)
+    const err = await failure(pool.query('SELECT * FROM no_such_table'))
     expect(err).toMatchObject({ code: '42P01', kind: 'syntax', position: '15' })
   })
 
   test('RAISE with HINT and DETAIL in a DO block', async () => {
     const sql = "DO $$ BEGIN RAISE EXCEPTION 'custom failure' USING ERRCODE = 'P0001', DETAIL = 'the detail', HINT = 'the hint'; END $$"
-    const err = await pool.query(sql).catch((e) => e)
+    const err = await failure(pool.query(sql))
     expect(err).toBeInstanceOf(PgWardenError)
     expect(err).toMatchObject({ code: 'P0001', message: 'custom failure', detail: 'the detail', hint: 'the hint', query: sql })
     expect(err.where).toMatch(/PL\/pgSQL/)
@@ -498,11 +489,11 @@ describe('server errors keep their fields', () => {
 
   test('errors from executeScript and acquired clients carry the query too', async () => {
     const script = 'SELECT 1; SELECT 1/0'
-    const e1 = await pool.executeScript(script).catch((e) => e)
+    const e1 = await failure(pool.executeScript(script))
     expect(e1).toMatchObject({ code: '22012', kind: 'data', query: script })
     const client = await pool.acquire()
     try {
-      const e2 = await client.query('SELECT 1/0 AS boom').catch((e) => e)
+      const e2 = await failure(client.query('SELECT 1/0 AS boom'))
       expect(e2).toBeInstanceOf(PgWardenError)
       expect(e2).toMatchObject({ code: '22012', query: 'SELECT 1/0 AS boom' })
     } finally {

@@ -4,8 +4,7 @@
 
 const { Pool, withRetry, PgWardenError } = require('..')
 const { freshDatabase, ownedCluster } = require('./harness')
-const { sleep } = require('./helpers/common')
-
+const { sleep, failure } = require('./helpers/common')
 
 /** A retryable error in pg's shape (SQLSTATE 40001). */
 const serialization = () => Object.assign(new Error('could not serialize access due to concurrent update'), { code: '40001', severity: 'ERROR' })
@@ -191,7 +190,7 @@ describe('withRetry (real timers, small delays)', () => {
       await pool.query('CREATE TABLE u (id int PRIMARY KEY)')
       await pool.query('INSERT INTO u VALUES (1)')
       let calls = 0
-      const err = await withRetry(() => { calls++; return pool.query('INSERT INTO u VALUES (1)') }, { initialDelayMs: 1 }).catch((e) => e)
+      const err = await failure(withRetry(() => { calls++; return pool.query('INSERT INTO u VALUES (1)') }, { initialDelayMs: 1 }))
       expect(err).toBeInstanceOf(PgWardenError)
       expect(err.code).toBe('23505')
       expect(err.attempts).toBe(1)
@@ -249,7 +248,7 @@ describe('withRetry (real timers, small delays)', () => {
   test('the final error is the same object, same class, with attempts = calls made', async () => {
     const err = new PrismaClientKnownRequestError('Timed out fetching a new connection from the connection pool.', { code: 'P2024', clientVersion: '6.19.0' })
     const fn = script(Array(5).fill(err))
-    const caught = await withRetry(fn, { maxRetries: 2, initialDelayMs: 1 }).catch((e) => e)
+    const caught = await failure(withRetry(fn, { maxRetries: 2, initialDelayMs: 1 }))
     expect(caught).toBe(err)
     expect(caught).toBeInstanceOf(PrismaClientKnownRequestError)
     expect(caught.name).toBe('PrismaClientKnownRequestError')
@@ -261,7 +260,7 @@ describe('withRetry (real timers, small delays)', () => {
     // a different error on the last call is the one rethrown
     const last = uniqueViolation()
     const fn2 = script([serialization, serialization, last])
-    const caught2 = await withRetry(fn2, { initialDelayMs: 1 }).catch((e) => e)
+    const caught2 = await failure(withRetry(fn2, { initialDelayMs: 1 }))
     expect(caught2).toBe(last)
     expect(caught2.attempts).toBe(3)
   })
@@ -272,7 +271,7 @@ describe('withRetry (real timers, small delays)', () => {
     const fn = script(Array(5).fill(serialization))
     const started = Date.now()
     setTimeout(() => ac.abort(reason), 50)
-    const caught = await withRetry(fn, { initialDelayMs: 5000, jitter: 0, signal: ac.signal }).catch((e) => e)
+    const caught = await failure(withRetry(fn, { initialDelayMs: 5000, jitter: 0, signal: ac.signal }))
     const elapsed = Date.now() - started
     expect(caught).toBe(reason)
     expect(elapsed).toBeLessThan(1000)
@@ -283,7 +282,7 @@ describe('withRetry (real timers, small delays)', () => {
     const ac = new AbortController()
     const fn = script(Array(5).fill(serialization))
     setTimeout(() => ac.abort(), 30)
-    const caught = await withRetry(fn, { initialDelayMs: 5000, signal: ac.signal }).catch((e) => e)
+    const caught = await failure(withRetry(fn, { initialDelayMs: 5000, signal: ac.signal }))
     expect(caught).toBe(ac.signal.reason)
     expect(caught.name).toBe('AbortError')
   })
@@ -301,7 +300,7 @@ describe('withRetry (real timers, small delays)', () => {
     const started = Date.now()
     const onRetry = jest.fn()
     // delays 100, 200, ...: after the 2nd call (~100 ms) the next wait ends at ~300 > 250.
-    const caught = await withRetry(fn, { maxRetries: 10, initialDelayMs: 100, jitter: 0, deadlineMs: 250, onRetry }).catch((e) => e)
+    const caught = await failure(withRetry(fn, { maxRetries: 10, initialDelayMs: 100, jitter: 0, deadlineMs: 250, onRetry }))
     const elapsed = Date.now() - started
     expect(caught).toBe(err)
     expect(fn).toHaveBeenCalledTimes(2)

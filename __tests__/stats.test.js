@@ -1,26 +1,19 @@
 'use strict'
 // getPoolStats() counters move exactly after known workloads on a fresh pool.
 
-const { Pool, getPool, getPoolStats, PgWardenError } = require('..')
-const { harness, freshDatabase } = require('./harness')
-const { sleep, ISO, eventuallyEquals, closedPort, failure, poolFactory } = require('./helpers/common')
+const { getPool, getPoolStats, PgWardenError } = require('..')
+const { harness } = require('./harness')
+const { sleep, ISO, eventually, freePort, failure, poolsOnFreshDatabase } = require('./helpers/common')
 
+const h = harness()
 
-let dbUrl
-let h
-beforeAll(async () => {
-  h = harness()
-  dbUrl = await freshDatabase('stats')
-  // Made outside any pool so that no statement is counted by the pools under test.
-  await h.adminScript('CREATE TABLE uniq (id int PRIMARY KEY);', { database: dbUrl })
-})
-
-/** Fresh pools on the test database, ended in afterEach. */
-const { makePool, endPools, pools } = poolFactory(() => dbUrl)
-afterEach(endPools)
-
-/** Polls `fn` until it returns `want` or `ms` pass; returns the last value. */
-const eventually = eventuallyEquals({ ms: 3000, every: 25 })
+// Fresh pools on the test database, ended in afterEach. The table is made outside any pool
+// (db.create runs setupSql through the harness's admin session) so that no statement is
+// counted by the pools under test.
+const db = poolsOnFreshDatabase('stats', { setupSql: 'CREATE TABLE uniq (id int PRIMARY KEY);' })
+beforeAll(db.create)
+afterEach(db.endPools)
+const { makePool, pools } = db
 
 // The documented getPoolStats() example, used as a type template.
 const EXAMPLE = {
@@ -38,7 +31,7 @@ const EXAMPLE = {
     uptimeMs: 3600000,
     lastResetTime: 'ISO-8601'
   },
-  acquire: { count: 0, averageMs: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0 },
+  acquire: { count: 0, averageMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0 },
   retries: { attempts: 0, succeededAfterRetry: 0, exhausted: 0 },
   connections: { created: 0, closed: 0, failed: 0 },
   errors: { byCode: { '40P01': 2 } },
@@ -82,7 +75,7 @@ describe('shape', () => {
       queriesExecuted: 0, slowQueries: 0, queryErrors: 0, averageQueryTime: 0,
       p50: 0, p95: 0, p99: 0, maxQueryTime: 0, slowQueryRate: 0
     })
-    expect(s.acquire).toEqual({ count: 0, averageMs: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0 })
+    expect(s.acquire).toEqual({ count: 0, averageMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0 })
     expect(s.retries).toEqual({ attempts: 0, succeededAfterRetry: 0, exhausted: 0 })
     expect(s.connections).toEqual({ created: 0, closed: 0, failed: 0 })
     expect(s.errors).toEqual({ byCode: {} })
@@ -267,6 +260,7 @@ describe('acquire', () => {
     expect(a.count).toBe(7)
     expect(a.timeouts).toBe(0)
     expect(a.averageMs).toBeGreaterThanOrEqual(0)
+    expect(a.p50Ms).toBeLessThanOrEqual(a.p95Ms)
     expect(a.p95Ms).toBeLessThanOrEqual(a.p99Ms)
     expect(a.p99Ms).toBeLessThanOrEqual(a.maxMs)
     expect(a.maxMs).toBeLessThan(5000)
@@ -321,9 +315,8 @@ describe('connections', () => {
   })
 
   test('failed counts connection attempts that failed (connect() to a closed port: 3 tries)', async () => {
-    const port = await closedPort()
-    const pool = new Pool({ connectionString: `postgres://postgres@127.0.0.1:${port}/db`, logger: false, connectTimeoutMs: 1000 })
-    pools.push(pool)
+    const port = await freePort()
+    const pool = makePool({ connectTimeoutMs: 1000 }, `postgres://postgres@127.0.0.1:${port}/db`)
     const err = await failure(pool.connect())
     expect(err.code).toBe('P1001')
     const s = pool.getPoolStats()
@@ -389,8 +382,7 @@ describe('config section', () => {
   })
 
   test('URL parameters feed the config section (pool_timeout in seconds)', () => {
-    const pool = new Pool({ connectionString: `${dbUrl}?connection_limit=6&pool_timeout=20&statement_timeout=10000`, logger: false })
-    pools.push(pool)
+    const pool = makePool({}, `${db.url}?connection_limit=6&pool_timeout=20&statement_timeout=10000`)
     expect(pool.getPoolStats().config).toMatchObject({ connectionLimit: 6, poolTimeout: 20, queryTimeout: 10000 })
   })
 })
@@ -411,7 +403,7 @@ describe('resetStats()', () => {
       queriesExecuted: 0, slowQueries: 0, queryErrors: 0, averageQueryTime: 0,
       p50: 0, p95: 0, p99: 0, maxQueryTime: 0, slowQueryRate: 0
     })
-    expect(s.acquire).toEqual({ count: 0, averageMs: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0 })
+    expect(s.acquire).toEqual({ count: 0, averageMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0 })
     expect(s.retries).toEqual({ attempts: 0, succeededAfterRetry: 0, exhausted: 0 })
     expect(s.errors.byCode).toEqual({})
     expect(s.slowQueries).toEqual([])
@@ -432,7 +424,7 @@ describe('module-level getPoolStats()', () => {
   test('null before getPool(); then the singleton\'s stats', async () => {
     const saved = process.env.DATABASE_URL
     expect(getPoolStats()).toBeNull()
-    process.env.DATABASE_URL = dbUrl
+    process.env.DATABASE_URL = db.url
     let pool
     try {
       pool = getPool()

@@ -3,22 +3,16 @@
 // cancels, bounded memory, errors mid-stream.
 
 const { PgWardenError } = require('..')
-const { harness, freshDatabase } = require('./harness')
-const { sleep, appNames, eventuallyEquals, poolFactory } = require('./helpers/common')
+const { harness } = require('./harness')
+const { sleep, appNames, eventually, failure, poolsOnFreshDatabase } = require('./helpers/common')
 
 const appName = appNames(`pgw_stream_${process.pid}`)
+const h = harness()
 
-let dbUrl
-let h
-beforeAll(async () => {
-  h = harness()
-  dbUrl = await freshDatabase('stream')
-})
-
-const { makePool, endPools } = poolFactory(() => dbUrl)
-afterEach(endPools)
-
-const eventually = eventuallyEquals({ ms: 3000, every: 50 })
+const db = poolsOnFreshDatabase('stream')
+beforeAll(db.create)
+afterEach(db.endPools)
+const { makePool } = db
 
 async function activeWith (tag) {
   const rows = await h.admin(`SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%${tag}%' AND application_name <> 'pgwarden_harness'`)
@@ -126,7 +120,7 @@ describe('small results', () => {
     const pool = makePool({ applicationName: appName('bad') })
     const consume = async (it) => { for await (const _ of it) {} } // eslint-disable-line no-unused-vars
     await expect(consume(pool.stream('SELECT $1::int', []))).rejects.toMatchObject({ code: 'ERR_PGWARDEN_PARAMS' })
-    const err = await consume(pool.stream('SELEC 1')).catch((e) => e)
+    const err = await failure(consume(pool.stream('SELEC 1')))
     expect(err).toBeInstanceOf(PgWardenError)
     expect(err).toMatchObject({ code: '42601', query: 'SELEC 1' })
     expect(pool.getPoolStats().pool.active).toBe(0)
@@ -218,9 +212,9 @@ describe('errors mid-stream', () => {
     const pool = makePool({ applicationName: appName('err'), connectionLimit: 1, poolTimeoutMs: 3000 })
     const sql = 'SELECT 1/(g-500) AS v FROM generate_series(1,1000) g'
     const seen = []
-    const err = await (async () => {
+    const err = await failure((async () => {
       for await (const row of pool.stream(sql, [], { batchSize: 100 })) seen.push(row.v)
-    })().catch((e) => e)
+    })())
     expect(err).toBeInstanceOf(PgWardenError)
     expect(err).toMatchObject({ code: '22012', kind: 'data', query: sql })
     // Batches of 100: the 4 complete batches before row 500 arrive, the 5th fails.

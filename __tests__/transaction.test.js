@@ -3,22 +3,20 @@
 // limits, use after end, and whole re-runs on real serialization failures and deadlocks.
 
 const { PgWardenError } = require('..')
-const { harness, freshDatabase } = require('./harness')
-const { sleep, appNames, eventuallyEquals, failure, poolFactory } = require('./helpers/common')
+const { harness } = require('./harness')
+const { sleep, appNames, eventually, failure, poolsOnFreshDatabase } = require('./helpers/common')
 
 const appName = appNames(`pgw_tx_${process.pid}`)
+const h = harness()
 
-let dbUrl
-let h
+const db = poolsOnFreshDatabase('tx')
 beforeAll(async () => {
-  h = harness()
-  dbUrl = await freshDatabase('tx')
+  await db.create()
   // real deadlocks are detected after deadlock_timeout: keep the suite fast
-  await h.admin(`ALTER DATABASE "${new URL(dbUrl).pathname.slice(1)}" SET deadlock_timeout = '100ms'`)
+  await h.admin(`ALTER DATABASE "${new URL(db.url).pathname.slice(1)}" SET deadlock_timeout = '100ms'`)
 })
-
-const { makePool, endPools } = poolFactory(() => dbUrl)
-afterEach(endPools)
+afterEach(db.endPools)
+const { makePool } = db
 
 let tableSeq = 0
 /** A fresh table name for one test. */
@@ -39,9 +37,6 @@ function barrier (n) {
     }
   }
 }
-
-/** Polls `fn` until it returns `want` or `ms` pass; returns the last value. */
-const eventually = eventuallyEquals({ ms: 1000, every: 20 })
 
 async function count (pool, t) {
   return (await pool.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n
@@ -244,7 +239,7 @@ describe('limits', () => {
     expect(elapsed).toBeLessThan(2000)
     expect(await count(pool, t)).toBe(0)
     const sleeping = () => h.admin(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}' AND query LIKE '%pg_sleep(5)%' AND state = 'active'`).then((r) => Number(r[0][0]))
-    expect(await eventually(sleeping, 0, 1000)).toBe(0)
+    expect(await eventually(sleeping, 0, { ms: 1000 })).toBe(0)
     const idleInTx = await h.admin(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}' AND state LIKE 'idle in transaction%'`)
     expect(Number(idleInTx[0][0])).toBe(0)
     await sleep(50)
@@ -260,7 +255,7 @@ describe('limits', () => {
     expect(caught.code).toBe('P2028')
     expect(Date.now() - started).toBeLessThan(1500)
     // release is asynchronous in the addon: the connection comes back promptly
-    expect(await eventually(() => pool.getPoolStats().pool.active, 0, 1000)).toBe(0)
+    expect(await eventually(() => pool.getPoolStats().pool.active, 0, { ms: 1000 })).toBe(0)
   })
 
   // Once the deadline has passed, the outcome is the timeout (rollback + P2028), whatever the

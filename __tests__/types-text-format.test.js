@@ -5,16 +5,14 @@
 // the unnamed path (statementCacheSize 0, as behind PgBouncer) are checked.
 
 const pg = require('pg')
-const { Pool } = require('..')
-const { freshDatabase } = require('./harness')
+const { poolsOnFreshDatabase } = require('./helpers/common')
 
-let url
+const db = poolsOnFreshDatabase('textfmt')
 let pgPool
 const pools = {}
 
 beforeAll(async () => {
-  url = await freshDatabase('textfmt')
-  pgPool = new pg.Pool({ connectionString: url, max: 2 })
+  pgPool = new pg.Pool({ connectionString: await db.create(), max: 2 })
   await pgPool.query(`
     CREATE EXTENSION hstore; CREATE EXTENSION ltree; CREATE EXTENSION cube;
     CREATE EXTENSION isn; CREATE EXTENSION citext; CREATE EXTENSION pg_trgm;
@@ -23,12 +21,12 @@ beforeAll(async () => {
     CREATE TABLE docs (id int PRIMARY KEY, attrs hstore, path ltree, box cube, isbn isbn13, name citext);
     INSERT INTO docs VALUES (1, 'a=>1, "b c"=>NULL', 'top.science.astronomy', '(1,2),(3,4)', '978-0-393-04002-9', 'MiXeD');
   `)
-  pools.named = new Pool({ connectionString: url, connectionLimit: 2, logger: false })
-  pools.unnamed = new Pool({ connectionString: url, connectionLimit: 2, statementCacheSize: 0, logger: false })
+  pools.named = db.makePool({ connectionLimit: 2 })
+  pools.unnamed = db.makePool({ connectionLimit: 2, statementCacheSize: 0 })
 })
 
 afterAll(async () => {
-  await Promise.all([pgPool.end(), ...Object.values(pools).map((p) => p.end())])
+  await Promise.all([pgPool.end(), db.endPools()])
 })
 
 const SCALARS = [

@@ -7,7 +7,7 @@
 // Without --url it starts a throwaway cluster through the test harness.
 
 const { spawnSync } = require('node:child_process')
-const { Cluster } = require('../__tests__/harness/cluster')
+const { Cluster } = require('../lib/cluster')
 
 const CELL = `
 const { Pool } = require(${JSON.stringify(require.resolve('..'))})

@@ -13,7 +13,7 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { spawn, execFileSync } = require('node:child_process')
-const { Cluster, exec } = require('../__tests__/harness/cluster')
+const { Cluster, exec } = require('../lib/cluster')
 
 const ROOT = path.join(__dirname, '..')
 const SCALE = 10

@@ -13,7 +13,7 @@
 
 const fs = require('node:fs')
 const { Pool } = require('..')
-const { Cluster } = require('../__tests__/harness/cluster')
+const { Cluster } = require('../lib/cluster')
 
 function args (argv) {
   const o = { duration: 600, concurrency: 200, connectionLimit: 20, poolTimeout: 3000, interval: 30 }

@@ -307,7 +307,7 @@ impl Stats {
             "acquire": {
                 "count": a_count,
                 "averageMs": if a_count > 0 { round2(a.sum_ms() / a_count as f64) } else { 0.0 },
-                "p95Ms": a.quantile(0.95), "p99Ms": a.quantile(0.99), "maxMs": round2(a.max_ms()),
+                "p50Ms": a.quantile(0.5), "p95Ms": a.quantile(0.95), "p99Ms": a.quantile(0.99), "maxMs": round2(a.max_ms()),
                 "timeouts": self.acquire_timeouts.load(Relaxed),
             },
             "retries": {

@@ -2,7 +2,7 @@
 // jest globalSetup: one shared server for the whole run. Env vars set here are
 // inherited by test workers; the Cluster object stays in this process for teardown.
 const fs = require('fs')
-const { Cluster } = require('./cluster')
+const { Cluster } = require('../../lib/cluster')
 const { infoFile } = require('./index')
 
 module.exports = async function globalSetup() {

@@ -2,7 +2,7 @@
 // jest globalTeardown: destroy the shared cluster, or on an external server
 // (PGWARDEN_TEST_URL) drop the databases this run created with freshDatabase().
 const fs = require('fs')
-const { Cluster } = require('./cluster')
+const { Cluster } = require('../../lib/cluster')
 
 module.exports = async function globalTeardown() {
   const file = process.env.PGWARDEN_HARNESS_FILE

@@ -8,7 +8,7 @@ const fs = require('fs')
 const os = require('os')
 const path = require('path')
 const crypto = require('crypto')
-const { Cluster } = require('./cluster')
+const { Cluster } = require('../../lib/cluster')
 
 const SHARED_REASON = 'the shared test server is used by other test files in parallel; ' +
   'this test needs its own cluster: call ownedCluster()'

@@ -1,9 +1,11 @@
 'use strict'
-// Small helpers shared by the jest test files. Nothing here registers jest hooks: files wire
-// `afterEach(endPools)` (or their own hook calling it) themselves so the hook order stays explicit.
+// Small helpers shared by the jest test files, one per idea. Nothing here registers jest hooks:
+// files wire `beforeAll(db.create)`, `afterEach(endPools)` (or their own hooks calling them)
+// themselves so the hook order stays explicit.
 
-const net = require('node:net')
 const { Pool } = require('../..')
+const { harness, freshDatabase } = require('../harness')
+const { freePort } = require('../../lib/cluster')
 
 /** Resolves after `ms` milliseconds. */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -21,48 +23,24 @@ function appNames (run) {
 }
 
 /**
- * Polls `fn` every `every` ms until `pred(value)` holds or `ms` pass; returns the last value
- * (never throws on timeout: the caller's assertion on the value reports the failure).
+ * Polls `read()` (sync or async) every `every` ms until `until` holds or `ms` pass, and returns
+ * the last value read. `until` is a predicate of the value, or a value the result must be
+ * (`===`); without it, any truthy value will do. It never throws on timeout: the caller's
+ * assertion on the returned value reports the failure.
+ *   expect(await eventually(() => backends(app), 0)).toBe(0)
+ *   await eventually(() => seen.length >= 2, true, { ms: 1000 })
  */
-async function pollUntil (fn, pred, ms = 3000, every = 50) {
+async function eventually (read, until = (v) => Boolean(v), { ms = 3000, every = 20 } = {}) {
+  const holds = typeof until === 'function' ? until : (v) => v === until
   const end = Date.now() + ms
-  let v
   while (true) {
-    v = await fn()
-    if (pred(v) || Date.now() > end) return v
+    const v = await read()
+    if (holds(v) || Date.now() > end) return v
     await sleep(every)
   }
 }
 
-/**
- * An `eventually(fn, want, ms = defaults.ms)` that polls `fn` every `defaults.every` ms until it
- * returns exactly (`===`) `want` or `ms` pass; returns the last value.
- */
-function eventuallyEquals ({ ms: defaultMs = 3000, every = 50 } = {}) {
-  return (fn, want, ms = defaultMs) => pollUntil(fn, (v) => v === want, ms, every)
-}
-
-/**
- * An `until(fn, ms = defaults.ms)` that polls `fn` every `defaults.every` ms until it returns
- * something truthy or `ms` pass; returns the last value.
- */
-function untilTruthy ({ ms: defaultMs = 3000, every = 20 } = {}) {
-  return (fn, ms = defaultMs) => pollUntil(fn, (v) => v, ms, every)
-}
-
-/**
- * Waits until `check()` resolves truthy, polling every `every` ms; THROWS
- * 'waitFor: timed out' once `timeoutMs` pass (unlike the polls above, which return the value).
- */
-async function waitFor (check, timeoutMs = 10000, every = 50) {
-  const end = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('waitFor: timed out')
-    await sleep(every)
-  }
-}
-
-/** Awaits a promise that must reject; returns the error (throws if it fulfils). */
+/** The rejection of `promise`: awaits it and returns the error; throws if it fulfils. */
 async function failure (promise) {
   try {
     await promise
@@ -70,6 +48,16 @@ async function failure (promise) {
     return e
   }
   throw new Error('expected a rejection')
+}
+
+/** The error `fn()` throws (synchronously); throws if it returns. */
+function thrownBy (fn) {
+  try {
+    fn()
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a throw, but nothing was thrown')
 }
 
 /** Settles `p`, recording how long it took: { ok, value | error, ms }. */
@@ -83,26 +71,12 @@ async function timed (p) {
   }
 }
 
-/** A TCP port on 127.0.0.1 with nothing listening (bound, then released). */
-function closedPort () {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
-/** Same as closedPort(): a port that is free to listen on. */
-const freePort = closedPort
-
 /**
  * Pools that are ended together. `getUrl()` is read at each makePool call (the URL is usually
  * set in beforeAll); `end(pool)` is how endPools ends each one.
  *   const { makePool, endPools } = poolFactory(() => dbUrl)
  *   afterEach(endPools)
+ * `pools` is the list endPools ends: push a pool made elsewhere (getPool()) to have it ended too.
  */
 function poolFactory (getUrl, { end = (pool) => pool.end() } = {}) {
   const pools = []
@@ -120,6 +94,29 @@ function poolFactory (getUrl, { end = (pool) => pool.end() } = {}) {
 }
 
 /**
+ * A database of the test file's own (freshDatabase(prefix)) and a poolFactory on it:
+ *   const db = poolsOnFreshDatabase('stats', { setupSql: 'CREATE TABLE uniq (id int PRIMARY KEY);' })
+ *   beforeAll(db.create)
+ *   afterEach(db.endPools)
+ *   const { makePool } = db
+ * `db.create()` makes the database, runs `setupSql` in it through the harness's admin session
+ * (outside any pool, so no pool counts it) and resolves to its URL; `db.url` is that URL from
+ * then on. `end` is poolFactory's option.
+ */
+function poolsOnFreshDatabase (prefix, { setupSql, end } = {}) {
+  const db = {
+    url: undefined,
+    async create () {
+      db.url = await freshDatabase(prefix)
+      if (setupSql) await harness().adminScript(setupSql, { database: db.url })
+      return db.url
+    },
+    ...poolFactory(() => db.url, { end })
+  }
+  return db
+}
+
+/**
  * `backends(app, extra = '')`: client backends the server has for application_name `app`
  * (with an optional extra SQL condition), counted through `getAdmin().admin(sql)` — the
  * harness or an owned cluster, read at call time.
@@ -131,18 +128,28 @@ function backendCounter (getAdmin) {
   }
 }
 
+/**
+ * A logger whose calls are recorded: `logger.calls.warn` is an array of message strings (the
+ * arguments, each through String(), joined by spaces); likewise debug, info and error.
+ */
+function recordingLogger () {
+  const calls = { debug: [], info: [], warn: [], error: [] }
+  const logger = { calls }
+  for (const level of Object.keys(calls)) logger[level] = (...args) => calls[level].push(args.map(String).join(' '))
+  return logger
+}
+
 module.exports = {
   sleep,
   ISO,
   appNames,
-  pollUntil,
-  eventuallyEquals,
-  untilTruthy,
-  waitFor,
+  eventually,
   failure,
+  thrownBy,
   timed,
-  closedPort,
   freePort,
   poolFactory,
-  backendCounter
+  poolsOnFreshDatabase,
+  backendCounter,
+  recordingLogger
 }

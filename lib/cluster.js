@@ -1,7 +1,7 @@
 'use strict'
-// A throwaway PostgreSQL cluster for tests and benchmarks, driven by the stock
-// binaries (initdb, pg_ctl, psql). No npm dependencies on purpose: the harness
-// must work before (and regardless of) the addon being built.
+// A throwaway PostgreSQL cluster, driven by the stock binaries (initdb, pg_ctl, psql): the
+// test harness's and the benchmarks' server, and `pgwarden load-test`'s when no URL is given.
+// No npm dependencies on purpose: it must work before (and regardless of) the addon being built.
 //
 // Admin output format: psql -A -t -F '|' ; admin() resolves to an array of rows,
 // each row an array of strings (NULL -> ''). Values containing '|' or newlines
@@ -308,4 +308,4 @@ class Cluster {
   }
 }
 
-module.exports = { Cluster, findBinDir, exec, ADMIN_APP }
+module.exports = { Cluster, findBinDir, exec, freePort, ADMIN_APP }
