@@ -9,7 +9,7 @@
 pub mod binding;
 pub mod breaker;
 pub mod completion;
-pub mod config;
+mod config;
 pub mod connection;
 pub mod convert;
 pub mod error;

@@ -6,6 +6,8 @@
 //! Every invalid value is an `ERR_PGWARDEN_CONFIG` error that names where it came from and the
 //! bad value. The password is kept in a [`Secret`] and never printed.
 
+#![warn(unreachable_pub, missing_docs)]
+
 mod read;
 mod special;
 mod table;
@@ -13,8 +15,8 @@ mod table;
 mod tests;
 mod url;
 
-pub use table::ENV_NAMES;
-pub use url::redact_url;
+pub(crate) use table::ENV_NAMES;
+pub(crate) use url::redact_url;
 
 use crate::error::Error;
 use read::{Inputs, Values};
@@ -198,7 +200,7 @@ impl Settings {
 ///
 /// `options` is the JS options object (non-finite numbers arrive as strings); `env` holds the
 /// variables of [`ENV_NAMES`] that are set; `cpus` sizes the default connection limit.
-pub fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> Result<Settings, Error> {
+pub(crate) fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> Result<Settings, Error> {
     let empty = Map::new();
     let options = match options {
         Value::Object(m) => m,

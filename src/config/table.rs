@@ -261,7 +261,7 @@ const ENV_COUNT: usize = {
 };
 
 /// Environment variables pgwarden reads, in table order; the JS layer passes exactly these.
-pub const ENV_NAMES: &[&str] = &{
+pub(crate) const ENV_NAMES: &[&str] = &{
     let mut names = [""; ENV_COUNT];
     let (mut i, mut k) = (0, 0);
     while i < SETTINGS.len() {

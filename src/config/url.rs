@@ -20,7 +20,7 @@ pub(super) struct ParsedUrl {
 
 /// Hides the password of a connection string, even one that does not parse: the user-info
 /// password (up to the last `@`) and any `password=` query parameter become `***`.
-pub fn redact_url(s: &str) -> String {
+pub(crate) fn redact_url(s: &str) -> String {
     let mut out = match s.rfind('@') {
         Some(at) => {
             let start = s.find("://").map(|p| p + 3).unwrap_or(0).min(at);
