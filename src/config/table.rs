@@ -1,6 +1,6 @@
 //! The settings table: every setting, where it can come from, its kind, its default and its
 //! range. [`super::resolve`] walks it in order; the known options, URL parameters and
-//! environment variables are read from it.
+//! environment variables are read from it, and docs/CONFIGURATION.md is checked against it.
 
 use super::SslMode;
 use crate::error::Error;

@@ -1,6 +1,6 @@
-//! Resolution, precedence, errors, redaction, and the table itself.
+//! Resolution, precedence, errors, redaction, and the table against docs/CONFIGURATION.md.
 
-use super::table::{Kind, SETTINGS};
+use super::table::{DefaultValue, Kind, Range, Setting, Unit, SETTINGS};
 use super::*;
 
 /// An environment holding `pairs`.
@@ -268,4 +268,111 @@ fn unknown_options_warn_and_known_ones_do_not() {
     }
     let s = resolve(&o, &env(&[]), 2).unwrap();
     assert_eq!(s.warnings, vec!["Unknown option 'connectionLimt' ignored".to_string()]);
+}
+
+/// The reference of every setting, checked against the table.
+const DOC: &str = include_str!("../../docs/CONFIGURATION.md");
+/// The TypeScript types, whose `PoolOptions` must name every option.
+const TYPES: &str = include_str!("../../index.d.ts");
+
+/// The rows of the settings table in [`DOC`]: cells without backticks, keyed by option.
+fn doc_rows() -> HashMap<String, Vec<String>> {
+    let rows = DOC.lines().filter(|l| l.starts_with("| `")).map(|l| {
+        let cells: Vec<String> =
+            l.trim().trim_matches('|').split('|').map(|c| c.replace('`', "").trim().to_string()).collect();
+        (cells[0].clone(), cells)
+    });
+    let mut out = HashMap::new();
+    for (option, cells) in rows {
+        assert!(out.insert(option.clone(), cells).is_none(), "{option} is documented twice");
+    }
+    out
+}
+
+/// A list column: the names joined by ", ", or "—" for none.
+fn list_doc(names: &[&str]) -> String {
+    if names.is_empty() {
+        "—".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The unit column of `s`: its kind (with the unit of URL/env values) and range.
+fn unit_doc(s: &Setting) -> String {
+    let kind = match s.kind {
+        Kind::Ms(Unit::Ms) => "ms".to_string(),
+        Kind::Ms(Unit::Seconds) => match (s.url.is_empty(), s.env.is_empty()) {
+            (false, false) => "ms (s in URL and env)".into(),
+            (false, true) => "ms (s in URL)".into(),
+            _ => "ms (s in env)".into(),
+        },
+        Kind::Count => "count".into(),
+        Kind::Number => "number".into(),
+        Kind::Bool => "boolean".into(),
+        Kind::Text => "string".into(),
+        Kind::OneOf(names) => format!("one of {}", names.join(", ")),
+        Kind::UrlList => "URL list".into(),
+        Kind::ConnectionUrl => "URL".into(),
+        Kind::Ssl => "boolean, mode or object".into(),
+        Kind::Breaker => "boolean or object".into(),
+        Kind::JsObject => "object or false".into(),
+    };
+    match s.range {
+        Range::Any => kind,
+        Range::AtLeast(min) => format!("{kind} ≥ {min}"),
+        Range::AtMost(other) => format!("{kind} ≤ {other}"),
+        Range::Fraction => format!("{kind} in (0, 1]"),
+    }
+}
+
+/// The sslmode value that names `mode`.
+fn ssl_mode_name(mode: SslMode) -> &'static str {
+    match mode {
+        SslMode::Disable => "disable",
+        SslMode::Prefer => "prefer",
+        SslMode::Require => "require",
+        SslMode::VerifyCa => "verify-ca",
+        SslMode::VerifyFull => "verify-full",
+    }
+}
+
+/// The default column of `s`.
+fn default_doc(s: &Setting) -> String {
+    match s.default {
+        DefaultValue::Unset => "none".into(),
+        DefaultValue::Num(n) => format!("{n}"),
+        DefaultValue::PerCpu { per_cpu, plus } => format!("cpus × {per_cpu} + {plus}"),
+        DefaultValue::Flag(b) => format!("{b}"),
+        DefaultValue::Str(text) | DefaultValue::JsSide(text) => text.into(),
+        DefaultValue::Ssl(mode) => ssl_mode_name(mode).into(),
+        DefaultValue::Breaker { failure_threshold, cooldown_ms } => {
+            format!("off (true: failureThreshold {failure_threshold}, cooldownMs {cooldown_ms})")
+        }
+        DefaultValue::Address { host, port, user } => {
+            format!("required; host {host}, port {port}, user {user}, database named as the user")
+        }
+    }
+}
+
+/// The body of `interface PoolOptions` in [`TYPES`].
+fn pool_options_type() -> &'static str {
+    let start = TYPES.find("export interface PoolOptions {").expect("index.d.ts declares PoolOptions");
+    let body = &TYPES[start..];
+    &body[..body.find("\n}").expect("PoolOptions ends")]
+}
+
+#[test]
+fn docs_and_types_match_the_table() {
+    let (mut rows, options_type) = (doc_rows(), pool_options_type());
+    for s in SETTINGS {
+        assert!(options_type.contains(&format!("\n  {}?:", s.option)), "PoolOptions lacks {}", s.option);
+        let cells = rows.remove(s.option).unwrap_or_else(|| panic!("docs/CONFIGURATION.md lacks {}", s.option));
+        assert_eq!(cells.len(), 6, "{}: option, URL key, environment, unit, default, meaning", s.option);
+        assert_eq!(cells[1], list_doc(s.url), "URL keys of {}", s.option);
+        assert_eq!(cells[2], list_doc(s.env), "environment of {}", s.option);
+        assert_eq!(cells[3], unit_doc(s), "unit of {}", s.option);
+        assert_eq!(cells[4], default_doc(s), "default of {}", s.option);
+    }
+    assert!(rows.is_empty(), "documented but not in the table: {:?}", rows.keys());
 }
