@@ -13,8 +13,6 @@
 mod binding;
 mod breaker;
 mod completion;
-// Made private with its own table of settings in a change of its own.
-#[allow(unreachable_pub)]
 mod config;
 mod connection;
 mod convert;

@@ -1,0 +1,278 @@
+//! Configuration: options, connection URL and environment merged into [`Settings`].
+//!
+//! Every setting is one row of the table in [`table`]: its option name, URL query keys,
+//! environment variables, kind (which fixes its unit), default and range. [`resolve`] walks the
+//! table with one reduce: option > URL query parameter > environment variable > default.
+//! Every invalid value is an `ERR_PGWARDEN_CONFIG` error that names where it came from and the
+//! bad value. The password is kept in a [`Secret`] and never printed.
+
+#![warn(unreachable_pub, missing_docs)]
+
+mod read;
+mod special;
+mod table;
+#[cfg(test)]
+mod tests;
+mod url;
+
+pub(crate) use table::ENV_NAMES;
+pub(crate) use url::redact_url;
+
+use crate::error::Error;
+use read::{Inputs, Values};
+use serde_json::{json, Map, Value};
+use special::Address;
+use std::collections::HashMap;
+use std::fmt;
+
+/// A value that must never be printed (the password).
+#[derive(Clone, Default, PartialEq)]
+pub(crate) struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// libpq's sslmode values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SslMode {
+    /// Plain TCP only.
+    Disable,
+    /// TLS when the server offers it, plain otherwise (libpq's default).
+    Prefer,
+    /// TLS required, certificate not verified.
+    Require,
+    /// TLS required, certificate chain verified against the root certificate.
+    VerifyCa,
+    /// TLS required, chain and host name verified.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// The mode a libpq sslmode value names (`allow` is taken as `prefer`).
+    fn parse(s: &str) -> Option<SslMode> {
+        Some(match s {
+            "disable" => SslMode::Disable,
+            "allow" | "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            _ => return None,
+        })
+    }
+}
+
+/// TLS settings: the mode and where certificates come from (PEM text or file path).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SslSettings {
+    /// How strictly TLS is required and verified.
+    pub mode: SslMode,
+    /// Root certificate(s) that sign the server's certificate.
+    pub root_cert: Option<String>,
+    /// Client certificate.
+    pub cert: Option<String>,
+    /// Client key.
+    pub key: Option<String>,
+}
+
+/// How int8 values reach JavaScript.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Int8Mode {
+    /// A decimal string (lossless; the default, as in `pg`).
+    String,
+    /// A JavaScript BigInt.
+    BigInt,
+    /// A JavaScript number (lossy past 2^53).
+    Number,
+}
+
+impl Int8Mode {
+    /// The mode the `int8` option names.
+    fn from_name(name: &str) -> Option<Int8Mode> {
+        Some(match name {
+            "string" => Int8Mode::String,
+            "bigint" => Int8Mode::BigInt,
+            "number" => Int8Mode::Number,
+            _ => return None,
+        })
+    }
+
+    /// The `int8` option value that names this mode.
+    fn name(self) -> &'static str {
+        match self {
+            Int8Mode::String => "string",
+            Int8Mode::BigInt => "bigint",
+            Int8Mode::Number => "number",
+        }
+    }
+}
+
+/// Everything a pool needs, merged and validated. Times are in milliseconds; 0 means "none".
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Settings {
+    /// Server host name, IP address, or Unix socket directory.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Role to connect as.
+    pub user: String,
+    /// Password, if any.
+    pub password: Option<Secret>,
+    /// Database name.
+    pub database: String,
+    /// Maximum pooled connections.
+    pub connection_limit: usize,
+    /// Connections kept open even when idle.
+    pub min_connections: usize,
+    /// Longest wait for a pooled connection (0: wait forever).
+    pub pool_timeout_ms: u64,
+    /// Longest wait to establish one connection (0: no limit).
+    pub connect_timeout_ms: u64,
+    /// Idle connections above `min_connections` close after this (0: never).
+    pub idle_timeout_ms: u64,
+    /// Connections are replaced after this age (0: never).
+    pub max_lifetime_ms: u64,
+    /// Client-side statement timeout; the statement is cancelled on the server (0: none).
+    pub query_timeout_ms: u64,
+    /// Server-side idle_in_transaction_session_timeout, if set.
+    pub idle_in_transaction_timeout_ms: Option<u64>,
+    /// Named statements kept per connection (LRU); 0 uses unnamed statements.
+    pub statement_cache_size: usize,
+    /// Running behind PgBouncer in transaction mode.
+    pub pgbouncer: bool,
+    /// Statements slower than this are reported.
+    pub slow_query_threshold_ms: u64,
+    /// Utilization (0..1) at which highUtilization fires.
+    pub utilization_alert_threshold: f64,
+    /// Minimum time between two highUtilization alerts (0: every crossing).
+    pub utilization_alert_cooldown_ms: u64,
+    /// Read replica URLs.
+    pub replica_urls: Vec<String>,
+    /// application_name reported to the server.
+    pub application_name: String,
+    /// search_path for every connection.
+    pub schema: Option<String>,
+    /// TLS settings.
+    pub ssl: SslSettings,
+    /// How int8 values reach JavaScript.
+    pub int8: Int8Mode,
+    /// Whether parameters may appear in logs and slow-query events.
+    pub log_params: bool,
+    /// Warn about clients held longer than this (0: off).
+    pub leak_detection_threshold_ms: u64,
+    /// Most verbose level forwarded from the native side to `logger`.
+    pub log_level: tracing::Level,
+    /// Circuit breaker: (consecutive connection failures that open it, cool-down ms); off when `None`.
+    pub circuit_breaker: Option<(u32, u64)>,
+    /// Warnings to log once (unknown URL parameters or options).
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// `host:port` (or the socket path), safe to print.
+    pub(crate) fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// A summary safe to show in `inspect(pool)`: no password.
+    pub(crate) fn describe(&self) -> Value {
+        json!({
+            "host": self.host, "port": self.port, "database": self.database, "user": self.user,
+            "connectionLimit": self.connection_limit, "minConnections": self.min_connections,
+            "poolTimeoutMs": self.pool_timeout_ms, "connectTimeoutMs": self.connect_timeout_ms,
+            "idleTimeoutMs": self.idle_timeout_ms, "maxLifetimeMs": self.max_lifetime_ms,
+            "queryTimeoutMs": self.query_timeout_ms, "statementCacheSize": self.statement_cache_size,
+            "pgbouncer": self.pgbouncer, "applicationName": self.application_name,
+            "slowQueryThresholdMs": self.slow_query_threshold_ms,
+            "utilizationAlertThreshold": self.utilization_alert_threshold,
+            "int8": self.int8.name(),
+            "logParams": self.log_params,
+            "leakDetectionThresholdMs": self.leak_detection_threshold_ms,
+            "circuitBreaker": self.circuit_breaker.map(|(n, ms)| json!({ "failureThreshold": n, "cooldownMs": ms })),
+            "replicas": self.replica_urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Merges options, URL and environment into validated [`Settings`].
+///
+/// `options` is the JS options object (non-finite numbers arrive as strings); `env` holds the
+/// variables of [`ENV_NAMES`] that are set; `cpus` sizes the default connection limit.
+pub(crate) fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usize) -> Result<Settings, Error> {
+    let empty = Map::new();
+    let options = match options {
+        Value::Object(m) => m,
+        Value::Null => &empty,
+        _ => return Err(Error::Config("Invalid options: expected an object".into())),
+    };
+    let mut warnings: Vec<String> =
+        options.keys().filter(|k| !table::is_option(k)).map(|k| format!("Unknown option '{k}' ignored")).collect();
+    let connection = table::setting("connectionString")?;
+    let mut url = special::connection_url(connection, options, env)?;
+    let (known, unknown): (Vec<_>, Vec<_>) = url.params.drain(..).partition(|(k, _)| table::is_url_param(k));
+    let unknown: Vec<String> = unknown.iter().map(|(k, _)| format!("'{k}'")).collect();
+    match unknown.len() {
+        0 => {}
+        1 => warnings.push(format!("Unknown URL parameter {} ignored", unknown[0])),
+        _ => warnings.push(format!("Unknown URL parameters {} ignored", unknown.join(", "))),
+    }
+    let inputs = Inputs { options, url: known.into_iter().collect(), env };
+    let values = read::reduce(&inputs, cpus)?;
+    let address = special::address(connection, url, &inputs.url)?;
+    settings(values, address, warnings)
+}
+
+/// The [`Settings`] of the reduced `values`.
+fn settings(mut v: Values, address: Address, mut warnings: Vec<String>) -> Result<Settings, Error> {
+    let Address { host, port, user, password, database } = address;
+    let pgbouncer = v.flag("pgbouncer")?;
+    let schema = v.opt_text("schema")?;
+    let idle_in_transaction_timeout_ms = v.opt_ms("idleInTransactionTimeoutMs")?;
+    // PgBouncer rejects startup options, so these session settings cannot be sent: say so.
+    if pgbouncer && (schema.is_some() || idle_in_transaction_timeout_ms.is_some()) {
+        warnings.push(
+            "schema and idleInTransactionTimeoutMs are not applied with pgbouncer=true (set them on the database or role instead)"
+                .into(),
+        );
+    }
+    let int8 = v.text("int8")?;
+    let log_level = v.text("logLevel")?;
+    Ok(Settings {
+        host,
+        port,
+        user,
+        password,
+        database,
+        connection_limit: v.count("connectionLimit")?,
+        min_connections: v.count("minConnections")?,
+        pool_timeout_ms: v.ms("poolTimeoutMs")?,
+        connect_timeout_ms: v.ms("connectTimeoutMs")?,
+        idle_timeout_ms: v.ms("idleTimeoutMs")?,
+        max_lifetime_ms: v.ms("maxLifetimeMs")?,
+        query_timeout_ms: v.ms("queryTimeoutMs")?,
+        idle_in_transaction_timeout_ms,
+        // PgBouncer in transaction mode cannot keep named statements.
+        statement_cache_size: if pgbouncer { 0 } else { v.count("statementCacheSize")? },
+        pgbouncer,
+        slow_query_threshold_ms: v.ms("slowQueryThresholdMs")?,
+        utilization_alert_threshold: v.num("utilizationAlertThreshold")?,
+        utilization_alert_cooldown_ms: v.ms("utilizationAlertCooldownMs")?,
+        replica_urls: v.list("replicaUrls")?,
+        application_name: v.text("applicationName")?,
+        schema,
+        ssl: v.ssl("ssl")?,
+        int8: Int8Mode::from_name(&int8).ok_or_else(|| unmapped("int8", &int8))?,
+        log_params: v.flag("logParams")?,
+        leak_detection_threshold_ms: v.ms("leakDetectionThresholdMs")?,
+        log_level: crate::logging::parse_level(&log_level).ok_or_else(|| unmapped("logLevel", &log_level))?,
+        circuit_breaker: v.breaker("circuitBreaker")?,
+        warnings,
+    })
+}
+
+/// The internal error for a value the table accepts but the typed field cannot hold (a bug).
+fn unmapped(option: &str, value: &str) -> Error {
+    Error::Internal(format!("{option} '{value}' is in the configuration table but has no meaning"))
+}

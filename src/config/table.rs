@@ -1,0 +1,304 @@
+//! The settings table: every setting, where it can come from, its kind, its default and its
+//! range. [`super::resolve`] walks it in order; the known options, URL parameters and
+//! environment variables are read from it, and docs/CONFIGURATION.md is checked against it.
+
+use super::SslMode;
+use crate::error::Error;
+use DefaultValue as D;
+use Kind as K;
+
+/// The unit of a millisecond setting's URL and environment values (options are always ms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unit {
+    /// Milliseconds.
+    Ms,
+    /// Seconds, as the URL parameters of Prisma and libpq are.
+    Seconds,
+}
+
+impl Unit {
+    /// Milliseconds per unit.
+    pub(super) fn ms(self) -> f64 {
+        match self {
+            Unit::Ms => 1.0,
+            Unit::Seconds => 1000.0,
+        }
+    }
+}
+
+/// What a setting holds, which fixes how each source is read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Kind {
+    /// A duration, ms as an option; URL and environment values are in the unit.
+    Ms(Unit),
+    /// A non-negative whole number.
+    Count,
+    /// A non-negative number.
+    Number,
+    /// `true`/`false` (`1`/`0` as text too).
+    Bool,
+    /// A string.
+    Text,
+    /// One of these strings.
+    OneOf(&'static [&'static str]),
+    /// Connection URLs: an array of strings, comma-separated in the environment.
+    UrlList,
+    /// The connection URL; its URL keys override host, port, user, password and dbname.
+    ConnectionUrl,
+    /// TLS: a boolean, a mode or an object; its URL keys give mode, root cert, cert and key.
+    Ssl,
+    /// The circuit breaker: a boolean or an object.
+    Breaker,
+    /// An object that only the JavaScript layer reads.
+    JsObject,
+}
+
+/// The value a setting takes when no source sets it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum DefaultValue {
+    /// None: the setting is off or left to the server.
+    Unset,
+    /// A number, in ms for durations.
+    Num(f64),
+    /// `cpus × per_cpu + plus`.
+    PerCpu {
+        /// Connections per CPU.
+        per_cpu: usize,
+        /// Connections added.
+        plus: usize,
+    },
+    /// A boolean.
+    Flag(bool),
+    /// A string.
+    Str(&'static str),
+    /// A TLS mode.
+    Ssl(SslMode),
+    /// Off; `true` turns it on with these field defaults.
+    Breaker {
+        /// Consecutive connection failures that open the breaker.
+        failure_threshold: u32,
+        /// How long it stays open, ms.
+        cooldown_ms: u64,
+    },
+    /// Required; the parts the URL leaves out default to these (the database to the user).
+    Address {
+        /// Host when the URL has none.
+        host: &'static str,
+        /// Port when the URL has none.
+        port: u16,
+        /// User when the URL has none.
+        user: &'static str,
+    },
+    /// Applied by the JavaScript layer.
+    JsSide(&'static str),
+}
+
+/// Validation beyond the kind's own, for numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Range {
+    /// Any value of the kind.
+    Any,
+    /// At least this number.
+    AtLeast(u64),
+    /// At most the value of this setting, which comes earlier in the table.
+    AtMost(&'static str),
+    /// Above 0 and at most 1.
+    Fraction,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Setting {
+    /// The option name, as JavaScript passes it.
+    pub(super) option: &'static str,
+    /// URL query parameters that set it (for connectionString and ssl: its parts).
+    pub(super) url: &'static [&'static str],
+    /// Environment variables that set it; the first one set wins.
+    pub(super) env: &'static [&'static str],
+    /// How it is read.
+    pub(super) kind: Kind,
+    /// Its value when no source sets it.
+    pub(super) default: DefaultValue,
+    /// Its range.
+    pub(super) range: Range,
+}
+
+/// The base of the rows below: no URL key, no environment variable, unset, any value.
+const ROW: Setting =
+    Setting { option: "", url: &[], env: &[], kind: Kind::Text, default: DefaultValue::Unset, range: Range::Any };
+
+/// Every setting, in the order they are resolved (an error names the first bad one).
+pub(super) const SETTINGS: &[Setting] = &[
+    Setting {
+        option: "connectionString",
+        url: &["host", "port", "user", "password", "dbname"],
+        env: &["DATABASE_URL"],
+        kind: K::ConnectionUrl,
+        default: D::Address { host: "localhost", port: 5432, user: "postgres" },
+        ..ROW
+    },
+    Setting {
+        option: "connectionLimit",
+        url: &["connection_limit"],
+        env: &["DB_CONNECTION_LIMIT", "DATABASE_CONNECTION_LIMIT", "DATABASE_POOL_SIZE"],
+        kind: K::Count,
+        default: D::PerCpu { per_cpu: 2, plus: 1 },
+        range: Range::AtLeast(1),
+    },
+    Setting {
+        option: "minConnections",
+        kind: K::Count,
+        default: D::Num(0.0),
+        range: Range::AtMost("connectionLimit"),
+        ..ROW
+    },
+    Setting {
+        option: "poolTimeoutMs",
+        url: &["pool_timeout"],
+        env: &["DB_POOL_TIMEOUT", "DATABASE_POOL_TIMEOUT"],
+        kind: K::Ms(Unit::Seconds),
+        default: D::Num(10_000.0),
+        ..ROW
+    },
+    Setting {
+        option: "connectTimeoutMs",
+        url: &["connect_timeout"],
+        env: &["DATABASE_CONNECT_TIMEOUT"],
+        kind: K::Ms(Unit::Seconds),
+        default: D::Num(5_000.0),
+        ..ROW
+    },
+    Setting {
+        option: "idleTimeoutMs",
+        url: &["idle_timeout"],
+        kind: K::Ms(Unit::Seconds),
+        default: D::Num(60_000.0),
+        ..ROW
+    },
+    Setting {
+        option: "maxLifetimeMs",
+        url: &["max_lifetime"],
+        kind: K::Ms(Unit::Seconds),
+        default: D::Num(1_800_000.0),
+        ..ROW
+    },
+    Setting {
+        option: "queryTimeoutMs",
+        url: &["statement_timeout"],
+        env: &["DB_QUERY_TIMEOUT", "DATABASE_QUERY_TIMEOUT", "DATABASE_STATEMENT_TIMEOUT"],
+        kind: K::Ms(Unit::Ms),
+        default: D::Num(30_000.0),
+        ..ROW
+    },
+    Setting {
+        option: "idleInTransactionTimeoutMs",
+        url: &["idle_in_transaction_session_timeout"],
+        env: &["DATABASE_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"],
+        kind: K::Ms(Unit::Ms),
+        ..ROW
+    },
+    Setting { option: "pgbouncer", url: &["pgbouncer"], kind: K::Bool, default: D::Flag(false), ..ROW },
+    Setting {
+        option: "statementCacheSize",
+        url: &["statement_cache_size"],
+        env: &["DB_STATEMENT_CACHE_SIZE"],
+        kind: K::Count,
+        default: D::Num(100.0),
+        ..ROW
+    },
+    Setting {
+        option: "slowQueryThresholdMs",
+        env: &["DB_SLOW_QUERY_THRESHOLD", "SLOW_QUERY_THRESHOLD"],
+        kind: K::Ms(Unit::Ms),
+        default: D::Num(1000.0),
+        ..ROW
+    },
+    Setting {
+        option: "utilizationAlertThreshold",
+        kind: K::Number,
+        default: D::Num(0.8),
+        range: Range::Fraction,
+        ..ROW
+    },
+    Setting { option: "utilizationAlertCooldownMs", kind: K::Ms(Unit::Ms), default: D::Num(10_000.0), ..ROW },
+    Setting { option: "replicaUrls", env: &["DATABASE_REPLICA_URL"], kind: K::UrlList, ..ROW },
+    Setting {
+        option: "applicationName",
+        url: &["application_name"],
+        kind: K::Text,
+        default: D::Str("pgwarden"),
+        ..ROW
+    },
+    Setting { option: "schema", url: &["schema"], kind: K::Text, ..ROW },
+    Setting { option: "int8", kind: K::OneOf(&["string", "bigint", "number"]), default: D::Str("string"), ..ROW },
+    Setting { option: "logParams", kind: K::Bool, default: D::Flag(false), ..ROW },
+    Setting { option: "leakDetectionThresholdMs", kind: K::Ms(Unit::Ms), default: D::Num(0.0), ..ROW },
+    Setting {
+        option: "ssl",
+        url: &["sslmode", "sslrootcert", "sslcert", "sslkey"],
+        kind: K::Ssl,
+        default: D::Ssl(SslMode::Prefer),
+        ..ROW
+    },
+    Setting {
+        option: "circuitBreaker",
+        kind: K::Breaker,
+        default: D::Breaker { failure_threshold: 5, cooldown_ms: 5000 },
+        ..ROW
+    },
+    Setting { option: "logLevel", kind: K::OneOf(&["debug", "info", "warn", "error"]), default: D::Str("info"), ..ROW },
+    Setting { option: "logger", kind: K::JsObject, default: D::JsSide("console"), ..ROW },
+];
+
+/// How many environment variable names the table holds.
+const ENV_COUNT: usize = {
+    let (mut n, mut i) = (0, 0);
+    while i < SETTINGS.len() {
+        n += SETTINGS[i].env.len();
+        i += 1;
+    }
+    n
+};
+
+/// Environment variables pgwarden reads, in table order; the JS layer passes exactly these.
+pub(crate) const ENV_NAMES: &[&str] = &{
+    let mut names = [""; ENV_COUNT];
+    let (mut i, mut k) = (0, 0);
+    while i < SETTINGS.len() {
+        let mut j = 0;
+        while j < SETTINGS[i].env.len() {
+            names[k] = SETTINGS[i].env[j];
+            k += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    names
+};
+
+/// Whether `name` is an option pgwarden understands (others draw one warning).
+pub(super) fn is_option(name: &str) -> bool {
+    SETTINGS.iter().any(|s| s.option == name)
+}
+
+/// Whether `key` is a URL query parameter pgwarden understands (others draw one warning).
+pub(super) fn is_url_param(key: &str) -> bool {
+    SETTINGS.iter().any(|s| s.url.contains(&key))
+}
+
+/// The row of `option`.
+pub(super) fn setting(option: &str) -> Result<&'static Setting, Error> {
+    SETTINGS
+        .iter()
+        .find(|s| s.option == option)
+        .ok_or_else(|| Error::Internal(format!("no setting {option} in the configuration table")))
+}
+
+/// `'a', 'b' or 'c'`: the accepted values of a [`Kind::OneOf`], for error messages.
+pub(super) fn quoted_choices(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
+    }
+}

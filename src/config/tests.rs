@@ -1,0 +1,378 @@
+//! Resolution, precedence, errors, redaction, and the table against docs/CONFIGURATION.md.
+
+use super::table::{DefaultValue, Kind, Range, Setting, Unit, SETTINGS};
+use super::*;
+
+/// An environment holding `pairs`.
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// A URL with every part and a percent-encoded password.
+const URL: &str = "postgres://alice:s3cr%40t@db.example:6543/shop";
+
+#[test]
+fn defaults() {
+    let s = resolve(&json!({ "connectionString": URL }), &env(&[]), 2).unwrap();
+    assert_eq!(s.host, "db.example");
+    assert_eq!(s.port, 6543);
+    assert_eq!(s.user, "alice");
+    assert_eq!(s.password, Some(Secret("s3cr@t".into())));
+    assert_eq!(s.database, "shop");
+    assert_eq!(s.connection_limit, 5);
+    assert_eq!(s.pool_timeout_ms, 10_000);
+    assert_eq!(s.connect_timeout_ms, 5_000);
+    assert_eq!(s.idle_timeout_ms, 60_000);
+    assert_eq!(s.max_lifetime_ms, 1_800_000);
+    assert_eq!(s.query_timeout_ms, 30_000);
+    assert_eq!(s.idle_in_transaction_timeout_ms, None);
+    assert_eq!(s.statement_cache_size, 100);
+    assert_eq!(s.slow_query_threshold_ms, 1000);
+    assert_eq!(s.utilization_alert_threshold, 0.8);
+    assert_eq!(s.application_name, "pgwarden");
+    assert_eq!(s.ssl.mode, SslMode::Prefer);
+    assert_eq!(s.int8, Int8Mode::String);
+    assert!(!s.log_params);
+    assert_eq!(s.min_connections, 0);
+    assert!(!s.pgbouncer);
+    assert_eq!(s.utilization_alert_cooldown_ms, 10_000);
+    assert_eq!(s.replica_urls, Vec::<String>::new());
+    assert_eq!(s.schema, None);
+    assert_eq!(s.leak_detection_threshold_ms, 0);
+    assert_eq!(s.log_level, tracing::Level::INFO);
+    assert_eq!(s.circuit_breaker, None);
+    assert_eq!(s.warnings, Vec::<String>::new());
+}
+
+#[test]
+fn address_defaults_and_url_overrides() {
+    let s = resolve(&json!({ "connectionString": "postgres:///" }), &env(&[]), 2).unwrap();
+    assert_eq!(
+        (s.host.as_str(), s.port, s.user.as_str(), s.database.as_str()),
+        ("localhost", 5432, "postgres", "postgres")
+    );
+    assert_eq!(s.password, None);
+    let url = format!("{URL}?host=h2&port=7&user=bob&password=pw&dbname=d2");
+    let s = resolve(&json!({ "connectionString": url }), &env(&[]), 2).unwrap();
+    assert_eq!((s.host.as_str(), s.port, s.user.as_str(), s.database.as_str()), ("h2", 7, "bob", "d2"));
+    assert_eq!(s.password, Some(Secret("pw".into())));
+    let s = resolve(&json!({ "connectionString": "postgres://carol@h/" }), &env(&[]), 2).unwrap();
+    assert_eq!(s.database, "carol", "the database defaults to the user");
+    let err = resolve(&json!({ "connectionString": format!("{URL}?port=x") }), &env(&[]), 2).unwrap_err();
+    assert_eq!(err.message(), "Invalid port: 'x' from URL parameter port (expected a port number)");
+}
+
+#[test]
+fn range_messages() {
+    let e = |o: Value| resolve(&o, &env(&[]), 2).unwrap_err().message();
+    assert_eq!(
+        e(json!({ "connectionString": format!("{URL}?connection_limit=0") })),
+        "Invalid connectionLimit: '0' from URL parameter connection_limit (expected at least 1)"
+    );
+    assert_eq!(
+        e(json!({ "connectionString": URL, "connectionLimit": 2, "minConnections": "3" })),
+        "Invalid minConnections: 3 from option minConnections (expected at most connectionLimit, 2)"
+    );
+    assert_eq!(
+        e(json!({ "connectionString": URL, "utilizationAlertThreshold": 1.5 })),
+        "Invalid utilizationAlertThreshold: 1.5 from option utilizationAlertThreshold (expected a fraction above 0 and at most 1, e.g. 0.8)"
+    );
+    assert_eq!(
+        e(json!({ "connectionString": URL, "int8": "double" })),
+        "Invalid int8: 'double' from option int8 (expected 'string', 'bigint' or 'number')"
+    );
+    assert_eq!(
+        e(json!({ "connectionString": URL, "logLevel": "trace" })),
+        "Invalid logLevel: 'trace' from option logLevel (expected 'debug', 'info', 'warn' or 'error')"
+    );
+}
+
+#[test]
+fn precedence_option_url_env_default() {
+    let url = format!("{URL}?connection_limit=7&pool_timeout=3");
+    let e = env(&[
+        ("DB_CONNECTION_LIMIT", "9"),
+        ("DATABASE_CONNECTION_LIMIT", "11"),
+        ("DB_POOL_TIMEOUT", "4"),
+        ("DATABASE_CONNECT_TIMEOUT", "2"),
+    ]);
+    let s = resolve(&json!({ "connectionString": url, "connectionLimit": 3 }), &e, 2).unwrap();
+    assert_eq!(s.connection_limit, 3, "option wins");
+    assert_eq!(s.pool_timeout_ms, 3000, "URL beats env, seconds to ms");
+    assert_eq!(s.connect_timeout_ms, 2000, "env beats default");
+    let s = resolve(&json!({ "connectionString": URL }), &e, 2).unwrap();
+    assert_eq!(s.connection_limit, 9, "first env name wins");
+}
+
+#[test]
+fn database_url_from_env() {
+    let s = resolve(&json!({}), &env(&[("DATABASE_URL", URL)]), 2).unwrap();
+    assert_eq!(s.database, "shop");
+    let err = resolve(&json!({}), &env(&[]), 2).unwrap_err();
+    assert_eq!(err.code(), "ERR_PGWARDEN_CONFIG");
+}
+
+#[test]
+fn errors_name_source_and_value() {
+    let e = |o: Value, en: &[(&str, &str)]| resolve(&o, &env(en), 2).unwrap_err().message();
+    let m = e(json!({ "connectionString": URL, "connectionLimit": -1 }), &[]);
+    assert!(m.contains("option connectionLimit") && m.contains("-1"), "{m}");
+    let m = e(json!({ "connectionString": URL, "poolTimeoutMs": "NaN" }), &[]);
+    assert!(m.contains("option poolTimeoutMs") && m.contains("NaN"), "{m}");
+    let m = e(json!({ "connectionString": format!("{URL}?connection_limit=abc") }), &[]);
+    assert!(m.contains("URL parameter connection_limit") && m.contains("abc"), "{m}");
+    let m = e(json!({ "connectionString": URL }), &[("DB_QUERY_TIMEOUT", "soon")]);
+    assert!(m.contains("environment variable DB_QUERY_TIMEOUT") && m.contains("soon"), "{m}");
+    let m = e(json!({ "connectionString": format!("{URL}?sslmode=bogus") }), &[]);
+    assert!(m.contains("URL parameter sslmode") && m.contains("bogus"), "{m}");
+    let m = e(json!({ "connectionString": "postgres://alice:hunter2@[bad" }), &[]);
+    assert!(!m.contains("hunter2") && m.contains("unparsable"), "{m}");
+}
+
+#[test]
+fn pgbouncer_forces_unnamed_statements() {
+    let s =
+        resolve(&json!({ "connectionString": format!("{URL}?pgbouncer=true&statement_cache_size=50") }), &env(&[]), 2)
+            .unwrap();
+    assert!(s.pgbouncer);
+    assert_eq!(s.statement_cache_size, 0);
+}
+
+#[test]
+fn pgbouncer_warns_about_session_settings() {
+    let s = resolve(&json!({ "connectionString": format!("{URL}?pgbouncer=true&schema=app") }), &env(&[]), 2).unwrap();
+    assert_eq!(s.warnings.len(), 1);
+    assert!(s.warnings[0].contains("not applied with pgbouncer=true"));
+}
+
+#[test]
+fn unknown_url_parameter_warns() {
+    let s = resolve(&json!({ "connectionString": format!("{URL}?foo=1&schema=app") }), &env(&[]), 2).unwrap();
+    assert_eq!(s.warnings, vec!["Unknown URL parameter 'foo' ignored".to_string()]);
+    assert_eq!(s.schema.as_deref(), Some("app"));
+}
+
+#[test]
+fn replicas_from_env_comma_separated() {
+    let s = resolve(
+        &json!({ "connectionString": URL }),
+        &env(&[("DATABASE_REPLICA_URL", "postgres://r1/db, postgres://r2/db")]),
+        2,
+    )
+    .unwrap();
+    assert_eq!(s.replica_urls, vec!["postgres://r1/db", "postgres://r2/db"]);
+}
+
+#[test]
+fn redaction() {
+    assert_eq!(redact_url("postgres://u:pw@h:5/d?x=1"), "postgres://u:***@h:5/d?x=1");
+    assert_eq!(redact_url("postgres://u@h/d"), "postgres://u@h/d");
+    assert_eq!(redact_url("postgres://u:p@ss@h/d"), "postgres://u:***@h/d");
+    assert_eq!(redact_url("u:pw/x@h/d"), "u:***@h/d");
+    assert_eq!(redact_url("postgres://u:pw/x@h/d"), "postgres://u:***@h/d");
+    assert_eq!(redact_url("postgres://u@[bad/db?password=pw&a=1"), "postgres://u@[bad/db?password=***&a=1");
+    let s = resolve(&json!({ "connectionString": URL }), &env(&[]), 2).unwrap();
+    assert!(!format!("{s:?}").contains("s3cr"));
+    assert!(!s.describe().to_string().contains("s3cr"));
+}
+
+#[test]
+fn circuit_breaker() {
+    let cb = |o: Value| resolve(&o, &env(&[]), 2).map(|s| s.circuit_breaker);
+    assert_eq!(cb(json!({ "connectionString": URL })).unwrap(), None);
+    assert_eq!(
+        cb(json!({ "connectionString": URL, "circuitBreaker": { "failureThreshold": 3 } })).unwrap(),
+        Some((3, 5000))
+    );
+    assert!(cb(json!({ "connectionString": URL, "circuitBreaker": { "cooldownMs": -1 } })).is_err());
+}
+
+#[test]
+fn ssl_forms() {
+    let mode = |o: Value| resolve(&o, &env(&[]), 2).unwrap().ssl.mode;
+    assert_eq!(mode(json!({ "connectionString": URL, "ssl": false })), SslMode::Disable);
+    assert_eq!(mode(json!({ "connectionString": URL, "ssl": true })), SslMode::VerifyFull);
+    assert_eq!(mode(json!({ "connectionString": URL, "ssl": { "rejectUnauthorized": false } })), SslMode::Require);
+    assert_eq!(mode(json!({ "connectionString": format!("{URL}?sslmode=verify-ca") })), SslMode::VerifyCa);
+    assert_eq!(
+        mode(json!({ "connectionString": format!("{URL}?sslmode=disable"), "ssl": "require" })),
+        SslMode::Require
+    );
+}
+
+#[test]
+fn connection_limit_default_follows_cpus() {
+    for (cpus, limit) in [(1, 3), (2, 5), (8, 17)] {
+        let s = resolve(&json!({ "connectionString": URL }), &env(&[]), cpus).unwrap();
+        assert_eq!(s.connection_limit, limit);
+    }
+}
+
+#[test]
+fn env_names_come_from_the_table_in_order() {
+    assert_eq!(
+        ENV_NAMES,
+        &[
+            "DATABASE_URL",
+            "DB_CONNECTION_LIMIT",
+            "DATABASE_CONNECTION_LIMIT",
+            "DATABASE_POOL_SIZE",
+            "DB_POOL_TIMEOUT",
+            "DATABASE_POOL_TIMEOUT",
+            "DATABASE_CONNECT_TIMEOUT",
+            "DB_QUERY_TIMEOUT",
+            "DATABASE_QUERY_TIMEOUT",
+            "DATABASE_STATEMENT_TIMEOUT",
+            "DATABASE_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
+            "DB_STATEMENT_CACHE_SIZE",
+            "DB_SLOW_QUERY_THRESHOLD",
+            "SLOW_QUERY_THRESHOLD",
+            "DATABASE_REPLICA_URL",
+        ]
+    );
+}
+
+#[test]
+fn table_names_are_unique() {
+    let mut seen = std::collections::HashSet::new();
+    for s in SETTINGS {
+        assert!(seen.insert(format!("option {}", s.option)), "{}", s.option);
+        for k in s.url {
+            assert!(seen.insert(format!("url {k}")), "{k}");
+        }
+        for e in s.env {
+            assert!(seen.insert(format!("env {e}")), "{e}");
+        }
+    }
+}
+
+#[test]
+fn every_choice_of_the_table_has_a_meaning() {
+    let choices = |option: &str| match table::setting(option).unwrap().kind {
+        Kind::OneOf(names) => names,
+        other => panic!("{option} is {other:?}"),
+    };
+    for name in choices("int8") {
+        assert_eq!(Int8Mode::from_name(name).map(Int8Mode::name), Some(*name));
+    }
+    for name in choices("logLevel") {
+        assert!(crate::logging::parse_level(name).is_some(), "{name}");
+    }
+}
+
+#[test]
+fn unknown_options_warn_and_known_ones_do_not() {
+    let mut o = json!({ "connectionString": URL, "connectionLimt": 3 });
+    for s in SETTINGS.iter().filter(|s| s.option != "connectionString") {
+        o[s.option] = Value::Null;
+    }
+    let s = resolve(&o, &env(&[]), 2).unwrap();
+    assert_eq!(s.warnings, vec!["Unknown option 'connectionLimt' ignored".to_string()]);
+}
+
+/// The reference of every setting, checked against the table.
+const DOC: &str = include_str!("../../docs/CONFIGURATION.md");
+/// The TypeScript types, whose `PoolOptions` must name every option.
+const TYPES: &str = include_str!("../../index.d.ts");
+
+/// The rows of the settings table in [`DOC`]: cells without backticks, keyed by option.
+fn doc_rows() -> HashMap<String, Vec<String>> {
+    let rows = DOC.lines().filter(|l| l.starts_with("| `")).map(|l| {
+        let cells: Vec<String> =
+            l.trim().trim_matches('|').split('|').map(|c| c.replace('`', "").trim().to_string()).collect();
+        (cells[0].clone(), cells)
+    });
+    let mut out = HashMap::new();
+    for (option, cells) in rows {
+        assert!(out.insert(option.clone(), cells).is_none(), "{option} is documented twice");
+    }
+    out
+}
+
+/// A list column: the names joined by ", ", or "—" for none.
+fn list_doc(names: &[&str]) -> String {
+    if names.is_empty() {
+        "—".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// The unit column of `s`: its kind (with the unit of URL/env values) and range.
+fn unit_doc(s: &Setting) -> String {
+    let kind = match s.kind {
+        Kind::Ms(Unit::Ms) => "ms".to_string(),
+        Kind::Ms(Unit::Seconds) => match (s.url.is_empty(), s.env.is_empty()) {
+            (false, false) => "ms (s in URL and env)".into(),
+            (false, true) => "ms (s in URL)".into(),
+            _ => "ms (s in env)".into(),
+        },
+        Kind::Count => "count".into(),
+        Kind::Number => "number".into(),
+        Kind::Bool => "boolean".into(),
+        Kind::Text => "string".into(),
+        Kind::OneOf(names) => format!("one of {}", names.join(", ")),
+        Kind::UrlList => "URL list".into(),
+        Kind::ConnectionUrl => "URL".into(),
+        Kind::Ssl => "boolean, mode or object".into(),
+        Kind::Breaker => "boolean or object".into(),
+        Kind::JsObject => "object or false".into(),
+    };
+    match s.range {
+        Range::Any => kind,
+        Range::AtLeast(min) => format!("{kind} ≥ {min}"),
+        Range::AtMost(other) => format!("{kind} ≤ {other}"),
+        Range::Fraction => format!("{kind} in (0, 1]"),
+    }
+}
+
+/// The sslmode value that names `mode`.
+fn ssl_mode_name(mode: SslMode) -> &'static str {
+    match mode {
+        SslMode::Disable => "disable",
+        SslMode::Prefer => "prefer",
+        SslMode::Require => "require",
+        SslMode::VerifyCa => "verify-ca",
+        SslMode::VerifyFull => "verify-full",
+    }
+}
+
+/// The default column of `s`.
+fn default_doc(s: &Setting) -> String {
+    match s.default {
+        DefaultValue::Unset => "none".into(),
+        DefaultValue::Num(n) => format!("{n}"),
+        DefaultValue::PerCpu { per_cpu, plus } => format!("cpus × {per_cpu} + {plus}"),
+        DefaultValue::Flag(b) => format!("{b}"),
+        DefaultValue::Str(text) | DefaultValue::JsSide(text) => text.into(),
+        DefaultValue::Ssl(mode) => ssl_mode_name(mode).into(),
+        DefaultValue::Breaker { failure_threshold, cooldown_ms } => {
+            format!("off (true: failureThreshold {failure_threshold}, cooldownMs {cooldown_ms})")
+        }
+        DefaultValue::Address { host, port, user } => {
+            format!("required; host {host}, port {port}, user {user}, database named as the user")
+        }
+    }
+}
+
+/// The body of `interface PoolOptions` in [`TYPES`].
+fn pool_options_type() -> &'static str {
+    let start = TYPES.find("export interface PoolOptions {").expect("index.d.ts declares PoolOptions");
+    let body = &TYPES[start..];
+    &body[..body.find("\n}").expect("PoolOptions ends")]
+}
+
+#[test]
+fn docs_and_types_match_the_table() {
+    let (mut rows, options_type) = (doc_rows(), pool_options_type());
+    for s in SETTINGS {
+        assert!(options_type.contains(&format!("\n  {}?:", s.option)), "PoolOptions lacks {}", s.option);
+        let cells = rows.remove(s.option).unwrap_or_else(|| panic!("docs/CONFIGURATION.md lacks {}", s.option));
+        assert_eq!(cells.len(), 6, "{}: option, URL key, environment, unit, default, meaning", s.option);
+        assert_eq!(cells[1], list_doc(s.url), "URL keys of {}", s.option);
+        assert_eq!(cells[2], list_doc(s.env), "environment of {}", s.option);
+        assert_eq!(cells[3], unit_doc(s), "unit of {}", s.option);
+        assert_eq!(cells[4], default_doc(s), "default of {}", s.option);
+    }
+    assert!(rows.is_empty(), "documented but not in the table: {:?}", rows.keys());
+}
