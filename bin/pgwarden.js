@@ -1,17 +1,19 @@
 #!/usr/bin/env node
 'use strict'
-// The pgwarden command: `pgwarden load-test`, `--help`, `--version`.
+// The pgwarden command: `pgwarden load-test`, `pgwarden doctor`, `--help`, `--version`.
 
 const { UsageError } = require('../lib/cli/options')
 
 const COMMANDS = {
-  'load-test': () => require('../lib/cli/load-test').loadTest
+  'load-test': () => require('../lib/cli/load-test').loadTest,
+  doctor: () => require('../lib/cli/doctor').doctor
 }
 
 const HELP = `Usage: pgwarden <command> [options]
 
 Commands:
   load-test   run virtual clients against PostgreSQL and assess the pool (PASS/FAIL)
+  doctor      show where each setting came from, the server's limits, warnings and live problems
 
 Run \`pgwarden <command> --help\` for a command's options. \`pgwarden --version\` prints the version.
 `

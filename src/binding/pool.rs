@@ -98,6 +98,12 @@ impl NativePool {
         })
     }
 
+    /// Every setting with its value (no password) and where it came from, as JSON.
+    #[napi]
+    pub fn setting_sources(&self) -> String {
+        self.settings.sources_json().to_string()
+    }
+
     /// Configuration warnings to log once (unknown URL parameters, unknown options).
     #[napi]
     pub fn warnings(&self) -> Vec<String> {

@@ -51,6 +51,17 @@ pub(crate) enum SslMode {
 }
 
 impl SslMode {
+    /// libpq's name of the mode.
+    fn name(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
     /// The mode a libpq sslmode value names (`allow` is taken as `prefer`).
     fn parse(s: &str) -> Option<SslMode> {
         Some(match s {
@@ -168,6 +179,9 @@ pub(crate) struct Settings {
     pub circuit_breaker: Option<(u32, u64)>,
     /// Warnings to log once (unknown URL parameters or options).
     pub warnings: Vec<String>,
+    /// Where each setting of the table came from ("option x", "URL parameter y",
+    /// "environment variable Z" or "default"), in table order.
+    pub sources: Vec<(&'static str, String)>,
 }
 
 impl Settings {
@@ -196,6 +210,52 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Every setting with its value (no password) and where it came from, for `pgwarden doctor`.
+    pub(crate) fn sources_json(&self) -> Value {
+        let described = self.describe();
+        let value = |name: &str| -> Value {
+            match name {
+                "connectionString" => json!(redact_url(&format!(
+                    "postgres://{}@{}:{}/{}",
+                    self.user, self.host, self.port, self.database
+                ))),
+                "ssl" => json!(self.ssl.mode.name()),
+                "schema" => json!(self.schema),
+                "idleInTransactionTimeoutMs" => json!(self.idle_in_transaction_timeout_ms),
+                "utilizationAlertCooldownMs" => json!(self.utilization_alert_cooldown_ms),
+                "replicaUrls" => described["replicas"].clone(),
+                "logLevel" => json!(self.log_level.as_str().to_ascii_lowercase()),
+                other => described.get(other).cloned().unwrap_or(Value::Null),
+            }
+        };
+        let rows =
+            self.sources.iter().map(|(name, source)| json!({ "name": name, "value": value(name), "source": source }));
+        Value::Array(rows.collect())
+    }
+}
+
+/// Where each setting of the table came from, by the same precedence the reduce follows.
+fn sources_of(
+    inputs: &Inputs,
+    options: &Map<String, Value>,
+    env: &HashMap<String, String>,
+) -> Vec<(&'static str, String)> {
+    let source = |s: &table::Setting| -> String {
+        if s.kind == table::Kind::ConnectionUrl {
+            return if options.get(s.option).is_some_and(|v| !v.is_null()) {
+                format!("option {}", s.option)
+            } else if let Some(name) = s.env.iter().find(|n| env.contains_key(**n)) {
+                format!("environment variable {name}")
+            } else {
+                "default".into()
+            };
+        }
+        inputs.pick(s).map(|(from, _)| from.to_string()).unwrap_or_else(|| "default".into())
+    };
+    table::SETTINGS.iter().filter(|s| s.kind != table::Kind::JsObject).map(|s| (s.option, source(s))).collect()
+}
+
 /// Merges options, URL and environment into validated [`Settings`].
 ///
 /// `options` is the JS options object (non-finite numbers arrive as strings); `env` holds the
@@ -220,12 +280,18 @@ pub(crate) fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usiz
     }
     let inputs = Inputs { options, url: known.into_iter().collect(), env };
     let values = read::reduce(&inputs, cpus)?;
+    let sources = sources_of(&inputs, options, env);
     let address = special::address(connection, url, &inputs.url)?;
-    settings(values, address, warnings)
+    settings(values, address, warnings, sources)
 }
 
 /// The [`Settings`] of the reduced `values`.
-fn settings(mut v: Values, address: Address, mut warnings: Vec<String>) -> Result<Settings, Error> {
+fn settings(
+    mut v: Values,
+    address: Address,
+    mut warnings: Vec<String>,
+    sources: Vec<(&'static str, String)>,
+) -> Result<Settings, Error> {
     let Address { host, port, user, password, database } = address;
     let pgbouncer = v.flag("pgbouncer")?;
     let schema = v.opt_text("schema")?;
@@ -269,6 +335,7 @@ fn settings(mut v: Values, address: Address, mut warnings: Vec<String>) -> Resul
         log_level: crate::logging::parse_level(&log_level).ok_or_else(|| unmapped("logLevel", &log_level))?,
         circuit_breaker: v.breaker("circuitBreaker")?,
         warnings,
+        sources,
     })
 }
 

@@ -376,3 +376,26 @@ fn docs_and_types_match_the_table() {
     }
     assert!(rows.is_empty(), "documented but not in the table: {:?}", rows.keys());
 }
+
+#[test]
+fn sources_say_where_each_value_came_from() {
+    let url = "postgres://u:secret@h:5433/db?pool_timeout=7&sslmode=require";
+    let e = env(&[("DATABASE_URL", url), ("DB_QUERY_TIMEOUT", "9000")]);
+    let s = resolve(&json!({ "connectionLimit": 3 }), &e, 2).unwrap();
+    let rows = s.sources_json();
+    let row = |name: &str| rows.as_array().unwrap().iter().find(|r| r["name"] == name).unwrap().clone();
+    assert_eq!(
+        row("connectionString"),
+        json!({ "name": "connectionString", "value": "postgres://u@h:5433/db", "source": "environment variable DATABASE_URL" })
+    );
+    assert_eq!(row("connectionLimit")["source"], "option connectionLimit");
+    assert_eq!(
+        row("poolTimeoutMs"),
+        json!({ "name": "poolTimeoutMs", "value": 7000, "source": "URL parameter pool_timeout" })
+    );
+    assert_eq!(row("queryTimeoutMs")["source"], "environment variable DB_QUERY_TIMEOUT");
+    assert_eq!(row("ssl"), json!({ "name": "ssl", "value": "require", "source": "URL parameter sslmode" }));
+    assert_eq!(row("idleTimeoutMs")["source"], "default");
+    assert!(!rows.to_string().contains("secret"));
+    assert!(rows.as_array().unwrap().iter().all(|r| r["name"] != "logger"));
+}
