@@ -27,6 +27,8 @@ export declare class NativeClient {
 export declare class NativePool {
   /** Validates the configuration; connects lazily. */
   constructor(options: any, env: Record<string, string>)
+  /** Every setting with its value (no password) and where it came from, as JSON. */
+  settingSources(): string
   /** Configuration warnings to log once (unknown URL parameters, unknown options). */
   warnings(): Array<string>
   /** The settings as JSON, without the password. */
