@@ -275,9 +275,11 @@ const DOC: &str = include_str!("../../docs/CONFIGURATION.md");
 /// The TypeScript types, whose `PoolOptions` must name every option.
 const TYPES: &str = include_str!("../../index.d.ts");
 
-/// The rows of the settings table in [`DOC`]: cells without backticks, keyed by option.
+/// The rows of the settings table in [`DOC`] (before the per-call defaults): cells without
+/// backticks, keyed by option.
 fn doc_rows() -> HashMap<String, Vec<String>> {
-    let rows = DOC.lines().filter(|l| l.starts_with("| `")).map(|l| {
+    let settings = DOC.split("\n## Defaults of the per-call options").next().unwrap_or(DOC);
+    let rows = settings.lines().filter(|l| l.starts_with("| `")).map(|l| {
         let cells: Vec<String> =
             l.trim().trim_matches('|').split('|').map(|c| c.replace('`', "").trim().to_string()).collect();
         (cells[0].clone(), cells)
