@@ -26,11 +26,13 @@ fn js_error(e: &Error, query: Option<&str>) -> napi::Error {
 }
 
 /// Runs `fut`, turning a panic into an internal error: the one `catch_unwind` of the crate.
-async fn caught<T>(fut: impl Future<Output = Result<T, Error>>) -> Result<T, Error> {
-    AssertUnwindSafe(fut)
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| Err(Error::Internal("internal error (a panic was caught); please report it".into())))
+/// A plain combinator, not an `async fn`: no second state machine around the statement's
+/// future (as an `async fn`, with a `write!` in the result envelope, it cost SELECT 1 at 100
+/// callers ~10%: 36k against 41k q/s).
+fn caught<T>(fut: impl Future<Output = Result<T, Error>>) -> impl Future<Output = Result<T, Error>> {
+    AssertUnwindSafe(fut).catch_unwind().map(|out| {
+        out.unwrap_or_else(|_| Err(Error::Internal("internal error (a panic was caught); please report it".into())))
+    })
 }
 
 /// [`caught`], with any error turned into a JS error: how every async method runs.

@@ -127,11 +127,16 @@ impl RowWriter {
         self.envelope(command, "done", if done { "true" } else { "false" }, meta)
     }
 
+    /// Written with `push_str`, not `write!`: it runs once per statement.
     fn envelope(&mut self, command: &str, key: &str, value: &str, meta: bool) -> String {
         let mut out = String::with_capacity(256);
         out.push('{');
         self.take_cols(&mut out);
-        let _ = write!(out, ",\"{key}\":{value},\"command\":");
+        out.push_str(",\"");
+        out.push_str(key);
+        out.push_str("\":");
+        out.push_str(value);
+        out.push_str(",\"command\":");
         json_str(&mut out, command);
         if meta {
             out.push(',');
