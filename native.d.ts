@@ -12,7 +12,7 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** A connection held by `pool.acquire()` until `release()`. */
 export declare class NativeClient {
   /** Runs one statement on this connection. */
-  query(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<string>
+  query(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, prisma?: boolean | undefined | null): Promise<string>
   /** Runs a multi-statement script on this connection. */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Cancels the statement running on this connection (cancel request), if any. */
@@ -50,7 +50,7 @@ export declare class NativePool {
    * Starts statement `id`; its outcome arrives through the completion sink as
    * `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
    */
-  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): void
+  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, prisma?: boolean | undefined | null): void
   /** Everything completed since the last call, as `[[id,status,payload],…]`. */
   takeCompletions(): string
   /** Opens max(1, minConnections) connections now. */

@@ -52,6 +52,8 @@ function queryArgs (text, values, opts) {
 
 let lastAbortId = 0
 const NO_OPTS = Object.freeze({})
+/** Query option (for `pgwarden/prisma`): values as Prisma's driver adapters give them. */
+const PRISMA_VALUES = Symbol('pgwarden.prismaValues')
 const NO_PARAMS = Object.freeze([])
 
 /**
@@ -112,11 +114,12 @@ async function runQuery (pool, target, text, values, opts) {
   const arrayMode = a.opts.rowMode === 'array'
   const timeoutMs = a.opts === NO_OPTS ? undefined : timeoutOf(a.opts)
   const started = performance.now()
+  const prisma = a.opts[PRISMA_VALUES]
   let json
   try {
     json = a.opts.signal === undefined
-      ? await target.query(a.sql, params, timeoutMs, undefined)
-      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, timeoutMs, id))
+      ? await target.query(a.sql, params, timeoutMs, undefined, prisma)
+      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, timeoutMs, id, prisma))
   } catch (raw) {
     // Built here, inside the caller's await chain, so err.stack names the caller's functions.
     const e = fromNative(raw)
@@ -194,11 +197,11 @@ class Pool extends EventEmitter {
     const handle = this._native
     const waiting = this._waiting
     this._submitter = {
-      query: (sql, params, timeoutMs, abortId) => new Promise((resolve, reject) => {
+      query: (sql, params, timeoutMs, abortId, prisma) => new Promise((resolve, reject) => {
         const id = (this._lastId = (this._lastId + 1) >>> 0)
         waiting.set(id, { resolve, reject })
         try {
-          handle.submit(id, sql, params, timeoutMs, abortId)
+          handle.submit(id, sql, params, timeoutMs, abortId, prisma)
         } catch (e) {
           waiting.delete(id)
           reject(e)
@@ -413,4 +416,4 @@ function getPool (options) {
 /** The singleton's stats (null when `getPool()` was never called). */
 const getPoolStats = () => (singleton ? singleton.getPoolStats() : null)
 
-module.exports = { Pool, Client, createPool, getPool, getPoolStats }
+module.exports = { Pool, Client, createPool, getPool, getPoolStats, PRISMA_VALUES }

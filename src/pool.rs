@@ -34,6 +34,8 @@ pub(crate) struct QueryOptions {
     pub timeout_ms: Option<u64>,
     /// Set by an AbortSignal: stop waiting and cancel the statement on the server.
     pub abort: Option<Arc<AbortFlag>>,
+    /// Whose conventions the result values follow (pg's, or a Prisma adapter's).
+    pub style: crate::convert::Style,
 }
 
 /// A one-shot flag raised by a JS AbortSignal.
@@ -367,7 +369,7 @@ impl PoolCore {
     ) -> Result<String, Error> {
         let started = std::time::Instant::now();
         let cancel = conn.cancel.clone();
-        let work = execute(conn, sql, &params, &self.settings);
+        let work = execute(conn, sql, &params, &self.settings, opts.style);
         let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
         let (ms, slow) = self.finished(conn, sql, started, &out);

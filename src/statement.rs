@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::connection::{Conn, Prepared};
 use crate::convert::params::TextParam;
 use crate::convert::result::RowWriter;
+use crate::convert::Style;
 use crate::error::{from_driver, Error};
 use crate::sql;
 use futures_util::{pin_mut, StreamExt};
@@ -63,13 +64,14 @@ pub(crate) async fn execute(
     sql: &str,
     params: &[TextParam],
     settings: &Settings,
+    style: Style,
 ) -> Result<String, Error> {
     if params.is_empty() && sql::shape(sql).several {
         return execute_several(conn, sql, settings).await;
     }
     let (rows, prepared) = start(conn, sql, params).await?;
     pin_mut!(rows);
-    let mut writer = RowWriter::new(prepared.stmt.columns(), settings.int8);
+    let mut writer = RowWriter::new(prepared.stmt.columns(), settings.int8, style);
     while let Some(row) = rows.next().await {
         writer.push_row(&row.map_err(|e| from_driver(&e, true))?);
     }

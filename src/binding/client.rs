@@ -1,6 +1,6 @@
 //! `NativeClient`, the native half of JS `Client`: one connection held until `release()`.
 
-use super::{guarded, statement};
+use super::{guarded, query_options, statement};
 use crate::connection::Canceller;
 use crate::convert::params::text_params;
 use crate::error::Error;
@@ -36,9 +36,11 @@ impl NativeClient {
         params: Vec<Option<String>>,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
+        prisma: Option<bool>,
     ) -> napi::Result<String> {
         let sql = sql.as_str();
-        statement(&self.core, sql, timeout_ms, abort_id, |opts| async move {
+        let opts = query_options(&self.core, timeout_ms, abort_id, prisma);
+        statement(&self.core, sql, opts, abort_id, |opts| async move {
             check_params(sql, params.len())?;
             let mut guard = self.lease.lock().await;
             let lease = guard.as_mut().ok_or_else(released)?;
@@ -56,7 +58,8 @@ impl NativeClient {
         abort_id: Option<u32>,
     ) -> napi::Result<()> {
         let sql = sql.as_str();
-        statement(&self.core, sql, timeout_ms, abort_id, |opts| async move {
+        let opts = query_options(&self.core, timeout_ms, abort_id, None);
+        statement(&self.core, sql, opts, abort_id, |opts| async move {
             let mut guard = self.lease.lock().await;
             let lease = guard.as_mut().ok_or_else(released)?;
             self.core.script(&mut lease.conn, sql, &opts).await

@@ -10,6 +10,7 @@ mod pool;
 mod stream;
 
 use crate::config::ENV_NAMES;
+use crate::convert::Style;
 use crate::error::{classify, Error, Interruption, Stopped};
 use crate::pool::{PoolCore, QueryOptions};
 use futures_util::FutureExt;
@@ -45,8 +46,16 @@ fn millis(ms: Option<f64>) -> Option<u64> {
     ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64)
 }
 
-fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>) -> QueryOptions {
-    QueryOptions { timeout_ms: millis(timeout_ms), abort: abort_id.map(|id| core.abort_flag(id)) }
+/// A statement's options from JS: its timeout, its AbortSignal's id, and whether its result
+/// follows a Prisma adapter's conventions.
+fn query_options(
+    core: &PoolCore,
+    timeout_ms: Option<f64>,
+    abort_id: Option<u32>,
+    prisma: Option<bool>,
+) -> QueryOptions {
+    let style = if prisma == Some(true) { Style::Prisma } else { Style::Pg };
+    QueryOptions { timeout_ms: millis(timeout_ms), abort: abort_id.map(|id| core.abort_flag(id)), style }
 }
 
 /// Runs a statement's future with its options, its abort flag forgotten however it ends, and
@@ -54,7 +63,7 @@ fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>
 async fn statement<T, F, Fut>(
     core: &PoolCore,
     sql: &str,
-    timeout_ms: Option<f64>,
+    opts: QueryOptions,
     abort_id: Option<u32>,
     run: F,
 ) -> napi::Result<T>
@@ -63,7 +72,7 @@ where
     Fut: Future<Output = Result<T, Error>>,
 {
     let _forget = AbortGuard(core, abort_id);
-    guarded(Some(sql), run(query_options(core, timeout_ms, abort_id))).await
+    guarded(Some(sql), run(opts)).await
 }
 
 /// Forgets a statement's abort flag however the statement ends.

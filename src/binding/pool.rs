@@ -216,6 +216,7 @@ impl NativePool {
         params: Vec<Option<String>>,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
+        prisma: Option<bool>,
     ) -> napi::Result<()> {
         let dispatch = self
             .dispatch
@@ -225,7 +226,7 @@ impl NativePool {
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
         dispatch.submitted(&env);
         napi::bindgen_prelude::spawn(async move {
-            let opts = query_options(&core, timeout_ms, abort_id);
+            let opts = query_options(&core, timeout_ms, abort_id, prisma);
             let out = {
                 let _forget = AbortGuard(&core, abort_id);
                 caught(core.query(&sql, params, &opts)).await
@@ -301,7 +302,8 @@ impl NativePool {
     ) -> napi::Result<()> {
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
         let (core, sql) = (&core, sql.as_str());
-        statement(core, sql, timeout_ms, abort_id, |opts| async move {
+        let opts = query_options(core, timeout_ms, abort_id, None);
+        statement(core, sql, opts, abort_id, |opts| async move {
             let mut lease = core.checkout_for(&opts).await?;
             core.script(&mut lease.conn, sql, &opts).await
         })
@@ -331,7 +333,7 @@ impl NativePool {
     ) -> napi::Result<NativeStream> {
         guarded(Some(&sql), async {
             let core = self.core()?;
-            let opts = query_options(&core, timeout_ms, abort_id);
+            let opts = query_options(&core, timeout_ms, abort_id, None);
             NativeStream::open(core, &sql, params, opts, abort_id).await
         })
         .await

@@ -47,7 +47,7 @@ impl NativeStream {
             let mut lease = core.checkout_for(&opts).await?;
             let (rows, prepared, interrupted) =
                 core.open_stream(&mut lease.conn, sql, text_params(params), &opts).await?;
-            let writer = RowWriter::new(prepared.stmt.columns(), core.settings.int8);
+            let writer = RowWriter::new(prepared.stmt.columns(), core.settings.int8, Default::default());
             Ok(StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false, interrupted })
         }
         .await;

@@ -93,6 +93,25 @@ fn group(
     }
 }
 
+/// Appends one element of an array literal, quoted when PostgreSQL would quote it (empty,
+/// `NULL`, blanks, or any of `{},"\`), with `"` and `\` escaped.
+pub(crate) fn push_element(out: &mut String, s: &str) {
+    let needs_quotes = s.is_empty()
+        || s.eq_ignore_ascii_case("NULL")
+        || s.chars().any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace());
+    if !needs_quotes {
+        return out.push_str(s);
+    }
+    out.push('"');
+    for c in s.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
 /// Reads a double-quoted element body from `i` (after the opening quote) into `item`.
 fn quoted(item: &mut String, s: &str, mut i: usize) -> Result<usize, BadLiteral> {
     let b = s.as_bytes();

@@ -45,6 +45,76 @@ impl Fix {
     }
 }
 
+/// How a result's values are written for the JS layer that reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Style {
+    /// As `pg` gives them: json parsed, arrays as arrays.
+    #[default]
+    Pg,
+    /// As Prisma's driver adapters give them: json and jsonb (and their arrays' elements) as
+    /// their text (Prisma parses it itself, with its own precision), arrays of user-defined
+    /// types (enums) as PostgreSQL's array literal text.
+    Prisma,
+}
+
+/// In the Prisma style, writes a value Prisma wants as text and returns true; false leaves
+/// the value to [`write_json`] / [`write_text_json`]. `text`: the value arrived in text format.
+pub(crate) fn write_prisma_text(out: &mut String, ty: &Type, raw: Option<&[u8]>, text: bool) -> bool {
+    let base = match ty.kind() {
+        Kind::Domain(base) => base,
+        _ => ty,
+    };
+    let user_defined_array = matches!(base.kind(), Kind::Array(e) if e.oid() >= FIRST_USER_OID);
+    let json_array = matches!(base.kind(), Kind::Array(e) if matches!(*e, Type::JSON | Type::JSONB));
+    if !matches!(*base, Type::JSON | Type::JSONB) && !user_defined_array && !(json_array && !text) {
+        return false;
+    }
+    let Some(b) = raw else {
+        out.push_str("null");
+        return true;
+    };
+    let mark = out.len();
+    let ok = match (base.kind(), user_defined_array, text) {
+        (_, true, true) => utf8(b).map(|s| json_str(out, s)),
+        (_, true, false) => array_literal_text(out, b),
+        (Kind::Array(elem), false, _) => {
+            let mut failed = false;
+            array(out, b, &mut |out, item| match item {
+                None => out.push_str("null"),
+                Some(v) => failed |= json_text(out, elem, v).is_err(),
+            })
+            .and_then(|()| if failed { Err(Malformed) } else { Ok(()) })
+        }
+        _ => json_text(out, base, b),
+    };
+    if ok.is_err() {
+        out.truncate(mark);
+        return false;
+    }
+    true
+}
+
+/// OIDs below this are built into PostgreSQL; above it, types a database defined.
+const FIRST_USER_OID: u32 = 16_384;
+
+fn json_text(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed> {
+    let text = if *ty == Type::JSONB { b.split_first().filter(|(v, _)| **v == 1).ok_or(Malformed)?.1 } else { b };
+    json_str(out, utf8(text)?);
+    Ok(())
+}
+
+/// A binary array of text-like elements (enum labels) as the literal `{a,"b c",NULL}`.
+fn array_literal_text(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
+    let mut literal = String::new();
+    let mut element = |l: &mut String, item: Option<&[u8]>| match item.map(std::str::from_utf8) {
+        Some(Ok(s)) => array_literal::push_element(l, s),
+        _ => l.push_str("NULL"),
+    };
+    array_in(&mut literal, b, Brackets::LITERAL, &mut element)?;
+    json_str(out, &literal);
+    Ok(())
+}
+
 /// The [`Fix`] for a column of type `ty`.
 pub(crate) fn fix_of(ty: &Type, int8: Int8Mode) -> Fix {
     match ty.kind() {
@@ -373,11 +443,31 @@ fn is_array(ty: &Type) -> bool {
     }
 }
 
+/// The characters that open and close a dimension of an array.
+#[derive(Clone, Copy)]
+struct Brackets(char, char);
+
+impl Brackets {
+    const JSON: Brackets = Brackets('[', ']');
+    const LITERAL: Brackets = Brackets('{', '}');
+}
+
 /// Walks a binary array, writing nested JSON arrays and each element with `item`.
 fn array(out: &mut String, b: &[u8], item: &mut dyn FnMut(&mut String, Option<&[u8]>)) -> Result<(), Malformed> {
+    array_in(out, b, Brackets::JSON, item)
+}
+
+/// [`array`] with the given brackets.
+fn array_in(
+    out: &mut String,
+    b: &[u8],
+    brackets: Brackets,
+    item: &mut dyn FnMut(&mut String, Option<&[u8]>),
+) -> Result<(), Malformed> {
     let ndim = text::be_i32(b, 0)?;
     if ndim <= 0 {
-        out.push_str("[]");
+        out.push(brackets.0);
+        out.push(brackets.1);
         return Ok(());
     }
     let ndim = ndim as usize;
@@ -386,7 +476,7 @@ fn array(out: &mut String, b: &[u8], item: &mut dyn FnMut(&mut String, Option<&[
         dims.push(text::be_i32(b, 12 + 8 * d)?.max(0) as usize);
     }
     let mut pos = 12 + 8 * ndim;
-    nested(out, &dims, b, &mut pos, item)
+    nested(out, &dims, b, &mut pos, brackets, item)
 }
 
 fn nested(
@@ -394,15 +484,16 @@ fn nested(
     dims: &[usize],
     b: &[u8],
     pos: &mut usize,
+    brackets: Brackets,
     item: &mut dyn FnMut(&mut String, Option<&[u8]>),
 ) -> Result<(), Malformed> {
-    out.push('[');
+    out.push(brackets.0);
     for i in 0..dims[0] {
         if i > 0 {
             out.push(',');
         }
         if dims.len() > 1 {
-            nested(out, &dims[1..], b, pos, item)?;
+            nested(out, &dims[1..], b, pos, brackets, item)?;
         } else {
             let len = text::be_i32(b, *pos)?;
             *pos += 4;
@@ -415,7 +506,7 @@ fn nested(
             }
         }
     }
-    out.push(']');
+    out.push(brackets.1);
     Ok(())
 }
 
@@ -505,6 +596,29 @@ mod tests {
         assert_eq!(result_formats([Type::REGTYPE].iter()), vec![0]);
         assert_eq!(result_formats([Type::INT4, Type::REGTYPE].iter()), vec![1, 0]);
         assert_eq!(result_formats([].iter()), vec![1]);
+    }
+
+    #[test]
+    fn prisma_style_text() {
+        let prisma = |ty: &Type, b: &[u8]| {
+            let mut s = String::new();
+            assert!(write_prisma_text(&mut s, ty, Some(b), false));
+            s
+        };
+        assert_eq!(prisma(&Type::JSONB, b"\x01{\"n\": 12345678901234567890}"), r#""{\"n\": 12345678901234567890}""#);
+        assert_eq!(prisma(&Type::JSON, b"[1, 2]"), r#""[1, 2]""#);
+        let mut moods = Vec::new();
+        for v in [1i32, 0, 99_999, 3, 1] {
+            moods.extend_from_slice(&v.to_be_bytes());
+        }
+        for label in [&b"ok"[..], b"so so", b"NULL"] {
+            moods.extend_from_slice(&(label.len() as i32).to_be_bytes());
+            moods.extend_from_slice(label);
+        }
+        let mood_array = other("_mood", Kind::Array(other("mood", Kind::Enum(vec![]))));
+        assert_eq!(prisma(&mood_array, &moods), r#""{ok,\"so so\",\"NULL\"}""#);
+        let mut s = String::new();
+        assert!(!write_prisma_text(&mut s, &Type::INT4, Some(&[0, 0, 0, 1]), false));
     }
 
     #[test]

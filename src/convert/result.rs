@@ -1,7 +1,9 @@
 //! A whole result as one JSON text:
 //! `{"cols":[[…],…],"n":rows,"rowCount":n,"command":"…","fields":[…],"fix":[…]}`.
 
-use super::{decodes_binary, fix_of, json_str, text_value, write_json, write_text_json, RawValue};
+use super::{
+    decodes_binary, fix_of, json_str, text_value, write_json, write_prisma_text, write_text_json, RawValue, Style,
+};
 use crate::config::Int8Mode;
 use postgres_types::Type;
 use std::fmt::Write;
@@ -16,6 +18,8 @@ pub(crate) struct RowWriter {
     /// Columns asked for in text format (see `decodes_binary`).
     text: Vec<bool>,
     int8: Int8Mode,
+    /// Whose conventions the values follow.
+    style: Style,
     /// One JSON array body per column (values separated by commas).
     cols: Vec<String>,
     n: u64,
@@ -23,19 +27,19 @@ pub(crate) struct RowWriter {
 
 impl RowWriter {
     /// A writer for these columns.
-    pub(crate) fn new(columns: &[Column], int8: Int8Mode) -> Self {
+    pub(crate) fn new(columns: &[Column], int8: Int8Mode, style: Style) -> Self {
         let names = columns.iter().map(|c| c.name().to_string()).collect();
         let types: Vec<Type> = columns.iter().map(|c| c.type_().clone()).collect();
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
         let text = types.iter().map(|t| !decodes_binary(t)).collect();
-        RowWriter { names, types, text, int8, cols, n: 0 }
+        RowWriter { names, types, text, int8, style, cols, n: 0 }
     }
 
     /// A writer for columns whose values arrive in text format (the simple protocol).
     pub(crate) fn for_text(names: Vec<String>, types: Vec<Type>, int8: Int8Mode) -> Self {
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
         let text = types.iter().map(|t| !decodes_binary(t)).collect();
-        RowWriter { names, types, text, int8, cols, n: 0 }
+        RowWriter { names, types, text, int8, style: Style::Pg, cols, n: 0 }
     }
 
     /// Appends one text-format row: values of types read in binary elsewhere are parsed to
@@ -62,6 +66,9 @@ impl RowWriter {
                 col.push(',');
             }
             let raw = row.try_get::<_, RawValue>(i).map(|r| r.0).unwrap_or(None);
+            if self.style == Style::Prisma && write_prisma_text(col, ty, raw, self.text[i]) {
+                continue;
+            }
             if self.text[i] {
                 write_text_json(col, ty, raw);
             } else {

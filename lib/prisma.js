@@ -1,0 +1,152 @@
+'use strict'
+// pgwarden/prisma: a Prisma 7 driver adapter over a pgwarden pool. Prisma sees what it sees
+// with @prisma/adapter-pg (column types, value encodings, error kinds, the transaction
+// protocol), while every statement goes through pgwarden: server-side cancels, stats,
+// events and metrics. Timestamps are read as instants, so they are right whatever the
+// database's default TimeZone.
+
+const { Pool, PRISMA_VALUES } = require('./pool')
+const { columnType, valueReader, UnsupportedType } = require('./prisma/columns')
+const { adapterError, driverAdapterError } = require('./prisma/errors')
+const { mapArg } = require('./prisma/args')
+
+const ADAPTER_NAME = 'pgwarden'
+
+/** Reads or writes through `target` (the pool, or a transaction's client). */
+class Queryable {
+  constructor (target) {
+    this._target = target
+    this.provider = 'postgres'
+    this.adapterName = ADAPTER_NAME
+  }
+
+  async queryRaw (query) {
+    const result = await this._run(query)
+    let columnTypes
+    try {
+      columnTypes = result.fields.map((f) => columnType(f.dataTypeID))
+    } catch (e) {
+      if (e instanceof UnsupportedType) throw driverAdapterError({ kind: 'UnsupportedNativeDataType', type: e.type })
+      throw e
+    }
+    const readers = result.fields.map((f) => valueReader(f.dataTypeID))
+    const rows = result.rows
+    if (readers.some((r) => r !== null)) {
+      for (const row of rows) {
+        for (let c = 0; c < readers.length; c++) if (readers[c] !== null && row[c] !== null) row[c] = readers[c](row[c])
+      }
+    }
+    return { columnNames: result.fields.map((f) => f.name), columnTypes, rows }
+  }
+
+  async executeRaw (query) {
+    return (await this._run(query)).rowCount ?? 0
+  }
+
+  async _run ({ sql, args, argTypes }) {
+    const values = args.map((arg, i) => mapArg(arg, argTypes[i]))
+    try {
+      return await this._target.query({ text: sql, values, rowMode: 'array', [PRISMA_VALUES]: true })
+    } catch (e) {
+      throw adapterError(e)
+    }
+  }
+}
+
+/** One interactive transaction on one pooled connection (Prisma sends BEGIN's partners). */
+class Transaction extends Queryable {
+  constructor (client) {
+    super(client)
+    this.options = { usePhantomQuery: false }
+  }
+
+  // Prisma sends COMMIT / ROLLBACK itself (usePhantomQuery: false); these give the connection back.
+  async commit () {
+    this._target.release()
+  }
+
+  async rollback () {
+    this._target.release()
+  }
+
+  async createSavepoint (name) {
+    await this.executeRaw({ sql: `SAVEPOINT ${name}`, args: [], argTypes: [] })
+  }
+
+  async rollbackToSavepoint (name) {
+    await this.executeRaw({ sql: `ROLLBACK TO SAVEPOINT ${name}`, args: [], argTypes: [] })
+  }
+
+  async releaseSavepoint (name) {
+    await this.executeRaw({ sql: `RELEASE SAVEPOINT ${name}`, args: [], argTypes: [] })
+  }
+}
+
+/** The adapter Prisma talks to: the whole pool. */
+class Adapter extends Queryable {
+  constructor (pool, owned, schema) {
+    super(pool)
+    this._owned = owned
+    this._schema = schema
+  }
+
+  async startTransaction (isolationLevel) {
+    let client
+    try {
+      client = await this._target.acquire()
+    } catch (e) {
+      throw adapterError(e)
+    }
+    const tx = new Transaction(client)
+    try {
+      await tx.executeRaw({ sql: 'BEGIN', args: [], argTypes: [] })
+      if (isolationLevel) {
+        await tx.executeRaw({ sql: `SET TRANSACTION ISOLATION LEVEL ${isolationLevel}`, args: [], argTypes: [] })
+      }
+      return tx
+    } catch (e) {
+      client.release(true) // its state is unknown: never hand it out again
+      throw e
+    }
+  }
+
+  async executeScript (script) {
+    try {
+      await this._target.executeScript(script)
+    } catch (e) {
+      throw adapterError(e)
+    }
+  }
+
+  getConnectionInfo () {
+    return { schemaName: this._schema, supportsRelationJoins: true }
+  }
+
+  async dispose () {
+    if (this._owned) await this._target.end()
+  }
+}
+
+/**
+ * `new PrismaClient({ adapter: new PrismaPgWarden(poolOrOptions, { schema }) })`. Given a
+ * pgwarden `Pool`, the adapter uses it and leaves it open on `$disconnect` (its owner ends
+ * it); given options or a connection string, it makes its own pool and ends it then.
+ */
+class PrismaPgWarden {
+  constructor (poolOrOptions, { schema } = {}) {
+    this.provider = 'postgres'
+    this.adapterName = ADAPTER_NAME
+    this._poolOrOptions = poolOrOptions
+    this._schema = schema
+  }
+
+  async connect () {
+    const given = this._poolOrOptions
+    if (given instanceof Pool) return new Adapter(given, false, this._schema)
+    const options = typeof given === 'string' ? { connectionString: given } : { ...given }
+    if (this._schema !== undefined && options.schema === undefined) options.schema = this._schema
+    return new Adapter(new Pool(options), true, this._schema)
+  }
+}
+
+module.exports = { PrismaPgWarden }
