@@ -66,7 +66,8 @@ pub(crate) fn write_prisma_text(out: &mut String, ty: &Type, raw: Option<&[u8]>,
     };
     let user_defined_array = matches!(base.kind(), Kind::Array(e) if e.oid() >= FIRST_USER_OID);
     let json_array = matches!(base.kind(), Kind::Array(e) if matches!(*e, Type::JSON | Type::JSONB));
-    if !matches!(*base, Type::JSON | Type::JSONB) && !user_defined_array && !(json_array && !text) {
+    let wanted = matches!(*base, Type::JSON | Type::JSONB) || user_defined_array || (json_array && !text);
+    if !wanted {
         return false;
     }
     let Some(b) = raw else {
@@ -79,11 +80,11 @@ pub(crate) fn write_prisma_text(out: &mut String, ty: &Type, raw: Option<&[u8]>,
         (_, true, false) => array_literal_text(out, b),
         (Kind::Array(elem), false, _) => {
             let mut failed = false;
-            array(out, b, &mut |out, item| match item {
+            let walked = array(out, b, &mut |out, item| match item {
                 None => out.push_str("null"),
                 Some(v) => failed |= json_text(out, elem, v).is_err(),
-            })
-            .and_then(|()| if failed { Err(Malformed) } else { Ok(()) })
+            });
+            walked.and(if failed { Err(Malformed) } else { Ok(()) })
         }
         _ => json_text(out, base, b),
     };
