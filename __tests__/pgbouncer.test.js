@@ -3,67 +3,24 @@
 // statements only, so queries keep working when consecutive statements land on different
 // server connections. The control case shows named statements do break there (26000).
 
-const fs = require('fs')
-const os = require('os')
-const path = require('path')
-const net = require('net')
-const { execFileSync } = require('child_process')
 const { Pool } = require('..')
 const { harness, freshDatabase } = require('./harness')
-const { exec } = require('../lib/cluster')
-const { freePort, eventually, failure } = require('./helpers/common')
+const { failure } = require('./helpers/common')
+const { startPgBouncer } = require('./helpers/pgbouncer')
 
-const PGBOUNCER = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer'].find((p) => fs.existsSync(p))
-const isRoot = process.getuid && process.getuid() === 0
-
-let dir, port, url, dbName
+let bouncer, url, dbName
 
 beforeAll(async () => {
-  // CI installs pgbouncer; a missing binary must fail loudly, never skip.
-  if (!PGBOUNCER) throw new Error('pgbouncer is not installed (apt-get install -y pgbouncer): this test needs it')
-  const h = harness()
   const dbUrl = await freshDatabase('bouncer')
   dbName = new URL(dbUrl).pathname.slice(1)
-  port = await freePort()
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgw-bouncer-'))
-  const ini = path.join(dir, 'pgbouncer.ini')
-  fs.writeFileSync(path.join(dir, 'userlist.txt'), '"postgres" ""\n')
-  fs.writeFileSync(ini, [
-    '[databases]',
-    `* = host=127.0.0.1 port=${h.port}`,
-    '[pgbouncer]',
-    'listen_addr = 127.0.0.1',
-    `listen_port = ${port}`,
-    'unix_socket_dir =',
-    'auth_type = trust',
-    `auth_file = ${path.join(dir, 'userlist.txt')}`,
-    'pool_mode = transaction',
-    'default_pool_size = 2',
-    'max_client_conn = 200',
-    'ignore_startup_parameters = extra_float_digits,options',
-    `logfile = ${path.join(dir, 'pgbouncer.log')}`,
-    `pidfile = ${path.join(dir, 'pgbouncer.pid')}`,
-    ''
-  ].join('\n'))
-  if (isRoot) execFileSync('chown', ['-R', 'postgres', dir])
-  await exec(PGBOUNCER, ['-d', ini], { asPostgres: true })
-  url = `postgres://postgres@127.0.0.1:${port}/${dbName}`
-  // Wait until it accepts connections.
-  const accepts = () => new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true) }).on('error', () => resolve(false))
-  })
-  await eventually(accepts, true, { ms: 5000, every: 100 })
+  bouncer = await startPgBouncer(harness().port)
+  url = `postgres://postgres@127.0.0.1:${bouncer.port}/${dbName}`
   const setup = new Pool({ connectionString: harness().urlFor(dbName), logger: false })
   await setup.query('CREATE TABLE items (id int PRIMARY KEY, name text)')
   await setup.end()
 })
 
-afterAll(() => {
-  try {
-    const pid = Number(fs.readFileSync(path.join(dir, 'pgbouncer.pid'), 'utf8'))
-    process.kill(pid, 'SIGTERM')
-  } catch {}
-})
+afterAll(() => bouncer && bouncer.stop())
 
 test('pgbouncer=true: many clients, parameterized statements and transactions all work', async () => {
   const pool = new Pool({ connectionString: `${url}?pgbouncer=true`, connectionLimit: 10, logger: false })

@@ -12,8 +12,9 @@ const pg = require('pg')
 const { PrismaPg } = require('@prisma/adapter-pg')
 const { Pool } = require('..')
 const { PrismaPgWarden } = require('../lib/prisma')
-const { freshDatabase } = require('./harness')
+const { harness, freshDatabase } = require('./harness')
 const { failure } = require('./helpers/common')
+const { startPgBouncer } = require('./helpers/pgbouncer')
 
 const CLIENT_DIR = path.join(__dirname, '..', 'node_modules', '.pgwarden-test-prisma')
 let PrismaClient
@@ -139,14 +140,25 @@ async function workload (prisma) {
 describe('the same workload through @prisma/adapter-pg and pgwarden/prisma', () => {
   let theirs
   let ours
+  let bouncer
   beforeAll(async () => {
     theirs = await workload(prismaWith(new PrismaPg({ connectionString: await schemaDatabase('prisma_pg') })))
     ours = await workload(prismaWith(new PrismaPgWarden({ connectionString: await schemaDatabase('prisma_pgw'), logger: false })))
   })
+  afterAll(() => bouncer && bouncer.stop())
 
   test('every step gives the same result or the same Prisma error', () => {
     expect(ours.map(([name]) => name)).toEqual(theirs.map(([name]) => name))
     for (let i = 0; i < theirs.length; i++) expect(ours[i]).toEqual(theirs[i])
+  })
+
+  test('the same through PgBouncer in transaction mode (pgbouncer=true)', async () => {
+    bouncer = await startPgBouncer(harness().port)
+    const u = new URL(await schemaDatabase('prisma_bouncer'))
+    u.port = String(bouncer.port)
+    u.searchParams.set('pgbouncer', 'true')
+    const behind = await workload(prismaWith(new PrismaPgWarden({ connectionString: u.toString(), logger: false })))
+    for (let i = 0; i < theirs.length; i++) expect(behind[i]).toEqual(theirs[i])
   })
 
   test('the errors are the Prisma codes users handle', () => {
