@@ -211,3 +211,40 @@ test('30 interactive transactions and 60 queries at once through a pool of 4 all
   expect(found.every((u) => u.id === user.id)).toBe(true)
   expect(await prisma.post.count()).toBe(30)
 })
+
+test('withRetry does not re-run a Prisma write whose outcome is unknown (connection reset after send)', async () => {
+  const { TcpProxy } = require('./helpers/proxy')
+  const { withRetry } = require('..')
+  const { sleep } = require('./helpers/common')
+  const direct = await schemaDatabase('prisma_retry')
+  const setup = new pg.Client({ connectionString: direct })
+  await setup.connect()
+  // Every insert takes 300 ms on the server: time to cut the connection after it was sent.
+  await setup.query(`CREATE FUNCTION slow_insert() RETURNS trigger LANGUAGE plpgsql AS
+    $$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$;
+    CREATE TRIGGER slow BEFORE INSERT ON "User" FOR EACH ROW EXECUTE FUNCTION slow_insert()`)
+  await setup.end()
+  const url = new URL(direct)
+  const proxy = new TcpProxy({ targetPort: Number(url.port) })
+  url.port = String(await proxy.start())
+  const pool = new Pool({ connectionString: url.toString(), connectionLimit: 1, logger: false })
+  const prisma = new PrismaClient({ adapter: new PrismaPgWarden(pool) })
+  try {
+    await prisma.user.count()
+    let calls = 0
+    const run = withRetry(() => {
+      calls++
+      return prisma.user.create({ data: { email: 'once@example.com', createdAt: FIXED } })
+    }, { maxRetries: 3, initialDelayMs: 10 })
+    await sleep(100)
+    proxy.reset()
+    const err = await failure(run)
+    expect(err.code).toBe('P1017')
+    expect(err.meta.driverAdapterError.maybeCommitted).toBe(true)
+    expect(calls).toBe(1)
+  } finally {
+    await prisma.$disconnect()
+    await pool.end({ timeoutMs: 500 }).catch(() => {})
+    await proxy.close()
+  }
+})

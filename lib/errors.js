@@ -72,7 +72,9 @@ function codeOf (err) {
 function classifyError (err) {
   const code = codeOf(err)
   const message = err && typeof err.message === 'string' ? err.message : ''
-  const maybeCommitted = Boolean(err && err.maybeCommitted)
+  // A Prisma error from pgwarden/prisma carries pgwarden's judgement on its driver adapter error.
+  const adapter = err && err.meta && err.meta.driverAdapterError
+  const maybeCommitted = Boolean(err && (err.maybeCommitted || (adapter && adapter.maybeCommitted)))
   const c = native.classifyCode(code, message, maybeCommitted)
   return { retryable: c.retryable, kind: c.kind, code }
 }
