@@ -44,8 +44,10 @@ export interface PoolOptions {
   utilizationAlertThreshold?: number
   /** Minimum time between two highUtilization events, ms. Default 10000; 0 alerts on every crossing. */
   utilizationAlertCooldownMs?: number
-  /** Read replica URLs (DATABASE_REPLICA_URL, comma-separated). */
+  /** Read replica URLs (DATABASE_REPLICA_URLS or DATABASE_REPLICA_URL, comma-separated); each gets a pool with the primary's settings unless its URL overrides them. */
   replicaUrls?: string[]
+  /** Skip a replica whose replay lag is over this, ms, until it catches up. Default unset (lag ignored). */
+  maxReplicaLagMs?: number
   /** application_name. Default 'pgwarden'. */
   applicationName?: string
   /** search_path for every connection. */

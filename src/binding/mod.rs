@@ -46,7 +46,7 @@ fn millis(ms: Option<f64>) -> Option<u64> {
 }
 
 fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>) -> QueryOptions {
-    QueryOptions { timeout_ms: millis(timeout_ms), abort: abort_id.map(|id| core.abort_flag(id)) }
+    QueryOptions { timeout_ms: millis(timeout_ms), abort: abort_id.map(|id| core.abort_flag(id)), fail_fast: false }
 }
 
 /// Runs a statement's future with its options, its abort flag forgotten however it ends, and
