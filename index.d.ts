@@ -44,8 +44,10 @@ export interface PoolOptions {
   utilizationAlertThreshold?: number
   /** Minimum time between two highUtilization events, ms. Default 10000; 0 alerts on every crossing. */
   utilizationAlertCooldownMs?: number
-  /** Read replica URLs (DATABASE_REPLICA_URL, comma-separated). */
+  /** Read replica URLs (DATABASE_REPLICA_URLS or DATABASE_REPLICA_URL, comma-separated); each gets a pool with the primary's settings unless its URL overrides them. */
   replicaUrls?: string[]
+  /** Skip a replica whose replay lag is over this, ms, until it catches up. Default unset (lag ignored). */
+  maxReplicaLagMs?: number
   /** application_name. Default 'pgwarden'. */
   applicationName?: string
   /** search_path for every connection. */
@@ -70,6 +72,8 @@ export interface PoolOptions {
 export interface QueryOptions {
   /** Overrides queryTimeoutMs for this statement. */
   timeoutMs?: number
+  /** A read for the read replicas (round-robin over those in rotation; the primary when none is). Ignored on a client or in a transaction, which always use the primary. */
+  replica?: boolean
   /** Aborting cancels the statement on the server; it rejects with code 57014, kind 'cancelled'. */
   signal?: AbortSignal
   /** Rows as arrays instead of objects. */
@@ -199,7 +203,24 @@ export interface PoolStatsSnapshot {
   slowQueries: { query: string; duration: number; timestamp: string }[]
   /** poolTimeout in seconds. */
   config: { connectionLimit: number; minConnections: number; poolTimeout: number; queryTimeout: number; slowQueryThreshold: number }
+  /** Read replicas: reads that went to the primary instead (`fallbacks`), and each replica (`address` is host:port). */
+  replicas: { fallbacks: number; servers: ReplicaStats[] }
   timestamp: string
+}
+
+export interface ReplicaStats {
+  address: string
+  state: 'healthy' | 'down' | 'lagging'
+  /** Replay lag the last probe measured; null when unknown or not probed yet. */
+  lagMs: number | null
+  queries: number
+  errors: number
+}
+
+/** `pool.replica()`: reads from the read replicas. */
+export interface ReplicaView {
+  query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
+  stream<R = Record<string, unknown>>(text: string, values?: QueryValue[], opts?: StreamOptions): AsyncGenerator<R, void, undefined>
 }
 
 export interface RetryContext {
@@ -255,6 +276,7 @@ export interface HealthResult {
   latency: number
   details: {
     pool: PoolStatsSnapshot['pool']
+    replicas?: PoolStatsSnapshot['replicas']
     reasons?: string[]
     error?: { code?: string; kind?: string; message?: string }
   }
@@ -293,6 +315,8 @@ export declare class Pool {
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
   stream<R = Record<string, unknown>>(text: string, values?: QueryValue[], opts?: StreamOptions): AsyncGenerator<R, void, undefined>
   executeScript(sql: string, opts?: ScriptOptions): Promise<void>
+  /** Reads from the read replicas: `pool.replica().query(...)` is `pool.query(..., { replica: true })`. */
+  replica(): ReplicaView
   acquire(opts?: { maxWaitMs?: number }): Promise<Client>
   transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T>
   withRetry<T>(fn: (ctx: RetryContext) => Promise<T>, opts?: RetryOptions | number, initialDelayMs?: number): Promise<T>

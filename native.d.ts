@@ -11,8 +11,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /** A connection held by `pool.acquire()` until `release()`. */
 export declare class NativeClient {
-  /** Runs one statement on this connection. */
-  query(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, prisma?: boolean | undefined | null): Promise<string>
+  /**
+   * Runs one statement on this connection. `_replica` is taken for the same arguments as
+   * the pool's `submit`, and ignored: a held connection is the primary's.
+   */
+  query(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, replica?: boolean | undefined | null, prisma?: boolean | undefined | null): Promise<string>
   /** Runs a multi-statement script on this connection. */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Cancels the statement running on this connection (cancel request), if any. */
@@ -49,8 +52,9 @@ export declare class NativePool {
   /**
    * Starts statement `id`; its outcome arrives through the completion sink as
    * `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
+   * `replica`: a read for the replicas (see [`Replicas::read`]).
    */
-  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, prisma?: boolean | undefined | null): void
+  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, replica?: boolean | undefined | null, prisma?: boolean | undefined | null): void
   /** Everything completed since the last call, as `[[id,status,payload],…]`. */
   takeCompletions(): string
   /** Opens max(1, minConnections) connections now. */
@@ -81,7 +85,14 @@ export declare class NativePool {
    * Starts a streamed statement; rows are pulled in batches with `next`. `timeout_ms`
    * bounds the start and each wait for a batch; `abort_id` names its AbortSignal.
    */
-  stream(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeStream>
+  stream(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, replica?: boolean | undefined | null): Promise<NativeStream>
+  /**
+   * Why the replicas make the pool degraded (`healthCheck`): one sentence per replica out
+   * of rotation.
+   */
+  replicaReasons(): Array<string>
+  /** Probes every replica now (`pgwarden doctor`), so their state is current. */
+  probeReplicas(): Promise<void>
   /** First half of `end()`, on the JS thread: from now on new work is rejected. */
   close(): void
   /** Second half of `end()`: work in flight gets `timeoutMs`, then every connection closes. */

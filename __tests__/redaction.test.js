@@ -92,7 +92,7 @@ describe('config errors never show the password', () => {
   })
 
   test.each(cases)('replicaUrls: %s', (_, url) => {
-    // Replica URLs are only parsed, so some of these are accepted: then the pool must not show it.
+    // Some of these parse (replicas connect lazily, on the first replica read): then the pool must not show it.
     let pool
     try {
       pool = new Pool({ connectionString: dbUrl, replicaUrls: [url], logger: false })

@@ -143,6 +143,24 @@ class Cluster {
   // Create and start a private cluster. settings: extra postgresql.conf entries.
   static async start({ settings = {} } = {}) {
     const binDir = findBinDir()
+    return Cluster._create(binDir, (dataDir, baseDir) => exec(path.join(binDir, 'initdb'),
+      ['-D', dataDir, '--auth=trust', '--no-locale', '-E', 'UTF8', '-U', 'postgres', '--no-sync'],
+      { cwd: baseDir, asPostgres: true }), settings)
+  }
+
+  // A streaming replica of this (owned, running) cluster: pg_basebackup -R copies its data and
+  // writes primary_conninfo, and the copy starts as a hot standby on its own port. An owned
+  // Cluster: stop/start/destroy it like any other. initdb's pg_hba trusts local replication.
+  async replica({ settings = {} } = {}) {
+    this._requireOwned('replica()')
+    return Cluster._create(this.binDir, (dataDir, baseDir) => exec(path.join(this.binDir, 'pg_basebackup'),
+      ['-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync', '-h', this.host, '-p', String(this.port), '-U', 'postgres'],
+      { cwd: baseDir, asPostgres: true, env: { PGAPPNAME: ADMIN_APP } }), settings)
+  }
+
+  // A new base directory, its data directory made by `makeData(dataDir, baseDir)`, then started
+  // on a free port with the harness settings (appended, so they win over copied ones).
+  static async _create(binDir, makeData, settings) {
     const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwarden-pg-'))
     fs.mkdirSync(path.join(baseDir, 'sock'))
     if (isRoot()) {
@@ -153,9 +171,7 @@ class Cluster {
     let cluster = null
     try {
       const dataDir = path.join(baseDir, 'data')
-      await exec(path.join(binDir, 'initdb'),
-        ['-D', dataDir, '--auth=trust', '--no-locale', '-E', 'UTF8', '-U', 'postgres', '--no-sync'],
-        { cwd: baseDir, asPostgres: true })
+      await makeData(dataDir, baseDir)
       const confFile = path.join(dataDir, 'postgresql.conf')
       const baseConf = fs.readFileSync(confFile, 'utf8')
       // A free port can be taken between probing and binding: retry on a new one.

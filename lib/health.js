@@ -14,8 +14,10 @@ async function healthCheck (pool, opts = {}) {
     const reasons = []
     const busy = pool._native.busyReason(stats.pool.utilization)
     if (busy) reasons.push(busy)
+    // A replica out of rotation degrades the pool; reads still have the primary.
+    reasons.push(...pool._native.replicaReasons())
     if (latency > slowMs) reasons.push(`response took ${latency}ms > ${slowMs}ms`)
-    return { status: reasons.length ? 'degraded' : 'healthy', latency, details: { pool: stats.pool, reasons } }
+    return { status: reasons.length ? 'degraded' : 'healthy', latency, details: { pool: stats.pool, replicas: stats.replicas, reasons } }
   } catch (e) {
     const latency = Math.round((performance.now() - started) * 100) / 100
     return {

@@ -52,9 +52,9 @@ function queryArgs (text, values, opts) {
 
 let lastAbortId = 0
 const NO_OPTS = Object.freeze({})
+const NO_PARAMS = Object.freeze([])
 /** Query option (for `pgwarden/prisma`): values as Prisma's driver adapters give them. */
 const PRISMA_VALUES = Symbol('pgwarden.prismaValues')
-const NO_PARAMS = Object.freeze([])
 
 /**
  * Runs `run(abortId)` so that `signal` aborting cancels the statement on the server.
@@ -95,6 +95,13 @@ function timeoutOf (opts) {
   return t
 }
 
+/** A statement's `replica` option: true sends a read to the replicas, anything else the primary. */
+function replicaOf (opts) {
+  const r = opts.replica
+  if (r !== undefined && typeof r !== 'boolean') throw paramsError(`replica must be true or false, got ${typeof r}`)
+  return r === true
+}
+
 /** Runs `run(timeoutMs, abortId)` natively with the statement's timeout and AbortSignal. */
 function bounded (target, opts, run) {
   const timeoutMs = timeoutOf(opts)
@@ -113,13 +120,15 @@ async function runQuery (pool, target, text, values, opts) {
   const params = a.values === undefined ? NO_PARAMS : prepareParams(a.values)
   const arrayMode = a.opts.rowMode === 'array'
   const timeoutMs = a.opts === NO_OPTS ? undefined : timeoutOf(a.opts)
-  const started = performance.now()
+  // A client (acquire, transactions) is a primary connection: it ignores `replica`.
+  const replica = a.opts === NO_OPTS ? false : replicaOf(a.opts)
   const prisma = a.opts[PRISMA_VALUES]
+  const started = performance.now()
   let json
   try {
     json = a.opts.signal === undefined
-      ? await target.query(a.sql, params, timeoutMs, undefined, prisma)
-      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, timeoutMs, id, prisma))
+      ? await target.query(a.sql, params, timeoutMs, undefined, replica, prisma)
+      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, timeoutMs, id, replica, prisma))
   } catch (raw) {
     // Built here, inside the caller's await chain, so err.stack names the caller's functions.
     const e = fromNative(raw)
@@ -197,11 +206,11 @@ class Pool extends EventEmitter {
     const handle = this._native
     const waiting = this._waiting
     this._submitter = {
-      query: (sql, params, timeoutMs, abortId, prisma) => new Promise((resolve, reject) => {
+      query: (sql, params, timeoutMs, abortId, replica, prisma) => new Promise((resolve, reject) => {
         const id = (this._lastId = (this._lastId + 1) >>> 0)
         waiting.set(id, { resolve, reject })
         try {
-          handle.submit(id, sql, params, timeoutMs, abortId, prisma)
+          handle.submit(id, sql, params, timeoutMs, abortId, replica, prisma)
         } catch (e) {
           waiting.delete(id)
           reject(e)
@@ -217,7 +226,8 @@ class Pool extends EventEmitter {
   }
 
   /**
-   * Runs one statement. `opts`: `{ timeoutMs, rowMode: 'array' }`.
+   * Runs one statement. `opts`: `{ timeoutMs, rowMode: 'array', replica: true }` (`replica`:
+   * a read for the read replicas, round-robin; the primary when none is in rotation).
    * @returns {Promise<{rows: any[], rowCount: number|null, fields: {name: string, dataTypeID: number}[], command: string}>}
    */
   query (text, values, opts) {
@@ -249,6 +259,7 @@ class Pool extends EventEmitter {
     const arrayMode = a.opts.rowMode === 'array'
     const batchSize = Math.max(1, Math.floor(a.opts.batchSize || DEFAULT_BATCH))
     const timeoutMs = timeoutOf(a.opts)
+    const replica = replicaOf(a.opts)
     const signal = a.opts.signal
     const started = performance.now()
     let rowCount = 0
@@ -264,7 +275,7 @@ class Pool extends EventEmitter {
       signal.addEventListener('abort', onAbort, { once: true })
     }
     try {
-      handle = await call(() => this._native.stream(a.sql, params, timeoutMs, abortId))
+      handle = await call(() => this._native.stream(a.sql, params, timeoutMs, abortId, replica))
       while (!done) {
         const batch = JSON.parse(await call(() => handle.next(batchSize)))
         if (batch.fields) meta = batch
@@ -284,6 +295,22 @@ class Pool extends EventEmitter {
         const ms = performance.now() - started
         observe(this, a.sql, a.values, ms, this._native.isSlow(ms), rowCount, failure)
       }
+    }
+  }
+
+  /**
+   * A view whose `query` and `stream` read from the replicas (as with `{ replica: true }`).
+   * Writes and transactions belong on the pool itself.
+   */
+  replica () {
+    const pool = this
+    const onReplica = (text, values, opts) => {
+      const a = queryArgs(text, values, opts)
+      return [a.sql, a.values, { ...a.opts, replica: true }]
+    }
+    return {
+      query: (text, values, opts) => pool.query(...onReplica(text, values, opts)),
+      stream: (text, values, opts) => pool.stream(...onReplica(text, values, opts))
     }
   }
 

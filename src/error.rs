@@ -241,6 +241,14 @@ pub(crate) enum Error {
         /// Whether the statement may have taken effect (set when the connection died with it).
         maybe_committed: bool,
     },
+    /// A statement sent with `replica: true` tried to write on a read replica (25006,
+    /// read_only_sql_transaction). It is never re-sent to the primary: the caller decides.
+    ReplicaWrite {
+        /// The replica's `host:port`, never with credentials.
+        address: String,
+        /// The server's fields (code 25006).
+        fields: Box<ServerError>,
+    },
     /// The server could not be reached (P1001).
     Unreachable {
         /// `host:port` tried, never with credentials.
@@ -299,7 +307,7 @@ impl Error {
             Error::Config(_) => "ERR_PGWARDEN_CONFIG",
             Error::Params(_) => "ERR_PGWARDEN_PARAMS",
             Error::Closed(_) => "ERR_PGWARDEN_CLOSED",
-            Error::Server { fields, .. } => &fields.code,
+            Error::Server { fields, .. } | Error::ReplicaWrite { fields, .. } => &fields.code,
             Error::Unreachable { .. } => "P1001",
             Error::Tls { .. } => "P1011",
             Error::ConnectTimeout { .. } => "P1002",
@@ -342,6 +350,10 @@ impl Error {
         match self {
             Error::Config(m) | Error::Params(m) | Error::Closed(m) | Error::Internal(m) => m.clone(),
             Error::Server { fields, .. } => fields.message.clone(),
+            Error::ReplicaWrite { address, fields } => format!(
+                "{}: the statement was sent with replica: true and ran on the read replica at `{address}`, which cannot write; it was not sent to the primary (send writes without replica: true)",
+                fields.message
+            ),
             Error::Unreachable { address, reason } => {
                 format!("Can't reach database server at `{address}`: {reason}")
             }
@@ -385,7 +397,7 @@ impl Error {
         if let Some(q) = query {
             obj.insert("query".into(), q.into());
         }
-        if let Error::Server { fields, .. } = self {
+        if let Error::Server { fields, .. } | Error::ReplicaWrite { fields, .. } = self {
             let f = fields.as_ref();
             let mut put = |k: &str, v: Value| {
                 if !v.is_null() {

@@ -22,6 +22,7 @@ mod events;
 mod logging;
 mod metrics;
 mod pool;
+mod replicas;
 mod retry;
 mod sql;
 mod statement;

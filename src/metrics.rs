@@ -1,5 +1,6 @@
 //! Prometheus text exposition (format 0.0.4) of a pool's figures, names under `pgwarden_`.
 
+use crate::replicas::{ReplicaFigures, Replicas, State};
 use crate::stats::{Histogram, Stats, BUCKETS_MS};
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
@@ -48,8 +49,48 @@ fn label(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
+/// One figure of a replica, as a sample value.
+type Figure = fn(&ReplicaFigures) -> f64;
+
+/// The read replicas' figures, by `replica` label (`host:port`); nothing without replicas.
+fn replicas(out: &mut String, replicas: &Replicas) {
+    let figures = replicas.figures();
+    if figures.is_empty() {
+        return;
+    }
+    let name = "pgwarden_replica_state";
+    head(out, name, "gauge", "Each read replica's state (1 for the current one).");
+    for f in &figures {
+        for state in [State::Healthy, State::Down, State::Lagging] {
+            let labels = format!("{{replica=\"{}\",state=\"{}\"}}", label(&f.address), state.name());
+            sample(out, name, &labels, u8::from(f.state == state));
+        }
+    }
+    let per_replica: [(&str, &str, &str, Figure); 3] = [
+        ("pgwarden_replica_lag_seconds", "gauge", "Replay lag the last probe measured (NaN: unknown).", |f| {
+            f.lag_ms.map_or(f64::NAN, |l| l / 1000.0)
+        }),
+        ("pgwarden_replica_queries_total", "counter", "Statements run on the replica.", |f| f.queries as f64),
+        ("pgwarden_replica_query_errors_total", "counter", "Statements that failed on the replica.", |f| {
+            f.errors as f64
+        }),
+    ];
+    for (name, kind, help, value) in per_replica {
+        head(out, name, kind, help);
+        for f in &figures {
+            sample(out, name, &format!("{{replica=\"{}\"}}", label(&f.address)), value(f));
+        }
+    }
+    counter(
+        out,
+        "pgwarden_replica_fallbacks_total",
+        "Replica reads that went to the primary (no replica in rotation, or it could not be reached).",
+        replicas.fallbacks(),
+    );
+}
+
 /// The whole exposition.
-pub(crate) fn render(stats: &Stats, pool: &PoolGauges) -> String {
+pub(crate) fn render(stats: &Stats, pool: &PoolGauges, replica_set: &Replicas) -> String {
     let mut out = String::with_capacity(4096);
     head(&mut out, "pgwarden_pool_connections", "gauge", "Pooled connections by state.");
     sample(&mut out, "pgwarden_pool_connections", "{state=\"active\"}", pool.active);
@@ -91,6 +132,7 @@ pub(crate) fn render(stats: &Stats, pool: &PoolGauges) -> String {
     for (code, n) in codes {
         sample(&mut out, "pgwarden_errors_total", &format!("{{code=\"{}\"}}", label(&code)), n);
     }
+    replicas(&mut out, replica_set);
     out
 }
 
@@ -103,7 +145,17 @@ mod tests {
         let s = Stats::default();
         s.record_query("SELECT 1", 3.0, None, 1000);
         s.record_query("SELECT 1", 30.0, Some("40P01"), 1000);
-        let text = render(&s, &PoolGauges { active: 1, idle: 2, limit: 4, waiting: 0 });
+        let settings = crate::config::resolve(
+            &serde_json::json!({ "connectionString": "postgres://h/db", "replicaUrls": ["postgres://u:pw@r:5/db"] }),
+            &Default::default(),
+            1,
+        )
+        .unwrap();
+        let replica_set = Replicas::new(&settings, 1).unwrap();
+        let text = render(&s, &PoolGauges { active: 1, idle: 2, limit: 4, waiting: 0 }, &replica_set);
+        assert!(text.contains("pgwarden_replica_state{replica=\"r:5\",state=\"healthy\"} 1\n"), "{text}");
+        assert!(text.contains("pgwarden_replica_fallbacks_total 0\n"));
+        assert!(!text.contains("pw"));
         assert!(text.contains("pgwarden_queries_total 2\n"));
         assert!(text.contains("pgwarden_errors_total{code=\"40P01\"} 1\n"));
         assert!(text.contains("pgwarden_query_duration_seconds_bucket{le=\"+Inf\"} 2\n"));

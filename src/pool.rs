@@ -34,6 +34,9 @@ pub(crate) struct QueryOptions {
     pub timeout_ms: Option<u64>,
     /// Set by an AbortSignal: stop waiting and cancel the statement on the server.
     pub abort: Option<Arc<AbortFlag>>,
+    /// A read on a replica: a failed connection attempt is not retried (the read goes to the
+    /// primary instead).
+    pub fail_fast: bool,
     /// Whose conventions the result values follow (pg's, or a Prisma adapter's).
     pub style: crate::convert::Style,
 }
@@ -286,26 +289,32 @@ impl PoolCore {
         }
     }
 
-    /// [`Self::checkout`] that gives up when the statement's AbortSignal fires or `end()`
-    /// runs out of time first (nothing was sent).
+    /// [`Self::checkout_with`] with poolTimeoutMs and connection retries (none for a replica
+    /// read, `fail_fast`) that gives up when the statement's AbortSignal fires or `end()` runs
+    /// out of time first (nothing was sent).
     pub(crate) async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease, Error> {
         let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
         tokio::select! {
-            lease = self.checkout() => lease,
+            lease = self.checkout_with(None, !opts.fail_fast) => lease,
             _ = aborted(&opts.abort) => not_sent(Interruption::Abort),
             _ = self.shutdown.wait() => not_sent(Interruption::Shutdown),
         }
+    }
+
+    /// Whether a statement has checked out a connection yet (the pool is no longer lazy).
+    pub(crate) fn was_used(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Whether `end()` closed the pool.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.pool.is_closed()
     }
 
     /// Feeds the utilization alarm (after each checkout and release).
     fn check_utilization(&self) {
         let active = self.active.load(Ordering::Acquire);
         self.events.utilization(active, self.settings.connection_limit, self.settings.utilization_alert_threshold);
-    }
-
-    /// [`Self::checkout_with`] with poolTimeoutMs and connection retries.
-    pub(crate) async fn checkout(self: &Arc<Self>) -> Result<Lease, Error> {
-        self.checkout_with(None, true).await
     }
 
     /// Registers the abort flag for statement `id` (an abort that came first is kept).

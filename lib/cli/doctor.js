@@ -164,11 +164,14 @@ async function doctor (args, io, env = process.env) {
       return 2
     }
     const rec = recommend(settings, server, cfg)
+    // Each read replica answers one probe now, so its state is current.
+    await pool._native.probeReplicas()
     const report = {
       settings: sources,
       server: { version: server.facts.version, maxConnections: server.facts.max_connections, superuserReservedConnections: server.facts.reserved, byState: server.byState, byApplication: server.byApplication },
       recommendation: rec,
-      warnings: warnings(settings, sources, server, rec),
+      replicas: pool.getPoolStats().replicas.servers.map(({ address, state, lagMs }) => ({ address, state, lagMs })),
+      warnings: [...warnings(settings, sources, server, rec), ...pool._native.replicaReasons()],
       problems: problems(server, cfg.longMs),
       live: { longRunning: server.longRunning, idleInTransaction: server.idleInTransaction, lockWaits: server.lockWaits }
     }
@@ -192,6 +195,8 @@ function text (r) {
   const rec = r.recommendation
   lines.push('', `recommended connectionLimit per worker: ${rec.perWorker} ` +
     `((cores × 2) + 1 with ${rec.serverCores ?? '?'} cores from ${rec.coresFrom}; at most ${rec.capPerWorker} so ${rec.workers} worker(s) stay under ${Math.round(SHARE_OF_MAX * 100)}% of ${rec.slots} slots)`)
+  lines.push('', r.replicas.length ? 'read replicas (state, lag)' : 'read replicas: none')
+  for (const x of r.replicas) lines.push(`  ${x.address.padEnd(28)} ${x.state.padEnd(8)} ${x.lagMs === null ? 'unknown' : `${x.lagMs} ms`}`)
   lines.push('', r.warnings.length ? 'warnings' : 'warnings: none')
   for (const w of r.warnings) lines.push(`  ! ${w}`)
   lines.push('', r.problems.length ? 'live problems' : 'live problems: none')

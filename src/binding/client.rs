@@ -28,7 +28,8 @@ impl NativeClient {
 
 #[napi]
 impl NativeClient {
-    /// Runs one statement on this connection.
+    /// Runs one statement on this connection. `_replica` is taken for the same arguments as
+    /// the pool's `submit`, and ignored: a held connection is the primary's.
     #[napi]
     pub async fn query(
         &self,
@@ -36,6 +37,7 @@ impl NativeClient {
         params: Vec<Option<String>>,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
+        _replica: Option<bool>,
         prisma: Option<bool>,
     ) -> napi::Result<String> {
         let sql = sql.as_str();

@@ -55,7 +55,12 @@ fn query_options(
     prisma: Option<bool>,
 ) -> QueryOptions {
     let style = if prisma == Some(true) { Style::Prisma } else { Style::Pg };
-    QueryOptions { timeout_ms: millis(timeout_ms), abort: abort_id.map(|id| core.abort_flag(id)), style }
+    QueryOptions {
+        timeout_ms: millis(timeout_ms),
+        abort: abort_id.map(|id| core.abort_flag(id)),
+        fail_fast: false,
+        style,
+    }
 }
 
 /// Runs a statement's future with its options, its abort flag forgotten however it ends, and

@@ -6,7 +6,8 @@ use crate::completion::Completions;
 use crate::config;
 use crate::error::Error;
 use crate::metrics::PoolGauges;
-use crate::pool::PoolCore;
+use crate::pool::{PoolCore, QueryOptions};
+use crate::replicas::Replicas;
 use crate::stats::Stats;
 use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -62,6 +63,8 @@ pub struct NativePool {
     dispatch: OnceLock<Arc<Dispatch>>,
     /// The core between `close()` and the end of `end()`.
     ending: std::sync::Mutex<Option<Arc<PoolCore>>>,
+    /// The read replicas' pools (none without replicaUrls).
+    replicas: Arc<Replicas>,
 }
 
 impl NativePool {
@@ -84,9 +87,13 @@ impl NativePool {
         let warnings = settings.warnings.clone();
         let description = settings.describe().to_string();
         let core = PoolCore::new(settings).map_err(|e| js_error(&e, None))?;
+        let replicas = Replicas::new(&core.settings, core.id).map_err(|e| js_error(&e, None))?;
         let stats = core.stats.clone();
         let settings = core.settings.clone();
-        napi::bindgen_prelude::spawn(PoolCore::reaper(Arc::downgrade(&core)));
+        for pool in std::iter::once(&core).chain(replicas.cores()) {
+            napi::bindgen_prelude::spawn(PoolCore::reaper(Arc::downgrade(pool)));
+        }
+        napi::bindgen_prelude::spawn(Replicas::prober(Arc::downgrade(&replicas)));
         Ok(NativePool {
             inner: RwLock::new(Some(core)),
             warnings,
@@ -95,6 +102,7 @@ impl NativePool {
             settings,
             dispatch: OnceLock::new(),
             ending: std::sync::Mutex::new(None),
+            replicas,
         })
     }
 
@@ -149,6 +157,7 @@ impl NativePool {
             "queryTimeout": st.query_timeout_ms,
             "slowQueryThreshold": st.slow_query_threshold_ms,
         });
+        v["replicas"] = self.replicas.snapshot();
         v.to_string()
     }
 
@@ -156,12 +165,13 @@ impl NativePool {
     #[napi]
     pub fn reset_stats(&self) {
         self.stats.reset();
+        self.replicas.reset();
     }
 
     /// Prometheus text exposition.
     #[napi]
     pub fn metrics(&self) -> String {
-        crate::metrics::render(&self.stats, &self.gauges())
+        crate::metrics::render(&self.stats, &self.gauges(), &self.replicas)
     }
 
     /// Installs the function that receives background events as JSON text. The function
@@ -206,6 +216,7 @@ impl NativePool {
 
     /// Starts statement `id`; its outcome arrives through the completion sink as
     /// `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
+    /// `replica`: a read for the replicas (see [`Replicas::read`]).
     #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn submit(
@@ -216,6 +227,7 @@ impl NativePool {
         params: Vec<Option<String>>,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
+        replica: Option<bool>,
         prisma: Option<bool>,
     ) -> napi::Result<()> {
         let dispatch = self
@@ -225,11 +237,22 @@ impl NativePool {
             .ok_or_else(|| js_error(&Error::Internal("no completion sink installed".into()), None))?;
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
         dispatch.submitted(&env);
+        let replicas = replica.unwrap_or(false).then(|| self.replicas.clone());
         napi::bindgen_prelude::spawn(async move {
             let opts = query_options(&core, timeout_ms, abort_id, prisma);
             let out = {
                 let _forget = AbortGuard(&core, abort_id);
-                caught(core.query(&sql, params, &opts)).await
+                match replicas {
+                    None => caught(core.query(&sql, params, &opts)).await,
+                    Some(replicas) => {
+                        let read = replicas.read(core.clone(), |pool, on_replica| {
+                            let (params, opts) = (params.clone(), on(&opts, on_replica));
+                            let sql = &sql;
+                            async move { pool.query(sql, params, &opts).await }
+                        });
+                        caught(read).await
+                    }
+                }
             };
             dispatch.completions.push(id, out.map_err(|e| e.to_payload(Some(&sql)).to_string()));
         });
@@ -330,11 +353,42 @@ impl NativePool {
         params: Vec<Option<String>>,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
+        replica: Option<bool>,
     ) -> napi::Result<NativeStream> {
         guarded(Some(&sql), async {
             let core = self.core()?;
             let opts = query_options(&core, timeout_ms, abort_id, None);
-            NativeStream::open(core, &sql, params, opts, abort_id).await
+            let forget = AbortGuard(&core, abort_id);
+            let read = |pool, on_replica| {
+                let (home, params, opts, sql) = (core.clone(), params.clone(), on(&opts, on_replica), &sql);
+                async move { NativeStream::open(pool, home, sql, params, opts, abort_id).await }
+            };
+            let stream = match replica {
+                Some(true) => self.replicas.read(core.clone(), read).await,
+                _ => read(core.clone(), false).await,
+            };
+            if stream.is_ok() {
+                // Started: the stream forgets its abort flag when it ends.
+                std::mem::forget(forget);
+            }
+            stream
+        })
+        .await
+    }
+
+    /// Why the replicas make the pool degraded (`healthCheck`): one sentence per replica out
+    /// of rotation.
+    #[napi]
+    pub fn replica_reasons(&self) -> Vec<String> {
+        self.replicas.reasons()
+    }
+
+    /// Probes every replica now (`pgwarden doctor`), so their state is current.
+    #[napi]
+    pub async fn probe_replicas(&self) -> napi::Result<()> {
+        guarded(None, async {
+            self.replicas.probe(true).await;
+            Ok(())
         })
         .await
     }
@@ -356,7 +410,8 @@ impl NativePool {
         if let Some(core) = core {
             crate::logging::unregister(core.id);
             let ms = millis(timeout_ms).unwrap_or(crate::defaults::END_TIMEOUT_MS);
-            core.end(Duration::from_millis(ms)).await;
+            let timeout = Duration::from_millis(ms);
+            futures_util::join!(core.end(timeout), self.replicas.end(timeout));
         }
         Ok(())
     }
@@ -377,4 +432,9 @@ fn utilization_percent(g: &PoolGauges) -> f64 {
     } else {
         0.0
     }
+}
+
+/// `opts` for a run on a replica (`on_replica`: a failed connect is not retried) or the primary.
+fn on(opts: &QueryOptions, on_replica: bool) -> QueryOptions {
+    QueryOptions { fail_fast: on_replica, ..opts.clone() }
 }

@@ -27,42 +27,32 @@ pub struct NativeStream {
     sql: String,
     state: Arc<tokio::sync::Mutex<StreamState>>,
     core: Arc<PoolCore>,
+    /// The pool its AbortSignal is registered with (the primary, also for a replica read).
+    home: Arc<PoolCore>,
     /// The stream's timeout (each wait for a batch) and AbortSignal.
     opts: QueryOptions,
     abort_id: Option<u32>,
 }
 
 impl NativeStream {
-    /// Checks out a connection and starts the statement; its abort flag is forgotten if the
-    /// start fails (once started, when the stream ends).
+    /// Checks out a connection of `core` and starts the statement. Its abort flag is registered
+    /// with `home` (the primary, also for a replica read), which forgets it when the stream
+    /// ends; the caller forgets it when the start fails.
     pub(super) async fn open(
         core: Arc<PoolCore>,
+        home: Arc<PoolCore>,
         sql: &str,
         params: Vec<Option<String>>,
         opts: QueryOptions,
         abort_id: Option<u32>,
     ) -> Result<Self, Error> {
-        let started = async {
-            check_params(sql, params.len())?;
-            let mut lease = core.checkout_for(&opts).await?;
-            let (rows, prepared, interrupted) =
-                core.open_stream(&mut lease.conn, sql, text_params(params), &opts).await?;
-            let writer = RowWriter::new(prepared.stmt.columns(), core.settings.int8, Default::default());
-            Ok(StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false, interrupted })
-        }
-        .await;
-        match started {
-            Ok(state) => {
-                let state = Arc::new(tokio::sync::Mutex::new(state));
-                Ok(NativeStream { sql: sql.to_string(), state, core, opts, abort_id })
-            }
-            Err(e) => {
-                if let Some(id) = abort_id {
-                    core.forget_abort(id);
-                }
-                Err(e)
-            }
-        }
+        check_params(sql, params.len())?;
+        let mut lease = core.checkout_for(&opts).await?;
+        let (rows, prepared, interrupted) = core.open_stream(&mut lease.conn, sql, text_params(params), &opts).await?;
+        let writer = RowWriter::new(prepared.stmt.columns(), core.settings.int8, Default::default());
+        let state = StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false, interrupted };
+        let state = Arc::new(tokio::sync::Mutex::new(state));
+        Ok(NativeStream { sql: sql.to_string(), state, core, home, opts, abort_id })
     }
 }
 
@@ -101,7 +91,7 @@ impl NativeStream {
                 st.rows = None;
                 st.lease = None;
                 if let Some(id) = self.abort_id {
-                    self.core.forget_abort(id);
+                    self.home.forget_abort(id);
                 }
             }
             let meta = !std::mem::replace(&mut st.sent_meta, true);
@@ -116,7 +106,7 @@ impl NativeStream {
     pub async fn close(&self) -> napi::Result<()> {
         guarded(None, async {
             if let Some(id) = self.abort_id {
-                self.core.forget_abort(id);
+                self.home.forget_abort(id);
             }
             let mut st = self.state.lock().await;
             let unfinished = st.rows.take().is_some();

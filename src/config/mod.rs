@@ -161,6 +161,10 @@ pub(crate) struct Settings {
     pub utilization_alert_cooldown_ms: u64,
     /// Read replica URLs.
     pub replica_urls: Vec<String>,
+    /// The settings of each replica's pool, in `replica_urls` order (empty in a replica's own).
+    pub replicas: Vec<Settings>,
+    /// A replica further behind than this is skipped until it catches up (`None`: lag ignored).
+    pub max_replica_lag_ms: Option<u64>,
     /// application_name reported to the server.
     pub application_name: String,
     /// search_path for every connection.
@@ -206,6 +210,7 @@ impl Settings {
             "leakDetectionThresholdMs": self.leak_detection_threshold_ms,
             "circuitBreaker": self.circuit_breaker.map(|(n, ms)| json!({ "failureThreshold": n, "cooldownMs": ms })),
             "replicas": self.replica_urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
+            "maxReplicaLagMs": self.max_replica_lag_ms,
         })
     }
 }
@@ -271,18 +276,76 @@ pub(crate) fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usiz
         options.keys().filter(|k| !table::is_option(k)).map(|k| format!("Unknown option '{k}' ignored")).collect();
     let connection = table::setting("connectionString")?;
     let mut url = special::connection_url(connection, options, env)?;
+    let known = known_params(&mut url, "", &mut warnings);
+    let inputs = Inputs { options, url: known, env };
+    let values = read::reduce(&inputs, cpus)?;
+    let sources = sources_of(&inputs, options, env);
+    let address = special::address(connection, url, &inputs.url, None)?;
+    let mut primary = settings(values, address, Vec::new(), sources)?;
+    let mut replicas = Vec::with_capacity(primary.replica_urls.len());
+    for raw in &primary.replica_urls {
+        replicas.push(replica(raw, &inputs, cpus, &primary, &mut warnings)?);
+    }
+    primary.replicas = replicas;
+    primary.warnings.splice(0..0, warnings);
+    Ok(primary)
+}
+
+/// Takes the query parameters out of `url`: the known ones are returned, the others draw one
+/// warning (`context` names the URL they came from, when it is not the connection string).
+fn known_params(url: &mut url::ParsedUrl, context: &str, warnings: &mut Vec<String>) -> HashMap<String, String> {
     let (known, unknown): (Vec<_>, Vec<_>) = url.params.drain(..).partition(|(k, _)| table::is_url_param(k));
     let unknown: Vec<String> = unknown.iter().map(|(k, _)| format!("'{k}'")).collect();
     match unknown.len() {
         0 => {}
-        1 => warnings.push(format!("Unknown URL parameter {} ignored", unknown[0])),
-        _ => warnings.push(format!("Unknown URL parameters {} ignored", unknown.join(", "))),
+        1 => warnings.push(format!("Unknown URL parameter {} ignored{context}", unknown[0])),
+        _ => warnings.push(format!("Unknown URL parameters {} ignored{context}", unknown.join(", "))),
     }
-    let inputs = Inputs { options, url: known.into_iter().collect(), env };
-    let values = read::reduce(&inputs, cpus)?;
-    let sources = sources_of(&inputs, options, env);
-    let address = special::address(connection, url, &inputs.url)?;
-    settings(values, address, warnings, sources)
+    known.into_iter().collect()
+}
+
+/// The settings of the replica at `raw`: the primary's (its options, its URL parameters, the
+/// environment), except what the replica URL sets, which wins over all of them. Its user,
+/// password and database default to the primary's. Errors and warnings name the replica by
+/// its URL without the password.
+fn replica(
+    raw: &str,
+    primary: &Inputs,
+    cpus: usize,
+    base: &Settings,
+    warnings: &mut Vec<String>,
+) -> Result<Settings, Error> {
+    let shown = redact_url(raw);
+    let in_replica = |e: Error| match e {
+        Error::Config(m) => Error::Config(format!("{m} in replica URL {shown}")),
+        other => other,
+    };
+    let connection = table::setting("connectionString")?;
+    let list = table::setting("replicaUrls")?;
+    let mut url = url::parse_url(raw, &format!("option {}", list.option))?;
+    let own = known_params(&mut url, &format!(" in replica URL {shown}"), warnings);
+    // The primary's URL parameters, less its address, under the replica's own.
+    let mut params: HashMap<String, String> = primary
+        .url
+        .iter()
+        .filter(|(k, _)| !connection.url.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    params.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+    // An option whose URL parameter the replica URL sets gives way to it.
+    let overridden = |name: &str| table::setting(name).is_ok_and(|s| s.url.iter().any(|k| own.contains_key(*k)));
+    let options: Map<String, Value> = primary
+        .options
+        .iter()
+        .filter(|(k, _)| *k != connection.option && *k != list.option && !overridden(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let inputs = Inputs { options: &options, url: params, env: primary.env };
+    let values = read::reduce(&inputs, cpus).map_err(in_replica)?;
+    let address = special::address(connection, url, &own, Some(base)).map_err(in_replica)?;
+    let mut s = settings(values, address, Vec::new(), Vec::new()).map_err(in_replica)?;
+    s.replica_urls.clear();
+    Ok(s)
 }
 
 /// The [`Settings`] of the reduced `values`.
@@ -326,6 +389,8 @@ fn settings(
         utilization_alert_threshold: v.num("utilizationAlertThreshold")?,
         utilization_alert_cooldown_ms: v.ms("utilizationAlertCooldownMs")?,
         replica_urls: v.list("replicaUrls")?,
+        replicas: Vec::new(),
+        max_replica_lag_ms: v.opt_ms("maxReplicaLagMs")?.filter(|ms| *ms > 0),
         application_name: v.text("applicationName")?,
         schema,
         ssl: v.ssl("ssl")?,

@@ -4,7 +4,7 @@
 use super::read::{config_error, Inputs, Raw, Source};
 use super::table::{DefaultValue, Setting};
 use super::url::{parse_url, ParsedUrl};
-use super::{Secret, SslMode, SslSettings};
+use super::{Secret, Settings, SslMode, SslSettings};
 use crate::error::Error;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -49,8 +49,14 @@ pub(super) struct Address {
 }
 
 /// The parts of `url`, each overridden by its URL query parameter (the keys of row `s`, in the
-/// order host, port, user, password, dbname), else the row's defaults.
-pub(super) fn address(s: &Setting, url: ParsedUrl, params: &HashMap<String, String>) -> Result<Address, Error> {
+/// order host, port, user, password, dbname), else the row's defaults. For a replica, `base` is
+/// the primary: the user, password and database its URL leaves out are the primary's.
+pub(super) fn address(
+    s: &Setting,
+    url: ParsedUrl,
+    params: &HashMap<String, String>,
+    base: Option<&Settings>,
+) -> Result<Address, Error> {
     let (&[host_key, port_key, user_key, password_key, dbname_key], DefaultValue::Address { host, port, user }) =
         (s.url, s.default)
     else {
@@ -64,12 +70,14 @@ pub(super) fn address(s: &Setting, url: ParsedUrl, params: &HashMap<String, Stri
         None => url.port.unwrap_or(port),
     };
     let url_host = param(host_key).unwrap_or(url.host);
-    let user = param(user_key).or(url.user).unwrap_or_else(|| user.into());
+    let user = param(user_key).or(url.user).or_else(|| base.map(|b| b.user.clone())).unwrap_or_else(|| user.into());
+    let password = param(password_key).or(url.password).map(Secret);
+    let database = param(dbname_key).or(url.database).or_else(|| base.map(|b| b.database.clone()));
     Ok(Address {
         host: if url_host.is_empty() { host.into() } else { url_host },
         port,
-        password: param(password_key).or(url.password).map(Secret),
-        database: param(dbname_key).or(url.database).unwrap_or_else(|| user.clone()),
+        password: password.or_else(|| base.and_then(|b| b.password.clone())),
+        database: database.unwrap_or_else(|| user.clone()),
         user,
     })
 }

@@ -221,7 +221,8 @@ pub(super) const SETTINGS: &[Setting] = &[
         ..ROW
     },
     Setting { option: "utilizationAlertCooldownMs", kind: K::Ms(Unit::Ms), default: D::Num(10_000.0), ..ROW },
-    Setting { option: "replicaUrls", env: &["DATABASE_REPLICA_URL"], kind: K::UrlList, ..ROW },
+    Setting { option: "replicaUrls", env: &["DATABASE_REPLICA_URLS", "DATABASE_REPLICA_URL"], kind: K::UrlList, ..ROW },
+    Setting { option: "maxReplicaLagMs", kind: K::Ms(Unit::Ms), ..ROW },
     Setting {
         option: "applicationName",
         url: &["application_name"],

@@ -161,6 +161,52 @@ fn replicas_from_env_comma_separated() {
     )
     .unwrap();
     assert_eq!(s.replica_urls, vec!["postgres://r1/db", "postgres://r2/db"]);
+    let both = env(&[("DATABASE_REPLICA_URLS", "postgres://r3/db"), ("DATABASE_REPLICA_URL", "postgres://r4/db")]);
+    let s = resolve(&json!({ "connectionString": URL }), &both, 2).unwrap();
+    assert_eq!(s.replica_urls, vec!["postgres://r3/db"]);
+}
+
+#[test]
+fn replicas_take_the_primary_settings_unless_their_url_overrides_them() {
+    let options = json!({
+        "connectionString": "postgres://app:pw@primary:5432/main?pool_timeout=7&application_name=api",
+        "connectionLimit": 9,
+        "queryTimeoutMs": 1234,
+        "maxReplicaLagMs": 500,
+        "replicaUrls": ["postgres://r1:6432", "postgres://ro:other@r2/ro_db?connection_limit=2&application_name=reader&x=1"],
+    });
+    let s = resolve(&options, &env(&[]), 2).unwrap();
+    assert_eq!(s.max_replica_lag_ms, Some(500));
+    let (r1, r2) = (&s.replicas[0], &s.replicas[1]);
+    assert_eq!((r1.host.as_str(), r1.port, r1.user.as_str(), r1.database.as_str()), ("r1", 6432, "app", "main"));
+    assert_eq!(r1.password, s.password);
+    assert_eq!((r1.connection_limit, r1.query_timeout_ms, r1.pool_timeout_ms), (9, 1234, 7000));
+    assert_eq!(r1.application_name, "api");
+    assert_eq!((r2.user.as_str(), r2.database.as_str(), r2.port), ("ro", "ro_db", 5432));
+    assert_eq!(r2.password, Some(Secret("other".into())));
+    assert_eq!((r2.connection_limit, r2.application_name.as_str()), (2, "reader"));
+    assert!(r1.replicas.is_empty() && r1.replica_urls.is_empty());
+    assert_eq!(s.warnings, vec!["Unknown URL parameter 'x' ignored in replica URL postgres://ro:***@r2/ro_db?connection_limit=2&application_name=reader&x=1"]);
+    assert_eq!(
+        resolve(&json!({ "connectionString": URL, "maxReplicaLagMs": 0 }), &env(&[]), 2).unwrap().max_replica_lag_ms,
+        None
+    );
+}
+
+#[test]
+fn replica_url_parameters_are_validated_and_errors_hide_the_password() {
+    let bad = json!({ "connectionString": URL, "replicaUrls": ["postgres://u:hunter2@r/db?connection_limit=abc"] });
+    let e = resolve(&bad, &env(&[]), 2).unwrap_err();
+    assert_eq!(e.code(), "ERR_PGWARDEN_CONFIG");
+    assert!(
+        e.message().contains("connectionLimit") && e.message().contains("replica URL postgres://u:***@r/db"),
+        "{}",
+        e.message()
+    );
+    assert!(!e.message().contains("hunter2"));
+    let bad = json!({ "connectionString": URL, "replicaUrls": ["mysql://u:hunter2@r/db"] });
+    let e = resolve(&bad, &env(&[]), 2).unwrap_err();
+    assert!(e.message().contains("replicaUrls") && !e.message().contains("hunter2"), "{}", e.message());
 }
 
 #[test]
@@ -227,6 +273,7 @@ fn env_names_come_from_the_table_in_order() {
             "DB_STATEMENT_CACHE_SIZE",
             "DB_SLOW_QUERY_THRESHOLD",
             "SLOW_QUERY_THRESHOLD",
+            "DATABASE_REPLICA_URLS",
             "DATABASE_REPLICA_URL",
         ]
     );
