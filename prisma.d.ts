@@ -4,6 +4,11 @@ import type { Pool, PoolOptions } from './index'
 export interface PrismaPgWardenOptions {
   /** The schema Prisma's models live in (default: the connection's search_path). */
   schema?: string
+  /**
+   * Send statements to the pool's read replicas (`replicaUrls`), as `{ replica: true }` does;
+   * transactions stay on the primary. Use it for a second PrismaClient that only reads.
+   */
+  replica?: boolean
 }
 
 /**

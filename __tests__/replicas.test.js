@@ -103,6 +103,27 @@ describe('routing', () => {
   })
 })
 
+describe('pgwarden/prisma on replicas', () => {
+  test('an adapter with replica: true reads from the replicas; its transactions and writes stay on the primary', async () => {
+    const { PrismaPgWarden } = require('../lib/prisma')
+    const pool = makePool({ replicaUrls: [r1.url] })
+    const reads = await new PrismaPgWarden(pool, { replica: true }).connect()
+    const standby = 'SELECT pg_is_in_recovery() AS standby, inet_server_port() AS port'
+    const r = await reads.queryRaw({ sql: standby, args: [], argTypes: [] })
+    expect(r.rows).toEqual([[true, r1.port]])
+    const tx = await reads.startTransaction()
+    const inTx = await tx.queryRaw({ sql: standby, args: [], argTypes: [] })
+    await tx.executeRaw({ sql: 'ROLLBACK', args: [], argTypes: [] })
+    await tx.rollback()
+    expect(inTx.rows).toEqual([[false, primary.port]])
+    const write = await failure(reads.executeRaw({ sql: 'CREATE TABLE nope (a int)', args: [], argTypes: [] }))
+    expect(write.name).toBe('DriverAdapterError')
+    expect(write.cause.originalCode).toBe('25006')
+    const writes = await new PrismaPgWarden(pool).connect()
+    expect((await writes.queryRaw({ sql: standby, args: [], argTypes: [] })).rows).toEqual([[false, primary.port]])
+  })
+})
+
 describe('health', () => {
   test('a replica stopped under read load: no failed read beyond those in flight, fallback counted, one warning, back after restart', async () => {
     const logger = recordingLogger()

@@ -14,8 +14,9 @@ const ADAPTER_NAME = 'pgwarden'
 
 /** Reads or writes through `target` (the pool, or a transaction's client). */
 class Queryable {
-  constructor (target) {
+  constructor (target, replica = false) {
     this._target = target
+    this._replica = replica
     this.provider = 'postgres'
     this.adapterName = ADAPTER_NAME
   }
@@ -46,7 +47,7 @@ class Queryable {
   async _run ({ sql, args, argTypes }) {
     const values = args.map((arg, i) => mapArg(arg, argTypes[i]))
     try {
-      return await this._target.query({ text: sql, values, rowMode: 'array', [PRISMA_VALUES]: true })
+      return await this._target.query({ text: sql, values, rowMode: 'array', replica: this._replica, [PRISMA_VALUES]: true })
     } catch (e) {
       throw adapterError(e)
     }
@@ -84,8 +85,8 @@ class Transaction extends Queryable {
 
 /** The adapter Prisma talks to: the whole pool. */
 class Adapter extends Queryable {
-  constructor (pool, owned, schema) {
-    super(pool)
+  constructor (pool, owned, schema, replica) {
+    super(pool, replica)
     this._owned = owned
     this._schema = schema
   }
@@ -128,24 +129,27 @@ class Adapter extends Queryable {
 }
 
 /**
- * `new PrismaClient({ adapter: new PrismaPgWarden(poolOrOptions, { schema }) })`. Given a
- * pgwarden `Pool`, the adapter uses it and leaves it open on `$disconnect` (its owner ends
- * it); given options or a connection string, it makes its own pool and ends it then.
+ * `new PrismaClient({ adapter: new PrismaPgWarden(poolOrOptions, { schema, replica }) })`.
+ * Given a pgwarden `Pool`, the adapter uses it and leaves it open on `$disconnect` (its owner
+ * ends it); given options or a connection string, it makes its own pool and ends it then.
+ * `replica: true` sends the adapter's statements to the pool's read replicas (transactions
+ * stay on the primary): a second PrismaClient for reads.
  */
 class PrismaPgWarden {
-  constructor (poolOrOptions, { schema } = {}) {
+  constructor (poolOrOptions, { schema, replica = false } = {}) {
     this.provider = 'postgres'
     this.adapterName = ADAPTER_NAME
     this._poolOrOptions = poolOrOptions
     this._schema = schema
+    this._replica = replica === true
   }
 
   async connect () {
     const given = this._poolOrOptions
-    if (given instanceof Pool) return new Adapter(given, false, this._schema)
+    if (given instanceof Pool) return new Adapter(given, false, this._schema, this._replica)
     const options = typeof given === 'string' ? { connectionString: given } : { ...given }
     if (this._schema !== undefined && options.schema === undefined) options.schema = this._schema
-    return new Adapter(new Pool(options), true, this._schema)
+    return new Adapter(new Pool(options), true, this._schema, this._replica)
   }
 }
 
