@@ -12,10 +12,10 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** A connection held by `pool.acquire()` until `release()`. */
 export declare class NativeClient {
   /**
-   * Runs one statement on this connection. `_replica` is taken for the same arguments as
-   * the pool's `submit`, and ignored: a held connection is the primary's.
+   * Starts statement `id` on this connection; its outcome comes back through the pool's
+   * completion queue, like `NativePool.submit` (no napi promise per statement).
    */
-  query(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, replica?: boolean | undefined | null, prisma?: boolean | undefined | null): Promise<string>
+  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, prisma?: boolean | undefined | null): void
   /** Runs a multi-statement script on this connection. */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Cancels the statement running on this connection (cancel request), if any. */

@@ -149,12 +149,15 @@ class Client {
     this._handle = handle
     this._pool = pool
     this._released = false
+    // A held connection is the primary's: `replica` does not apply to it.
+    this._submitter = pool._submitterFor((id, sql, params, timeoutMs, abortId, replica, prisma) =>
+      handle.submit(id, sql, params, timeoutMs, abortId, prisma), (id) => handle.abort(id))
   }
 
   /** Runs one statement on this connection (same arguments as `pool.query`). */
   async query (text, values, opts) {
     if (this._released) throw closedError('The client was released')
-    return runQuery(this._pool, this._handle, text, values, opts)
+    return runQuery(this._pool, this._submitter, text, values, opts)
   }
 
   /** Runs a multi-statement script (simple protocol, no parameters); `opts`: `{ timeoutMs, signal }`. */
@@ -204,19 +207,28 @@ class Pool extends EventEmitter {
     this._lastId = 0
     this._native.setCompletionSink(() => this._drain())
     const handle = this._native
+    this._submitter = this._submitterFor((id, sql, params, timeoutMs, abortId, replica, prisma) =>
+      handle.submit(id, sql, params, timeoutMs, abortId, replica, prisma), (id) => handle.abort(id))
+  }
+
+  /**
+   * A statement target (`query`, `abort`) whose statements go out with `submit` (the pool's, or
+   * a held client's) and settle from this pool's completion queue: no promise per statement.
+   */
+  _submitterFor (submit, abort) {
     const waiting = this._waiting
-    this._submitter = {
+    return {
       query: (sql, params, timeoutMs, abortId, replica, prisma) => new Promise((resolve, reject) => {
         const id = (this._lastId = (this._lastId + 1) >>> 0)
         waiting.set(id, { resolve, reject })
         try {
-          handle.submit(id, sql, params, timeoutMs, abortId, replica, prisma)
+          submit(id, sql, params, timeoutMs, abortId, replica, prisma)
         } catch (e) {
           waiting.delete(id)
           reject(e)
         }
       }),
-      abort: (id) => handle.abort(id)
+      abort
     }
   }
 

@@ -1,6 +1,8 @@
 //! `NativeClient`, the native half of JS `Client`: one connection held until `release()`.
 
-use super::{guarded, query_options, statement};
+use super::dispatch::Dispatch;
+use super::{caught, guarded, query_options, statement, AbortGuard};
+use napi::Env;
 use crate::connection::Canceller;
 use crate::convert::params::text_params;
 use crate::error::Error;
@@ -13,6 +15,8 @@ use std::sync::Arc;
 #[napi]
 pub struct NativeClient {
     core: Arc<PoolCore>,
+    /// The pool's completion queue, for `submit`.
+    dispatch: Option<Arc<Dispatch>>,
     /// Cancels this connection's running statement without waiting for its lock.
     cancel: Arc<Canceller>,
     lease: Arc<tokio::sync::Mutex<Option<Lease>>>,
@@ -20,35 +24,44 @@ pub struct NativeClient {
 
 impl NativeClient {
     /// Holds `lease` for JS.
-    pub(super) fn new(core: Arc<PoolCore>, lease: Lease) -> Self {
+    pub(super) fn new(core: Arc<PoolCore>, lease: Lease, dispatch: Option<Arc<Dispatch>>) -> Self {
         let cancel = lease.conn.cancel.clone();
-        NativeClient { core, cancel, lease: Arc::new(tokio::sync::Mutex::new(Some(lease))) }
+        NativeClient { core, dispatch, cancel, lease: Arc::new(tokio::sync::Mutex::new(Some(lease))) }
     }
 }
 
 #[napi]
 impl NativeClient {
-    /// Runs one statement on this connection. `_replica` is taken for the same arguments as
-    /// the pool's `submit`, and ignored: a held connection is the primary's.
+    /// Starts statement `id` on this connection; its outcome comes back through the pool's
+    /// completion queue, like `NativePool.submit` (no napi promise per statement).
+    #[allow(clippy::too_many_arguments)]
     #[napi]
-    pub async fn query(
+    pub fn submit(
         &self,
+        env: Env,
+        id: u32,
         sql: String,
         params: Vec<Option<String>>,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
-        _replica: Option<bool>,
         prisma: Option<bool>,
-    ) -> napi::Result<String> {
-        let sql = sql.as_str();
-        let opts = query_options(&self.core, timeout_ms, abort_id, prisma);
-        statement(&self.core, sql, opts, abort_id, |opts| async move {
-            check_params(sql, params.len())?;
-            let mut guard = self.lease.lock().await;
-            let lease = guard.as_mut().ok_or_else(released)?;
-            self.core.run(&mut lease.conn, sql, text_params(params), &opts).await
-        })
-        .await
+    ) -> napi::Result<()> {
+        let dispatch = self.dispatch.clone().ok_or_else(|| {
+            napi::Error::new(napi::Status::GenericFailure, "no completion sink installed".to_string())
+        })?;
+        let (core, slot) = (self.core.clone(), self.lease.clone());
+        dispatch.spawn(&env, id, sql, move |sql| async move {
+            let opts = query_options(&core, timeout_ms, abort_id, prisma);
+            let _forget = AbortGuard(&core, abort_id);
+            caught(async {
+                check_params(&sql, params.len())?;
+                let mut guard = slot.lock().await;
+                let lease = guard.as_mut().ok_or_else(released)?;
+                core.run(&mut lease.conn, &sql, text_params(params), &opts).await
+            })
+            .await
+        });
+        Ok(())
     }
 
     /// Runs a multi-statement script on this connection.

@@ -6,6 +6,7 @@
 //! through [`caught`], so a bug surfaces as an error instead of aborting the process.
 
 mod client;
+mod dispatch;
 mod pool;
 mod stream;
 

@@ -2,6 +2,7 @@
 //! (their outcomes come back in batches), checkouts, streams, stats and shutdown.
 
 use super::{caught, guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeStream};
+use super::dispatch::{Dispatch, WakeFn};
 use crate::completion::Completions;
 use crate::config;
 use crate::error::Error;
@@ -10,45 +11,12 @@ use crate::pool::{PoolCore, QueryOptions};
 use crate::replicas::Replicas;
 use crate::stats::Stats;
 use napi::bindgen_prelude::Function;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Env, Status};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::Env;
 use napi_derive::napi;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
-
-/// Wakes the JS thread to take completions: a strong threadsafe function, referenced only
-/// while statements are pending so an idle pool never keeps the process alive.
-type WakeFn = ThreadsafeFunction<(), (), (), Status, false, false, 0>;
-
-/// Statements submitted without a napi promise each; their outcomes come back in batches.
-struct Dispatch {
-    completions: Completions,
-    wake: Arc<std::sync::RwLock<WakeFn>>,
-    /// Submitted and not yet taken (touched on the JS thread only).
-    pending: std::sync::atomic::AtomicUsize,
-}
-
-impl Dispatch {
-    fn submitted(&self, env: &Env) {
-        if self.pending.fetch_add(1, Ordering::AcqRel) == 0 {
-            if let Ok(mut w) = self.wake.write() {
-                #[allow(deprecated)]
-                let _ = w.refer(env);
-            }
-        }
-    }
-
-    fn taken(&self, env: &Env, n: usize) {
-        if n > 0 && self.pending.fetch_sub(n, Ordering::AcqRel) == n {
-            if let Ok(mut w) = self.wake.write() {
-                #[allow(deprecated)]
-                let _ = w.unref(env);
-            }
-        }
-    }
-}
 
 /// The native half of `Pool`.
 #[napi]
@@ -68,6 +36,11 @@ pub struct NativePool {
 }
 
 impl NativePool {
+    /// The completion queue, once JS installed its sink.
+    fn dispatch(&self) -> napi::Result<Arc<Dispatch>> {
+        self.dispatch.get().cloned().ok_or_else(|| js_error(&Error::Internal("no completion sink installed".into()), None))
+    }
+
     fn core(&self) -> Result<Arc<PoolCore>, Error> {
         self.inner
             .read()
@@ -230,31 +203,23 @@ impl NativePool {
         replica: Option<bool>,
         prisma: Option<bool>,
     ) -> napi::Result<()> {
-        let dispatch = self
-            .dispatch
-            .get()
-            .cloned()
-            .ok_or_else(|| js_error(&Error::Internal("no completion sink installed".into()), None))?;
+        let dispatch = self.dispatch()?;
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
-        dispatch.submitted(&env);
         let replicas = replica.unwrap_or(false).then(|| self.replicas.clone());
-        napi::bindgen_prelude::spawn(async move {
+        dispatch.spawn(&env, id, sql, move |sql| async move {
             let opts = query_options(&core, timeout_ms, abort_id, prisma);
-            let out = {
-                let _forget = AbortGuard(&core, abort_id);
-                match replicas {
-                    None => caught(core.query(&sql, params, &opts)).await,
-                    Some(replicas) => {
-                        let read = replicas.read(core.clone(), |pool, on_replica| {
-                            let (params, opts) = (params.clone(), on(&opts, on_replica));
-                            let sql = &sql;
-                            async move { pool.query(sql, params, &opts).await }
-                        });
-                        caught(read).await
-                    }
+            let _forget = AbortGuard(&core, abort_id);
+            match replicas {
+                None => caught(core.query(&sql, params, &opts)).await,
+                Some(replicas) => {
+                    let read = replicas.read(core.clone(), |pool, on_replica| {
+                        let (params, opts) = (params.clone(), on(&opts, on_replica));
+                        let sql = &sql;
+                        async move { pool.query(sql, params, &opts).await }
+                    });
+                    caught(read).await
                 }
-            };
-            dispatch.completions.push(id, out.map_err(|e| e.to_payload(Some(&sql)).to_string()));
+            }
         });
         Ok(())
     }
@@ -339,7 +304,7 @@ impl NativePool {
         guarded(None, async {
             let core = self.core()?;
             let lease = core.checkout_with(millis(wait_ms), true).await?;
-            Ok(NativeClient::new(core, lease))
+            Ok(NativeClient::new(core, lease, self.dispatch.get().cloned()))
         })
         .await
     }
