@@ -70,3 +70,16 @@ describe("rejections carry the caller's stack", () => {
     expect(err.stack).toMatch(/theCallingFunctionOfTheTest/)
   })
 })
+
+describe('more parameters than the protocol carries', () => {
+  test('rejects before sending with ERR_PGWARDEN_PARAMS naming the limit; the connection stays usable', async () => {
+    const pool = makePool({ connectionLimit: 1 })
+    const n = 65536
+    const sql = `SELECT ${Array.from({ length: n }, (_, i) => `$${i + 1}::int`).join(' + ')} AS s`
+    const err = await failure(pool.query(sql, Array(n).fill(1)))
+    expect(err.code).toBe('ERR_PGWARDEN_PARAMS')
+    expect(err.message).toMatch(/at most 65535/)
+    expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+    expect(pool.getPoolStats().connections.created).toBeLessThanOrEqual(1)
+  })
+})

@@ -137,8 +137,18 @@ pub(crate) async fn execute_script(conn: &mut Conn, script: &str) -> Result<(), 
     conn.client.batch_execute(script).await.map_err(|e| from_driver(&e, true))
 }
 
+/// The most parameters one statement can carry (the protocol counts them in 16 bits).
+const MAX_PARAMS: usize = 65_535;
+
 /// Rejects parameters the statement cannot take, before anything is sent.
 pub(crate) fn check_params(sql: &str, given: usize) -> Result<(), Error> {
+    // The protocol counts parameters in 16 bits: the server would close the connection.
+    if given > MAX_PARAMS {
+        return Err(Error::Params(format!(
+            "The query has {given} parameters; PostgreSQL takes at most {MAX_PARAMS} in one statement \
+             (insert in batches, or pass an array as one parameter: = ANY($1))"
+        )));
+    }
     let shape = sql::shape(sql);
     if given > 0 && shape.several {
         return Err(Error::Params(
