@@ -16,8 +16,22 @@ export type SslOption =
 
 /** Pool options. Precedence: option > URL query parameter > environment variable > default. */
 export interface PoolOptions {
-  /** postgres://user:password@host:port/db?params — default DATABASE_URL. */
+  /** postgres://user:password@host:port/db?params — default DATABASE_URL, else the parts below. */
   connectionString?: string
+  /** Server host or socket directory (URL host, PGHOST). Default localhost. */
+  host?: string
+  /** Server port (PGPORT). Default 5432. */
+  port?: number | string
+  /** Role (PGUSER). Default postgres. */
+  user?: string
+  /** Password (PGPASSWORD; else looked up in the password file). */
+  password?: string
+  /** Database (dbname, PGDATABASE). Default: named as the user. */
+  database?: string
+  /** libpq's password file (PGPASSFILE). Default ~/.pgpass. */
+  passfile?: string
+  /** Startup options, `-c name=value …` (PGOPTIONS). */
+  options?: string
   /** Maximum connections (connection_limit, DB_CONNECTION_LIMIT, ...). Default cpus×2+1. */
   connectionLimit?: number
   /** Connections kept open when idle; after the first statement the pool refills to this number when connections close or the server comes back (with backoff). Default 0. */

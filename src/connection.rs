@@ -169,7 +169,9 @@ impl Manager {
         }
         // PgBouncer rejects unknown startup parameters; everything else gets its session settings here.
         if !settings.pgbouncer {
-            let mut options = Vec::new();
+            // The user's own options (libpq's `options` / PGOPTIONS) first: pgwarden's settings
+            // after them win where both set the same parameter.
+            let mut options: Vec<String> = settings.options.iter().cloned().collect();
             if let Some(schema) = &settings.schema {
                 options.push(format!("-c search_path={}", option_value(schema)));
             }

@@ -2,12 +2,12 @@
 
 use super::dispatch::Dispatch;
 use super::{caught, guarded, query_options, statement, AbortGuard};
-use napi::Env;
 use crate::connection::Canceller;
 use crate::convert::params::text_params;
 use crate::error::Error;
 use crate::pool::{Lease, PoolCore};
 use crate::statement::check_params;
+use napi::Env;
 use napi_derive::napi;
 use std::sync::Arc;
 

@@ -1,8 +1,8 @@
 //! `NativePool`, the native half of JS `Pool`: statements submitted without a promise each
 //! (their outcomes come back in batches), checkouts, streams, stats and shutdown.
 
-use super::{caught, guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeStream};
 use super::dispatch::{Dispatch, WakeFn};
+use super::{caught, guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeStream};
 use crate::completion::Completions;
 use crate::config;
 use crate::error::Error;
@@ -38,7 +38,10 @@ pub struct NativePool {
 impl NativePool {
     /// The completion queue, once JS installed its sink.
     fn dispatch(&self) -> napi::Result<Arc<Dispatch>> {
-        self.dispatch.get().cloned().ok_or_else(|| js_error(&Error::Internal("no completion sink installed".into()), None))
+        self.dispatch
+            .get()
+            .cloned()
+            .ok_or_else(|| js_error(&Error::Internal("no completion sink installed".into()), None))
     }
 
     fn core(&self) -> Result<Arc<PoolCore>, Error> {

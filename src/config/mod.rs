@@ -8,6 +8,7 @@
 
 #![warn(unreachable_pub, missing_docs)]
 
+mod pgpass;
 mod read;
 mod special;
 mod table;
@@ -181,6 +182,8 @@ pub(crate) struct Settings {
     pub log_level: tracing::Level,
     /// Circuit breaker: (consecutive connection failures that open it, cool-down ms); off when `None`.
     pub circuit_breaker: Option<(u32, u64)>,
+    /// Startup options (`-c name=value …`, libpq's `options` / PGOPTIONS), if any.
+    pub options: Option<String>,
     /// Warnings to log once (unknown URL parameters or options).
     pub warnings: Vec<String>,
     /// Where each setting of the table came from ("option x", "URL parameter y",
@@ -231,6 +234,8 @@ impl Settings {
                 "utilizationAlertCooldownMs" => json!(self.utilization_alert_cooldown_ms),
                 "replicaUrls" => described["replicas"].clone(),
                 "logLevel" => json!(self.log_level.as_str().to_ascii_lowercase()),
+                "password" => json!(self.password.as_ref().map(|_| "(set)")),
+                "options" => json!(self.options),
                 other => described.get(other).cloned().unwrap_or(Value::Null),
             }
         };
@@ -258,7 +263,8 @@ fn sources_of(
         }
         inputs.pick(s).map(|(from, _)| from.to_string()).unwrap_or_else(|| "default".into())
     };
-    table::SETTINGS.iter().filter(|s| s.kind != table::Kind::JsObject).map(|s| (s.option, source(s))).collect()
+    let skipped = |s: &&table::Setting| s.kind == table::Kind::JsObject || s.kind == table::Kind::AddressPart;
+    table::SETTINGS.iter().filter(|s| !skipped(s)).map(|s| (s.option, source(s))).collect()
 }
 
 /// Merges options, URL and environment into validated [`Settings`].
@@ -279,8 +285,11 @@ pub(crate) fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usiz
     let known = known_params(&mut url, "", &mut warnings);
     let inputs = Inputs { options, url: known, env };
     let values = read::reduce(&inputs, cpus)?;
-    let sources = sources_of(&inputs, options, env);
-    let address = special::address(connection, url, &inputs.url, None)?;
+    let mut sources = sources_of(&inputs, options, env);
+    let passfile = values.peek_text("passfile");
+    let address = special::address(url, Some(&inputs), &inputs.url, None, passfile.as_deref(), &mut warnings)?;
+    // The address parts' sources go right after the connection string's, in table order.
+    sources.splice(1..1, address.sources.iter().cloned());
     let mut primary = settings(values, address, Vec::new(), sources)?;
     let mut replicas = Vec::with_capacity(primary.replica_urls.len());
     for raw in &primary.replica_urls {
@@ -325,12 +334,8 @@ fn replica(
     let mut url = url::parse_url(raw, &format!("option {}", list.option))?;
     let own = known_params(&mut url, &format!(" in replica URL {shown}"), warnings);
     // The primary's URL parameters, less its address, under the replica's own.
-    let mut params: HashMap<String, String> = primary
-        .url
-        .iter()
-        .filter(|(k, _)| !connection.url.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let mut params: HashMap<String, String> =
+        primary.url.iter().filter(|(k, _)| !table::is_address_key(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
     params.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
     // An option whose URL parameter the replica URL sets gives way to it.
     let overridden = |name: &str| table::setting(name).is_ok_and(|s| s.url.iter().any(|k| own.contains_key(*k)));
@@ -338,11 +343,13 @@ fn replica(
         .options
         .iter()
         .filter(|(k, _)| *k != connection.option && *k != list.option && !overridden(k))
+        .filter(|(k, _)| table::setting(k).is_ok_and(|s| s.kind != table::Kind::AddressPart))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let inputs = Inputs { options: &options, url: params, env: primary.env };
     let values = read::reduce(&inputs, cpus).map_err(in_replica)?;
-    let address = special::address(connection, url, &own, Some(base)).map_err(in_replica)?;
+    let passfile = values.peek_text("passfile");
+    let address = special::address(url, None, &own, Some(base), passfile.as_deref(), warnings).map_err(in_replica)?;
     let mut s = settings(values, address, Vec::new(), Vec::new()).map_err(in_replica)?;
     s.replica_urls.clear();
     Ok(s)
@@ -355,7 +362,7 @@ fn settings(
     mut warnings: Vec<String>,
     sources: Vec<(&'static str, String)>,
 ) -> Result<Settings, Error> {
-    let Address { host, port, user, password, database } = address;
+    let Address { host, port, user, password, database, .. } = address;
     let pgbouncer = v.flag("pgbouncer")?;
     let schema = v.opt_text("schema")?;
     let idle_in_transaction_timeout_ms = v.opt_ms("idleInTransactionTimeoutMs")?;
@@ -368,6 +375,11 @@ fn settings(
     }
     let int8 = v.text("int8")?;
     let log_level = v.text("logLevel")?;
+    let _read_by_the_address = v.opt_text("passfile")?;
+    let options = v.opt_text("options")?;
+    if pgbouncer && options.is_some() {
+        warnings.push("options (PGOPTIONS) are not sent with pgbouncer=true: PgBouncer rejects startup options".into());
+    }
     Ok(Settings {
         host,
         port,
@@ -399,6 +411,7 @@ fn settings(
         leak_detection_threshold_ms: v.ms("leakDetectionThresholdMs")?,
         log_level: crate::logging::parse_level(&log_level).ok_or_else(|| unmapped("logLevel", &log_level))?,
         circuit_breaker: v.breaker("circuitBreaker")?,
+        options,
         warnings,
         sources,
     })

@@ -1,8 +1,9 @@
 //! Settings whose reading is special: the connection URL and its parts, TLS, the circuit
 //! breaker. Their names, URL keys and defaults still come from the table.
 
+use super::pgpass;
 use super::read::{config_error, Inputs, Raw, Source};
-use super::table::{DefaultValue, Setting};
+use super::table::{self, DefaultValue, Setting};
 use super::url::{parse_url, ParsedUrl};
 use super::{Secret, Settings, SslMode, SslSettings};
 use crate::error::Error;
@@ -15,6 +16,8 @@ fn bad_row(s: &Setting) -> Error {
 }
 
 /// The connection URL of row `s`: the option, else the first of its environment variables set.
+/// Without either, an address given by its parts (options such as `host`, or libpq's PGHOST,
+/// PGUSER, …) starts from an empty URL.
 pub(super) fn connection_url(
     s: &Setting,
     options: &Map<String, Value>,
@@ -25,6 +28,7 @@ pub(super) fn connection_url(
         Some(other) => return Err(config_error(s.option, &Source::Option(s.option), other, "a string")),
         None => match s.env.iter().find_map(|name| Some((env.get(*name)?, Source::Env(name)))) {
             Some(found) => found,
+            None if given_by_parts(options, env) => return Ok(ParsedUrl::default()),
             None => {
                 let vars = s.env.join(" or ");
                 return Err(Error::Config(format!("No connection string: pass {{ {} }} or set {vars}", s.option)));
@@ -32,6 +36,12 @@ pub(super) fn connection_url(
         },
     };
     parse_url(raw, &source.to_string())
+}
+
+/// Whether an address part is given as an option or by its libpq environment variable.
+fn given_by_parts(options: &Map<String, Value>, env: &HashMap<String, String>) -> bool {
+    table::address_rows()
+        .any(|r| options.get(r.option).is_some_and(|v| !v.is_null()) || r.env.iter().any(|e| env.contains_key(*e)))
 }
 
 /// Where to connect and as whom.
@@ -46,40 +56,93 @@ pub(super) struct Address {
     pub(super) password: Option<Secret>,
     /// Database.
     pub(super) database: String,
+    /// Where each part came from, by option name.
+    pub(super) sources: Vec<(&'static str, String)>,
 }
 
-/// The parts of `url`, each overridden by its URL query parameter (the keys of row `s`, in the
-/// order host, port, user, password, dbname), else the row's defaults. For a replica, `base` is
-/// the primary: the user, password and database its URL leaves out are the primary's.
+/// The address: each part from its option, its URL parameter, the URL's own part, or its
+/// environment variable (the primary only: `inputs`), else, for a replica, the primary's
+/// (`base`: user, password and database), else its default. A password found nowhere is
+/// looked up in the password file `passfile` (a warning when the file's permissions are open).
 pub(super) fn address(
-    s: &Setting,
     url: ParsedUrl,
+    inputs: Option<&Inputs>,
     params: &HashMap<String, String>,
     base: Option<&Settings>,
+    passfile: Option<&str>,
+    warnings: &mut Vec<String>,
 ) -> Result<Address, Error> {
-    let (&[host_key, port_key, user_key, password_key, dbname_key], DefaultValue::Address { host, port, user }) =
-        (s.url, s.default)
-    else {
-        return Err(bad_row(s));
+    let mut sources = Vec::new();
+    let mut part = |name: &'static str, from_url: Option<String>, from_base: Option<String>| {
+        let row = table::setting(name)?;
+        let found = found_part(row, inputs, params, from_url)?.or_else(|| from_base.map(|v| (v, "the primary".into())));
+        sources.push((row.option, found.as_ref().map_or_else(|| "default".to_string(), |(_, from)| from.clone())));
+        Ok::<_, Error>(found)
     };
-    let param = |key: &str| params.get(key).cloned();
-    let port = match params.get(port_key) {
-        Some(p) => p
-            .parse()
-            .map_err(|_| config_error(port_key, &Source::Url(port_key), Raw::Text(p.clone()), "a port number"))?,
-        None => url.port.unwrap_or(port),
+    let value = |found: Option<(String, String)>| found.map(|(v, _)| v);
+    let host =
+        value(part("host", Some(url.host).filter(|h| !h.is_empty()), None)?).unwrap_or_else(|| "localhost".into());
+    let port = match part("port", url.port.map(|p| p.to_string()), None)? {
+        Some((p, from)) => {
+            p.parse().map_err(|_| Error::Config(format!("Invalid port: '{p}' from {from} (expected a port number)")))?
+        }
+        None => 5432,
     };
-    let url_host = param(host_key).unwrap_or(url.host);
-    let user = param(user_key).or(url.user).or_else(|| base.map(|b| b.user.clone())).unwrap_or_else(|| user.into());
-    let password = param(password_key).or(url.password).map(Secret);
-    let database = param(dbname_key).or(url.database).or_else(|| base.map(|b| b.database.clone()));
-    Ok(Address {
-        host: if url_host.is_empty() { host.into() } else { url_host },
-        port,
-        password: password.or_else(|| base.and_then(|b| b.password.clone())),
-        database: database.unwrap_or_else(|| user.clone()),
-        user,
-    })
+    let user = value(part("user", url.user, base.map(|b| b.user.clone()))?).unwrap_or_else(|| "postgres".into());
+    let given = value(part("password", url.password, None)?);
+    let database =
+        value(part("database", url.database, base.map(|b| b.database.clone()))?).unwrap_or_else(|| user.clone());
+    let mut password = given.map(Secret).or_else(|| base.and_then(|b| b.password.clone()));
+    if password.is_none() {
+        if let Some(path) = passfile.map(expand_home) {
+            match pgpass::read(&path) {
+                Ok(Some(contents)) => {
+                    password = pgpass::lookup(&contents, &host, port, &database, &user).map(Secret);
+                    if password.is_some() {
+                        if let Some(p) = sources.iter_mut().find(|(n, _)| *n == "password") {
+                            p.1 = format!("password file {}", path.display());
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(warning) => warnings.push(warning),
+            }
+        }
+    }
+    Ok(Address { host, port, user, password, database, sources })
+}
+
+/// A part's value and where it came from: its option, its URL parameter, the URL's own part,
+/// then its environment variable (options and environment are the primary's only).
+fn found_part(
+    row: &'static Setting,
+    inputs: Option<&Inputs>,
+    params: &HashMap<String, String>,
+    from_url: Option<String>,
+) -> Result<Option<(String, String)>, Error> {
+    if let Some(v) = inputs.and_then(|i| i.options.get(row.option)).filter(|v| !v.is_null()) {
+        return match v {
+            Value::String(s) => Ok(Some((s.clone(), format!("option {}", row.option)))),
+            Value::Number(n) if row.option == "port" => Ok(Some((n.to_string(), format!("option {}", row.option)))),
+            other => Err(config_error(row.option, &Source::Option(row.option), other, "a string")),
+        };
+    }
+    if let Some(v) = row.url.iter().find_map(|k| params.get(*k)) {
+        return Ok(Some((v.clone(), format!("URL parameter {}", row.url[0]))));
+    }
+    if let Some(v) = from_url {
+        return Ok(Some((v, "connectionString".into())));
+    }
+    let env = inputs.map(|i| i.env);
+    Ok(row.env.iter().find_map(|name| Some((env?.get(*name)?.clone(), format!("environment variable {name}")))))
+}
+
+/// `~/…` with the home directory, as libpq reads its password file.
+fn expand_home(path: &str) -> std::path::PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => std::path::Path::new(&home).join(rest),
+        _ => path.into(),
+    }
 }
 
 /// The modes the `ssl` option and the sslmode URL parameter accept, for error messages.
@@ -91,10 +154,12 @@ pub(super) fn ssl(s: &Setting, inputs: &Inputs) -> Result<SslSettings, Error> {
     let (&[mode_key, root_key, cert_key, key_key], DefaultValue::Ssl(default_mode)) = (s.url, s.default) else {
         return Err(bad_row(s));
     };
-    let mode = match inputs.url.get(mode_key) {
+    let from_env = s.env.iter().find_map(|name| Some((inputs.env.get(*name)?, Source::Env(name))));
+    let mode = match inputs.url.get(mode_key).map(|m| (m, Source::Url(mode_key))).or(from_env) {
         None => default_mode,
-        Some(m) => SslMode::parse(m)
-            .ok_or_else(|| config_error(s.option, &Source::Url(mode_key), Raw::Text(m.clone()), MODES))?,
+        Some((m, source)) => {
+            SslMode::parse(m).ok_or_else(|| config_error(s.option, &source, Raw::Text(m.clone()), MODES))?
+        }
     };
     let mut ssl = SslSettings {
         mode,

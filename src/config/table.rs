@@ -43,8 +43,11 @@ pub(super) enum Kind {
     OneOf(&'static [&'static str]),
     /// Connection URLs: an array of strings, comma-separated in the environment.
     UrlList,
-    /// The connection URL; its URL keys override host, port, user, password and dbname.
+    /// The connection URL (its parts are the address rows).
     ConnectionUrl,
+    /// A part of the address (host, port, user, password, database): an option, its URL
+    /// parameter, the connection URL's own part, or its libpq environment variable.
+    AddressPart,
     /// TLS: a boolean, a mode or an object; its URL keys give mode, root cert, cert and key.
     Ssl,
     /// The circuit breaker: a boolean or an object.
@@ -80,15 +83,8 @@ pub(super) enum DefaultValue {
         /// How long it stays open, ms.
         cooldown_ms: u64,
     },
-    /// Required; the parts the URL leaves out default to these (the database to the user).
-    Address {
-        /// Host when the URL has none.
-        host: &'static str,
-        /// Port when the URL has none.
-        port: u16,
-        /// User when the URL has none.
-        user: &'static str,
-    },
+    /// The user's name (the database's default, as in libpq).
+    SameAsUser,
     /// Applied by the JavaScript layer.
     JsSide(&'static str),
 }
@@ -129,14 +125,42 @@ const ROW: Setting =
 
 /// Every setting, in the order they are resolved (an error names the first bad one).
 pub(super) const SETTINGS: &[Setting] = &[
+    Setting { option: "connectionString", env: &["DATABASE_URL"], kind: K::ConnectionUrl, ..ROW },
     Setting {
-        option: "connectionString",
-        url: &["host", "port", "user", "password", "dbname"],
-        env: &["DATABASE_URL"],
-        kind: K::ConnectionUrl,
-        default: D::Address { host: "localhost", port: 5432, user: "postgres" },
+        option: "host",
+        url: &["host"],
+        env: &["PGHOST"],
+        kind: K::AddressPart,
+        default: D::Str("localhost"),
         ..ROW
     },
+    Setting { option: "port", url: &["port"], env: &["PGPORT"], kind: K::AddressPart, default: D::Num(5432.0), ..ROW },
+    Setting {
+        option: "user",
+        url: &["user"],
+        env: &["PGUSER"],
+        kind: K::AddressPart,
+        default: D::Str("postgres"),
+        ..ROW
+    },
+    Setting { option: "password", url: &["password"], env: &["PGPASSWORD"], kind: K::AddressPart, ..ROW },
+    Setting {
+        option: "database",
+        url: &["dbname"],
+        env: &["PGDATABASE"],
+        kind: K::AddressPart,
+        default: D::SameAsUser,
+        ..ROW
+    },
+    Setting {
+        option: "passfile",
+        url: &["passfile"],
+        env: &["PGPASSFILE"],
+        kind: K::Text,
+        default: D::Str("~/.pgpass"),
+        ..ROW
+    },
+    Setting { option: "options", url: &["options"], env: &["PGOPTIONS"], kind: K::Text, ..ROW },
     Setting {
         option: "connectionLimit",
         url: &["connection_limit"],
@@ -163,7 +187,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     Setting {
         option: "connectTimeoutMs",
         url: &["connect_timeout"],
-        env: &["DATABASE_CONNECT_TIMEOUT"],
+        env: &["DATABASE_CONNECT_TIMEOUT", "PGCONNECT_TIMEOUT"],
         kind: K::Ms(Unit::Seconds),
         default: D::Num(5_000.0),
         ..ROW
@@ -226,6 +250,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     Setting {
         option: "applicationName",
         url: &["application_name"],
+        env: &["PGAPPNAME"],
         kind: K::Text,
         default: D::Str("pgwarden"),
         ..ROW
@@ -237,6 +262,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     Setting {
         option: "ssl",
         url: &["sslmode", "sslrootcert", "sslcert", "sslkey"],
+        env: &["PGSSLMODE"],
         kind: K::Ssl,
         default: D::Ssl(SslMode::Prefer),
         ..ROW
@@ -285,6 +311,16 @@ pub(super) fn is_option(name: &str) -> bool {
 /// Whether `key` is a URL query parameter pgwarden understands (others draw one warning).
 pub(super) fn is_url_param(key: &str) -> bool {
     SETTINGS.iter().any(|s| s.url.contains(&key))
+}
+
+/// The address rows (host, port, user, password, database), in that order.
+pub(super) fn address_rows() -> impl Iterator<Item = &'static Setting> {
+    SETTINGS.iter().filter(|s| s.kind == Kind::AddressPart)
+}
+
+/// Whether `key` is a URL parameter of the address (the primary's is not a replica's).
+pub(super) fn is_address_key(key: &str) -> bool {
+    address_rows().any(|s| s.url.contains(&key))
 }
 
 /// The row of `option`.

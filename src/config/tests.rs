@@ -260,12 +260,20 @@ fn env_names_come_from_the_table_in_order() {
         ENV_NAMES,
         &[
             "DATABASE_URL",
+            "PGHOST",
+            "PGPORT",
+            "PGUSER",
+            "PGPASSWORD",
+            "PGDATABASE",
+            "PGPASSFILE",
+            "PGOPTIONS",
             "DB_CONNECTION_LIMIT",
             "DATABASE_CONNECTION_LIMIT",
             "DATABASE_POOL_SIZE",
             "DB_POOL_TIMEOUT",
             "DATABASE_POOL_TIMEOUT",
             "DATABASE_CONNECT_TIMEOUT",
+            "PGCONNECT_TIMEOUT",
             "DB_QUERY_TIMEOUT",
             "DATABASE_QUERY_TIMEOUT",
             "DATABASE_STATEMENT_TIMEOUT",
@@ -275,6 +283,8 @@ fn env_names_come_from_the_table_in_order() {
             "SLOW_QUERY_THRESHOLD",
             "DATABASE_REPLICA_URLS",
             "DATABASE_REPLICA_URL",
+            "PGAPPNAME",
+            "PGSSLMODE",
         ]
     );
 }
@@ -363,6 +373,7 @@ fn unit_doc(s: &Setting) -> String {
         Kind::OneOf(names) => format!("one of {}", names.join(", ")),
         Kind::UrlList => "URL list".into(),
         Kind::ConnectionUrl => "URL".into(),
+        Kind::AddressPart => "address part".into(),
         Kind::Ssl => "boolean, mode or object".into(),
         Kind::Breaker => "boolean or object".into(),
         Kind::JsObject => "object or false".into(),
@@ -398,9 +409,7 @@ fn default_doc(s: &Setting) -> String {
         DefaultValue::Breaker { failure_threshold, cooldown_ms } => {
             format!("off (true: failureThreshold {failure_threshold}, cooldownMs {cooldown_ms})")
         }
-        DefaultValue::Address { host, port, user } => {
-            format!("required; host {host}, port {port}, user {user}, database named as the user")
-        }
+        DefaultValue::SameAsUser => "the user".into(),
     }
 }
 

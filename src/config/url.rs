@@ -3,6 +3,7 @@
 use crate::error::Error;
 
 /// The parts of a connection URL.
+#[derive(Default)]
 pub(super) struct ParsedUrl {
     /// Host, IP address (without brackets) or socket directory; empty when the URL has none.
     pub(super) host: String,
