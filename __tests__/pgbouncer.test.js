@@ -68,3 +68,18 @@ test('a timed-out statement behind the bouncer is abandoned with its connection,
     await pool.end()
   }
 })
+
+test('enum columns and arrays from many fresh connections: their types are looked up with unnamed statements', async () => {
+  const setup = new Pool({ connectionString: harness().urlFor(dbName), logger: false })
+  await setup.executeScript("CREATE TYPE mood AS ENUM ('ok', 'sad'); CREATE TABLE moods (m mood, ms mood[]); INSERT INTO moods VALUES ('ok', '{ok,sad}')")
+  await setup.end()
+  const pools = Array.from({ length: 30 }, () => new Pool({ connectionString: `${url}?pgbouncer=true`, connectionLimit: 2, logger: false }))
+  try {
+    const results = await Promise.allSettled(pools.flatMap((p) => [p.query('SELECT m, ms FROM moods'), p.query('SELECT ms, m FROM moods')]))
+    const failed = results.filter((r) => r.status === 'rejected').map((r) => `${r.reason.code} ${r.reason.message}`)
+    expect(failed).toEqual([])
+    expect(results[0].value.rows).toEqual([{ m: 'ok', ms: ['ok', 'sad'] }])
+  } finally {
+    await Promise.all(pools.map((p) => p.end()))
+  }
+})

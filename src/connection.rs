@@ -269,6 +269,9 @@ impl deadpool::managed::Manager for Manager {
         };
         Stats::bump(&self.stats.connections_created);
         tracing::debug!(pool = self.id, "connection opened to {}", self.settings.address());
+        // Behind PgBouncer a named statement may be gone by the next round trip: look enum,
+        // domain and composite types up with unnamed statements too.
+        client.set_unnamed_type_lookups(self.settings.pgbouncer);
         let lifetime = (self.settings.max_lifetime_ms > 0).then(|| {
             let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
             let jitter = (nanos % 1000) as f64 / 1000.0 * 0.025;

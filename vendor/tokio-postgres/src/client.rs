@@ -87,12 +87,20 @@ struct CachedTypeInfo {
 pub struct InnerClient {
     sender: mpsc::UnboundedSender<Request>,
     cached_typeinfo: Mutex<CachedTypeInfo>,
+    /// Look types up with unnamed statements (pgwarden fork): behind a pooler in transaction
+    /// mode a named statement may not exist on the next server connection.
+    unnamed_lookups: std::sync::atomic::AtomicBool,
 
     /// A buffer to use when writing out postgres commands.
     buffer: Mutex<BytesMut>,
 }
 
 impl InnerClient {
+    /// Whether type lookups use unnamed statements (pgwarden fork).
+    pub(crate) fn unnamed_lookups(&self) -> bool {
+        self.unnamed_lookups.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn send(&self, messages: RequestMessages) -> Result<Responses, Error> {
         let (sender, receiver) = mpsc::channel(1);
         let request = Request { messages, sender };
@@ -200,6 +208,7 @@ impl Client {
             inner: Arc::new(InnerClient {
                 sender,
                 cached_typeinfo: Default::default(),
+                unnamed_lookups: Default::default(),
                 buffer: Default::default(),
             }),
             #[cfg(feature = "runtime")]
@@ -464,6 +473,13 @@ impl Client {
     /// `CommandComplete` (pgwarden fork).
     pub async fn simple_query_tagged(&self, query: &str) -> Result<SimpleQueryStream, Error> {
         simple_query::simple_query_tagged(self.inner(), query).await
+    }
+
+    /// Looks unknown types up with unnamed statements, one round trip each, instead of the
+    /// named statements upstream prepares once (pgwarden fork): behind PgBouncer in
+    /// transaction mode a named statement may not exist on the next server connection.
+    pub fn set_unnamed_type_lookups(&self, on: bool) {
+        self.inner.unnamed_lookups.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The type with this OID, looked up on the server (and cached) when it is not built in

@@ -156,9 +156,7 @@ pub(crate) async fn get_type(client: &Arc<InnerClient>, oid: Oid) -> Result<Type
         return Ok(type_);
     }
 
-    let stmt = typeinfo_statement(client).await?;
-
-    let mut rows = pin!(query::query(client, stmt, slice_iter(&[&oid])).await?);
+    let mut rows = pin!(typeinfo_rows(client, TYPEINFO_QUERY, oid, typeinfo_statement).await?);
 
     let row = match rows.try_next().await? {
         Some(row) => row,
@@ -200,6 +198,29 @@ pub(crate) async fn get_type(client: &Arc<InnerClient>, oid: Oid) -> Result<Type
     Ok(type_)
 }
 
+/// The rows of a type lookup for `oid`: `sql` as an unnamed statement when the client asks for
+/// unnamed lookups (pgwarden fork), else upstream's cached named `statement`. Boxed: preparing
+/// the statement can look types up again.
+fn typeinfo_rows<'a, F, Fut>(
+    client: &'a Arc<InnerClient>,
+    sql: &'static str,
+    oid: Oid,
+    statement: F,
+) -> Pin<Box<dyn Future<Output = Result<crate::RowStream, Error>> + Send + 'a>>
+where
+    F: FnOnce(&'a Arc<InnerClient>) -> Fut + Send + 'a,
+    Fut: Future<Output = Result<Statement, Error>> + Send + 'a,
+{
+    Box::pin(async move {
+        if client.unnamed_lookups() {
+            let param: &(dyn crate::types::ToSql + Sync) = &oid;
+            return query::query_typed(client, sql, [(param, Type::OID)]).await;
+        }
+        let stmt = statement(client).await?;
+        query::query(client, stmt, slice_iter(&[&oid])).await
+    })
+}
+
 fn get_type_rec<'a>(
     client: &'a Arc<InnerClient>,
     oid: Oid,
@@ -225,9 +246,7 @@ async fn typeinfo_statement(client: &Arc<InnerClient>) -> Result<Statement, Erro
 }
 
 async fn get_enum_variants(client: &Arc<InnerClient>, oid: Oid) -> Result<Vec<String>, Error> {
-    let stmt = typeinfo_enum_statement(client).await?;
-
-    query::query(client, stmt, slice_iter(&[&oid]))
+    typeinfo_rows(client, TYPEINFO_ENUM_QUERY, oid, typeinfo_enum_statement)
         .await?
         .and_then(|row| async move { row.try_get(0) })
         .try_collect()
@@ -252,9 +271,7 @@ async fn typeinfo_enum_statement(client: &Arc<InnerClient>) -> Result<Statement,
 }
 
 async fn get_composite_fields(client: &Arc<InnerClient>, oid: Oid) -> Result<Vec<Field>, Error> {
-    let stmt = typeinfo_composite_statement(client).await?;
-
-    let rows = query::query(client, stmt, slice_iter(&[&oid]))
+    let rows = typeinfo_rows(client, TYPEINFO_COMPOSITE_QUERY, oid, typeinfo_composite_statement)
         .await?
         .try_collect::<Vec<_>>()
         .await?;
