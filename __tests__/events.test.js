@@ -235,19 +235,34 @@ describe('highUtilization', () => {
     }
   })
 
-  test('default log `High pool utilization: 75.0% (3/4)` when nobody listens', async () => {
+  test('when nobody listens, busy alone is only a debug line `High pool utilization: 75.0% (3/4)`', async () => {
     const logger = recordingLogger()
     const pool = makePool({ connectionLimit: 4, utilizationAlertThreshold: 0.75, logger })
     const held = [await pool.acquire(), await pool.acquire(), await pool.acquire()]
     try {
       const lines = await eventually(() => {
-        const l = logger.calls.warn.filter((m) => m.includes('utilization'))
+        const l = logger.calls.debug.filter((m) => m.includes('utilization'))
         return l.length ? l : null
       })
       expect(lines).toEqual(['High pool utilization: 75.0% (3/4)'])
+      expect(logger.calls.warn).toEqual([])
     } finally {
       held.forEach((c) => c.release())
     }
+  })
+
+  test('a pool of 1 doing its job says nothing; callers waiting for a connection draw one "Pool saturated" warning', async () => {
+    const logger = recordingLogger()
+    const pool = makePool({ connectionLimit: 1, logger })
+    for (let i = 0; i < 20; i++) await pool.query('SELECT 1')
+    expect(logger.calls.warn).toEqual([])
+    const held = await pool.acquire()
+    const waiting = [pool.query('SELECT 1'), pool.query('SELECT 2')]
+    setTimeout(() => held.release(), 200)
+    await Promise.all(waiting)
+    const saturated = await eventually(() => logger.calls.warn.filter((m) => m.includes('Pool saturated')), (l) => l.length > 0)
+    expect(saturated).toHaveLength(1) // one per cool-down, not one per waiting caller
+    expect(saturated[0]).toMatch(/a caller waited \d+ ms for a connection \(1\/1 in use\)/)
   })
 
   test('pool.query checkouts raise it as well', async () => {

@@ -55,8 +55,10 @@ function onNativeEvent (pool, json) {
     } catch {}
   } else if (e.event === 'highUtilization') {
     const d = e.data
+    // Busy is not a problem by itself (a pool of 1 is always busy): the warning is for callers
+    // that wait for a connection, which the native side logs as "Pool saturated".
     if (pool.listenerCount('highUtilization') > 0) safeEmit(pool, 'highUtilization', d)
-    else pool.logger.warn(`High pool utilization: ${d.utilization.toFixed(1)}% (${d.active}/${d.limit})`)
+    else pool.logger.debug(`High pool utilization: ${d.utilization.toFixed(1)}% (${d.active}/${d.limit})`)
   }
 }
 

@@ -19,12 +19,23 @@ pub(crate) struct Events {
     /// swings across the band many times a second, and an alert per swing is noise.
     cooldown: Duration,
     last_fired: Mutex<Option<Instant>>,
+    /// When the last saturation warning was logged (same cool-down).
+    last_saturated: Mutex<Option<Instant>>,
 }
+
+/// A checkout that waited this long found every connection busy: the pool is saturated.
+pub(crate) const SATURATED_WAIT: Duration = Duration::from_millis(50);
 
 impl Events {
     /// Events with this minimum time between two highUtilization alerts.
     pub(crate) fn new(cooldown: Duration) -> Self {
-        Events { sink: RwLock::new(None), armed: AtomicBool::new(true), cooldown, last_fired: Mutex::new(None) }
+        Events {
+            sink: RwLock::new(None),
+            armed: AtomicBool::new(true),
+            cooldown,
+            last_fired: Mutex::new(None),
+            last_saturated: Mutex::new(None),
+        }
     }
 
     /// Installs the sink (replacing any earlier one).
@@ -69,11 +80,29 @@ impl Events {
 }
 
 impl Events {
+    /// After a checkout that waited `waited` for a connection: when it waited at least
+    /// [`SATURATED_WAIT`] (callers queue for connections), a warning, at most one per cool-down.
+    /// A busy pool whose callers do not wait (a pool of 1 doing its job) says nothing.
+    pub(crate) fn waited(&self, pool: u64, waited: Duration, active: usize, limit: usize) {
+        if waited >= SATURATED_WAIT && Self::cooled(&self.last_saturated, self.cooldown) {
+            tracing::warn!(
+                pool,
+                "Pool saturated: a caller waited {} ms for a connection ({active}/{limit} in use); raise connectionLimit or shorten what holds connections",
+                waited.as_millis()
+            );
+        }
+    }
+
     /// True (and the clock restarted) when the cool-down since the last alert has passed.
     fn cooled_down(&self) -> bool {
-        let Ok(mut last) = self.last_fired.lock() else { return true };
+        Self::cooled(&self.last_fired, self.cooldown)
+    }
+
+    /// True (and `last` restarted) when `cooldown` has passed since `last`.
+    fn cooled(last: &Mutex<Option<Instant>>, cooldown: Duration) -> bool {
+        let Ok(mut last) = last.lock() else { return true };
         let now = Instant::now();
-        if last.is_some_and(|t| now.duration_since(t) < self.cooldown) {
+        if last.is_some_and(|t| now.duration_since(t) < cooldown) {
             return false;
         }
         *last = Some(now);

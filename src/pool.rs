@@ -125,6 +125,9 @@ impl Drop for Lease {
     fn drop(&mut self) {
         // SAFETY: `conn` is taken exactly once, here, and never used afterwards.
         let conn = unsafe { ManuallyDrop::take(&mut self.conn) };
+        // Counted as released before the connection goes back: a waiting caller may get it at
+        // once, and must not see it counted twice (2/1 in use).
+        self._flight.0.active.fetch_sub(1, Ordering::AcqRel);
         if self.discard || conn.broken {
             // Still "in use" for the connection task: its failure was already reported to
             // the statement, so it is no background `error` event.
@@ -134,7 +137,6 @@ impl Drop for Lease {
             drop(conn);
         }
         // A release can take utilization back below the alarm band: re-arm it.
-        self._flight.0.active.fetch_sub(1, Ordering::AcqRel);
         self._flight.0.check_utilization();
     }
 }
@@ -248,8 +250,10 @@ impl PoolCore {
                     if let Some(b) = &self.breaker {
                         b.success();
                     }
-                    self.stats.acquire_ms.record(start.elapsed().as_secs_f64() * 1000.0);
-                    self.active.fetch_add(1, Ordering::AcqRel);
+                    let waited = start.elapsed();
+                    self.stats.acquire_ms.record(waited.as_secs_f64() * 1000.0);
+                    let active = self.active.fetch_add(1, Ordering::AcqRel) + 1;
+                    self.events.waited(self.id, waited, active, self.settings.connection_limit);
                     self.check_utilization();
                     conn.idle.store(false, Ordering::Release);
                     if !self.used.load(Ordering::Relaxed) {
