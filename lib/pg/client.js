@@ -60,6 +60,8 @@ class Client extends EventEmitter {
     this._pool.on('error', (e) => this.emit('error', e))
     this._connecting = null
     this._client = null
+    // Queries sent before connect() wait for it, as pg queues them until the client is ready.
+    this._connectCalled = new Promise((resolve) => { this._onConnectCalled = resolve })
   }
 
   /** Opens the connection; a second call rejects, as pg's. */
@@ -71,6 +73,7 @@ class Client extends EventEmitter {
     this._connecting = this._pool.connect().then((client) => {
       this._client = client
     })
+    this._onConnectCalled()
     return settle(this._connecting, callback)
   }
 
@@ -81,7 +84,7 @@ class Client extends EventEmitter {
   }
 
   async _whenConnected () {
-    if (!this._connecting) throw new Error('Client was not connected: call client.connect() first')
+    await this._connectCalled
     await this._connecting
     if (!this._client || this._client._released) throw new Error('Client was closed and is not queryable')
     return this._client
@@ -91,6 +94,7 @@ class Client extends EventEmitter {
   end (callback) {
     const closing = (async () => {
       if (this._connecting) await this._connecting.catch(() => {})
+      else this._onConnectCalled() // queued queries then find the client closed
       if (this._client && !this._client._released) this._client._held.release(true)
       if (!this._pool.ending) await this._pool.end()
       this.emit('end')
