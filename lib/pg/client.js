@@ -1,0 +1,111 @@
+'use strict'
+// pg's clients: the one `pool.connect()` hands out (a held pgwarden connection), and the
+// standalone `Client` (one connection, held from connect() to end()).
+
+const { EventEmitter } = require('node:events')
+const { queryArgs, settle } = require('./query-args')
+const { toPgResult } = require('./result')
+
+/** Runs parsed pg arguments on a pgwarden pool or held client; the result in pg's shape. */
+async function runPg (target, a) {
+  const r = await target.query(a.text, a.values, a.opts)
+  return toPgResult(r, a.opts.rowMode === 'array', a.getTypeParser)
+}
+
+/** A connection from `pool.connect()`: pg's PoolClient. */
+class PoolClient extends EventEmitter {
+  constructor (pool, held) {
+    super()
+    this._pool = pool
+    this._held = held
+    this._released = false
+  }
+
+  /** pg's `query(text | config, values?, callback?)`. */
+  query (config, values, callback) {
+    const a = queryArgs(config, values, callback, this._pool._types)
+    return settle(this._run(a), a.callback)
+  }
+
+  _run (a) {
+    return runPg(this._held, a)
+  }
+
+  /** Asks the server to cancel the statement running on this connection (pgwarden). */
+  cancel () {
+    return this._held.cancel()
+  }
+
+  /** Back to the pool; a truthy argument (an error, or true) closes the connection instead, as pg. */
+  release (err) {
+    if (this._released) throw new Error('Release called on client which has already been released to the pool.')
+    this._released = true
+    this._pool.emit('release', err, this)
+    this._held.release(Boolean(err))
+    if (err) this._pool.emit('remove', this)
+  }
+}
+
+/**
+ * pg's standalone Client: one session. It is a pgwarden pool of one connection, held from
+ * connect() to end(), so session state (SET, temporary tables, LISTEN aside) lasts as in pg.
+ */
+class Client extends EventEmitter {
+  constructor (config) {
+    super()
+    // Required here: pool.js requires this file for PoolClient.
+    const { Pool } = require('./pool')
+    const c = typeof config === 'string' ? { connectionString: config } : { ...(config || {}) }
+    this._pool = new Pool({ ...c, max: 1, min: 0, idleTimeoutMillis: 0, maxLifetimeSeconds: 0 })
+    this._pool.on('error', (e) => this.emit('error', e))
+    this._connecting = null
+    this._client = null
+    // Queries sent before connect() wait for it, as pg queues them until the client is ready.
+    this._connectCalled = new Promise((resolve) => { this._onConnectCalled = resolve })
+  }
+
+  /** Opens the connection; a second call rejects, as pg's. */
+  connect (callback) {
+    if (this._connecting) {
+      const e = new Error('Client has already been connected. You cannot reuse a client.')
+      return settle(Promise.reject(e), callback)
+    }
+    this._connecting = this._pool.connect().then((client) => {
+      this._client = client
+    })
+    this._onConnectCalled()
+    return settle(this._connecting, callback)
+  }
+
+  /** pg's `query`; before connect() settles it waits for it, as pg queues queries. */
+  query (config, values, callback) {
+    const a = queryArgs(config, values, callback, this._pool._types)
+    return settle(this._whenConnected().then((client) => client._run(a)), a.callback)
+  }
+
+  async _whenConnected () {
+    await this._connectCalled
+    await this._connecting
+    if (!this._client || this._client._released) throw new Error('Client was closed and is not queryable')
+    return this._client
+  }
+
+  /** Closes the connection (never reused) and emits 'end'. */
+  end (callback) {
+    const closing = (async () => {
+      if (this._connecting) await this._connecting.catch(() => {})
+      else this._onConnectCalled() // queued queries then find the client closed
+      if (this._client && !this._client._released) this._client._held.release(true)
+      if (!this._pool.ending) await this._pool.end()
+      this.emit('end')
+    })()
+    return settle(closing, callback)
+  }
+
+  /** The pgwarden pool of this client's one connection (stats, metrics, events). */
+  get pgwarden () {
+    return this._pool.pgwarden
+  }
+}
+
+module.exports = { PoolClient, Client, runPg }

@@ -1,0 +1,128 @@
+'use strict'
+// pg's Pool/Client configuration → pgwarden's Pool options. Keys pg has and pgwarden cannot
+// honour are rejected when they would change behaviour; the harmless ones are ignored (listed
+// in README "Coming from pg"). Defaults are pg's, not pgwarden's.
+
+const { configError } = require('../errors')
+
+/** pgwarden's own option names, passed through so every pgwarden feature stays reachable. */
+const PGWARDEN_KEYS = ['connectionLimit', 'minConnections', 'poolTimeoutMs', 'connectTimeoutMs', 'idleTimeoutMs',
+  'maxLifetimeMs', 'queryTimeoutMs', 'idleInTransactionTimeoutMs', 'statementCacheSize', 'pgbouncer',
+  'slowQueryThresholdMs', 'utilizationAlertThreshold', 'utilizationAlertCooldownMs', 'replicaUrls', 'maxReplicaLagMs',
+  'applicationName', 'schema', 'logger', 'logParams', 'logLevel', 'circuitBreaker', 'leakDetectionThresholdMs']
+
+/** pg keys whose effect pgwarden cannot give: accepting them silently would change behaviour. */
+const REJECTED = {
+  binary: 'results always use pg\'s text conventions',
+  maxUses: 'connections are recycled by age (maxLifetimeSeconds), not by use count',
+  options: 'use the schema option for search_path; other startup options are not sent',
+  lock_timeout: 'not sent to the server; use SET lock_timeout in a transaction',
+  replication: 'replication connections are not supported',
+  stream: 'pgwarden opens its own sockets',
+  Client: 'pgwarden opens its own connections',
+  verify: 'connections are checked by the native pool',
+  types: null // handled by the pool (custom type parsers), listed so it is not an unknown key
+}
+
+const SSL_KEYS = new Set(['ca', 'cert', 'key', 'rejectUnauthorized'])
+
+/** pg's defaults that differ from pgwarden's. */
+const PG_DEFAULTS = { max: 10, idleTimeoutMillis: 10000, connectionTimeoutMillis: 0, maxLifetimeSeconds: 0 }
+
+function checkRejected (config) {
+  for (const [key, why] of Object.entries(REJECTED)) {
+    if (why === null || config[key] === undefined || config[key] === false || config[key] === 0) continue
+    throw configError(`pgwarden/pg: the pg option '${key}' is not supported (${why})`)
+  }
+  const ssl = config.ssl
+  if (ssl !== null && typeof ssl === 'object') {
+    const extra = Object.keys(ssl).filter((k) => !SSL_KEYS.has(k) && ssl[k] !== undefined)
+    if (extra.length) throw configError(`pgwarden/pg: ssl option(s) ${extra.map((k) => `'${k}'`).join(', ')} not supported (ca, cert, key and rejectUnauthorized are)`)
+  }
+}
+
+const env = (name) => (process.env[name] === '' ? undefined : process.env[name])
+
+/**
+ * A connection URL from host/port/user/password/database (pg's PG* environment defaults), each
+ * part encoded. A Unix socket directory goes in the `host` query parameter.
+ */
+function connectionUrl (config, password) {
+  const user = config.user ?? env('PGUSER') ?? env('USER') ?? 'postgres'
+  const host = String(config.host ?? env('PGHOST') ?? 'localhost')
+  const port = config.port ?? env('PGPORT') ?? 5432
+  const database = config.database ?? env('PGDATABASE') ?? user
+  const pass = password ?? env('PGPASSWORD')
+  const auth = encodeURIComponent(user) + (pass !== undefined && pass !== null ? ':' + encodeURIComponent(pass) : '')
+  const socket = host.startsWith('/')
+  const hostPart = socket ? 'localhost' : host.includes(':') ? `[${host}]` : encodeURIComponent(host)
+  const query = socket ? `?host=${encodeURIComponent(host)}` : ''
+  return `postgres://${auth}@${hostPart}:${encodeURIComponent(port)}/${encodeURIComponent(database)}${query}`
+}
+
+/** pg's `ssl`: undefined leaves the URL's sslmode (plain when it has none, as pg). */
+function sslOption (config) {
+  if (config.ssl === undefined || config.ssl === null) {
+    return config.connectionString && /[?&]sslmode=/.test(config.connectionString) ? undefined : 'disable'
+  }
+  if (typeof config.ssl === 'boolean') return config.ssl
+  return { ...config.ssl }
+}
+
+const seconds = (s) => (s === undefined ? undefined : Number(s) * 1000)
+
+/** The smaller of two optional timeouts (0 = none). */
+function earliest (a, b) {
+  const set = [a, b].filter((t) => t !== undefined && t !== null && Number(t) > 0).map(Number)
+  return set.length ? Math.min(...set) : 0
+}
+
+/** A logger from pg-pool's `log(...args)` function: every level goes to it. */
+function logFrom (log) {
+  const f = (...args) => log(...args)
+  return { debug: f, info: f, warn: f, error: f }
+}
+
+/**
+ * pgwarden Pool options for a pg config. `password` is the resolved one (a function's
+ * result), or undefined to read config.password.
+ */
+function poolOptions (config, password = config.password) {
+  checkRejected(config)
+  const c = { ...PG_DEFAULTS, ...stripUndefined(config) }
+  const out = {}
+  for (const k of PGWARDEN_KEYS) if (config[k] !== undefined) out[k] = config[k]
+  out.connectionString = config.connectionString || connectionUrl(config, password)
+  out.connectionLimit ??= c.max
+  if (c.min !== undefined) out.minConnections ??= c.min
+  out.idleTimeoutMs ??= c.idleTimeoutMillis
+  out.poolTimeoutMs ??= c.connectionTimeoutMillis
+  out.connectTimeoutMs ??= c.connectionTimeoutMillis
+  out.maxLifetimeMs ??= seconds(c.maxLifetimeSeconds)
+  // pg's query_timeout is client-side and statement_timeout server-side; pgwarden's one timeout
+  // cancels the statement on the server, which covers both.
+  out.queryTimeoutMs ??= earliest(c.query_timeout, c.statement_timeout)
+  if (c.idle_in_transaction_session_timeout !== undefined) out.idleInTransactionTimeoutMs ??= c.idle_in_transaction_session_timeout
+  if (c.application_name !== undefined || c.fallback_application_name !== undefined) {
+    out.applicationName ??= c.application_name ?? c.fallback_application_name
+  }
+  const ssl = sslOption(config)
+  if (ssl !== undefined) out.ssl = ssl
+  if (typeof c.log === 'function' && out.logger === undefined) out.logger = logFrom(c.log)
+  out.int8 = 'string' // pg's convention; setTypeParser(20, …) changes it per value
+  return out
+}
+
+function stripUndefined (o) {
+  const out = {}
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) out[k] = v
+  return out
+}
+
+/** A pg config from `new Pool(config)`'s argument (a connection string works too). */
+function normalize (config) {
+  if (typeof config === 'string') return { connectionString: config }
+  return config !== null && typeof config === 'object' ? config : {}
+}
+
+module.exports = { poolOptions, normalize, connectionUrl }

@@ -1,0 +1,140 @@
+'use strict'
+// pg's Pool over a pgwarden Pool: pg's methods, properties and events; pgwarden's own methods
+// and events reached through it. The pgwarden pool is made at once, or, when `password` is a
+// function, on first use (after the function resolves).
+
+const { EventEmitter } = require('node:events')
+const { Pool: PgWardenPool } = require('../pool')
+const { poolOptions, normalize } = require('./config')
+const { queryArgs, settle } = require('./query-args')
+const { PoolClient, runPg } = require('./client')
+
+/** Events of the pgwarden pool re-emitted by this one, subscribed only while someone listens. */
+const FORWARDED = ['error', 'slowQuery', 'highUtilization', 'query']
+
+/** pg events pgwarden cannot observe: connections open and close inside the native pool. */
+const SILENT = {
+  connect: "pgwarden opens connections in its native pool, unseen by JavaScript; use pgwarden's options (schema, application_name, statement_timeout) for per-connection setup"
+}
+
+class Pool extends EventEmitter {
+  constructor (config) {
+    super()
+    const c = normalize(config)
+    this.options = { max: 10, idleTimeoutMillis: 10000, connectionTimeoutMillis: 0, ...c }
+    this._types = c.types
+    this.ending = false
+    this.ended = false
+    this._inner = null
+    this._opening = null
+    this._forwarders = new Map()
+    // Validates the configuration now, whatever the password.
+    const options = poolOptions(c, typeof c.password === 'function' ? '' : c.password)
+    this._logger = options.logger === false ? null : options.logger || console
+    if (typeof c.password === 'function') this._passwordFn = c.password
+    else this._adopt(new PgWardenPool(options))
+    this.on('newListener', (name) => this._subscribe(name))
+    this.on('removeListener', (name) => this._unsubscribe(name))
+  }
+
+  /** The pgwarden pool, opened (the password function called) on first use. */
+  _ready () {
+    if (this._inner) return Promise.resolve(this._inner)
+    this._opening ??= (async () => {
+      const password = await this._passwordFn()
+      return this._adopt(new PgWardenPool(poolOptions(normalize(this.options), password)))
+    })()
+    return this._opening
+  }
+
+  _adopt (inner) {
+    this._inner = inner
+    for (const name of FORWARDED) if (this.listenerCount(name) > 0) this._subscribe(name)
+    return inner
+  }
+
+  _subscribe (name) {
+    if (SILENT[name] && this._logger) this._logger.warn(`[pgwarden/pg] the '${name}' event never fires: ${SILENT[name]}`)
+    if (!FORWARDED.includes(name) || !this._inner || this._forwarders.has(name)) return
+    const forward = (payload) => this.emit(name, payload)
+    this._forwarders.set(name, forward)
+    this._inner.on(name, forward)
+  }
+
+  _unsubscribe (name) {
+    const forward = this._forwarders.get(name)
+    // Without listeners the pgwarden pool logs instead (slow queries, idle connection errors).
+    if (!forward || this.listenerCount(name) > 0) return
+    this._inner.off(name, forward)
+    this._forwarders.delete(name)
+  }
+
+  /** pg's `query(text | config, values?, callback?)`; a promise without a callback. */
+  query (config, values, callback) {
+    const a = queryArgs(config, values, callback, this._types)
+    const run = this._inner ? runPg(this._inner, a) : this._ready().then((inner) => runPg(inner, a))
+    return settle(run, a.callback)
+  }
+
+  /** pg's `connect()`: a client to `release()`; or `connect((err, client, done) => …)`. */
+  connect (callback) {
+    const acquiring = this._acquire()
+    if (!callback) return acquiring
+    acquiring.then((client) => process.nextTick(callback, undefined, client, (err) => client.release(err)),
+      (e) => process.nextTick(callback, e, undefined, () => {}))
+    return undefined
+  }
+
+  async _acquire () {
+    const inner = await this._ready()
+    const client = new PoolClient(this, await inner.acquire())
+    this.emit('acquire', client)
+    return client
+  }
+
+  /** pg's `end()`: a second call rejects, as pg's. Work in flight gets pgwarden's end timeout (5 s). */
+  end (callback) {
+    if (this.ending) return settle(Promise.reject(new Error('Called end on pool more than once')), callback)
+    this.ending = true
+    const inner = this._inner ? Promise.resolve(this._inner) : this._opening ? this._opening.catch(() => null) : Promise.resolve(null)
+    const ending = inner.then((p) => p && p.end()).then(() => {
+      this.ended = true
+    })
+    return settle(ending, callback)
+  }
+
+  /** The pgwarden pool behind this one (throws before a password function has resolved). */
+  get pgwarden () {
+    if (!this._inner) throw new Error('pgwarden/pg: the pool opens on first use when password is a function; call query() or connect() first')
+    return this._inner
+  }
+
+  get totalCount () { return this._count('total') }
+  get idleCount () { return this._count('idle') }
+  get waitingCount () { return this._count('waiting') }
+  get expiredCount () { return 0 }
+
+  _count (key) {
+    return this._inner ? this._inner.getPoolStats().pool[key] : 0
+  }
+}
+
+/** pgwarden's methods that work before the pool opened (they wait for it). */
+for (const name of ['healthCheck', 'checkDatabaseConnection', 'getConnectionPoolStats', 'getDatabaseStats',
+  'transaction', 'executeScript', 'withRetry', 'acquire']) {
+  Pool.prototype[name] = async function (...args) {
+    return (await this._ready())[name](...args)
+  }
+}
+/** pgwarden's synchronous methods: on the open pool. */
+for (const name of ['getPoolStats', 'resetStats', 'metrics', 'replica']) {
+  Pool.prototype[name] = function (...args) {
+    return this.pgwarden[name](...args)
+  }
+}
+/** pgwarden's bounded-memory row stream. */
+Pool.prototype.stream = async function * (...args) {
+  yield * (await this._ready()).stream(...args)
+}
+
+module.exports = { Pool }

@@ -1,0 +1,75 @@
+'use strict'
+// pg's query arguments: `query(text, values?, callback?)` or `query(config, values?, callback?)`
+// → what pgwarden's `query(text, values, opts)` takes, plus the callback and type parsers.
+
+const pgTypes = require('pg-types')
+const { paramsError } = require('../errors')
+
+const pad = (n, w = 2) => String(n).padStart(w, '0')
+
+/**
+ * A Date parameter as pg sends it: local time with the UTC offset (pg's dateToString), so a
+ * `timestamp without time zone` column stores the local wall clock, as with pg.
+ */
+function localDateText (d) {
+  if (Number.isNaN(d.getTime())) throw paramsError('invalid Date')
+  let offset = -d.getTimezoneOffset()
+  const y = d.getFullYear()
+  const sign = offset < 0 ? '-' : '+'
+  offset = Math.abs(offset)
+  return `${pad(y < 1 ? 1 - y : y, 4)}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:` +
+    `${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}${sign}${pad(Math.floor(offset / 60))}:` +
+    `${pad(offset % 60)}${y < 1 ? ' BC' : ''}`
+}
+
+/** Values with Dates (also inside arrays) in pg's local form; the rest is pgwarden's to convert. */
+function pgValues (values) {
+  if (!Array.isArray(values)) return values
+  const map = (v) => (v instanceof Date ? localDateText(v) : Array.isArray(v) ? v.map(map) : v)
+  return values.some((v) => v instanceof Date || Array.isArray(v)) ? values.map(map) : values
+}
+
+/** A query pg submits itself (pg-cursor, pg-query-stream): not something pgwarden can run. */
+function rejectSubmittable (config) {
+  if (config !== null && typeof config === 'object' && typeof config.submit === 'function') {
+    throw paramsError('pgwarden/pg: submittable queries (pg-cursor, pg-query-stream) are not supported; use pool.stream(text, values) for bounded-memory reads')
+  }
+}
+
+/**
+ * `{ text, values, opts, callback, getTypeParser }` from pg's arguments. `types` is the
+ * pool's `types` option, if any.
+ */
+function queryArgs (config, values, callback, types) {
+  rejectSubmittable(config)
+  if (typeof values === 'function') {
+    callback = values
+    values = undefined
+  }
+  const c = config !== null && typeof config === 'object' ? config : { text: config }
+  const opts = {}
+  if (c.rowMode === 'array') opts.rowMode = 'array'
+  if (c.query_timeout !== undefined) opts.timeoutMs = c.query_timeout
+  for (const k of ['signal', 'timeoutMs', 'replica']) if (c[k] !== undefined) opts[k] = c[k]
+  const t = c.types || types || pgTypes
+  return {
+    text: c.text,
+    values: pgValues(c.values !== undefined ? c.values : values),
+    opts,
+    callback: callback || (typeof c.callback === 'function' ? c.callback : undefined),
+    getTypeParser: (oid, format) => t.getTypeParser(oid, format)
+  }
+}
+
+/**
+ * Runs `promise` for pg's two forms: with a callback, calls it (err, result) and returns
+ * undefined; without, returns the promise.
+ */
+function settle (promise, callback) {
+  if (!callback) return promise
+  // Called outside the promise chain, so a callback that throws is an uncaught exception, as with pg.
+  promise.then((r) => process.nextTick(callback, null, r), (e) => process.nextTick(callback, e))
+  return undefined
+}
+
+module.exports = { queryArgs, settle, localDateText }

@@ -1,0 +1,160 @@
+// Type definitions for pgwarden/pg: node-postgres' API over a pgwarden pool.
+
+import { EventEmitter } from 'node:events'
+import type {
+  Pool as PgWardenPool, PoolOptions, PgWardenError, PoolStatsSnapshot, HealthResult, RetryContext, RetryOptions,
+  Transaction, TransactionOptions, QueryValue, ReplicaView, StreamOptions, ScriptOptions, Client as HeldClient,
+  SlowQueryEvent, QueryEvent, HighUtilizationEvent
+} from './index'
+
+export { PgWardenError, PgWardenError as DatabaseError }
+
+/** pg-types, the same module pg exports as `types`. */
+export declare const types: {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown
+  setTypeParser(oid: number, parser: (value: string) => unknown): void
+  setTypeParser(oid: number, format: 'text' | 'binary', parser: (value: string) => unknown): void
+  builtins: Record<string, number>
+}
+
+export interface CustomTypes {
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown
+}
+
+/** pg's configuration; pgwarden's PoolOptions are accepted too. */
+export interface PoolConfig extends Omit<PoolOptions, 'ssl' | 'connectionString'> {
+  connectionString?: string
+  host?: string
+  port?: number | string
+  user?: string
+  /** Called once, when the pool first connects (not per connection). */
+  password?: string | (() => string | Promise<string>)
+  database?: string
+  ssl?: boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string }
+  application_name?: string
+  fallback_application_name?: string
+  /** ms; the statement is cancelled on the server (error P1008). */
+  statement_timeout?: number
+  /** ms; the statement is cancelled on the server (error P1008). */
+  query_timeout?: number
+  idle_in_transaction_session_timeout?: number
+  /** TCP keepalives are always on (30 s); false is ignored. */
+  keepAlive?: boolean
+  /** Ignored: keepalives start after 30 s. */
+  keepAliveInitialDelayMillis?: number
+  /** Default 10. */
+  max?: number
+  min?: number
+  /** Default 10000; 0 never closes idle connections. */
+  idleTimeoutMillis?: number
+  /** Wait for a connection (and to open one); default 0 = forever. */
+  connectionTimeoutMillis?: number
+  /** Default 0 = connections are never replaced for age. */
+  maxLifetimeSeconds?: number
+  /** Always the case with pgwarden: an idle pool never holds the process open. */
+  allowExitOnIdle?: boolean
+  log?: (...args: unknown[]) => void
+  types?: CustomTypes
+}
+
+export interface FieldDef {
+  name: string
+  /** 0: not reported by pgwarden. */
+  tableID: number
+  /** 0: not reported by pgwarden. */
+  columnID: number
+  dataTypeID: number
+  /** Built-in fixed-size types' size; -1 otherwise. */
+  dataTypeSize: number
+  /** -1: not reported by pgwarden. */
+  dataTypeModifier: number
+  format: 'text'
+}
+
+export interface QueryResult<R = any> {
+  command: string
+  rowCount: number | null
+  oid: number | null
+  rows: R[]
+  fields: FieldDef[]
+  rowAsArray: boolean
+}
+
+export interface QueryConfig {
+  text: string
+  values?: QueryValue[]
+  rowMode?: 'array'
+  types?: CustomTypes
+  /** ms; cancelled on the server (P1008). */
+  query_timeout?: number
+  /** Ignored: pgwarden caches prepared statements itself. */
+  name?: string
+  signal?: AbortSignal
+}
+
+export type QueryCallback<R = any> = (err: Error | null, result: QueryResult<R>) => void
+
+interface Queryable {
+  query<R = any>(text: string | QueryConfig, values?: QueryValue[]): Promise<QueryResult<R>>
+  query<R = any>(text: string | QueryConfig, callback: QueryCallback<R>): void
+  query<R = any>(text: string | QueryConfig, values: QueryValue[], callback: QueryCallback<R>): void
+}
+
+export interface PoolClient extends Queryable, EventEmitter {
+  /** A truthy argument closes the connection instead of returning it. Throws when called twice. */
+  release(err?: Error | boolean): void
+  /** Cancels the statement running on this connection (pgwarden). */
+  cancel(): Promise<void>
+}
+
+export declare class Pool extends EventEmitter implements Queryable {
+  constructor(config?: PoolConfig | string)
+  readonly options: PoolConfig
+  readonly totalCount: number
+  readonly idleCount: number
+  readonly waitingCount: number
+  readonly expiredCount: number
+  ending: boolean
+  ended: boolean
+  /** The pgwarden pool behind this one. */
+  readonly pgwarden: PgWardenPool
+  query<R = any>(text: string | QueryConfig, values?: QueryValue[]): Promise<QueryResult<R>>
+  query<R = any>(text: string | QueryConfig, callback: QueryCallback<R>): void
+  query<R = any>(text: string | QueryConfig, values: QueryValue[], callback: QueryCallback<R>): void
+  connect(): Promise<PoolClient>
+  connect(callback: (err: Error | undefined, client: PoolClient | undefined, done: (err?: Error | boolean) => void) => void): void
+  end(): Promise<void>
+  end(callback: (err?: Error) => void): void
+  // pgwarden's own methods (pgwarden's result conventions)
+  getPoolStats(): PoolStatsSnapshot
+  resetStats(): void
+  metrics(): string
+  healthCheck(opts?: { timeoutMs?: number; slowMs?: number }): Promise<HealthResult>
+  withRetry<T>(fn: (ctx: RetryContext) => Promise<T>, opts?: RetryOptions | number, initialDelayMs?: number): Promise<T>
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T>
+  stream<R = Record<string, unknown>>(text: string, values?: QueryValue[], opts?: StreamOptions): AsyncGenerator<R, void, undefined>
+  executeScript(sql: string, opts?: ScriptOptions): Promise<void>
+  acquire(opts?: { maxWaitMs?: number }): Promise<HeldClient>
+  replica(): ReplicaView
+  on(event: 'acquire' | 'remove', listener: (client: PoolClient) => void): this
+  on(event: 'release', listener: (err: Error | undefined, client: PoolClient) => void): this
+  on(event: 'error', listener: (err: PgWardenError) => void): this
+  /** Never fires: see README "Coming from pg". */
+  on(event: 'connect', listener: (client: PoolClient) => void): this
+  on(event: 'slowQuery', listener: (e: SlowQueryEvent) => void): this
+  on(event: 'query', listener: (e: QueryEvent) => void): this
+  on(event: 'highUtilization', listener: (e: HighUtilizationEvent) => void): this
+}
+
+/** One session: a pgwarden pool of one connection, held from connect() to end(). */
+export declare class Client extends EventEmitter implements Queryable {
+  constructor(config?: PoolConfig | string)
+  readonly pgwarden: PgWardenPool
+  connect(): Promise<void>
+  connect(callback: (err?: Error) => void): void
+  query<R = any>(text: string | QueryConfig, values?: QueryValue[]): Promise<QueryResult<R>>
+  query<R = any>(text: string | QueryConfig, callback: QueryCallback<R>): void
+  query<R = any>(text: string | QueryConfig, values: QueryValue[], callback: QueryCallback<R>): void
+  end(): Promise<void>
+  end(callback: (err?: Error) => void): void
+}
