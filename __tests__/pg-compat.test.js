@@ -253,6 +253,13 @@ describe('configuration', () => {
       expect(() => new compat.Pool({ connectionString: db.url, ...config })).toThrow(expect.objectContaining({ code: 'ERR_PGWARDEN_CONFIG' }))
     })
 
+  test('options and lock_timeout reach the server as startup options, as libpq sends them', async () => {
+    const sql = "SELECT current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt"
+    const [ours, theirs] = await both(sql, [], { options: '-c statement_timeout=4321', lock_timeout: 1500 })
+    expect(ours.rows).toEqual([{ st: '4321ms', lt: '1500ms' }])
+    expect(ours.rows).toEqual(theirs.rows)
+  })
+
   test('pg-cursor style submittables are rejected with a pointer to stream()', async () => {
     expect(() => poolOf(compat.Pool).query({ submit () {} })).toThrow(/pool\.stream/)
   })

@@ -15,8 +15,6 @@ const PGWARDEN_KEYS = ['connectionLimit', 'minConnections', 'poolTimeoutMs', 'co
 const REJECTED = {
   binary: 'results always use pg\'s text conventions',
   maxUses: 'connections are recycled by age (maxLifetimeSeconds), not by use count',
-  options: 'use the schema option for search_path; other startup options are not sent',
-  lock_timeout: 'not sent to the server; use SET lock_timeout in a transaction',
   replication: 'replication connections are not supported',
   stream: 'pgwarden opens its own sockets',
   Client: 'pgwarden opens its own connections',
@@ -103,6 +101,10 @@ function poolOptions (config, password = config.password) {
   // cancels the statement on the server, which covers both.
   out.queryTimeoutMs ??= earliest(c.query_timeout, c.statement_timeout)
   if (c.idle_in_transaction_session_timeout !== undefined) out.idleInTransactionTimeoutMs ??= c.idle_in_transaction_session_timeout
+  // Startup options as libpq sends them; pg's lock_timeout is one more `-c` among them.
+  const startup = [c.options, c.lock_timeout !== undefined ? `-c lock_timeout=${Number(c.lock_timeout)}` : undefined]
+    .filter((o) => o !== undefined && o !== '')
+  if (startup.length) out.options ??= startup.join(' ')
   if (c.application_name !== undefined || c.fallback_application_name !== undefined) {
     out.applicationName ??= c.application_name ?? c.fallback_application_name
   }
