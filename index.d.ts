@@ -211,7 +211,10 @@ export interface PoolStatsSnapshot {
   }
   acquire: { count: number; averageMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; timeouts: number }
   retries: { attempts: number; succeededAfterRetry: number; exhausted: number }
+  /** `failed` counts every connection attempt that failed (the pool retries with backoff). */
   connections: { created: number; closed: number; failed: number }
+  /** Outages: runs of failed attempts until a connection opens (one outage, many failed attempts). */
+  outages: { count: number; current: boolean; currentMs: number | null; lastDurationMs: number | null; lastError: { code: string; message: string } | null }
   errors: { byCode: Record<string, number> }
   /** The last 100. */
   slowQueries: { query: string; duration: number; timestamp: string }[]

@@ -34,6 +34,7 @@ const EXAMPLE = {
   acquire: { count: 0, averageMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0 },
   retries: { attempts: 0, succeededAfterRetry: 0, exhausted: 0 },
   connections: { created: 0, closed: 0, failed: 0 },
+  outages: { count: 0, current: false, currentMs: null, lastDurationMs: null, lastError: null },
   errors: { byCode: { '40P01': 2 } },
   slowQueries: [{ query: 'SELECT ...', duration: 1523, timestamp: 'ISO-8601' }],
   config: { connectionLimit: 20, poolTimeout: 20, queryTimeout: 10000, slowQueryThreshold: 1000 },
@@ -464,5 +465,31 @@ describe('after end()', () => {
     expect(pool.getPoolStats().queries.queriesExecuted).toBe(2)
     expect(() => pool.resetStats()).not.toThrow()
     expect(pool.getPoolStats().queries.queriesExecuted).toBe(0)
+  })
+})
+
+describe('outages', () => {
+  test('a run of failed connection attempts is one outage, over when a connection opens; failed counts every attempt', async () => {
+    const { TcpProxy } = require('./helpers/proxy')
+    const target = new URL(db.url)
+    const proxy = new TcpProxy({ targetPort: Number(target.port) })
+    target.port = String(await proxy.start())
+    const pool = db.makePool({ connectionLimit: 1, poolTimeoutMs: 400 }, target.toString())
+    try {
+      proxy.reset()
+      await failure(pool.query('SELECT 1'))
+      const during = pool.getPoolStats()
+      expect(during.outages).toEqual(expect.objectContaining({ count: 1, current: true, lastError: expect.objectContaining({ code: expect.any(String) }) }))
+      expect(during.connections.failed).toBeGreaterThanOrEqual(1)
+      expect(pool.metrics()).toMatch(/^pgwarden_outage 1$/m)
+      proxy.heal()
+      await pool.query('SELECT 1')
+      const after = pool.getPoolStats().outages
+      expect(after).toEqual(expect.objectContaining({ count: 1, current: false, currentMs: null, lastDurationMs: expect.any(Number) }))
+      expect(pool.metrics()).toMatch(/^pgwarden_outages_total 1$/m)
+    } finally {
+      await pool.end()
+      await proxy.close()
+    }
   })
 })

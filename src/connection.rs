@@ -253,6 +253,7 @@ impl deadpool::managed::Manager for Manager {
                 Err(_) => {
                     Stats::bump(&self.stats.connections_failed);
                     let err = Error::ConnectTimeout { address: self.settings.address() };
+                    self.stats.outages.failed(err.code(), &err.message());
                     tracing::warn!(pool = self.id, "cannot open a connection: {err}");
                     return Err(err);
                 }
@@ -263,11 +264,13 @@ impl deadpool::managed::Manager for Manager {
             Err(e) => {
                 Stats::bump(&self.stats.connections_failed);
                 let err = self.connect_error(&e);
+                self.stats.outages.failed(err.code(), &err.message());
                 tracing::warn!(pool = self.id, "cannot open a connection: {err}");
                 return Err(err);
             }
         };
         Stats::bump(&self.stats.connections_created);
+        self.stats.outages.connected();
         tracing::debug!(pool = self.id, "connection opened to {}", self.settings.address());
         // Behind PgBouncer a named statement may be gone by the next round trip: look enum,
         // domain and composite types up with unnamed statements too.

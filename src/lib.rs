@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod logging;
 mod metrics;
+mod outages;
 mod pool;
 mod replicas;
 mod retry;

@@ -138,6 +138,8 @@ pub(crate) struct Stats {
     pub connections_closed: AtomicU64,
     /// Connection attempts that failed.
     pub connections_failed: AtomicU64,
+    /// Outages: runs of failed attempts until a connection opens.
+    pub outages: crate::outages::Outages,
     /// Connections whose socket is still open (not reset by `reset`).
     pub open_connections: AtomicU64,
     /// Checkouts that timed out waiting for a free connection.
@@ -165,6 +167,7 @@ impl Default for Stats {
             connections_created: AtomicU64::new(0),
             connections_closed: AtomicU64::new(0),
             connections_failed: AtomicU64::new(0),
+            outages: Default::default(),
             open_connections: AtomicU64::new(0),
             acquire_timeouts: AtomicU64::new(0),
             retry_attempts: AtomicU64::new(0),
@@ -258,6 +261,7 @@ impl Stats {
         }
         self.query_ms.reset();
         self.acquire_ms.reset();
+        self.outages.reset();
         if let Ok(mut m) = self.errors_by_code.lock() {
             m.clear();
         }
@@ -274,7 +278,8 @@ impl Stats {
         self.errors_by_code.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
-    /// The `queries`, `acquire`, `retries`, `connections`, `errors` and `slowQueries` sections.
+    /// The `queries`, `acquire`, `retries`, `connections`, `outages`, `errors` and `slowQueries`
+    /// sections.
     pub(crate) fn snapshot(&self) -> Value {
         let n = self.queries.load(Relaxed);
         let slow = self.slow_queries.load(Relaxed);
@@ -320,6 +325,7 @@ impl Stats {
                 "closed": self.connections_closed.load(Relaxed),
                 "failed": self.connections_failed.load(Relaxed),
             },
+            "outages": self.outages.snapshot(),
             "errors": { "byCode": by_code },
             "slowQueries": slow_list,
         })
