@@ -123,7 +123,12 @@ pub(crate) fn render(stats: &Stats, pool: &PoolGauges, replica_set: &Replicas) -
     sample(&mut out, "pgwarden_connections_total", "{event=\"closed\"}", stats.connections_closed.load(Relaxed));
     sample(&mut out, "pgwarden_connections_total", "{event=\"failed\"}", stats.connections_failed.load(Relaxed));
     let outages = stats.outages.snapshot();
-    head(&mut out, "pgwarden_outages_total", "counter", "Outages: runs of failed connection attempts until one succeeds.");
+    head(
+        &mut out,
+        "pgwarden_outages_total",
+        "counter",
+        "Outages: runs of failed connection attempts until one succeeds.",
+    );
     sample(&mut out, "pgwarden_outages_total", "", outages["count"].as_u64().unwrap_or(0));
     head(&mut out, "pgwarden_outage", "gauge", "1 while connection attempts are failing, else 0.");
     sample(&mut out, "pgwarden_outage", "", u64::from(outages["current"] == true));
