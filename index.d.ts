@@ -351,6 +351,10 @@ export declare class Pool {
   on(event: 'query', listener: (e: QueryEvent) => void): this
   on(event: 'highUtilization', listener: (e: HighUtilizationEvent) => void): this
   on(event: 'error', listener: (err: PgWardenError) => void): this
+  /** NOTIFY on a channel a connection of this pool LISTENs to (hold one with acquire()). */
+  on(event: 'notification', listener: (m: { name: 'notification'; processId: number; channel: string; payload: string }) => void): this
+  /** A NOTICE (RAISE NOTICE, "… does not exist, skipping") from any of the pool's connections. */
+  on(event: 'notice', listener: (m: { name: 'notice'; severity: string; code: string; message: string; detail?: string; hint?: string; where?: string }) => void): this
   off(event: string, listener: (...args: never[]) => void): this
   toJSON(): Record<string, unknown>
 }

@@ -22,7 +22,7 @@ export interface CustomTypes {
 }
 
 /** pg's configuration; pgwarden's PoolOptions are accepted too. */
-export interface PoolConfig extends Omit<PoolOptions, 'ssl' | 'connectionString'> {
+export interface PoolConfig extends Omit<PoolOptions, 'ssl' | 'connectionString' | 'host' | 'port' | 'user' | 'password' | 'database' | 'options'> {
   connectionString?: string
   host?: string
   port?: number | string
@@ -30,10 +30,14 @@ export interface PoolConfig extends Omit<PoolOptions, 'ssl' | 'connectionString'
   /** Called once, when the pool first connects (not per connection). */
   password?: string | (() => string | Promise<string>)
   database?: string
+  /** Startup options, `-c name=value …`, sent as libpq sends them. */
+  options?: string
   ssl?: boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string }
   application_name?: string
   fallback_application_name?: string
   /** ms; the statement is cancelled on the server (error P1008). */
+  /** ms; sent as the startup option `-c lock_timeout=…`. */
+  lock_timeout?: number
   statement_timeout?: number
   /** ms; the statement is cancelled on the server (error P1008). */
   query_timeout?: number
@@ -100,6 +104,7 @@ interface Queryable {
   query<R = any>(text: string | QueryConfig, values: QueryValue[], callback: QueryCallback<R>): void
 }
 
+/** `notification` / `notice` events: those of every connection of its pool. */
 export interface PoolClient extends Queryable, EventEmitter {
   /** A truthy argument closes the connection instead of returning it. Throws when called twice. */
   release(err?: Error | boolean): void
@@ -157,4 +162,13 @@ export declare class Client extends EventEmitter implements Queryable {
   query<R = any>(text: string | QueryConfig, values: QueryValue[], callback: QueryCallback<R>): void
   end(): Promise<void>
   end(callback: (err?: Error) => void): void
+  on(event: 'notification', listener: (m: Notification) => void): this
+  on(event: 'notice', listener: (m: Notice) => void): this
+  on(event: 'error', listener: (err: PgWardenError) => void): this
+  on(event: 'end', listener: () => void): this
 }
+
+/** LISTEN/NOTIFY, as pg gives it. */
+export interface Notification { name: 'notification'; processId: number; channel: string; payload: string }
+/** A server NOTICE, as pg gives it (its main fields). */
+export interface Notice { name: 'notice'; severity: string; code: string; message: string; detail?: string; hint?: string; where?: string }

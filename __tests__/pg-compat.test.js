@@ -260,6 +260,33 @@ describe('configuration', () => {
     expect(ours.rows).toEqual(theirs.rows)
   })
 
+  test('a Client hears LISTEN/NOTIFY and RAISE NOTICE as pg\'s Client does', async () => {
+    /** What `Client` (ours or pg's) hears after LISTEN, a NOTIFY from elsewhere and a NOTICE. */
+    async function heard (Client) {
+      const client = new Client({ connectionString: db.url })
+      await client.connect()
+      const got = { notification: [], notice: [] }
+      client.on('notification', (m) => got.notification.push({ name: m.name, channel: m.channel, payload: m.payload }))
+      client.on('notice', (m) => got.notice.push({ name: m.name, message: m.message, severity: m.severity, code: m.code }))
+      try {
+        await client.query('LISTEN jobs')
+        const other = new pg.Client({ connectionString: db.url })
+        await other.connect()
+        await other.query("SELECT pg_notify('jobs', 'job 1')")
+        await other.end()
+        await client.query("DO $$ BEGIN RAISE NOTICE 'almost done'; END $$")
+        await eventually(() => got.notification.length, 1)
+        return got
+      } finally {
+        await client.end()
+      }
+    }
+    const [ours, theirs] = [await heard(compat.Client), await heard(pg.Client)]
+    expect(ours).toEqual(theirs)
+    expect(ours.notification).toEqual([{ name: 'notification', channel: 'jobs', payload: 'job 1' }])
+    expect(ours.notice).toEqual([{ name: 'notice', message: 'almost done', severity: 'NOTICE', code: '00000' }])
+  })
+
   test('pg-cursor style submittables are rejected with a pointer to stream()', async () => {
     expect(() => poolOf(compat.Pool).query({ submit () {} })).toThrow(/pool\.stream/)
   })

@@ -83,3 +83,24 @@ describe('more parameters than the protocol carries', () => {
     expect(pool.getPoolStats().connections.created).toBeLessThanOrEqual(1)
   })
 })
+
+describe('LISTEN/NOTIFY and notices on the pool', () => {
+  test("a held connection that LISTENs: the pool emits 'notification' and 'notice' in pg's shapes", async () => {
+    const pool = makePool()
+    const notes = []
+    const notices = []
+    pool.on('notification', (m) => notes.push(m))
+    pool.on('notice', (m) => notices.push(m))
+    const listener = await pool.acquire()
+    try {
+      await listener.query('LISTEN orders')
+      await pool.query("SELECT pg_notify('orders', '42')")
+      await pool.query("DO $$ BEGIN RAISE NOTICE 'heads up'; END $$")
+      expect(await eventually(() => notes.length, 1)).toBe(1)
+      expect(notes[0]).toEqual({ name: 'notification', processId: expect.any(Number), channel: 'orders', payload: '42' })
+      expect(notices).toEqual([expect.objectContaining({ name: 'notice', severity: 'NOTICE', code: '00000', message: 'heads up' })])
+    } finally {
+      listener.release()
+    }
+  })
+})

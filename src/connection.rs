@@ -187,16 +187,26 @@ impl Manager {
 
     /// Drives a connection on the runtime. It ends when the socket closes; a failure there
     /// never reaches the process: the next checkout sees `is_closed()` and replaces it.
-    fn spawn<F>(&self, connection: F, idle: Arc<AtomicBool>)
+    fn spawn<S, T>(&self, mut connection: tokio_postgres::Connection<S, T>, idle: Arc<AtomicBool>)
     where
-        F: std::future::Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let stats = self.stats.clone();
         stats.open_connections.fetch_add(1, Ordering::AcqRel);
         let events = self.events.clone();
         let id = self.id;
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            // Driven message by message (as upstream's Future does), so the server's
+            // asynchronous messages become events instead of being dropped.
+            let ended = loop {
+                match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                    Some(Ok(message)) => events.emit_server_message(message),
+                    Some(Err(e)) => break Err(e),
+                    None => break Ok(()),
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(pool = id, "connection ended: {e}");
                 // A connection in use reports its failure to the statement; an idle one has
                 // nobody to tell, so it becomes the pool's `error` event (never a crash).

@@ -60,6 +60,25 @@ impl Events {
         }
     }
 
+    /// A message the server sent on its own: NOTIFY (`notification`: `{ processId, channel,
+    /// payload }`, as pg's) or a NOTICE (`notice`: its severity, code, message and fields).
+    pub(crate) fn emit_server_message(&self, message: tokio_postgres::AsyncMessage) {
+        match message {
+            tokio_postgres::AsyncMessage::Notification(n) => self.emit(
+                "notification",
+                json!({ "processId": n.process_id(), "channel": n.channel(), "payload": n.payload() }),
+            ),
+            tokio_postgres::AsyncMessage::Notice(db) => self.emit(
+                "notice",
+                json!({
+                    "severity": db.severity(), "code": db.code().code(), "message": db.message(),
+                    "detail": db.detail(), "hint": db.hint(), "where": db.where_(),
+                }),
+            ),
+            _ => {}
+        }
+    }
+
     /// Checks utilization after a checkout; fires highUtilization once per crossing.
     pub(crate) fn utilization(&self, active: usize, limit: usize, threshold: f64) {
         if limit == 0 {

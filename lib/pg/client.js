@@ -6,6 +6,25 @@ const { EventEmitter } = require('node:events')
 const { queryArgs, settle } = require('./query-args')
 const { toPgResult } = require('./result')
 
+/**
+ * Re-emits the pool's `notification` and `notice` events on `client` while it has listeners
+ * for them (the pool's events come from whichever of its connections received them: for a
+ * standalone Client that is its one connection). `client._stopForwarding()` detaches.
+ */
+function forwardServerMessages (client, pool) {
+  const forwards = new Map()
+  client.on('newListener', (name) => {
+    if ((name !== 'notification' && name !== 'notice') || forwards.has(name)) return
+    const forward = (message) => client.emit(name, message)
+    forwards.set(name, forward)
+    pool.on(name, forward)
+  })
+  client._stopForwarding = () => {
+    for (const [name, forward] of forwards) pool.off(name, forward)
+    forwards.clear()
+  }
+}
+
 /** Runs parsed pg arguments on a pgwarden pool or held client; the result in pg's shape. */
 async function runPg (target, a) {
   const r = await target.query(a.text, a.values, a.opts)
@@ -19,6 +38,7 @@ class PoolClient extends EventEmitter {
     this._pool = pool
     this._held = held
     this._released = false
+    forwardServerMessages(this, pool)
   }
 
   /** pg's `query(text | config, values?, callback?)`. */
@@ -40,6 +60,7 @@ class PoolClient extends EventEmitter {
   release (err) {
     if (this._released) throw new Error('Release called on client which has already been released to the pool.')
     this._released = true
+    this._stopForwarding()
     this._pool.emit('release', err, this)
     this._held.release(Boolean(err))
     if (err) this._pool.emit('remove', this)
@@ -58,6 +79,7 @@ class Client extends EventEmitter {
     const c = typeof config === 'string' ? { connectionString: config } : { ...(config || {}) }
     this._pool = new Pool({ ...c, max: 1, min: 0, idleTimeoutMillis: 0, maxLifetimeSeconds: 0 })
     this._pool.on('error', (e) => this.emit('error', e))
+    forwardServerMessages(this, this._pool)
     this._connecting = null
     this._client = null
     // Queries sent before connect() wait for it, as pg queues them until the client is ready.
@@ -97,6 +119,7 @@ class Client extends EventEmitter {
       else this._onConnectCalled() // queued queries then find the client closed
       if (this._client && !this._client._released) this._client._held.release(true)
       if (!this._pool.ending) await this._pool.end()
+      this._stopForwarding()
       this.emit('end')
     })()
     return settle(closing, callback)

@@ -10,7 +10,7 @@ const { queryArgs, settle } = require('./query-args')
 const { PoolClient, runPg } = require('./client')
 
 /** Events of the pgwarden pool re-emitted by this one, subscribed only while someone listens. */
-const FORWARDED = ['error', 'slowQuery', 'highUtilization', 'query']
+const FORWARDED = ['error', 'slowQuery', 'highUtilization', 'query', 'notification', 'notice']
 
 /** pg events pgwarden cannot observe: connections open and close inside the native pool. */
 const SILENT = {
