@@ -15,7 +15,7 @@ export declare class NativeClient {
    * Starts statement `id` on this connection; its outcome comes back through the pool's
    * completion queue, like `NativePool.submit` (no napi promise per statement).
    */
-  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, prisma?: boolean | undefined | null): void
+  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, style?: number | undefined | null): void
   /** Runs a multi-statement script on this connection. */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Cancels the statement running on this connection (cancel request), if any. */
@@ -54,7 +54,7 @@ export declare class NativePool {
    * `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
    * `replica`: a read for the replicas (see [`Replicas::read`]).
    */
-  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, replica?: boolean | undefined | null, prisma?: boolean | undefined | null): void
+  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, replica?: boolean | undefined | null, style?: number | undefined | null): void
   /** Everything completed since the last call, as `[[id,status,payload],…]`. */
   takeCompletions(): string
   /** Opens max(1, minConnections) connections now. */

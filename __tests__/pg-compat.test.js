@@ -36,14 +36,27 @@ async function both (text, values, config) {
 }
 
 /**
- * The field keys pgwarden knows: name, type, format, and the size of built-in types. The type
- * modifier (varchar(n)), the source table and column, and user types' sizes are not reported.
+ * The field keys compared with pg's: all of them, except user types' sizes (not reported).
  */
 const knownFields = (fields) => fields.map((f) => ({
-  name: f.name, dataTypeID: f.dataTypeID, format: f.format, dataTypeSize: f.dataTypeID < 16384 ? f.dataTypeSize : 'user type'
+  name: f.name,
+  dataTypeID: f.dataTypeID,
+  format: f.format,
+  dataTypeSize: f.dataTypeID < 16384 ? f.dataTypeSize : 'user type',
+  tableID: f.tableID,
+  columnID: f.columnID,
+  dataTypeModifier: f.dataTypeModifier
 }))
 
 describe('values and fields match pg', () => {
+  test("a table's columns: fields carry their table, column number and type modifier as pg's", async () => {
+    await both('CREATE TABLE IF NOT EXISTS fielded (id serial PRIMARY KEY, code varchar(20), price numeric(10,2))')
+    const [ours, theirs] = await both('SELECT id, code, price, 1 AS computed FROM fielded')
+    expect(ours.fields).toEqual(theirs.fields)
+    expect(ours.fields.map((f) => [f.columnID, f.dataTypeModifier])).toEqual([[1, -1], [2, 24], [3, 655366], [0, -1]])
+    expect(ours.fields[0].tableID).toBeGreaterThan(0)
+  })
+
   test.each([
     ['int2, int4, int8, oid', "SELECT 1::int2 AS a, -7::int4 AS b, 9223372036854775807::int8 AS c, 4294967295::oid AS d, count(*) AS e FROM pg_class WHERE false"],
     ['numeric, float', "SELECT 1.50::numeric AS n, 'NaN'::numeric AS nan, 0.1::float8 AS f, 'Infinity'::float4 AS inf, '-0'::float8 AS negz"],

@@ -55,6 +55,11 @@ const NO_OPTS = Object.freeze({})
 const NO_PARAMS = Object.freeze([])
 /** Query option (for `pgwarden/prisma`): values as Prisma's driver adapters give them. */
 const PRISMA_VALUES = Symbol('pgwarden.prismaValues')
+/** Query option (for `pgwarden/pg`): fields with their source table, column and type modifier. */
+const PG_DRIVER_FIELDS = Symbol('pgwarden.pgDriverFields')
+
+/** The native value style of a statement's options: 1 Prisma's, 2 pg's driver, else pgwarden's. */
+const styleOf = (opts) => (opts[PRISMA_VALUES] ? 1 : opts[PG_DRIVER_FIELDS] ? 2 : undefined)
 
 /**
  * Runs `run(abortId)` so that `signal` aborting cancels the statement on the server.
@@ -122,13 +127,13 @@ async function runQuery (pool, target, text, values, opts) {
   const timeoutMs = a.opts === NO_OPTS ? undefined : timeoutOf(a.opts)
   // A client (acquire, transactions) is a primary connection: it ignores `replica`.
   const replica = a.opts === NO_OPTS ? false : replicaOf(a.opts)
-  const prisma = a.opts[PRISMA_VALUES]
+  const style = styleOf(a.opts)
   const started = performance.now()
   let json
   try {
     json = a.opts.signal === undefined
-      ? await target.query(a.sql, params, timeoutMs, undefined, replica, prisma)
-      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, timeoutMs, id, replica, prisma))
+      ? await target.query(a.sql, params, timeoutMs, undefined, replica, style)
+      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, timeoutMs, id, replica, style))
   } catch (raw) {
     // Built here, inside the caller's await chain, so err.stack names the caller's functions.
     const e = fromNative(raw)
@@ -150,8 +155,8 @@ class Client {
     this._pool = pool
     this._released = false
     // A held connection is the primary's: `replica` does not apply to it.
-    this._submitter = pool._submitterFor((id, sql, params, timeoutMs, abortId, replica, prisma) =>
-      handle.submit(id, sql, params, timeoutMs, abortId, prisma), (id) => handle.abort(id))
+    this._submitter = pool._submitterFor((id, sql, params, timeoutMs, abortId, replica, style) =>
+      handle.submit(id, sql, params, timeoutMs, abortId, style), (id) => handle.abort(id))
   }
 
   /** Runs one statement on this connection (same arguments as `pool.query`). */
@@ -207,8 +212,8 @@ class Pool extends EventEmitter {
     this._lastId = 0
     this._native.setCompletionSink(() => this._drain())
     const handle = this._native
-    this._submitter = this._submitterFor((id, sql, params, timeoutMs, abortId, replica, prisma) =>
-      handle.submit(id, sql, params, timeoutMs, abortId, replica, prisma), (id) => handle.abort(id))
+    this._submitter = this._submitterFor((id, sql, params, timeoutMs, abortId, replica, style) =>
+      handle.submit(id, sql, params, timeoutMs, abortId, replica, style), (id) => handle.abort(id))
   }
 
   /**
@@ -218,11 +223,11 @@ class Pool extends EventEmitter {
   _submitterFor (submit, abort) {
     const waiting = this._waiting
     return {
-      query: (sql, params, timeoutMs, abortId, replica, prisma) => new Promise((resolve, reject) => {
+      query: (sql, params, timeoutMs, abortId, replica, style) => new Promise((resolve, reject) => {
         const id = (this._lastId = (this._lastId + 1) >>> 0)
         waiting.set(id, { resolve, reject })
         try {
-          submit(id, sql, params, timeoutMs, abortId, replica, prisma)
+          submit(id, sql, params, timeoutMs, abortId, replica, style)
         } catch (e) {
           waiting.delete(id)
           reject(e)
@@ -455,4 +460,4 @@ function getPool (options) {
 /** The singleton's stats (null when `getPool()` was never called). */
 const getPoolStats = () => (singleton ? singleton.getPoolStats() : null)
 
-module.exports = { Pool, Client, createPool, getPool, getPoolStats, PRISMA_VALUES }
+module.exports = { Pool, Client, createPool, getPool, getPoolStats, PRISMA_VALUES, PG_DRIVER_FIELDS }

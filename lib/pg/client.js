@@ -5,6 +5,7 @@
 const { EventEmitter } = require('node:events')
 const { queryArgs, settle } = require('./query-args')
 const { toPgResult } = require('./result')
+const { PG_DRIVER_FIELDS } = require('../pool')
 
 /**
  * Re-emits the pool's `notification` and `notice` events on `client` while it has listeners
@@ -27,7 +28,7 @@ function forwardServerMessages (client, pool) {
 
 /** Runs parsed pg arguments on a pgwarden pool or held client; the result in pg's shape. */
 async function runPg (target, a) {
-  const r = await target.query(a.text, a.values, a.opts)
+  const r = await target.query(a.text, a.values, { ...a.opts, [PG_DRIVER_FIELDS]: true })
   return toPgResult(r, a.opts.rowMode === 'array', a.getTypeParser)
 }
 

@@ -15,18 +15,18 @@ const TYPLEN = {
 }
 
 /**
- * A field with pg's keys. pgwarden reports each column's name and type; the table and column
- * it came from and the type modifier are not reported, so they read 0, 0 and -1 (what pg
- * gives for a computed column).
+ * A field with pg's keys. The native side reports the source table, column and type modifier
+ * for statements of this entry; text holding several statements (simple protocol) has none,
+ * so they read 0, 0 and -1 (what pg gives for a computed column).
  */
 function pgField (f) {
   return {
     name: f.name,
-    tableID: 0,
-    columnID: 0,
+    tableID: f.tableID ?? 0,
+    columnID: f.columnID ?? 0,
     dataTypeID: f.dataTypeID,
     dataTypeSize: TYPLEN[f.dataTypeID] ?? -1,
-    dataTypeModifier: -1,
+    dataTypeModifier: f.dataTypeModifier ?? -1,
     format: 'text'
   }
 }

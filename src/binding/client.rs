@@ -44,14 +44,14 @@ impl NativeClient {
         params: Vec<Option<String>>,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
-        prisma: Option<bool>,
+        style: Option<u32>,
     ) -> napi::Result<()> {
         let dispatch = self.dispatch.clone().ok_or_else(|| {
             napi::Error::new(napi::Status::GenericFailure, "no completion sink installed".to_string())
         })?;
         let (core, slot) = (self.core.clone(), self.lease.clone());
         dispatch.spawn(&env, id, sql, move |sql| async move {
-            let opts = query_options(&core, timeout_ms, abort_id, prisma);
+            let opts = query_options(&core, timeout_ms, abort_id, style);
             let _forget = AbortGuard(&core, abort_id);
             caught(async {
                 check_params(&sql, params.len())?;

@@ -47,15 +47,15 @@ fn millis(ms: Option<f64>) -> Option<u64> {
     ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64)
 }
 
-/// A statement's options from JS: its timeout, its AbortSignal's id, and whether its result
-/// follows a Prisma adapter's conventions.
-fn query_options(
-    core: &PoolCore,
-    timeout_ms: Option<f64>,
-    abort_id: Option<u32>,
-    prisma: Option<bool>,
-) -> QueryOptions {
-    let style = if prisma == Some(true) { Style::Prisma } else { Style::Pg };
+/// A statement's options from JS: its timeout, its AbortSignal's id, and the conventions its
+/// result follows.
+fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>, style: Option<u32>) -> QueryOptions {
+    // The value style JS asked for: 1 a Prisma adapter's, 2 pg's driver (pgwarden/pg).
+    let style = match style {
+        Some(1) => Style::Prisma,
+        Some(2) => Style::PgDriver,
+        _ => Style::Pg,
+    };
     QueryOptions {
         timeout_ms: millis(timeout_ms),
         abort: abort_id.map(|id| core.abort_flag(id)),

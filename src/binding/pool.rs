@@ -204,13 +204,13 @@ impl NativePool {
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
         replica: Option<bool>,
-        prisma: Option<bool>,
+        style: Option<u32>,
     ) -> napi::Result<()> {
         let dispatch = self.dispatch()?;
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
         let replicas = replica.unwrap_or(false).then(|| self.replicas.clone());
         dispatch.spawn(&env, id, sql, move |sql| async move {
-            let opts = query_options(&core, timeout_ms, abort_id, prisma);
+            let opts = query_options(&core, timeout_ms, abort_id, style);
             let _forget = AbortGuard(&core, abort_id);
             match replicas {
                 None => caught(core.query(&sql, params, &opts)).await,

@@ -51,6 +51,9 @@ pub(crate) enum Style {
     /// As `pg` gives them: json parsed, arrays as arrays.
     #[default]
     Pg,
+    /// As pg's own driver reports fields (`pgwarden/pg`): the values as [`Style::Pg`], and
+    /// each field's source table, column and type modifier too.
+    PgDriver,
     /// As Prisma's driver adapters give them: json and jsonb (and their arrays' elements) as
     /// their text (Prisma parses it itself, with its own precision), arrays of user-defined
     /// types (enums) as PostgreSQL's array literal text.

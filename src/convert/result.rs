@@ -20,6 +20,8 @@ pub(crate) struct RowWriter {
     int8: Int8Mode,
     /// Whose conventions the values follow.
     style: Style,
+    /// Per column: source table OID, column number and type modifier ([`Style::PgDriver`]).
+    origins: Vec<(u32, i16, i32)>,
     /// One JSON array body per column (values separated by commas).
     cols: Vec<String>,
     n: u64,
@@ -28,18 +30,25 @@ pub(crate) struct RowWriter {
 impl RowWriter {
     /// A writer for these columns.
     pub(crate) fn new(columns: &[Column], int8: Int8Mode, style: Style) -> Self {
+        let origins = match style {
+            Style::PgDriver => columns
+                .iter()
+                .map(|c| (c.table_oid().unwrap_or(0), c.column_id().unwrap_or(0), c.type_modifier()))
+                .collect(),
+            _ => Vec::new(),
+        };
         let names = columns.iter().map(|c| c.name().to_string()).collect();
         let types: Vec<Type> = columns.iter().map(|c| c.type_().clone()).collect();
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
         let text = types.iter().map(|t| !decodes_binary(t)).collect();
-        RowWriter { names, types, text, int8, style, cols, n: 0 }
+        RowWriter { names, types, text, int8, style, origins, cols, n: 0 }
     }
 
     /// A writer for columns whose values arrive in text format (the simple protocol).
     pub(crate) fn for_text(names: Vec<String>, types: Vec<Type>, int8: Int8Mode) -> Self {
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
         let text = types.iter().map(|t| !decodes_binary(t)).collect();
-        RowWriter { names, types, text, int8, style: Style::Pg, cols, n: 0 }
+        RowWriter { names, types, text, int8, style: Style::Pg, origins: Vec::new(), cols, n: 0 }
     }
 
     /// Appends one text-format row: values of types read in binary elsewhere are parsed to
@@ -103,7 +112,11 @@ impl RowWriter {
             }
             out.push_str("{\"name\":");
             json_str(out, name);
-            let _ = write!(out, ",\"dataTypeID\":{}}}", ty.oid());
+            let _ = write!(out, ",\"dataTypeID\":{}", ty.oid());
+            if let Some((table, column, modifier)) = self.origins.get(i) {
+                let _ = write!(out, ",\"tableID\":{table},\"columnID\":{column},\"dataTypeModifier\":{modifier}");
+            }
+            out.push('}');
         }
         out.push_str("],\"fix\":[");
         for (i, (ty, &text)) in self.types.iter().zip(&self.text).enumerate() {
