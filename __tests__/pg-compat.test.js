@@ -50,7 +50,8 @@ const knownFields = (fields) => fields.map((f) => ({
 
 describe('values and fields match pg', () => {
   test("a table's columns: fields carry their table, column number and type modifier as pg's", async () => {
-    await both('CREATE TABLE IF NOT EXISTS fielded (id serial PRIMARY KEY, code varchar(20), price numeric(10,2))')
+    // Created once (both drivers at once would race on the table's type).
+    await poolOf(pg.Pool).query('CREATE TABLE IF NOT EXISTS fielded (id serial PRIMARY KEY, code varchar(20), price numeric(10,2))')
     const [ours, theirs] = await both('SELECT id, code, price, 1 AS computed FROM fielded')
     expect(ours.fields).toEqual(theirs.fields)
     expect(ours.fields.map((f) => [f.columnID, f.dataTypeModifier])).toEqual([[1, -1], [2, 24], [3, 655366], [0, -1]])
