@@ -340,6 +340,13 @@ impl Error {
         self.maybe_committed() || matches!(self, Error::ConnectionClosed { .. })
     }
 
+    /// Whether the connection the error happened on must not be used again: it was lost, or
+    /// something the pool does not understand happened on it (a protocol desync), which the
+    /// next caller must never inherit.
+    pub(crate) fn spoils_connection(&self) -> bool {
+        self.lost_connection() || matches!(self, Error::Internal(_))
+    }
+
     /// Kind and retryability, by the rules of [`classify`].
     pub(crate) fn classification(&self) -> Classification {
         classify(Some(self.code()), &self.message(), self.maybe_committed())

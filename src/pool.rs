@@ -402,6 +402,7 @@ impl PoolCore {
     /// Runs a multi-statement script (simple protocol), counted like one statement and
     /// bounded like one.
     pub(crate) async fn script(&self, conn: &mut Conn, sql: &str, opts: &QueryOptions) -> Result<(), Error> {
+        crate::statement::reject_copy(sql)?;
         let started = std::time::Instant::now();
         let cancel = conn.cancel.clone();
         let work = execute_script(conn, sql);
@@ -499,7 +500,7 @@ impl PoolCore {
             Ok(Err(e)) if e.is_query_canceled() => (stopped(Stopped::Cancelled), false, Some(why)),
             // It failed on its own (or lost its connection): that error is the truth.
             Ok(Err(e)) => {
-                let lost = e.lost_connection();
+                let lost = e.spoils_connection();
                 (Err(e), lost, Some(why))
             }
             Err(_) => (stopped(Stopped::Unconfirmed), true, Some(why)),
@@ -515,7 +516,7 @@ impl PoolCore {
         started: std::time::Instant,
         out: &Result<T, Error>,
     ) -> (f64, bool) {
-        conn.broken |= out.as_ref().is_err_and(Error::lost_connection);
+        conn.broken |= out.as_ref().is_err_and(Error::spoils_connection);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let code = out.as_ref().err().map(Error::code);
         (ms, self.stats.record_query(sql, ms, code, self.settings.slow_query_threshold_ms))

@@ -59,6 +59,30 @@ pub(crate) fn shape(sql: &str) -> Shape {
     found
 }
 
+/// Which way a `COPY … FROM STDIN` / `COPY … TO STDOUT` moves data; `None` for any other
+/// statement (a COPY to or from a server-side file included).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CopyDirection {
+    /// `COPY … FROM STDIN`: the client sends rows.
+    In,
+    /// `COPY … TO STDOUT`: the server sends rows.
+    Out,
+}
+
+/// The [`CopyDirection`] of `sql` if it is a COPY through the connection.
+pub(crate) fn copy_direction(sql: &str) -> Option<CopyDirection> {
+    let words = top_level_words(sql);
+    if !words.first().is_some_and(|w| w.eq_ignore_ascii_case("COPY")) {
+        return None;
+    }
+    let has = |name: &str| words.iter().any(|w| w.eq_ignore_ascii_case(name));
+    match (has("STDIN"), has("STDOUT")) {
+        (true, _) => Some(CopyDirection::In),
+        (_, true) => Some(CopyDirection::Out),
+        _ => None,
+    }
+}
+
 /// The command tag a `pg` user expects in `result.command` (SELECT, INSERT, ...).
 pub(crate) fn command_of(sql: &str) -> String {
     let words = top_level_words(sql);
@@ -197,6 +221,14 @@ mod tests {
         assert!(shape("SELECT 1;SELECT 2;").several);
         assert!(shape("SELECT $$;$$; SELECT 2").several);
         assert!(shape("SELECT 1; 'x'").several);
+    }
+
+    #[test]
+    fn copy_through_the_connection() {
+        assert_eq!(copy_direction("COPY t FROM STDIN WITH (FORMAT csv)"), Some(CopyDirection::In));
+        assert_eq!(copy_direction("copy (SELECT 1) to stdout"), Some(CopyDirection::Out));
+        assert_eq!(copy_direction("COPY t FROM '/tmp/file.csv'"), None);
+        assert_eq!(copy_direction("SELECT 'COPY t FROM STDIN'"), None);
     }
 
     #[test]

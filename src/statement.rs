@@ -137,6 +137,20 @@ pub(crate) async fn execute_script(conn: &mut Conn, script: &str) -> Result<(), 
     conn.client.batch_execute(script).await.map_err(|e| from_driver(&e, true))
 }
 
+/// COPY through the connection needs a stream of rows, not a result: it would leave the
+/// protocol waiting for data, so it is refused before anything is sent.
+pub(crate) fn reject_copy(sql: &str) -> Result<(), Error> {
+    let (statement, method) = match sql::copy_direction(sql) {
+        Some(sql::CopyDirection::In) => ("COPY … FROM STDIN", "a COPY FROM STDIN"),
+        Some(sql::CopyDirection::Out) => ("COPY … TO STDOUT", "a COPY TO STDOUT"),
+        None => return Ok(()),
+    };
+    Err(Error::Params(format!(
+        "{statement} cannot run through query() or executeScript(): {method} streams rows, which these calls do not \
+         (use psql's \\copy, or COPY to and from a server-side file)"
+    )))
+}
+
 /// The most parameters one statement can carry (the protocol counts them in 16 bits).
 const MAX_PARAMS: usize = 65_535;
 
@@ -149,6 +163,7 @@ pub(crate) fn check_params(sql: &str, given: usize) -> Result<(), Error> {
              (insert in batches, or pass an array as one parameter: = ANY($1))"
         )));
     }
+    reject_copy(sql)?;
     let shape = sql::shape(sql);
     if given > 0 && shape.several {
         return Err(Error::Params(

@@ -79,7 +79,7 @@ impl NativeStream {
                             };
                             st.rows = None;
                             if let Some(lease) = st.lease.take() {
-                                lease.finish(broken || e.lost_connection());
+                                lease.finish(broken || e.spoils_connection());
                             }
                             return Err(e);
                         }
