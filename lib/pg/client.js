@@ -70,7 +70,7 @@ class PoolClient extends EventEmitter {
 
 /**
  * pg's standalone Client: one session. It is a pgwarden pool of one connection, held from
- * connect() to end(), so session state (SET, temporary tables, LISTEN aside) lasts as in pg.
+ * connect() to end(), so session state (SET, temporary tables, LISTEN) lasts as in pg.
  */
 class Client extends EventEmitter {
   constructor (config) {
