@@ -16,6 +16,10 @@ export declare class NativeClient {
    * completion queue, like `NativePool.submit` (no napi promise per statement).
    */
   submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, style?: number | undefined | null): void
+  /** Starts `COPY … TO STDOUT` on this connection (held by the COPY until it ends). */
+  copyOut(sql: string): Promise<NativeCopyOut>
+  /** Starts `COPY … FROM STDIN` on this connection (held by the COPY until it ends). */
+  copyIn(sql: string): Promise<NativeCopyIn>
   /** Runs a multi-statement script on this connection. */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Cancels the statement running on this connection (cancel request), if any. */
@@ -24,6 +28,24 @@ export declare class NativeClient {
   abort(abortId: number): void
   /** Returns the connection to the pool (`discard`: close it instead). Idempotent. */
   release(discard?: boolean | undefined | null): void
+}
+
+/** `COPY … FROM STDIN`: data pushed in batches, then finished (or aborted). */
+export declare class NativeCopyIn {
+  /** Sends a batch of chunks; resolves once the connection took them (backpressure). */
+  write(chunks: Array<Buffer>): Promise<void>
+  /** Ends the data: the server commits the COPY (outside a transaction) and gives the row count. */
+  finish(): Promise<number>
+  /** Aborts: the sink is dropped unfinished, which sends CopyFail; nothing of it is committed. */
+  abort(): Promise<void>
+}
+
+/** `COPY … TO STDOUT`: its data pulled in batches. */
+export declare class NativeCopyOut {
+  /** The next data, at least `min_bytes` of it unless the COPY ends first; `null` at the end. */
+  next(minBytes: number): Promise<Buffer | null>
+  /** Stops early: the connection, with unread data on it, is closed. Idempotent. */
+  close(): Promise<void>
 }
 
 /** The native half of `Pool`. */
@@ -79,6 +101,10 @@ export declare class NativePool {
   busyReason(utilization: number): string | null
   /** Runs a multi-statement script (simple protocol, no parameters). */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
+  /** Starts `COPY … TO STDOUT` on a connection of its own (given back when the COPY ends). */
+  copyOut(sql: string): Promise<NativeCopyOut>
+  /** Starts `COPY … FROM STDIN` on a connection of its own (given back when the COPY ends). */
+  copyIn(sql: string): Promise<NativeCopyIn>
   /** Checks out a connection for several statements. */
   acquire(waitMs?: number | undefined | null): Promise<NativeClient>
   /**

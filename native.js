@@ -836,6 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
+module.exports.NativeCopyIn = nativeBinding.NativeCopyIn
+module.exports.NativeCopyOut = nativeBinding.NativeCopyOut
 module.exports.NativePool = nativeBinding.NativePool
 module.exports.NativeStream = nativeBinding.NativeStream
 module.exports.abortedBeforeSend = nativeBinding.abortedBeforeSend

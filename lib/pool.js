@@ -12,6 +12,7 @@ const { observe, onNativeEvent } = require('./observe')
 const health = require('./health')
 const { prepareParams } = require('./params')
 const { decodeResult, buildRows } = require('./result')
+const copy = require('./copy')
 
 const ENV_NAMES = native.configEnvNames()
 const DEFAULT_BATCH = 500
@@ -170,6 +171,20 @@ class Client {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
     await bounded(this._handle, opts, (timeoutMs, id) => this._handle.executeScript(sql, timeoutMs, id))
+  }
+
+  /** A Writable for `COPY … FROM STDIN` on this connection (inside a transaction, its part of it). */
+  copyFrom (sql) {
+    checkSql(sql)
+    if (this._released) throw closedError('The client was released')
+    return copy.copyFrom(() => this._handle.copyIn(sql))
+  }
+
+  /** A Readable of the data of `COPY … TO STDOUT` on this connection. */
+  copyTo (sql) {
+    checkSql(sql)
+    if (this._released) throw closedError('The client was released')
+    return copy.copyTo(() => this._handle.copyOut(sql))
   }
 
   /**
@@ -335,6 +350,22 @@ class Pool extends EventEmitter {
   async executeScript (sql, opts = {}) {
     checkSql(sql)
     await bounded(this._native, opts, (timeoutMs, id) => this._native.executeScript(sql, timeoutMs, id))
+  }
+
+  /**
+   * A Writable that sends the data of `COPY … FROM STDIN` (text, CSV or binary, as the
+   * statement says) on a connection of its own; `rowCount` is set once it finished. Destroying
+   * it before the end aborts the COPY (nothing committed).
+   */
+  copyFrom (sql) {
+    checkSql(sql)
+    return copy.copyFrom(() => this._native.copyIn(sql))
+  }
+
+  /** A Readable of the data of `COPY … TO STDOUT` (Buffers), read as fast as it is consumed. */
+  copyTo (sql) {
+    checkSql(sql)
+    return copy.copyTo(() => this._native.copyOut(sql))
   }
 
   /**

@@ -55,6 +55,18 @@ class Transaction {
     }
   }
 
+  /** `COPY … FROM STDIN` inside the transaction (see `Pool.copyFrom`). */
+  copyFrom (sql) {
+    this._check()
+    return this._client.copyFrom(sql)
+  }
+
+  /** `COPY … TO STDOUT` inside the transaction (see `Pool.copyTo`). */
+  copyTo (sql) {
+    this._check()
+    return this._client.copyTo(sql)
+  }
+
   /** Runs a multi-statement script inside the transaction. */
   async executeScript (sql) {
     this._check()

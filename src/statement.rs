@@ -141,13 +141,13 @@ pub(crate) async fn execute_script(conn: &mut Conn, script: &str) -> Result<(), 
 /// protocol waiting for data, so it is refused before anything is sent.
 pub(crate) fn reject_copy(sql: &str) -> Result<(), Error> {
     let (statement, method) = match sql::copy_direction(sql) {
-        Some(sql::CopyDirection::In) => ("COPY … FROM STDIN", "a COPY FROM STDIN"),
-        Some(sql::CopyDirection::Out) => ("COPY … TO STDOUT", "a COPY TO STDOUT"),
+        Some(sql::CopyDirection::In) => ("COPY … FROM STDIN", "copyFrom()"),
+        Some(sql::CopyDirection::Out) => ("COPY … TO STDOUT", "copyTo()"),
         None => return Ok(()),
     };
     Err(Error::Params(format!(
-        "{statement} cannot run through query() or executeScript(): {method} streams rows, which these calls do not \
-         (use psql's \\copy, or COPY to and from a server-side file)"
+        "{statement} cannot run through query() or executeScript(): it streams rows, which these calls do not; \
+         use {method} (on the pool, a client or a transaction)"
     )))
 }
 

@@ -1,7 +1,7 @@
 //! `NativeClient`, the native half of JS `Client`: one connection held until `release()`.
 
 use super::dispatch::Dispatch;
-use super::{caught, guarded, query_options, statement, AbortGuard};
+use super::{caught, guarded, query_options, statement, AbortGuard, NativeCopyIn, NativeCopyOut};
 use crate::connection::Canceller;
 use crate::convert::params::text_params;
 use crate::error::Error;
@@ -62,6 +62,26 @@ impl NativeClient {
             .await
         });
         Ok(())
+    }
+
+    /// Starts `COPY … TO STDOUT` on this connection (held by the COPY until it ends).
+    #[napi]
+    pub async fn copy_out(&self, sql: String) -> napi::Result<NativeCopyOut> {
+        guarded(Some(&sql), async {
+            let held = super::copy::hold(&self.core, Some(self.lease.clone())).await?;
+            NativeCopyOut::start(held, &sql).await
+        })
+        .await
+    }
+
+    /// Starts `COPY … FROM STDIN` on this connection (held by the COPY until it ends).
+    #[napi]
+    pub async fn copy_in(&self, sql: String) -> napi::Result<NativeCopyIn> {
+        guarded(Some(&sql), async {
+            let held = super::copy::hold(&self.core, Some(self.lease.clone())).await?;
+            NativeCopyIn::start(held, &sql).await
+        })
+        .await
     }
 
     /// Runs a multi-statement script on this connection.

@@ -6,6 +6,7 @@
 //! through [`caught`], so a bug surfaces as an error instead of aborting the process.
 
 mod client;
+mod copy;
 mod dispatch;
 mod pool;
 mod stream;
@@ -21,6 +22,7 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 
 pub(crate) use client::NativeClient;
+pub(crate) use copy::{NativeCopyIn, NativeCopyOut};
 pub(crate) use stream::NativeStream;
 
 fn js_error(e: &Error, query: Option<&str>) -> napi::Error {

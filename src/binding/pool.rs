@@ -2,7 +2,10 @@
 //! (their outcomes come back in batches), checkouts, streams, stats and shutdown.
 
 use super::dispatch::{Dispatch, WakeFn};
-use super::{caught, guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeStream};
+use super::{
+    caught, guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeCopyIn, NativeCopyOut,
+    NativeStream,
+};
 use crate::completion::Completions;
 use crate::config;
 use crate::error::Error;
@@ -297,6 +300,26 @@ impl NativePool {
         statement(core, sql, opts, abort_id, |opts| async move {
             let mut lease = core.checkout_for(&opts).await?;
             core.script(&mut lease.conn, sql, &opts).await
+        })
+        .await
+    }
+
+    /// Starts `COPY … TO STDOUT` on a connection of its own (given back when the COPY ends).
+    #[napi]
+    pub async fn copy_out(&self, sql: String) -> napi::Result<NativeCopyOut> {
+        guarded(Some(&sql), async {
+            let core = self.core()?;
+            NativeCopyOut::start(super::copy::hold(&core, None).await?, &sql).await
+        })
+        .await
+    }
+
+    /// Starts `COPY … FROM STDIN` on a connection of its own (given back when the COPY ends).
+    #[napi]
+    pub async fn copy_in(&self, sql: String) -> napi::Result<NativeCopyIn> {
+        guarded(Some(&sql), async {
+            let core = self.core()?;
+            NativeCopyIn::start(super::copy::hold(&core, None).await?, &sql).await
         })
         .await
     }
