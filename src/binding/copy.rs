@@ -7,6 +7,7 @@ use crate::error::{from_driver, Error};
 use crate::pool::{Lease, PoolCore};
 use crate::sql::{self, CopyDirection};
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
 use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
@@ -64,6 +65,31 @@ fn expect_copy(sql: &str, direction: CopyDirection) -> Result<(), Error> {
 /// A COPY in progress: its connection and the driver's end of it.
 type Copying<T> = Mutex<Option<(Held, Pin<Box<T>>)>>;
 
+/// Starts the COPY `sql` (checked to go in `direction`) on `held` with `open`; a COPY that does
+/// not start gives its connection back (closed when the failure spoiled it).
+async fn begin<T>(
+    mut held: Held,
+    sql: &str,
+    direction: CopyDirection,
+    open: impl for<'a> FnOnce(&'a tokio_postgres::Client, &'a str) -> BoxFuture<'a, Result<T, tokio_postgres::Error>>,
+) -> Result<Copying<T>, Error> {
+    if let Err(e) = expect_copy(sql, direction) {
+        held.done(false);
+        return Err(e);
+    }
+    let started = match held.lease() {
+        Ok(lease) => open(&lease.conn.client, sql).await.map_err(|e| from_driver(&e, true)),
+        Err(e) => Err(e),
+    };
+    match started {
+        Ok(end) => Ok(Mutex::new(Some((held, Box::pin(end))))),
+        Err(e) => {
+            held.done(e.spoils_connection());
+            Err(e)
+        }
+    }
+}
+
 /// `COPY … TO STDOUT`: its data pulled in batches.
 #[napi]
 pub struct NativeCopyOut {
@@ -72,19 +98,9 @@ pub struct NativeCopyOut {
 
 impl NativeCopyOut {
     /// Starts `sql` on `held`.
-    pub(super) async fn start(mut held: Held, sql: &str) -> Result<Self, Error> {
-        if let Err(e) = expect_copy(sql, CopyDirection::Out) {
-            held.done(false);
-            return Err(e);
-        }
-        let started = held.lease()?.conn.client.copy_out(sql).await.map_err(|e| from_driver(&e, true));
-        match started {
-            Ok(stream) => Ok(NativeCopyOut { state: Mutex::new(Some((held, Box::pin(stream)))) }),
-            Err(e) => {
-                held.done(e.spoils_connection());
-                Err(e)
-            }
-        }
+    pub(super) async fn start(held: Held, sql: &str) -> Result<Self, Error> {
+        let state = begin(held, sql, CopyDirection::Out, |client, sql| Box::pin(client.copy_out(sql))).await?;
+        Ok(NativeCopyOut { state })
     }
 }
 
@@ -138,19 +154,9 @@ pub struct NativeCopyIn {
 
 impl NativeCopyIn {
     /// Starts `sql` on `held`.
-    pub(super) async fn start(mut held: Held, sql: &str) -> Result<Self, Error> {
-        if let Err(e) = expect_copy(sql, CopyDirection::In) {
-            held.done(false);
-            return Err(e);
-        }
-        let started = held.lease()?.conn.client.copy_in(sql).await.map_err(|e| from_driver(&e, true));
-        match started {
-            Ok(sink) => Ok(NativeCopyIn { state: Mutex::new(Some((held, Box::pin(sink)))) }),
-            Err(e) => {
-                held.done(e.spoils_connection());
-                Err(e)
-            }
-        }
+    pub(super) async fn start(held: Held, sql: &str) -> Result<Self, Error> {
+        let state = begin(held, sql, CopyDirection::In, |client, sql| Box::pin(client.copy_in(sql))).await?;
+        Ok(NativeCopyIn { state })
     }
 }
 
