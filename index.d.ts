@@ -195,9 +195,9 @@ export declare class Client {
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
   executeScript(sql: string, opts?: ScriptOptions): Promise<void>
   /** A Writable for `COPY … FROM STDIN` on this connection; `rowCount` once it finished. */
-  copyFrom(sql: string): import('node:stream').Writable & { rowCount: number | null }
+  copyFrom(sql: string, opts?: ScriptOptions): import('node:stream').Writable & { rowCount: number | null }
   /** A Readable of the data of `COPY … TO STDOUT` on this connection. */
-  copyTo(sql: string): import('node:stream').Readable
+  copyTo(sql: string, opts?: ScriptOptions): import('node:stream').Readable
   /** Asks the server to cancel the statement running on this connection, if any. */
   cancel(): Promise<void>
   /** Returns the connection; `release(true)` or `release(err)` closes it instead. */
@@ -290,9 +290,9 @@ export interface Transaction {
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
   executeScript(sql: string, opts?: ScriptOptions): Promise<void>
   /** A Writable for `COPY … FROM STDIN`; `rowCount` once it finished. */
-  copyFrom(sql: string): import('node:stream').Writable & { rowCount: number | null }
+  copyFrom(sql: string, opts?: ScriptOptions): import('node:stream').Writable & { rowCount: number | null }
   /** A Readable of the data of `COPY … TO STDOUT`. */
-  copyTo(sql: string): import('node:stream').Readable
+  copyTo(sql: string, opts?: ScriptOptions): import('node:stream').Readable
 }
 
 export interface HealthResult {
@@ -341,9 +341,9 @@ export declare class Pool {
   stream<R = Record<string, unknown>>(text: string, values?: QueryValue[], opts?: StreamOptions): AsyncGenerator<R, void, undefined>
   executeScript(sql: string, opts?: ScriptOptions): Promise<void>
   /** A Writable for `COPY … FROM STDIN`; `rowCount` once it finished. */
-  copyFrom(sql: string): import('node:stream').Writable & { rowCount: number | null }
+  copyFrom(sql: string, opts?: ScriptOptions): import('node:stream').Writable & { rowCount: number | null }
   /** A Readable of the data of `COPY … TO STDOUT`. */
-  copyTo(sql: string): import('node:stream').Readable
+  copyTo(sql: string, opts?: ScriptOptions): import('node:stream').Readable
   /** Reads from the read replicas: `pool.replica().query(...)` is `pool.query(..., { replica: true })`. */
   replica(): ReplicaView
   acquire(opts?: { maxWaitMs?: number }): Promise<Client>

@@ -17,9 +17,9 @@ export declare class NativeClient {
    */
   submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, style?: number | undefined | null): void
   /** Starts `COPY … TO STDOUT` on this connection (held by the COPY until it ends). */
-  copyOut(sql: string): Promise<NativeCopyOut>
+  copyOut(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyOut>
   /** Starts `COPY … FROM STDIN` on this connection (held by the COPY until it ends). */
-  copyIn(sql: string): Promise<NativeCopyIn>
+  copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
   /** Runs a multi-statement script on this connection. */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Cancels the statement running on this connection (cancel request), if any. */
@@ -101,10 +101,16 @@ export declare class NativePool {
   busyReason(utilization: number): string | null
   /** Runs a multi-statement script (simple protocol, no parameters). */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
-  /** Starts `COPY … TO STDOUT` on a connection of its own (given back when the COPY ends). */
-  copyOut(sql: string): Promise<NativeCopyOut>
-  /** Starts `COPY … FROM STDIN` on a connection of its own (given back when the COPY ends). */
-  copyIn(sql: string): Promise<NativeCopyIn>
+  /**
+   * Starts `COPY … TO STDOUT` on a connection of its own (given back when the COPY ends);
+   * `timeout_ms` and `abort_id` bound each step.
+   */
+  copyOut(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyOut>
+  /**
+   * Starts `COPY … FROM STDIN` on a connection of its own (given back when the COPY ends);
+   * `timeout_ms` and `abort_id` bound each step.
+   */
+  copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
   /** Checks out a connection for several statements. */
   acquire(waitMs?: number | undefined | null): Promise<NativeClient>
   /**

@@ -105,3 +105,31 @@ test('copyFrom/copyTo take only the COPY they stream', async () => {
   expect(err.code).toBe('ERR_PGWARDEN_PARAMS')
   expect(err.message).toMatch(/COPY … TO STDOUT/)
 })
+
+describe('bounded like any statement', () => {
+  test('timeoutMs: a COPY TO whose data does not come is cancelled on the server (P1008)', async () => {
+    const pool = db.makePool({ connectionLimit: 1 })
+    const err = await failure(collect(pool.copyTo('COPY (SELECT pg_sleep(5)) TO STDOUT', { timeoutMs: 300 })))
+    expect(err).toMatchObject({ code: 'P1008', maybeCommitted: false })
+    expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+  })
+
+  test('signal: aborting a COPY FROM in the middle stops it with the reason as cause; nothing committed', async () => {
+    const pool = db.makePool({ connectionLimit: 1 })
+    const controller = new AbortController()
+    async function * slowly () {
+      yield [...csvRows(1000)].join('')
+      controller.abort(new Error('user left'))
+      yield [...csvRows(1000, 1001)].join('')
+    }
+    const err = await failure(pipeline(Readable.from(slowly()), pool.copyFrom('COPY points FROM STDIN WITH (FORMAT csv)', { signal: controller.signal })))
+    expect(err.code).toBe('57014')
+    expect(err.cause && err.cause.message).toBe('user left')
+    expect(await summary(pool)).toEqual({ n: 0, s: null, m: null })
+  })
+
+  test('a timeoutMs that is not a non-negative number is refused at once', () => {
+    const pool = db.makePool()
+    expect(() => pool.copyTo('COPY points TO STDOUT', { timeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_PGWARDEN_PARAMS' }))
+  })
+})

@@ -10,50 +10,62 @@ const { fromNative } = require('./errors')
 
 const READ_BYTES = 64 * 1024
 
-/** A Readable over `start()` (→ NativeCopyOut), started on the first read. */
-function copyTo (start) {
+/** The error of a native COPY step; an abort by the signal carries its reason, as queries do. */
+function copyError (e, bounds) {
+  const err = fromNative(e)
+  if (bounds.signal && bounds.signal.aborted && err && err.code === '57014') err.cause = bounds.signal.reason
+  return err
+}
+
+/**
+ * A Readable over `start(timeoutMs, abortId)` (→ NativeCopyOut), started on the first read.
+ * `bounds`: `{ timeoutMs, abortId, signal, done() }` of the COPY (each step is bounded).
+ */
+function copyTo (start, bounds) {
   let handle = null
   return new Readable({
     async read () {
       try {
-        handle ??= await start()
+        handle ??= await start(bounds.timeoutMs, bounds.abortId)
         this.push((await handle.next(READ_BYTES)) ?? null)
       } catch (e) {
-        this.destroy(fromNative(e))
+        this.destroy(copyError(e, bounds))
       }
     },
     destroy (err, callback) {
+      bounds.done()
       // Stopped early: the connection, with unread data on it, is closed.
       Promise.resolve(handle && handle.close()).then(() => callback(err), () => callback(err))
     }
   })
 }
 
-/** A Writable over `start()` (→ NativeCopyIn), started on the first write or at the end. */
-function copyFrom (start) {
+/** A Writable over `start(timeoutMs, abortId)` (→ NativeCopyIn), started on the first write or at the end. */
+function copyFrom (start, bounds) {
   let handle = null
   let finished = false
   const writable = new Writable({
     async writev (chunks, callback) {
       try {
-        handle ??= await start()
+        handle ??= await start(bounds.timeoutMs, bounds.abortId)
         await handle.write(chunks.map((c) => c.chunk))
         callback()
       } catch (e) {
-        callback(fromNative(e))
+        callback(copyError(e, bounds))
       }
     },
     async final (callback) {
       try {
-        handle ??= await start()
+        handle ??= await start(bounds.timeoutMs, bounds.abortId)
         writable.rowCount = await handle.finish()
         finished = true
         callback()
       } catch (e) {
-        callback(fromNative(e))
+        callback(copyError(e, bounds))
       }
     },
     destroy (err, callback) {
+      bounds.done()
       // Destroyed before the end: CopyFail, nothing of this COPY is committed.
       if (!handle || finished) return callback(err)
       handle.abort().then(() => callback(err), () => callback(err))

@@ -116,6 +116,21 @@ function bounded (target, opts, run) {
     : withSignal(target, opts.signal, (id) => run(timeoutMs, id))
 }
 
+/**
+ * The bounds of a COPY on `target`: its validated `timeoutMs`, and its AbortSignal wired to
+ * the native abort of the COPY's steps (`done()` unwires it).
+ */
+function copyBounds (target, opts = {}) {
+  const timeoutMs = timeoutOf(opts)
+  const signal = opts.signal
+  if (signal === undefined) return { timeoutMs, abortId: undefined, signal, done () {} }
+  if (signal.aborted) throw abortError(signal)
+  const abortId = (lastAbortId = (lastAbortId + 1) >>> 0)
+  const onAbort = () => target.abort(abortId)
+  signal.addEventListener('abort', onAbort, { once: true })
+  return { timeoutMs, abortId, signal, done: () => signal.removeEventListener('abort', onAbort) }
+}
+
 /** Runs one statement through `target` (native pool or client) with events and signal. */
 async function runQuery (pool, target, text, values, opts) {
   // The common call, query(text) or query(text, array), skips the argument juggling.
@@ -174,17 +189,17 @@ class Client {
   }
 
   /** A Writable for `COPY … FROM STDIN` on this connection (inside a transaction, its part of it). */
-  copyFrom (sql) {
+  copyFrom (sql, opts) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    return copy.copyFrom(() => this._handle.copyIn(sql))
+    return copy.copyFrom((t, id) => this._handle.copyIn(sql, t, id), copyBounds(this._handle, opts))
   }
 
   /** A Readable of the data of `COPY … TO STDOUT` on this connection. */
-  copyTo (sql) {
+  copyTo (sql, opts) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    return copy.copyTo(() => this._handle.copyOut(sql))
+    return copy.copyTo((t, id) => this._handle.copyOut(sql, t, id), copyBounds(this._handle, opts))
   }
 
   /**
@@ -355,17 +370,21 @@ class Pool extends EventEmitter {
   /**
    * A Writable that sends the data of `COPY … FROM STDIN` (text, CSV or binary, as the
    * statement says) on a connection of its own; `rowCount` is set once it finished. Destroying
-   * it before the end aborts the COPY (nothing committed).
+   * it before the end aborts the COPY (nothing committed). `opts`: `{ timeoutMs, signal }`,
+   * bounding each step (a batch written, the end), as for any statement.
    */
-  copyFrom (sql) {
+  copyFrom (sql, opts) {
     checkSql(sql)
-    return copy.copyFrom(() => this._native.copyIn(sql))
+    return copy.copyFrom((t, id) => this._native.copyIn(sql, t, id), copyBounds(this._native, opts))
   }
 
-  /** A Readable of the data of `COPY … TO STDOUT` (Buffers), read as fast as it is consumed. */
-  copyTo (sql) {
+  /**
+   * A Readable of the data of `COPY … TO STDOUT` (Buffers), read as fast as it is consumed.
+   * `opts`: `{ timeoutMs, signal }`, bounding each wait for data.
+   */
+  copyTo (sql, opts) {
     checkSql(sql)
-    return copy.copyTo(() => this._native.copyOut(sql))
+    return copy.copyTo((t, id) => this._native.copyOut(sql, t, id), copyBounds(this._native, opts))
   }
 
   /**

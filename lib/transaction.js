@@ -56,15 +56,15 @@ class Transaction {
   }
 
   /** `COPY … FROM STDIN` inside the transaction (see `Pool.copyFrom`). */
-  copyFrom (sql) {
+  copyFrom (sql, opts) {
     this._check()
-    return this._client.copyFrom(sql)
+    return this._client.copyFrom(sql, opts)
   }
 
   /** `COPY … TO STDOUT` inside the transaction (see `Pool.copyTo`). */
-  copyTo (sql) {
+  copyTo (sql, opts) {
     this._check()
-    return this._client.copyTo(sql)
+    return this._client.copyTo(sql, opts)
   }
 
   /** Runs a multi-statement script inside the transaction. */

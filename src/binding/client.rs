@@ -66,22 +66,26 @@ impl NativeClient {
 
     /// Starts `COPY … TO STDOUT` on this connection (held by the COPY until it ends).
     #[napi]
-    pub async fn copy_out(&self, sql: String) -> napi::Result<NativeCopyOut> {
-        guarded(Some(&sql), async {
-            let held = super::copy::hold(&self.core, Some(self.lease.clone())).await?;
-            NativeCopyOut::start(held, &sql).await
-        })
-        .await
+    pub async fn copy_out(
+        &self,
+        sql: String,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<NativeCopyOut> {
+        let slot = Some(self.lease.clone());
+        guarded(Some(&sql), super::copy::copy_out(self.core.clone(), slot, &sql, timeout_ms, abort_id)).await
     }
 
     /// Starts `COPY … FROM STDIN` on this connection (held by the COPY until it ends).
     #[napi]
-    pub async fn copy_in(&self, sql: String) -> napi::Result<NativeCopyIn> {
-        guarded(Some(&sql), async {
-            let held = super::copy::hold(&self.core, Some(self.lease.clone())).await?;
-            NativeCopyIn::start(held, &sql).await
-        })
-        .await
+    pub async fn copy_in(
+        &self,
+        sql: String,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<NativeCopyIn> {
+        let slot = Some(self.lease.clone());
+        guarded(Some(&sql), super::copy::copy_in(self.core.clone(), slot, &sql, timeout_ms, abort_id)).await
     }
 
     /// Runs a multi-statement script on this connection.

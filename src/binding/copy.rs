@@ -3,8 +3,8 @@
 //! chunks, not per chunk).
 
 use super::guarded;
-use crate::error::{from_driver, Error};
-use crate::pool::{Lease, PoolCore};
+use crate::error::{from_driver, Error, Interruption, Stopped};
+use crate::pool::{Lease, PoolCore, QueryOptions};
 use crate::sql::{self, CopyDirection};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -46,11 +46,58 @@ impl Held {
 }
 
 /// Takes the connection for a COPY: a new checkout, or `client`'s (locked).
-pub(super) async fn hold(core: &Arc<PoolCore>, client: Option<Arc<Mutex<Option<Lease>>>>) -> Result<Held, Error> {
+async fn hold(
+    core: &Arc<PoolCore>,
+    client: Option<Arc<Mutex<Option<Lease>>>>,
+    opts: &QueryOptions,
+) -> Result<Held, Error> {
     match client {
         Some(slot) => Ok(Held::Client(slot.lock_owned().await)),
-        None => Ok(Held::Lease(Box::new(core.checkout_for(&Default::default()).await?))),
+        None => Ok(Held::Lease(Box::new(core.checkout_for(opts).await?))),
     }
+}
+
+/// The connection and bounds of a new COPY: `client`'s connection, or one checked out for it.
+async fn prepare(
+    core: Arc<PoolCore>,
+    client: Option<Arc<Mutex<Option<Lease>>>>,
+    timeout_ms: Option<f64>,
+    abort_id: Option<u32>,
+) -> Result<(Held, Bounds), Error> {
+    let opts = super::query_options(&core, timeout_ms, abort_id, None);
+    let mut held = hold(&core, client, &opts).await?;
+    let bounds = Bounds::new(core, opts, abort_id, &mut held);
+    match bounds {
+        Ok(bounds) => Ok((held, bounds)),
+        Err(e) => {
+            held.done(false);
+            Err(e)
+        }
+    }
+}
+
+/// Starts `COPY … TO STDOUT` (`sql`) on `client`'s connection or a new checkout.
+pub(super) async fn copy_out(
+    core: Arc<PoolCore>,
+    client: Option<Arc<Mutex<Option<Lease>>>>,
+    sql: &str,
+    timeout_ms: Option<f64>,
+    abort_id: Option<u32>,
+) -> Result<NativeCopyOut, Error> {
+    let (held, bounds) = prepare(core, client, timeout_ms, abort_id).await?;
+    NativeCopyOut::start(held, sql, bounds).await
+}
+
+/// Starts `COPY … FROM STDIN` (`sql`) on `client`'s connection or a new checkout.
+pub(super) async fn copy_in(
+    core: Arc<PoolCore>,
+    client: Option<Arc<Mutex<Option<Lease>>>>,
+    sql: &str,
+    timeout_ms: Option<f64>,
+    abort_id: Option<u32>,
+) -> Result<NativeCopyIn, Error> {
+    let (held, bounds) = prepare(core, client, timeout_ms, abort_id).await?;
+    NativeCopyIn::start(held, sql, bounds).await
 }
 
 /// Refuses, before anything is sent, a statement that is not a COPY in `direction`.
@@ -65,26 +112,80 @@ fn expect_copy(sql: &str, direction: CopyDirection) -> Result<(), Error> {
 /// A COPY in progress: its connection and the driver's end of it.
 type Copying<T> = Mutex<Option<(Held, Pin<Box<T>>)>>;
 
+/// What bounds each step of a COPY (a batch read or written, the end): its `timeoutMs` and
+/// AbortSignal, as for any statement: a step that outlives them is cancelled on the server.
+pub(super) struct Bounds {
+    core: Arc<PoolCore>,
+    opts: QueryOptions,
+    abort_id: Option<u32>,
+    cancel: Arc<crate::connection::Canceller>,
+    /// What stopped a step that still succeeded (its cancel's 57014 comes with a later step).
+    interrupted: std::sync::Mutex<Option<Interruption>>,
+}
+
+impl Bounds {
+    /// The bounds of a COPY on `held`.
+    pub(super) fn new(
+        core: Arc<PoolCore>,
+        opts: QueryOptions,
+        abort_id: Option<u32>,
+        held: &mut Held,
+    ) -> Result<Self, Error> {
+        let cancel = held.lease()?.conn.cancel.clone();
+        Ok(Bounds { core, opts, abort_id, cancel, interrupted: Default::default() })
+    }
+
+    /// Runs one step under the bounds; the flag says the connection must not be reused.
+    async fn step<T>(&self, fut: impl std::future::Future<Output = Result<T, Error>>) -> (Result<T, Error>, bool) {
+        let (out, broken, why) = self.core.supervise_step(&self.cancel, &self.opts, fut).await;
+        let Ok(mut earlier) = self.interrupted.lock() else { return (out, broken) };
+        match out {
+            Err(e) if e.is_query_canceled() && earlier.is_some() => {
+                let why = earlier.take().unwrap_or(Interruption::Abort);
+                (Err(Error::Interrupted { why, stopped: Stopped::Cancelled }), broken)
+            }
+            out => {
+                if out.is_ok() && why.is_some() {
+                    *earlier = why;
+                }
+                (out, broken)
+            }
+        }
+    }
+}
+
+impl Drop for Bounds {
+    fn drop(&mut self) {
+        if let Some(id) = self.abort_id {
+            self.core.forget_abort(id);
+        }
+    }
+}
+
 /// Starts the COPY `sql` (checked to go in `direction`) on `held` with `open`; a COPY that does
 /// not start gives its connection back (closed when the failure spoiled it).
 async fn begin<T>(
     mut held: Held,
     sql: &str,
     direction: CopyDirection,
+    bounds: &Bounds,
     open: impl for<'a> FnOnce(&'a tokio_postgres::Client, &'a str) -> BoxFuture<'a, Result<T, tokio_postgres::Error>>,
 ) -> Result<Copying<T>, Error> {
     if let Err(e) = expect_copy(sql, direction) {
         held.done(false);
         return Err(e);
     }
-    let started = match held.lease() {
-        Ok(lease) => open(&lease.conn.client, sql).await.map_err(|e| from_driver(&e, true)),
-        Err(e) => Err(e),
+    // The server answers a COPY TO only once its query produces: the start is bounded too.
+    let (started, broken) = match held.lease() {
+        Ok(lease) => {
+            bounds.step(async { open(&lease.conn.client, sql).await.map_err(|e| from_driver(&e, true)) }).await
+        }
+        Err(e) => (Err(e), false),
     };
     match started {
         Ok(end) => Ok(Mutex::new(Some((held, Box::pin(end))))),
         Err(e) => {
-            held.done(e.spoils_connection());
+            held.done(broken || e.spoils_connection());
             Err(e)
         }
     }
@@ -94,13 +195,14 @@ async fn begin<T>(
 #[napi]
 pub struct NativeCopyOut {
     state: Copying<CopyOutStream>,
+    bounds: Bounds,
 }
 
 impl NativeCopyOut {
-    /// Starts `sql` on `held`.
-    pub(super) async fn start(held: Held, sql: &str) -> Result<Self, Error> {
-        let state = begin(held, sql, CopyDirection::Out, |client, sql| Box::pin(client.copy_out(sql))).await?;
-        Ok(NativeCopyOut { state })
+    /// Starts `sql` on `held`, each step within `bounds`.
+    pub(super) async fn start(held: Held, sql: &str, bounds: Bounds) -> Result<Self, Error> {
+        let state = begin(held, sql, CopyDirection::Out, &bounds, |client, sql| Box::pin(client.copy_out(sql))).await?;
+        Ok(NativeCopyOut { state, bounds })
     }
 }
 
@@ -112,26 +214,34 @@ impl NativeCopyOut {
         guarded(None, async {
             let mut state = self.state.lock().await;
             let Some((_, stream)) = state.as_mut() else { return Ok(None) };
-            let mut out: Vec<u8> = Vec::new();
-            while out.len() < min_bytes as usize {
-                match stream.next().await {
-                    Some(Ok(chunk)) => out.extend_from_slice(&chunk),
-                    Some(Err(e)) => {
-                        let e = from_driver(&e, true);
-                        if let Some((held, _)) = state.take() {
-                            held.done(e.spoils_connection());
-                        }
-                        return Err(e);
-                    }
-                    None => {
-                        if let Some((held, _)) = state.take() {
-                            held.done(false);
-                        }
-                        break;
+            let pull = async {
+                let mut out: Vec<u8> = Vec::new();
+                while out.len() < min_bytes as usize {
+                    match stream.next().await {
+                        Some(Ok(chunk)) => out.extend_from_slice(&chunk),
+                        Some(Err(e)) => return Err(from_driver(&e, true)),
+                        None => return Ok((out, true)),
                     }
                 }
+                Ok((out, false))
+            };
+            let (pulled, broken) = self.bounds.step(pull).await;
+            match pulled {
+                Ok((out, ended)) => {
+                    if ended {
+                        if let Some((held, _)) = state.take() {
+                            held.done(broken);
+                        }
+                    }
+                    Ok((!out.is_empty()).then(|| out.into()))
+                }
+                Err(e) => {
+                    if let Some((held, _)) = state.take() {
+                        held.done(broken || e.spoils_connection());
+                    }
+                    Err(e)
+                }
             }
-            Ok((!out.is_empty()).then(|| out.into()))
         })
         .await
     }
@@ -150,13 +260,14 @@ impl NativeCopyOut {
 #[napi]
 pub struct NativeCopyIn {
     state: Copying<CopyInSink<Bytes>>,
+    bounds: Bounds,
 }
 
 impl NativeCopyIn {
-    /// Starts `sql` on `held`.
-    pub(super) async fn start(held: Held, sql: &str) -> Result<Self, Error> {
-        let state = begin(held, sql, CopyDirection::In, |client, sql| Box::pin(client.copy_in(sql))).await?;
-        Ok(NativeCopyIn { state })
+    /// Starts `sql` on `held`, each step within `bounds`.
+    pub(super) async fn start(held: Held, sql: &str, bounds: Bounds) -> Result<Self, Error> {
+        let state = begin(held, sql, CopyDirection::In, &bounds, |client, sql| Box::pin(client.copy_in(sql))).await?;
+        Ok(NativeCopyIn { state, bounds })
     }
 }
 
@@ -170,23 +281,19 @@ impl NativeCopyIn {
             let Some((_, sink)) = state.as_mut() else {
                 return Err(Error::Closed("The COPY has ended".into()));
             };
-            for chunk in chunks {
-                if let Err(e) = sink.feed(Bytes::from(chunk.to_vec())).await {
-                    let e = from_driver(&e, true);
-                    if let Some((held, _)) = state.take() {
-                        held.done(e.spoils_connection());
-                    }
-                    return Err(e);
+            let send = async {
+                for chunk in chunks {
+                    sink.feed(Bytes::from(chunk.to_vec())).await.map_err(|e| from_driver(&e, true))?;
                 }
-            }
-            if let Err(e) = sink.flush().await {
-                let e = from_driver(&e, true);
+                sink.flush().await.map_err(|e| from_driver(&e, true))
+            };
+            let (sent, broken) = self.bounds.step(send).await;
+            if let Err(e) = &sent {
                 if let Some((held, _)) = state.take() {
-                    held.done(e.spoils_connection());
+                    held.done(broken || e.spoils_connection());
                 }
-                return Err(e);
             }
-            Ok(())
+            sent
         })
         .await
     }
@@ -198,17 +305,10 @@ impl NativeCopyIn {
             let Some((held, mut sink)) = self.state.lock().await.take() else {
                 return Err(Error::Closed("The COPY has ended".into()));
             };
-            match sink.as_mut().finish().await {
-                Ok(rows) => {
-                    held.done(false);
-                    Ok(rows as f64)
-                }
-                Err(e) => {
-                    let e = from_driver(&e, true);
-                    held.done(e.spoils_connection());
-                    Err(e)
-                }
-            }
+            let (finished, broken) =
+                self.bounds.step(async { sink.as_mut().finish().await.map_err(|e| from_driver(&e, true)) }).await;
+            held.done(broken || finished.as_ref().is_err_and(Error::spoils_connection));
+            finished.map(|rows| rows as f64)
         })
         .await
     }

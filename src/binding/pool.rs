@@ -304,24 +304,28 @@ impl NativePool {
         .await
     }
 
-    /// Starts `COPY … TO STDOUT` on a connection of its own (given back when the COPY ends).
+    /// Starts `COPY … TO STDOUT` on a connection of its own (given back when the COPY ends);
+    /// `timeout_ms` and `abort_id` bound each step.
     #[napi]
-    pub async fn copy_out(&self, sql: String) -> napi::Result<NativeCopyOut> {
-        guarded(Some(&sql), async {
-            let core = self.core()?;
-            NativeCopyOut::start(super::copy::hold(&core, None).await?, &sql).await
-        })
-        .await
+    pub async fn copy_out(
+        &self,
+        sql: String,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<NativeCopyOut> {
+        guarded(Some(&sql), async { super::copy::copy_out(self.core()?, None, &sql, timeout_ms, abort_id).await }).await
     }
 
-    /// Starts `COPY … FROM STDIN` on a connection of its own (given back when the COPY ends).
+    /// Starts `COPY … FROM STDIN` on a connection of its own (given back when the COPY ends);
+    /// `timeout_ms` and `abort_id` bound each step.
     #[napi]
-    pub async fn copy_in(&self, sql: String) -> napi::Result<NativeCopyIn> {
-        guarded(Some(&sql), async {
-            let core = self.core()?;
-            NativeCopyIn::start(super::copy::hold(&core, None).await?, &sql).await
-        })
-        .await
+    pub async fn copy_in(
+        &self,
+        sql: String,
+        timeout_ms: Option<f64>,
+        abort_id: Option<u32>,
+    ) -> napi::Result<NativeCopyIn> {
+        guarded(Some(&sql), async { super::copy::copy_in(self.core()?, None, &sql, timeout_ms, abort_id).await }).await
     }
 
     /// Checks out a connection for several statements.
