@@ -133,3 +133,14 @@ describe('bounded like any statement', () => {
     expect(() => pool.copyTo('COPY points TO STDOUT', { timeoutMs: -1 })).toThrow(expect.objectContaining({ code: 'ERR_PGWARDEN_PARAMS' }))
   })
 })
+
+test('counted like any statement: stats, and query events with the row count', async () => {
+  const pool = db.makePool()
+  const seen = []
+  pool.on('query', (e) => seen.push([e.query, e.rowCount]))
+  const before = pool.getPoolStats().queries.queriesExecuted
+  await pipeline(Readable.from(csvRows(300)), pool.copyFrom('COPY points FROM STDIN WITH (FORMAT csv)'))
+  await collect(pool.copyTo('COPY points TO STDOUT'))
+  expect(pool.getPoolStats().queries.queriesExecuted - before).toBe(2)
+  expect(seen).toEqual([['COPY points FROM STDIN WITH (FORMAT csv)', 300], ['COPY points TO STDOUT', null]])
+})

@@ -27,9 +27,13 @@ function copyTo (start, bounds) {
     async read () {
       try {
         handle ??= await start(bounds.timeoutMs, bounds.abortId)
-        this.push((await handle.next(READ_BYTES)) ?? null)
+        const data = await handle.next(READ_BYTES)
+        if (data === null) bounds.ended(null)
+        this.push(data ?? null)
       } catch (e) {
-        this.destroy(copyError(e, bounds))
+        const err = copyError(e, bounds)
+        bounds.ended(null, err)
+        this.destroy(err)
       }
     },
     destroy (err, callback) {
@@ -51,7 +55,9 @@ function copyFrom (start, bounds) {
         await handle.write(chunks.map((c) => c.chunk))
         callback()
       } catch (e) {
-        callback(copyError(e, bounds))
+        const err = copyError(e, bounds)
+        bounds.ended(null, err)
+        callback(err)
       }
     },
     async final (callback) {
@@ -59,9 +65,12 @@ function copyFrom (start, bounds) {
         handle ??= await start(bounds.timeoutMs, bounds.abortId)
         writable.rowCount = await handle.finish()
         finished = true
+        bounds.ended(writable.rowCount)
         callback()
       } catch (e) {
-        callback(copyError(e, bounds))
+        const err = copyError(e, bounds)
+        bounds.ended(null, err)
+        callback(err)
       }
     },
     destroy (err, callback) {

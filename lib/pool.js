@@ -120,15 +120,22 @@ function bounded (target, opts, run) {
  * The bounds of a COPY on `target`: its validated `timeoutMs`, and its AbortSignal wired to
  * the native abort of the COPY's steps (`done()` unwires it).
  */
-function copyBounds (target, opts = {}) {
+function copyBounds (pool, target, sql, opts = {}) {
   const timeoutMs = timeoutOf(opts)
   const signal = opts.signal
-  if (signal === undefined) return { timeoutMs, abortId: undefined, signal, done () {} }
+  const started = performance.now()
+  // `query` and `slowQuery` events for the COPY once it ended, as for any statement.
+  const ended = (rowCount, error) => {
+    if (pool.listenerCount('query') === 0 && pool.listenerCount('slowQuery') === 0) return
+    const ms = performance.now() - started
+    observe(pool, sql, undefined, ms, pool._native.isSlow(ms), rowCount, error)
+  }
+  if (signal === undefined) return { timeoutMs, abortId: undefined, signal, ended, done () {} }
   if (signal.aborted) throw abortError(signal)
   const abortId = (lastAbortId = (lastAbortId + 1) >>> 0)
   const onAbort = () => target.abort(abortId)
   signal.addEventListener('abort', onAbort, { once: true })
-  return { timeoutMs, abortId, signal, done: () => signal.removeEventListener('abort', onAbort) }
+  return { timeoutMs, abortId, signal, ended, done: () => signal.removeEventListener('abort', onAbort) }
 }
 
 /** Runs one statement through `target` (native pool or client) with events and signal. */
@@ -192,14 +199,14 @@ class Client {
   copyFrom (sql, opts) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    return copy.copyFrom((t, id) => this._handle.copyIn(sql, t, id), copyBounds(this._handle, opts))
+    return copy.copyFrom((t, id) => this._handle.copyIn(sql, t, id), copyBounds(this._pool, this._handle, sql, opts))
   }
 
   /** A Readable of the data of `COPY … TO STDOUT` on this connection. */
   copyTo (sql, opts) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    return copy.copyTo((t, id) => this._handle.copyOut(sql, t, id), copyBounds(this._handle, opts))
+    return copy.copyTo((t, id) => this._handle.copyOut(sql, t, id), copyBounds(this._pool, this._handle, sql, opts))
   }
 
   /**
@@ -375,7 +382,7 @@ class Pool extends EventEmitter {
    */
   copyFrom (sql, opts) {
     checkSql(sql)
-    return copy.copyFrom((t, id) => this._native.copyIn(sql, t, id), copyBounds(this._native, opts))
+    return copy.copyFrom((t, id) => this._native.copyIn(sql, t, id), copyBounds(this, this._native, sql, opts))
   }
 
   /**
@@ -384,7 +391,7 @@ class Pool extends EventEmitter {
    */
   copyTo (sql, opts) {
     checkSql(sql)
-    return copy.copyTo((t, id) => this._native.copyOut(sql, t, id), copyBounds(this._native, opts))
+    return copy.copyTo((t, id) => this._native.copyOut(sql, t, id), copyBounds(this, this._native, sql, opts))
   }
 
   /**

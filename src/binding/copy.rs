@@ -61,12 +61,13 @@ async fn hold(
 async fn prepare(
     core: Arc<PoolCore>,
     client: Option<Arc<Mutex<Option<Lease>>>>,
+    sql: &str,
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,
 ) -> Result<(Held, Bounds), Error> {
     let opts = super::query_options(&core, timeout_ms, abort_id, None);
     let mut held = hold(&core, client, &opts).await?;
-    let bounds = Bounds::new(core, opts, abort_id, &mut held);
+    let bounds = Bounds::new(core, opts, abort_id, &mut held, sql);
     match bounds {
         Ok(bounds) => Ok((held, bounds)),
         Err(e) => {
@@ -84,7 +85,7 @@ pub(super) async fn copy_out(
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,
 ) -> Result<NativeCopyOut, Error> {
-    let (held, bounds) = prepare(core, client, timeout_ms, abort_id).await?;
+    let (held, bounds) = prepare(core, client, sql, timeout_ms, abort_id).await?;
     NativeCopyOut::start(held, sql, bounds).await
 }
 
@@ -96,7 +97,7 @@ pub(super) async fn copy_in(
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,
 ) -> Result<NativeCopyIn, Error> {
-    let (held, bounds) = prepare(core, client, timeout_ms, abort_id).await?;
+    let (held, bounds) = prepare(core, client, sql, timeout_ms, abort_id).await?;
     NativeCopyIn::start(held, sql, bounds).await
 }
 
@@ -121,6 +122,9 @@ pub(super) struct Bounds {
     cancel: Arc<crate::connection::Canceller>,
     /// What stopped a step that still succeeded (its cancel's 57014 comes with a later step).
     interrupted: std::sync::Mutex<Option<Interruption>>,
+    /// The statement and its start, to count the COPY in the stats when it ends.
+    sql: String,
+    started: std::time::Instant,
 }
 
 impl Bounds {
@@ -130,9 +134,22 @@ impl Bounds {
         opts: QueryOptions,
         abort_id: Option<u32>,
         held: &mut Held,
+        sql: &str,
     ) -> Result<Self, Error> {
         let cancel = held.lease()?.conn.cancel.clone();
-        Ok(Bounds { core, opts, abort_id, cancel, interrupted: Default::default() })
+        let started = std::time::Instant::now();
+        Ok(Bounds { core, opts, abort_id, cancel, interrupted: Default::default(), sql: sql.into(), started })
+    }
+
+    /// Counts the ended COPY in the stats, like any statement (latency, errors, slow).
+    fn ended(&self, failed: Option<&Error>) {
+        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        self.core.stats.record_query(
+            &self.sql,
+            ms,
+            failed.map(Error::code),
+            self.core.settings.slow_query_threshold_ms,
+        );
     }
 
     /// Runs one step under the bounds; the flag says the connection must not be reused.
@@ -185,6 +202,7 @@ async fn begin<T>(
     match started {
         Ok(end) => Ok(Mutex::new(Some((held, Box::pin(end))))),
         Err(e) => {
+            bounds.ended(Some(&e));
             held.done(broken || e.spoils_connection());
             Err(e)
         }
@@ -229,6 +247,7 @@ impl NativeCopyOut {
             match pulled {
                 Ok((out, ended)) => {
                     if ended {
+                        self.bounds.ended(None);
                         if let Some((held, _)) = state.take() {
                             held.done(broken);
                         }
@@ -236,6 +255,7 @@ impl NativeCopyOut {
                     Ok((!out.is_empty()).then(|| out.into()))
                 }
                 Err(e) => {
+                    self.bounds.ended(Some(&e));
                     if let Some((held, _)) = state.take() {
                         held.done(broken || e.spoils_connection());
                     }
@@ -289,6 +309,7 @@ impl NativeCopyIn {
             };
             let (sent, broken) = self.bounds.step(send).await;
             if let Err(e) = &sent {
+                self.bounds.ended(Some(e));
                 if let Some((held, _)) = state.take() {
                     held.done(broken || e.spoils_connection());
                 }
@@ -307,6 +328,7 @@ impl NativeCopyIn {
             };
             let (finished, broken) =
                 self.bounds.step(async { sink.as_mut().finish().await.map_err(|e| from_driver(&e, true)) }).await;
+            self.bounds.ended(finished.as_ref().err());
             held.done(broken || finished.as_ref().is_err_and(Error::spoils_connection));
             finished.map(|rows| rows as f64)
         })
