@@ -144,3 +144,23 @@ test('counted like any statement: stats, and query events with the row count', a
   expect(pool.getPoolStats().queries.queriesExecuted - before).toBe(2)
   expect(seen).toEqual([['COPY points FROM STDIN WITH (FORMAT csv)', 300], ['COPY points TO STDOUT', null]])
 })
+
+test('backpressure: a slow reader of ~100 MB from COPY TO keeps memory bounded (data is read only as fast as consumed)', async () => {
+  const pool = db.makePool()
+  const retained = () => { global.gc(); return process.memoryUsage().rss }
+  const base = retained()
+  let peak = 0
+  let bytes = 0
+  let chunks = 0
+  const reader = pool.copyTo("COPY (SELECT g, repeat('x', 200) FROM generate_series(1, 500000) g) TO STDOUT")
+  for await (const chunk of reader) {
+    bytes += chunk.length
+    if (++chunks % 100 === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 20)) // a slow consumer
+      peak = Math.max(peak, retained() - base)
+    }
+  }
+  expect(bytes).toBeGreaterThan(100e6)
+  console.log(`copyTo ${Math.round(bytes / 2 ** 20)} MB: peak retained RSS growth ${(peak / 2 ** 20).toFixed(1)} MB`)
+  expect(peak / 2 ** 20).toBeLessThan(40)
+})
