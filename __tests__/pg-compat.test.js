@@ -301,6 +301,30 @@ describe('configuration', () => {
     expect(ours.notice).toEqual([{ name: 'notice', message: 'almost done', severity: 'NOTICE', code: '00000' }])
   })
 
+  test("pg-copy-streams' from() and to() work on a client as with pg", async () => {
+    const { from, to } = require('pg-copy-streams')
+    const { pipeline } = require('node:stream/promises')
+    const { Readable } = require('node:stream')
+    /** Loads rows with from() and reads them back with to(), through `Pool` (ours or pg's). */
+    async function roundTrip (Pool, table) {
+      const pool = poolOf(Pool)
+      const client = await pool.connect()
+      try {
+        await client.query(`CREATE TABLE ${table} (id int, label text)`)
+        const sink = client.query(from(`COPY ${table} FROM STDIN WITH (FORMAT csv)`))
+        await pipeline(Readable.from(['1,one\n2,"two, too"\n', '3,three\n']), sink)
+        const parts = []
+        for await (const chunk of client.query(to(`COPY ${table} TO STDOUT WITH (FORMAT csv)`))) parts.push(chunk)
+        return { rowCount: sink.rowCount, out: Buffer.concat(parts).toString() }
+      } finally {
+        client.release()
+      }
+    }
+    const ours = await roundTrip(compat.Pool, 'copied_ours')
+    expect(ours).toEqual(await roundTrip(pg.Pool, 'copied_theirs'))
+    expect(ours).toEqual({ rowCount: 3, out: '1,one\n2,"two, too"\n3,three\n' })
+  })
+
   test('pg-cursor style submittables are rejected with a pointer to stream()', async () => {
     expect(() => poolOf(compat.Pool).query({ submit () {} })).toThrow(/pool\.stream/)
   })

@@ -3,6 +3,8 @@
 // standalone `Client` (one connection, held from connect() to end()).
 
 const { EventEmitter } = require('node:events')
+const { Writable } = require('node:stream')
+const { isCopyStream, adoptCopyStream } = require('./copy-streams')
 const { queryArgs, settle } = require('./query-args')
 const { toPgResult } = require('./result')
 const { PG_DRIVER_FIELDS } = require('../pool')
@@ -42,10 +44,16 @@ class PoolClient extends EventEmitter {
     forwardServerMessages(this, pool)
   }
 
-  /** pg's `query(text | config, values?, callback?)`. */
+  /** pg's `query(text | config, values?, callback?)`; pg-copy-streams' `from()`/`to()` too. */
   query (config, values, callback) {
+    if (isCopyStream(config)) return adoptCopyStream(config, async (sql) => this._copy(config, sql))
     const a = queryArgs(config, values, callback, this._pool._types)
     return settle(this._run(a), a.callback)
+  }
+
+  /** pgwarden's COPY stream on this connection for a pg-copy-streams query. */
+  _copy (query, sql) {
+    return query instanceof Writable ? this._held.copyFrom(sql) : this._held.copyTo(sql)
   }
 
   _run (a) {
@@ -102,6 +110,7 @@ class Client extends EventEmitter {
 
   /** pg's `query`; before connect() settles it waits for it, as pg queues queries. */
   query (config, values, callback) {
+    if (isCopyStream(config)) return adoptCopyStream(config, async (sql) => (await this._whenConnected())._copy(config, sql))
     const a = queryArgs(config, values, callback, this._pool._types)
     return settle(this._whenConnected().then((client) => client._run(a)), a.callback)
   }
