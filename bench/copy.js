@@ -1,6 +1,6 @@
 'use strict'
 // COPY of 1M rows in and out, side by side in one run: pgwarden's copyFrom/copyTo, pg with
-// pg-copy-streams, and psql's \copy (the ceiling). Rows/s and the client's CPU per 1M rows.
+// pg-copy-streams, postgres.js, and psql's \copy (the ceiling). Rows/s and the client's CPU per 1M rows.
 //
 //   node bench/copy.js [--rows 1000000]
 //
@@ -14,7 +14,7 @@ const { parseArgs } = require('node:util')
 const { Cluster, exec } = require('../lib/cluster')
 
 const ROOT = path.join(__dirname, '..')
-const CELLS = ['pgwarden in', 'pg-copy-streams in', 'psql in', 'pgwarden out', 'pg-copy-streams out', 'psql out']
+const CELLS = ['pgwarden in', 'pg-copy-streams in', 'postgres.js in', 'psql in', 'pgwarden out', 'pg-copy-streams out', 'postgres.js out', 'psql out']
 
 /** One cell in this process: prints `{ ms, cpuMs }`. */
 async function cell (name, url, file) {
@@ -32,6 +32,13 @@ async function cell (name, url, file) {
       await pipeline(fs.createReadStream(file), pool.copyFrom(into))
     } else await pipeline(pool.copyTo(outOf), fs.createWriteStream(file + '.out'))
     await pool.end()
+  } else if (driver === 'postgres.js') {
+    const sql = require('postgres')(url, { onnotice: () => {} })
+    if (direction === 'in') {
+      await sql`TRUNCATE bench_copy`
+      await pipeline(fs.createReadStream(file), await sql.unsafe(into).writable())
+    } else await pipeline(await sql.unsafe(outOf).readable(), fs.createWriteStream(file + '.out'))
+    await sql.end({ timeout: 5 })
   } else {
     const pg = require('pg')
     const { from, to } = require('pg-copy-streams')
