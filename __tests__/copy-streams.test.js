@@ -6,6 +6,8 @@
 const { Readable } = require('node:stream')
 const { pipeline } = require('node:stream/promises')
 const { failure, poolsOnFreshDatabase } = require('./helpers/common')
+const { harness } = require('./harness')
+const { exec } = require('../lib/cluster')
 
 const db = poolsOnFreshDatabase('copystreams', {
   setupSql: 'CREATE TABLE points (id int PRIMARY KEY, label text, score numeric); CREATE TABLE points_copy (LIKE points);'
@@ -17,7 +19,7 @@ beforeEach(async () => {
   await p.executeScript('TRUNCATE points, points_copy')
 })
 
-const N = 100000
+const N = 1000000
 /** CSV lines of `n` rows, in chunks of 1,000 rows. */
 function * csvRows (n, from = 1) {
   for (let i = from; i < from + n; i += 1000) {
@@ -34,14 +36,17 @@ const collect = async (readable) => {
 const summary = async (pool, table = 'points') =>
   (await pool.query(`SELECT count(*)::int AS n, sum(score)::text AS s, max(label) AS m FROM ${table}`)).rows[0]
 
-test('CSV in through pipeline, CSV out: every row, byte for byte', async () => {
+test('1M rows: CSV in through pipeline, CSV out byte for byte as psql \\copy writes it', async () => {
   const pool = db.makePool({ connectionLimit: 2 })
   const sink = pool.copyFrom('COPY points FROM STDIN WITH (FORMAT csv)')
   await pipeline(Readable.from(csvRows(N)), sink)
   expect(sink.rowCount).toBe(N)
-  expect(await summary(pool)).toEqual({ n: N, s: '5000100000.0', m: 'point, 99999' })
-  const out = await collect(pool.copyTo('COPY (SELECT * FROM points ORDER BY id) TO STDOUT WITH (FORMAT csv)'))
-  expect(out.toString()).toBe([...csvRows(N)].join(''))
+  expect(await summary(pool)).toEqual({ n: N, s: '500001000000.0', m: 'point, 999999' })
+  const copyOut = 'COPY (SELECT * FROM points ORDER BY id) TO STDOUT WITH (FORMAT csv)'
+  const out = await collect(pool.copyTo(copyOut))
+  expect(out.equals(Buffer.from([...csvRows(N)].join('')))).toBe(true)
+  const psql = await exec(harness().psqlPath, ['-X', '-q', '-d', db.url, '-c', `\\${copyOut.replace('COPY', 'copy')}`], { timeoutMs: 120000 })
+  expect(out.equals(Buffer.from(psql.stdout))).toBe(true)
   expect(pool.getPoolStats().pool.active).toBe(0)
 })
 
