@@ -24,8 +24,8 @@ export interface PoolOptions {
   port?: number | string
   /** Role (PGUSER). Default postgres. */
   user?: string
-  /** Password (PGPASSWORD; else looked up in the password file). */
-  password?: string
+  /** Password (PGPASSWORD; else looked up in the password file), or a function asked for each new connection (rotating credentials such as IAM tokens). */
+  password?: string | (() => string | Promise<string>)
   /** Database (dbname, PGDATABASE). Default: named as the user. */
   database?: string
   /** libpq's password file (PGPASSFILE). Default ~/.pgpass. */

@@ -69,6 +69,11 @@ export declare class NativePool {
    * is held weakly: it never keeps the process alive.
    */
   setEventSink(callback: (arg: string) => void): void
+  /**
+   * Installs the function asked for the password of each new connection (it may return a
+   * promise): rotating credentials such as IAM tokens. Held weakly.
+   */
+  setPasswordProvider(provider: () => Promise<string>): void
   /** Installs the function called (on the JS thread) when completions are ready to take. */
   setCompletionSink(callback: () => void): void
   /**

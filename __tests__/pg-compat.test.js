@@ -253,6 +253,10 @@ describe('configuration', () => {
     })
     expect((await pool.query('SELECT current_database() AS d')).rows[0].d).toBe(decodeURIComponent(u.pathname.slice(1)))
     expect(calls).toBe(1)
+    // As pg does, each new connection asks again (rotating credentials such as IAM tokens).
+    const held = [await pool.connect(), await pool.connect()]
+    held.forEach((c) => c.release())
+    expect(calls).toBe(2)
   })
 
   test("pg's defaults and option names become pgwarden's settings", () => {

@@ -22,7 +22,8 @@ const silent = { debug () {}, info () {}, warn () {}, error () {} }
 function nativeOptions (options) {
   const out = {}
   for (const [k, v] of Object.entries(options)) {
-    if (k === 'logger' || v === undefined) continue
+    // The logger, and a password function (asked per connection, below), stay on this side.
+    if (k === 'logger' || v === undefined || typeof v === 'function') continue
     out[k] = typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'bigint' ? String(v) : v
   }
   return out
@@ -239,6 +240,11 @@ class Pool extends EventEmitter {
       this._native = new native.NativePool(nativeOptions(options), envSnapshot())
     } catch (e) {
       throw fromNative(e)
+    }
+    // A password function is asked for each new connection, as pg does (rotating credentials).
+    if (typeof options.password === 'function') {
+      const passwordFn = options.password
+      this._native.setPasswordProvider(async () => String(await passwordFn()))
     }
     this._settings = JSON.parse(this._native.describe())
     this._ended = null

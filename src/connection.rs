@@ -136,7 +136,14 @@ pub(crate) struct Manager {
     tls: Option<MakeRustlsConnect>,
     /// The pool's id, for log events.
     id: u64,
+    /// Asked for the password of each new connection, when set (rotating credentials).
+    password_source: std::sync::OnceLock<PasswordSource>,
 }
+
+/// Gives the password for a new connection (a JS function: IAM tokens and other rotating
+/// credentials); an error is the reason it could not.
+pub(crate) type PasswordSource =
+    Arc<dyn Fn() -> futures_util::future::BoxFuture<'static, Result<String, String>> + Send + Sync>;
 
 /// Escapes a value for the startup `options` string (`-c name=value`).
 fn option_value(v: &str) -> String {
@@ -182,7 +189,7 @@ impl Manager {
                 pg.options(options.join(" "));
             }
         }
-        Ok(Manager { settings, pg, stats, events, tls, id })
+        Ok(Manager { settings, pg, stats, events, tls, id, password_source: Default::default() })
     }
 
     /// Drives a connection on the runtime. It ends when the socket closes; a failure there
@@ -220,6 +227,27 @@ impl Manager {
         });
     }
 
+    /// Sets where each new connection's password comes from (once; later calls change nothing).
+    pub(crate) fn set_password_source(&self, source: PasswordSource) {
+        let _ = self.password_source.set(source);
+    }
+
+    /// The connection settings for the next connection: with a fresh password when a source
+    /// gives one.
+    async fn config_for_next(&self) -> Result<std::borrow::Cow<'_, tokio_postgres::Config>, Error> {
+        let Some(source) = self.password_source.get() else { return Ok(std::borrow::Cow::Borrowed(&self.pg)) };
+        let password = source().await.map_err(|reason| {
+            Stats::bump(&self.stats.connections_failed);
+            Error::Unreachable {
+                address: self.settings.address(),
+                reason: format!("the password function failed: {reason}"),
+            }
+        })?;
+        let mut pg = self.pg.clone();
+        pg.password(password);
+        Ok(std::borrow::Cow::Owned(pg))
+    }
+
     fn connect_error(&self, e: &tokio_postgres::Error) -> Error {
         if e.as_db_error().is_some() {
             return crate::error::from_driver(e, false);
@@ -248,10 +276,11 @@ impl deadpool::managed::Manager for Manager {
 
     async fn create(&self) -> Result<Conn, Error> {
         let idle = Arc::new(AtomicBool::new(true));
+        let pg = self.config_for_next().await?;
         let connect = async {
             match &self.tls {
-                None => self.pg.connect(NoTls).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
-                Some(tls) => self.pg.connect(tls.clone()).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
+                None => pg.connect(NoTls).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
+                Some(tls) => pg.connect(tls.clone()).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
             }
         };
         // tokio-postgres' connect_timeout covers the TCP connect only; a peer that accepts

@@ -212,6 +212,11 @@ impl PoolCore {
     }
 
     /// The pool's (size, idle, waiting, limit).
+    /// Where each new connection's password comes from (see `Manager::set_password_source`).
+    pub(crate) fn set_password_source(&self, source: crate::connection::PasswordSource) {
+        self.pool.manager().set_password_source(source);
+    }
+
     pub(crate) fn status(&self) -> deadpool::Status {
         self.pool.status()
     }

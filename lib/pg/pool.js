@@ -28,23 +28,18 @@ class Pool extends EventEmitter {
     this._inner = null
     this._opening = null
     this._forwarders = new Map()
-    // Validates the configuration now, whatever the password.
-    const options = poolOptions(c, typeof c.password === 'function' ? '' : c.password)
+    const passwordFn = typeof c.password === 'function' ? c.password : null
+    const options = poolOptions(c, passwordFn ? '' : c.password)
     this._logger = options.logger === false ? null : options.logger || console
-    if (typeof c.password === 'function') this._passwordFn = c.password
-    else this._adopt(new PgWardenPool(options))
+    // pgwarden's Pool asks a password function for each new connection, as pg does.
+    this._adopt(new PgWardenPool(passwordFn ? { ...options, password: passwordFn } : options))
     this.on('newListener', (name) => this._subscribe(name))
     this.on('removeListener', (name) => this._unsubscribe(name))
   }
 
-  /** The pgwarden pool, opened (the password function called) on first use. */
+  /** The pgwarden pool. */
   _ready () {
-    if (this._inner) return Promise.resolve(this._inner)
-    this._opening ??= (async () => {
-      const password = await this._passwordFn()
-      return this._adopt(new PgWardenPool(poolOptions(normalize(this.options), password)))
-    })()
-    return this._opening
+    return Promise.resolve(this._inner)
   }
 
   _adopt (inner) {

@@ -13,7 +13,7 @@ use crate::metrics::PoolGauges;
 use crate::pool::{PoolCore, QueryOptions};
 use crate::replicas::Replicas;
 use crate::stats::Stats;
-use napi::bindgen_prelude::Function;
+use napi::bindgen_prelude::{Function, Promise};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
@@ -173,6 +173,23 @@ impl NativePool {
                 }),
             );
         }
+        Ok(())
+    }
+
+    /// Installs the function asked for the password of each new connection (it may return a
+    /// promise): rotating credentials such as IAM tokens. Held weakly.
+    #[napi]
+    pub fn set_password_provider(&self, provider: Function<(), Promise<String>>) -> napi::Result<()> {
+        let tsfn = provider.build_threadsafe_function::<()>().callee_handled::<false>().weak::<true>().build()?;
+        let tsfn = Arc::new(tsfn);
+        let source: crate::connection::PasswordSource = Arc::new(move || {
+            let tsfn = tsfn.clone();
+            Box::pin(async move {
+                let promise = tsfn.call_async(()).await.map_err(|e| e.reason.clone())?;
+                promise.await.map_err(|e| e.reason.clone())
+            })
+        });
+        self.core().map_err(|e| js_error(&e, None))?.set_password_source(source);
         Ok(())
     }
 
