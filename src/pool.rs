@@ -372,22 +372,24 @@ impl PoolCore {
         params: Vec<Option<String>>,
         opts: &QueryOptions,
     ) -> Result<String, Error> {
-        check_params(sql, params.len())?;
+        let shape = check_params(sql, params.len())?;
         let mut lease = self.checkout_for(opts).await?;
-        self.run(&mut lease.conn, sql, text_params(params), opts).await
+        self.run(&mut lease.conn, sql, text_params(params), opts, shape.several).await
     }
 
-    /// Runs one statement on a checked-out connection and returns the result JSON.
+    /// Runs one statement on a checked-out connection and returns the result JSON; `several`:
+    /// the text holds several statements (its [`crate::sql::Shape`]).
     pub(crate) async fn run(
         &self,
         conn: &mut Conn,
         sql: &str,
         params: Vec<TextParam>,
         opts: &QueryOptions,
+        several: bool,
     ) -> Result<String, Error> {
         let started = std::time::Instant::now();
         let cancel = conn.cancel.clone();
-        let work = execute(conn, sql, &params, &self.settings, opts.style);
+        let work = execute(conn, sql, &params, &self.settings, opts.style, several);
         let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
         let (ms, slow) = self.finished(conn, sql, started, &out);
@@ -407,7 +409,7 @@ impl PoolCore {
     /// Runs a multi-statement script (simple protocol), counted like one statement and
     /// bounded like one.
     pub(crate) async fn script(&self, conn: &mut Conn, sql: &str, opts: &QueryOptions) -> Result<(), Error> {
-        crate::statement::reject_copy(sql)?;
+        crate::statement::reject_copy(sql, crate::sql::shape(sql))?;
         let started = std::time::Instant::now();
         let cancel = conn.cancel.clone();
         let work = execute_script(conn, sql);

@@ -13,12 +13,15 @@ pub(crate) struct Shape {
     /// More than one statement: a `;` followed by more than blanks, comments and `;`. Such
     /// text cannot be a prepared statement; `pool.query` runs it with the simple protocol.
     pub several: bool,
+    /// The first word is COPY (see [`copy_direction`] for which way it goes).
+    pub copy: bool,
 }
 
 /// The [`Shape`] of `sql`.
 pub(crate) fn shape(sql: &str) -> Shape {
     let b = sql.as_bytes();
     let (mut i, mut ended, mut found) = (0, false, Shape::default());
+    let mut first_word = true;
     while i < b.len() {
         let c = b[i];
         if c == b'-' && b.get(i + 1) == Some(&b'-') {
@@ -37,6 +40,10 @@ pub(crate) fn shape(sql: &str) -> Shape {
             continue;
         }
         found.several |= ended;
+        if std::mem::take(&mut first_word) {
+            let word = b.get(i..i + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"copy"));
+            found.copy = word && !b.get(i + 4).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+        }
         let preceded_by_ident = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
         i = match c {
             b'\'' | b'"' => skip_quoted(b, i, c),
@@ -221,6 +228,9 @@ mod tests {
         assert!(shape("SELECT 1;SELECT 2;").several);
         assert!(shape("SELECT $$;$$; SELECT 2").several);
         assert!(shape("SELECT 1; 'x'").several);
+        assert!(shape(" -- load\n copy t FROM STDIN").copy);
+        assert!(!shape("SELECT 'COPY'").copy);
+        assert!(!shape("copying").copy);
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub(crate) async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> R
     }
 }
 
-/// Runs a statement and returns its result JSON; text holding several statements (and no
+/// Runs a statement and returns its result JSON; text holding `several` statements (and no
 /// parameters) runs as `pg` runs it, see [`execute_several`].
 pub(crate) async fn execute(
     conn: &mut Conn,
@@ -65,8 +65,9 @@ pub(crate) async fn execute(
     params: &[TextParam],
     settings: &Settings,
     style: Style,
+    several: bool,
 ) -> Result<String, Error> {
-    if params.is_empty() && sql::shape(sql).several {
+    if params.is_empty() && several {
         return execute_several(conn, sql, settings).await;
     }
     let (rows, prepared) = start(conn, sql, params).await?;
@@ -139,7 +140,11 @@ pub(crate) async fn execute_script(conn: &mut Conn, script: &str) -> Result<(), 
 
 /// COPY through the connection needs a stream of rows, not a result: it would leave the
 /// protocol waiting for data, so it is refused before anything is sent.
-pub(crate) fn reject_copy(sql: &str) -> Result<(), Error> {
+pub(crate) fn reject_copy(sql: &str, shape: sql::Shape) -> Result<(), Error> {
+    // Most statements: no second look (copy_direction collects the words).
+    if !shape.copy {
+        return Ok(());
+    }
     let (statement, method) = match sql::copy_direction(sql) {
         Some(sql::CopyDirection::In) => ("COPY … FROM STDIN", "copyFrom()"),
         Some(sql::CopyDirection::Out) => ("COPY … TO STDOUT", "copyTo()"),
@@ -154,8 +159,9 @@ pub(crate) fn reject_copy(sql: &str) -> Result<(), Error> {
 /// The most parameters one statement can carry (the protocol counts them in 16 bits).
 const MAX_PARAMS: usize = 65_535;
 
-/// Rejects parameters the statement cannot take, before anything is sent.
-pub(crate) fn check_params(sql: &str, given: usize) -> Result<(), Error> {
+/// Rejects parameters the statement cannot take, before anything is sent; gives the
+/// statement's [`sql::Shape`] (found once, used again to choose the protocol).
+pub(crate) fn check_params(sql: &str, given: usize) -> Result<sql::Shape, Error> {
     // The protocol counts parameters in 16 bits: the server would close the connection.
     if given > MAX_PARAMS {
         return Err(Error::Params(format!(
@@ -163,8 +169,8 @@ pub(crate) fn check_params(sql: &str, given: usize) -> Result<(), Error> {
              (insert in batches, or pass an array as one parameter: = ANY($1))"
         )));
     }
-    reject_copy(sql)?;
     let shape = sql::shape(sql);
+    reject_copy(sql, shape)?;
     if given > 0 && shape.several {
         return Err(Error::Params(
             "The query holds several statements, which cannot take parameters: send them one at a \
@@ -180,5 +186,5 @@ pub(crate) fn check_params(sql: &str, given: usize) -> Result<(), Error> {
             if given == 1 { "was" } else { "were" }
         )));
     }
-    Ok(())
+    Ok(shape)
 }

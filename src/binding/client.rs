@@ -54,10 +54,10 @@ impl NativeClient {
             let opts = query_options(&core, timeout_ms, abort_id, style);
             let _forget = AbortGuard(&core, abort_id);
             caught(async {
-                check_params(&sql, params.len())?;
+                let shape = check_params(&sql, params.len())?;
                 let mut guard = slot.lock().await;
                 let lease = guard.as_mut().ok_or_else(released)?;
-                core.run(&mut lease.conn, &sql, text_params(params), &opts).await
+                core.run(&mut lease.conn, &sql, text_params(params), &opts, shape.several).await
             })
             .await
         });
