@@ -1,7 +1,7 @@
 //! `NativeClient`, the native half of JS `Client`: one connection held until `release()`.
 
 use super::dispatch::Dispatch;
-use super::{caught, guarded, query_options, statement, AbortGuard, NativeCopyIn, NativeCopyOut};
+use super::{guarded, query_options, statement, NativeCopyIn, NativeCopyOut};
 use crate::connection::Canceller;
 use crate::convert::params::text_params;
 use crate::error::Error;
@@ -46,20 +46,14 @@ impl NativeClient {
         abort_id: Option<u32>,
         style: Option<u32>,
     ) -> napi::Result<()> {
-        let dispatch = self.dispatch.clone().ok_or_else(|| {
-            napi::Error::new(napi::Status::GenericFailure, "no completion sink installed".to_string())
-        })?;
+        let dispatch = self.dispatch.clone().ok_or_else(Dispatch::missing)?;
         let (core, slot) = (self.core.clone(), self.lease.clone());
-        dispatch.spawn(&env, id, sql, move |sql| async move {
-            let opts = query_options(&core, timeout_ms, abort_id, style);
-            let _forget = AbortGuard(&core, abort_id);
-            caught(async {
-                let shape = check_params(&sql, params.len())?;
-                let mut guard = slot.lock().await;
-                let lease = guard.as_mut().ok_or_else(released)?;
-                core.run(&mut lease.conn, &sql, text_params(params), &opts, shape.several).await
-            })
-            .await
+        let opts = query_options(&core, timeout_ms, abort_id, style);
+        dispatch.spawn(&env, id, sql, core.clone(), abort_id, move |sql| async move {
+            let shape = check_params(&sql, params.len())?;
+            let mut guard = slot.lock().await;
+            let lease = guard.as_mut().ok_or_else(released)?;
+            core.run(&mut lease.conn, &sql, text_params(params), &opts, shape.several).await
         });
         Ok(())
     }

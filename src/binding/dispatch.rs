@@ -1,8 +1,10 @@
 //! The completion queue of a pool: statements submitted without a napi promise each (by the
 //! pool and by its held clients), their outcomes taken by JS in batches.
 
+use super::{caught, js_error, AbortGuard};
 use crate::completion::Completions;
 use crate::error::Error;
+use crate::pool::PoolCore;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
 use std::future::Future;
@@ -22,10 +24,18 @@ pub(super) struct Dispatch {
 }
 
 impl Dispatch {
-    /// Runs statement `id` (`run(sql)`) on the runtime; its outcome joins the queue as
-    /// `[id,0,result]` or `[id,1,error payload]`, and the JS thread is woken for it.
-    pub(super) fn spawn<F, Fut>(self: &Arc<Self>, env: &Env, id: u32, sql: String, run: F)
-    where
+    /// Runs statement `id` (`run(sql)`) on the runtime, under `catch_unwind`, its abort flag
+    /// (`abort_id`, registered on `core`) forgotten when it ends; its outcome joins the queue
+    /// as `[id,0,result]` or `[id,1,error payload]`, and the JS thread is woken for it.
+    pub(super) fn spawn<F, Fut>(
+        self: &Arc<Self>,
+        env: &Env,
+        id: u32,
+        sql: String,
+        core: Arc<PoolCore>,
+        abort_id: Option<u32>,
+        run: F,
+    ) where
         F: FnOnce(Arc<str>) -> Fut + Send + 'static,
         Fut: Future<Output = Result<String, Error>> + Send + 'static,
     {
@@ -33,9 +43,17 @@ impl Dispatch {
         let dispatch = self.clone();
         let sql: Arc<str> = sql.into();
         napi::bindgen_prelude::spawn(async move {
-            let out = run(sql.clone()).await;
+            let out = {
+                let _forget = AbortGuard(&core, abort_id);
+                caught(run(sql.clone())).await
+            };
             dispatch.completions.push(id, out.map_err(|e| e.to_payload(Some(&sql)).to_string()));
         });
+    }
+
+    /// The error of a submit before JS installed the completion sink (a bug).
+    pub(super) fn missing() -> napi::Error {
+        js_error(&Error::Internal("no completion sink installed".into()), None)
     }
 
     fn submitted(&self, env: &Env) {

@@ -3,7 +3,7 @@
 
 use super::dispatch::{Dispatch, WakeFn};
 use super::{
-    caught, guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeCopyIn, NativeCopyOut,
+    guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeCopyIn, NativeCopyOut,
     NativeStream,
 };
 use crate::completion::Completions;
@@ -39,14 +39,6 @@ pub struct NativePool {
 }
 
 impl NativePool {
-    /// The completion queue, once JS installed its sink.
-    fn dispatch(&self) -> napi::Result<Arc<Dispatch>> {
-        self.dispatch
-            .get()
-            .cloned()
-            .ok_or_else(|| js_error(&Error::Internal("no completion sink installed".into()), None))
-    }
-
     fn core(&self) -> Result<Arc<PoolCore>, Error> {
         self.inner
             .read()
@@ -226,21 +218,20 @@ impl NativePool {
         replica: Option<bool>,
         style: Option<u32>,
     ) -> napi::Result<()> {
-        let dispatch = self.dispatch()?;
+        let dispatch = self.dispatch.get().cloned().ok_or_else(Dispatch::missing)?;
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
         let replicas = replica.unwrap_or(false).then(|| self.replicas.clone());
-        dispatch.spawn(&env, id, sql, move |sql| async move {
-            let opts = query_options(&core, timeout_ms, abort_id, style);
-            let _forget = AbortGuard(&core, abort_id);
+        let opts = query_options(&core, timeout_ms, abort_id, style);
+        dispatch.spawn(&env, id, sql, core.clone(), abort_id, move |sql| async move {
             match replicas {
-                None => caught(core.query(&sql, params, &opts)).await,
+                None => core.query(&sql, params, &opts).await,
                 Some(replicas) => {
                     let read = replicas.read(core.clone(), |pool, on_replica| {
                         let (params, opts) = (params.clone(), on(&opts, on_replica));
                         let sql = &sql;
                         async move { pool.query(sql, params, &opts).await }
                     });
-                    caught(read).await
+                    read.await
                 }
             }
         });
