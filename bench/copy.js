@@ -9,7 +9,7 @@
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
+const { inChild } = require('./cell')
 const { parseArgs } = require('node:util')
 const { Cluster, exec } = require('../lib/cluster')
 
@@ -54,15 +54,6 @@ async function cell (name, url, file) {
   return { ms: performance.now() - started, cpuMs: (used.user + used.system) / 1000 }
 }
 
-function inChild (args) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [__filename, '--cell', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d) => { out += d })
-    child.on('close', () => resolve(JSON.parse(out.trim().split('\n').pop())))
-  })
-}
-
 /** psql's \copy of the same statement: its wall time and its CPU (the child's rusage). */
 async function psql (cluster, direction, file) {
   const copy = direction === 'in' ? `\\copy bench_copy FROM '${file}' WITH (FORMAT csv)` : `\\copy bench_copy TO '${file}.psql' WITH (FORMAT csv)`
@@ -94,7 +85,7 @@ async function main () {
     const lines = [`| COPY of ${rows.toLocaleString('en-US')} rows (${mb.toFixed(0)} MB CSV) | rows/s | client CPU ms |`, '| --- | ---: | ---: |']
     for (const name of CELLS) {
       const [driver, direction] = name.split(' ')
-      const r = driver === 'psql' ? await psql(cluster, direction, file) : await inChild([name, cluster.url, file])
+      const r = driver === 'psql' ? await psql(cluster, direction, file) : await inChild(__filename, [name, cluster.url, file])
       lines.push(`| ${name} | ${Math.round(rows / (r.ms / 1000)).toLocaleString('en-US')} | ${r.cpuMs == null ? '—' : Math.round(r.cpuMs)} |`)
       process.stderr.write(lines[lines.length - 1] + '\n')
     }

@@ -10,7 +10,8 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
-const { spawn, execFileSync } = require('node:child_process')
+const { execFileSync } = require('node:child_process')
+const { inChild } = require('./cell')
 const { parseArgs } = require('node:util')
 const { Cluster } = require('../lib/cluster')
 
@@ -53,15 +54,6 @@ async function cell (adapterName, workload, url, seconds, concurrency) {
   return { ops: lat.length / elapsed, p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] }
 }
 
-function inChild (args) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [__filename, '--cell', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d) => { out += d })
-    child.on('close', () => resolve(JSON.parse(out.trim().split('\n').pop())))
-  })
-}
-
 async function main () {
   const { values: o, positionals } = parseArgs({
     options: { duration: { type: 'string', default: '10' }, concurrency: { type: 'string', default: '50' }, cell: { type: 'boolean' } },
@@ -84,7 +76,7 @@ async function main () {
     const lines = ['| Prisma workload, ' + o.concurrency + ' callers, pool ' + POOL + ' | adapter-pg ops/s | pgwarden ops/s | ratio | adapter-pg p99 ms | pgwarden p99 ms |', '| --- | ---: | ---: | ---: | ---: | ---: |']
     for (const w of Object.keys(WORKLOADS)) {
       const r = {}
-      for (const a of ADAPTERS) r[a] = await inChild([a, w, cluster.url, '--duration', o.duration, '--concurrency', o.concurrency])
+      for (const a of ADAPTERS) r[a] = await inChild(__filename, [a, w, cluster.url, '--duration', o.duration, '--concurrency', o.concurrency])
       lines.push(`| ${w} | ${Math.round(r['adapter-pg'].ops)} | ${Math.round(r.pgwarden.ops)} | ${(r.pgwarden.ops / r['adapter-pg'].ops).toFixed(2)}x | ${r['adapter-pg'].p99.toFixed(1)} | ${r.pgwarden.p99.toFixed(1)} |`)
       process.stderr.write(lines[lines.length - 1] + '\n')
     }
