@@ -275,6 +275,19 @@ impl deadpool::managed::Manager for Manager {
     type Error = Error;
 
     async fn create(&self) -> Result<Conn, Error> {
+        // Boxed: a connection's handshake has a large state, and deadpool's checkout future,
+        // which every caller waiting for a connection holds, would otherwise carry it inline.
+        Box::pin(self.open()).await
+    }
+
+    async fn recycle(&self, conn: &mut Conn, metrics: &Metrics) -> RecycleResult<Error> {
+        self.check(conn, metrics)
+    }
+}
+
+impl Manager {
+    /// Opens a connection: the password, the handshake (bounded by connectTimeoutMs), counted.
+    async fn open(&self) -> Result<Conn, Error> {
         let idle = Arc::new(AtomicBool::new(true));
         let pg = self.config_for_next().await?;
         let connect = async {
@@ -333,7 +346,7 @@ impl deadpool::managed::Manager for Manager {
 
     /// A cheap check with no round trip: the socket is open, the connection is not marked
     /// broken, and it has not outlived its lifetime.
-    async fn recycle(&self, conn: &mut Conn, metrics: &Metrics) -> RecycleResult<Error> {
+    fn check(&self, conn: &Conn, metrics: &Metrics) -> RecycleResult<Error> {
         if conn.broken || conn.client.is_closed() {
             tracing::debug!(pool = self.id, "discarding a closed or broken connection");
             return Err(RecycleError::message("connection closed"));

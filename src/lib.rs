@@ -29,3 +29,4 @@ mod sql;
 mod statement;
 mod stats;
 mod tls;
+mod waiting;

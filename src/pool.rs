@@ -10,6 +10,7 @@ use crate::events::Events;
 use crate::retry::Backoff;
 use crate::statement::{check_params, execute, execute_script, start};
 use crate::stats::Stats;
+use crate::waiting::{Turn, WaitingLine};
 use deadpool::managed::{Object, PoolError, Timeouts};
 use futures_util::pin_mut;
 use std::collections::HashMap;
@@ -108,6 +109,8 @@ pub(crate) struct PoolCore {
     running: AtomicUsize,
     /// Raised when `end()` runs out of time: statements still in flight are cancelled.
     shutdown: AbortFlag,
+    /// Statements waiting for a connection, each holding a small record until its turn.
+    line: WaitingLine,
 }
 
 /// A checked-out connection, counted as work in flight for as long as it lives.
@@ -117,6 +120,9 @@ pub(crate) struct Lease {
     /// Close the connection instead of returning it.
     pub discard: bool,
     _flight: InFlight,
+    /// The statement's turn in the waiting line (none for a held client), given back after
+    /// the connection (fields drop after `Drop::drop`).
+    _turn: Option<Turn>,
 }
 
 impl Drop for Lease {
@@ -196,6 +202,7 @@ impl PoolCore {
             .map_err(|e| Error::Internal(format!("pool build failed: {e}")))?;
         let breaker = settings.circuit_breaker.map(|(n, ms)| Breaker::new(n, Duration::from_millis(ms)));
         Ok(Arc::new(PoolCore {
+            line: WaitingLine::new(settings.connection_limit),
             settings,
             stats,
             pool,
@@ -217,8 +224,11 @@ impl PoolCore {
         self.pool.manager().set_password_source(source);
     }
 
+    /// deadpool's status, with the statements waiting in the line counted as waiting.
     pub(crate) fn status(&self) -> deadpool::Status {
-        self.pool.status()
+        let mut s = self.pool.status();
+        s.waiting += self.line.waiting();
+        s
     }
 
     /// Takes a connection, waiting at most `wait_ms` (default poolTimeoutMs) in all.
@@ -233,8 +243,18 @@ impl PoolCore {
     ) -> Result<Lease, Error> {
         let wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
         let start = tokio::time::Instant::now();
+        self.checkout_since(start, wait, retry_connect, InFlight::new(self)).await
+    }
+
+    /// [`Self::checkout_with`] for a wait of `wait` ms that began at `start` (in the line).
+    async fn checkout_since(
+        self: &Arc<Self>,
+        start: tokio::time::Instant,
+        wait: u64,
+        retry_connect: bool,
+        flight: InFlight,
+    ) -> Result<Lease, Error> {
         let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
-        let flight = InFlight::new(self);
         let mut retry = 1;
         loop {
             if let Some(b) = &self.breaker {
@@ -264,12 +284,9 @@ impl PoolCore {
                     if !self.used.load(Ordering::Relaxed) {
                         self.used.store(true, Ordering::Relaxed);
                     }
-                    return Ok(Lease { conn: ManuallyDrop::new(conn), discard: false, _flight: flight });
+                    return Ok(Lease { conn: ManuallyDrop::new(conn), discard: false, _flight: flight, _turn: None });
                 }
-                Err(PoolError::Timeout(_)) => {
-                    Stats::bump(&self.stats.acquire_timeouts);
-                    return Err(Error::PoolTimeout { timeout_ms: wait, limit: self.settings.connection_limit });
-                }
+                Err(PoolError::Timeout(_)) => return Err(self.pool_timeout(wait)),
                 Err(PoolError::Backend(e)) => {
                     if let Some(b) = &self.breaker {
                         b.failure(std::time::Instant::now());
@@ -301,13 +318,34 @@ impl PoolCore {
     /// [`Self::checkout_with`] with poolTimeoutMs and connection retries (none for a replica
     /// read, `fail_fast`) that gives up when the statement's AbortSignal fires or `end()` runs
     /// out of time first (nothing was sent).
+    ///
+    /// The statement first waits for its turn in the [`WaitingLine`], holding only small
+    /// state; the checkout's large state is boxed once it has its turn.
     pub(crate) async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease, Error> {
         let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
-        tokio::select! {
-            lease = self.checkout_with(None, !opts.fail_fast) => lease,
-            _ = aborted(&opts.abort) => not_sent(Interruption::Abort),
-            _ = self.shutdown.wait() => not_sent(Interruption::Shutdown),
-        }
+        let wait = self.settings.pool_timeout_ms;
+        let start = tokio::time::Instant::now();
+        let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
+        let flight = InFlight::new(self);
+        let turn = tokio::select! {
+            turn = self.line.turn(deadline) => turn.ok_or_else(|| self.pool_timeout(wait))?,
+            _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
+            _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
+        };
+        let checkout = Box::pin(self.checkout_since(start, wait, !opts.fail_fast, flight));
+        let mut lease = tokio::select! {
+            lease = checkout => lease?,
+            _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
+            _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
+        };
+        lease._turn = Some(turn);
+        Ok(lease)
+    }
+
+    /// No connection within `wait` ms: counted, and told with the pool's limit.
+    fn pool_timeout(&self, wait: u64) -> Error {
+        Stats::bump(&self.stats.acquire_timeouts);
+        Error::PoolTimeout { timeout_ms: wait, limit: self.settings.connection_limit }
     }
 
     /// Whether a statement has checked out a connection yet (the pool is no longer lazy).
@@ -374,7 +412,9 @@ impl PoolCore {
     ) -> Result<String, Error> {
         let shape = check_params(sql, params.len())?;
         let mut lease = self.checkout_for(opts).await?;
-        self.run(&mut lease.conn, sql, text_params(params), opts, shape.several).await
+        // Boxed: a statement waiting for a connection holds only the checkout's small state,
+        // not the running statement's (~17 KB), so a queue of thousands stays light.
+        Box::pin(self.run(&mut lease.conn, sql, text_params(params), opts, shape.several)).await
     }
 
     /// Runs one statement on a checked-out connection and returns the result JSON; `several`:

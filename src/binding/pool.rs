@@ -231,7 +231,9 @@ impl NativePool {
                         let sql = &sql;
                         async move { pool.query(sql, params, &opts).await }
                     });
-                    read.await
+                    // Boxed: a replica read's state is large, and the task must stay small
+                    // while it waits for a connection.
+                    Box::pin(read).await
                 }
             }
         });
