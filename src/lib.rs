@@ -29,4 +29,5 @@ mod sql;
 mod statement;
 mod stats;
 mod tls;
+mod trim;
 mod waiting;

@@ -5,6 +5,7 @@ use super::{caught, js_error, AbortGuard};
 use crate::completion::Completions;
 use crate::error::Error;
 use crate::pool::PoolCore;
+use crate::trim::BurstWatch;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
 use std::future::Future;
@@ -21,6 +22,8 @@ pub(super) struct Dispatch {
     pub(super) wake: Arc<std::sync::RwLock<WakeFn>>,
     /// Submitted and not yet taken (touched on the JS thread only).
     pub(super) pending: std::sync::atomic::AtomicUsize,
+    /// Gives a burst's memory back once it has drained.
+    pub(super) burst: BurstWatch,
 }
 
 impl Dispatch {
@@ -57,7 +60,9 @@ impl Dispatch {
     }
 
     fn submitted(&self, env: &Env) {
-        if self.pending.fetch_add(1, Ordering::AcqRel) == 0 {
+        let before = self.pending.fetch_add(1, Ordering::AcqRel);
+        self.burst.pending(before + 1);
+        if before == 0 {
             if let Ok(mut w) = self.wake.write() {
                 #[allow(deprecated)]
                 let _ = w.refer(env);
@@ -67,6 +72,7 @@ impl Dispatch {
 
     pub(super) fn taken(&self, env: &Env, n: usize) {
         if n > 0 && self.pending.fetch_sub(n, Ordering::AcqRel) == n {
+            self.burst.drained();
             if let Ok(mut w) = self.wake.write() {
                 #[allow(deprecated)]
                 let _ = w.unref(env);

@@ -198,7 +198,12 @@ impl NativePool {
                 let _ = w.call((), ThreadsafeFunctionCallMode::NonBlocking);
             }
         }));
-        let _ = self.dispatch.set(Arc::new(Dispatch { completions, wake, pending: Default::default() }));
+        let _ = self.dispatch.set(Arc::new(Dispatch {
+            completions,
+            wake,
+            pending: Default::default(),
+            burst: Default::default(),
+        }));
         Ok(())
     }
 
@@ -417,6 +422,7 @@ impl NativePool {
             let ms = millis(timeout_ms).unwrap_or(crate::defaults::END_TIMEOUT_MS);
             let timeout = Duration::from_millis(ms);
             futures_util::join!(core.end(timeout), self.replicas.end(timeout));
+            let _ = napi::bindgen_prelude::spawn_blocking(crate::trim::release_free_memory).await;
         }
         Ok(())
     }
