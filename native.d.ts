@@ -162,6 +162,12 @@ export declare function callDefaults(): string
 /** `classify` for codes found by `lib/errors.js` on any thrown value. */
 export declare function classifyCode(code: string | undefined | null, message: string, maybeCommitted: boolean): NativeClassification
 
+/**
+ * The operation a statement performs (SELECT, INSERT, …), as `result.command` names it: the
+ * `db.operation.name` of its OpenTelemetry span.
+ */
+export declare function commandOf(sql: string): string
+
 /** Names of the environment variables the configuration reads (the JS layer passes them). */
 export declare function configEnvNames(): Array<string>
 

@@ -844,6 +844,7 @@ module.exports.abortedBeforeSend = nativeBinding.abortedBeforeSend
 module.exports.backoffDelay = nativeBinding.backoffDelay
 module.exports.callDefaults = nativeBinding.callDefaults
 module.exports.classifyCode = nativeBinding.classifyCode
+module.exports.commandOf = nativeBinding.commandOf
 module.exports.configEnvNames = nativeBinding.configEnvNames
 module.exports.cutSql = nativeBinding.cutSql
 module.exports.fixCodes = nativeBinding.fixCodes

@@ -80,7 +80,7 @@ function decodeResult (json, arrayMode) {
   const result = r.results === undefined ? pgResult(r, arrayMode) : r.results.map((one) => pgResult(one, arrayMode))
   // Events report one count: the last statement's, as its command tag is the last one seen.
   const rowCount = Array.isArray(result) ? (result.length > 0 ? result[result.length - 1].rowCount : null) : result.rowCount
-  return { result, rowCount, ms: r.ms, slow: r.slow === true }
+  return { result, rowCount, ms: r.ms, slow: r.slow === true, waitMs: r.waitMs }
 }
 
 function pgResult (r, arrayMode) {

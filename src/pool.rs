@@ -120,6 +120,8 @@ pub(crate) struct Lease {
     /// Close the connection instead of returning it.
     pub discard: bool,
     _flight: InFlight,
+    /// How long the checkout waited for the connection (the waiting line included).
+    pub waited: Duration,
     /// The statement's turn in the waiting line (none for a held client), given back after
     /// the connection (fields drop after `Drop::drop`).
     _turn: Option<Turn>,
@@ -284,7 +286,8 @@ impl PoolCore {
                     if !self.used.load(Ordering::Relaxed) {
                         self.used.store(true, Ordering::Relaxed);
                     }
-                    return Ok(Lease { conn: ManuallyDrop::new(conn), discard: false, _flight: flight, _turn: None });
+                    let conn = ManuallyDrop::new(conn);
+                    return Ok(Lease { conn, discard: false, waited, _flight: flight, _turn: None });
                 }
                 Err(PoolError::Timeout(_)) => return Err(self.pool_timeout(wait)),
                 Err(PoolError::Backend(e)) => {
@@ -414,7 +417,9 @@ impl PoolCore {
         let mut lease = self.checkout_for(opts).await?;
         // Boxed: a statement waiting for a connection holds only the checkout's small state,
         // not the running statement's (~17 KB), so a queue of thousands stays light.
-        Box::pin(self.run(&mut lease.conn, sql, text_params(params), opts, shape.several)).await
+        let out = Box::pin(self.run(&mut lease.conn, sql, text_params(params), opts, shape.several)).await;
+        // The wait rides on the result too, for OpenTelemetry's checkout span and wait histogram.
+        out.map(|json| with_field(json, ",\"waitMs\":", lease.waited.as_secs_f64() * 1000.0))
     }
 
     /// Runs one statement on a checked-out connection and returns the result JSON; `several`:
@@ -437,13 +442,15 @@ impl PoolCore {
             tracing::warn!(pool = self.id, "{}: {}", e.message(), crate::stats::cut_sql(sql));
         }
         // The duration rides on the result, so `query`/`slowQuery` events need no extra crossing.
-        out.map(|mut json| {
-            json.pop();
-            json.push_str(",\"ms\":");
-            json.push_str(ryu::Buffer::new().format((ms * 1000.0).round() / 1000.0));
-            json.push_str(if slow { ",\"slow\":true}" } else { "}" });
-            json
-        })
+        let out = out.map(|json| with_field(json, ",\"ms\":", ms));
+        if slow {
+            return out.map(|mut json| {
+                json.pop();
+                json.push_str(",\"slow\":true}");
+                json
+            });
+        }
+        out
     }
 
     /// Runs a multi-statement script (simple protocol), counted like one statement and
@@ -666,4 +673,13 @@ impl PoolCore {
             }
         }
     }
+}
+
+/// `json` (an object) with one more field: `key` (`,"name":`) and `ms`, to the µs.
+fn with_field(mut json: String, key: &str, ms: f64) -> String {
+    json.pop();
+    json.push_str(key);
+    json.push_str(ryu::Buffer::new().format((ms * 1000.0).round() / 1000.0));
+    json.push('}');
+    json
 }

@@ -119,6 +119,13 @@ pub(crate) fn fix_codes() -> String {
     crate::convert::Fix::codes_json()
 }
 
+/// The operation a statement performs (SELECT, INSERT, …), as `result.command` names it: the
+/// `db.operation.name` of its OpenTelemetry span.
+#[napi]
+pub(crate) fn command_of(sql: String) -> String {
+    crate::sql::command_of(&sql)
+}
+
 /// SQL text as events and stats show it: cut to 500 characters.
 #[napi]
 pub(crate) fn cut_sql(sql: String) -> String {
