@@ -80,6 +80,20 @@ export interface PoolOptions {
   circuitBreaker?: boolean | { failureThreshold?: number; cooldownMs?: number }
   /** Warn when a client is held longer than this, ms (0 = off). */
   leakDetectionThresholdMs?: number
+  /** OpenTelemetry spans and metrics (needs @opentelemetry/api). Off by default. */
+  telemetry?: boolean | TelemetryOptions
+}
+
+/** The object form of the `telemetry` option (and of `enableTelemetry`'s options). */
+export interface TelemetryOptions {
+  /** Where spans go. Default the global tracer provider. */
+  tracerProvider?: { getTracer(name: string, version?: string): unknown }
+  /** Where metrics go. Default the global meter provider. */
+  meterProvider?: { getMeter(name: string, version?: string): unknown }
+  /** A checkout that waited at least this long, ms, gets a `pgwarden.checkout` span. Default 10. */
+  checkoutSpanThresholdMs?: number
+  /** `db.client.connection.pool.name` of the pool's metrics. Default `host:port/database`. */
+  poolName?: string
 }
 
 /** Per-statement options. */
@@ -377,5 +391,7 @@ export declare function getPool(options?: PoolOptions): Pool
 /** The singleton's stats, or null before getPool(). */
 export declare function getPoolStats(): PoolStatsSnapshot | null
 export declare function withRetry<T>(fn: (ctx: RetryContext) => Promise<T>, opts?: RetryOptions | number, initialDelayMs?: number): Promise<T>
+/** Turns OpenTelemetry on for `pool` (as the `telemetry` option does). */
+export declare function enableTelemetry(pool: Pool, options?: TelemetryOptions | boolean): void
 export declare function classifyError(err: unknown): Classification
 export declare function isRetryable(err: unknown): boolean

@@ -8,6 +8,7 @@ exports.createPool = lib.createPool
 exports.getPool = lib.getPool
 exports.getPoolStats = lib.getPoolStats
 exports.withRetry = lib.withRetry
+exports.enableTelemetry = lib.enableTelemetry
 exports.PgWardenError = lib.PgWardenError
 exports.classifyError = lib.classifyError
 exports.isRetryable = lib.isRetryable

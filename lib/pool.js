@@ -13,6 +13,7 @@ const health = require('./health')
 const { prepareParams } = require('./params')
 const { decodeResult, buildRows } = require('./result')
 const copy = require('./copy')
+const { telemetryOptions, Telemetry } = require('./telemetry')
 
 const ENV_NAMES = native.configEnvNames()
 const DEFAULT_BATCH = 500
@@ -22,8 +23,8 @@ const silent = { debug () {}, info () {}, warn () {}, error () {} }
 function nativeOptions (options) {
   const out = {}
   for (const [k, v] of Object.entries(options)) {
-    // The logger, and a password function (asked per connection, below), stay on this side.
-    if (k === 'logger' || v === undefined || typeof v === 'function') continue
+    // The logger, telemetry, and a password function (asked per connection, below), stay on this side.
+    if (k === 'logger' || k === 'telemetry' || v === undefined || typeof v === 'function') continue
     out[k] = typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'bigint' ? String(v) : v
   }
   return out
@@ -153,6 +154,8 @@ async function runQuery (pool, target, text, values, opts) {
   const replica = a.opts === NO_OPTS ? false : replicaOf(a.opts)
   const style = styleOf(a.opts)
   const started = performance.now()
+  // Started here, synchronously, so the span's parent is the caller's active context.
+  const span = pool._telemetry === null ? null : pool._telemetry.start(a.sql, a.values, started)
   let json
   try {
     json = a.opts.signal === undefined
@@ -161,6 +164,7 @@ async function runQuery (pool, target, text, values, opts) {
   } catch (raw) {
     // Built here, inside the caller's await chain, so err.stack names the caller's functions.
     const e = fromNative(raw)
+    if (span !== null) pool._telemetry.fail(span, e, performance.now() - started)
     if (pool.listenerCount('query') > 0 || pool.listenerCount('slowQuery') > 0) {
       const ms = performance.now() - started
       observe(pool, a.sql, a.values, ms, pool._native.isSlow(ms), null, e)
@@ -168,8 +172,25 @@ async function runQuery (pool, target, text, values, opts) {
     throw e
   }
   const r = decodeResult(json, arrayMode)
+  if (span !== null) pool._telemetry.end(span, r.ms, r.waitMs)
   if (r.slow || pool.listenerCount('query') > 0) observe(pool, a.sql, a.values, r.ms, r.slow, r.rowCount)
   return r.result
+}
+
+/** Runs `run()` (a statement whose result carries no duration) inside a span when telemetry is on. */
+async function traced (pool, sql, run) {
+  const t = pool._telemetry
+  if (t === null) return run()
+  const started = performance.now()
+  const span = t.start(sql, undefined, started)
+  try {
+    const value = await run()
+    t.end(span, performance.now() - started)
+    return value
+  } catch (e) {
+    t.fail(span, e, performance.now() - started)
+    throw e
+  }
 }
 
 /** A connection held by `pool.acquire()`; give it back with `release()`. */
@@ -193,7 +214,7 @@ class Client {
   async executeScript (sql, opts = {}) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    await bounded(this._handle, opts, (timeoutMs, id) => this._handle.executeScript(sql, timeoutMs, id))
+    await traced(this._pool, sql, () => bounded(this._handle, opts, (timeoutMs, id) => this._handle.executeScript(sql, timeoutMs, id)))
   }
 
   /** A Writable for `COPY … FROM STDIN` on this connection (inside a transaction, its part of it). */
@@ -236,6 +257,7 @@ class Pool extends EventEmitter {
     if (typeof options === 'string') options = { connectionString: options }
     if (options === null || typeof options !== 'object') options = {}
     this.logger = options.logger === false ? silent : (options.logger || console)
+    const telemetry = telemetryOptions(options.telemetry) // validated before anything starts
     try {
       this._native = new native.NativePool(nativeOptions(options), envSnapshot())
     } catch (e) {
@@ -248,6 +270,7 @@ class Pool extends EventEmitter {
     }
     this._settings = JSON.parse(this._native.describe())
     this._ended = null
+    this._telemetry = telemetry === null ? null : new Telemetry(this, telemetry)
     for (const w of this._native.warnings()) this.logger.warn(`[pgwarden] ${w}`)
     this._native.setEventSink((json) => onNativeEvent(this, json))
     // Statements go out with `submit` and come back in batches (see src/completion.rs).
@@ -322,6 +345,7 @@ class Pool extends EventEmitter {
     const replica = replicaOf(a.opts)
     const signal = a.opts.signal
     const started = performance.now()
+    const span = this._telemetry === null ? null : this._telemetry.start(a.sql, a.values, started)
     let rowCount = 0
     let failure
     let meta = null
@@ -351,6 +375,10 @@ class Pool extends EventEmitter {
     } finally {
       if (signal !== undefined) signal.removeEventListener('abort', onAbort)
       if (!done && handle) await handle.close()
+      if (span !== null) {
+        if (failure) this._telemetry.fail(span, failure, performance.now() - started)
+        else this._telemetry.end(span, performance.now() - started)
+      }
       if (this.listenerCount('query') > 0 || this.listenerCount('slowQuery') > 0) {
         const ms = performance.now() - started
         observe(this, a.sql, a.values, ms, this._native.isSlow(ms), rowCount, failure)
@@ -377,7 +405,7 @@ class Pool extends EventEmitter {
   /** Runs a multi-statement script with the simple protocol (no parameters); `opts`: `{ timeoutMs, signal }`. */
   async executeScript (sql, opts = {}) {
     checkSql(sql)
-    await bounded(this._native, opts, (timeoutMs, id) => this._native.executeScript(sql, timeoutMs, id))
+    await traced(this, sql, () => bounded(this._native, opts, (timeoutMs, id) => this._native.executeScript(sql, timeoutMs, id)))
   }
 
   /**
@@ -405,7 +433,9 @@ class Pool extends EventEmitter {
    * `maxWaitMs` overrides poolTimeoutMs for this wait (P2024 when it runs out).
    */
   async acquire (opts = {}) {
+    const asked = performance.now()
     const handle = await call(() => this._native.acquire(opts.maxWaitMs))
+    if (this._telemetry !== null) this._telemetry.acquired(performance.now() - asked)
     const client = new Client(handle, this)
     const threshold = this._settings.leakDetectionThresholdMs
     if (threshold > 0) {
@@ -424,7 +454,8 @@ class Pool extends EventEmitter {
    * rollback and P2028 after `timeoutMs`.
    */
   transaction (fn, opts) {
-    return transaction(this, fn, opts)
+    if (this._telemetry === null) return transaction(this, fn, opts)
+    return this._telemetry.transaction(() => transaction(this, fn, opts))
   }
 
   /** `withRetry` counted in this pool's stats. */
@@ -481,6 +512,7 @@ class Pool extends EventEmitter {
   end (opts = {}) {
     if (!this._ended) {
       this._native.close() // synchronously: new work rejects from this line on
+      if (this._telemetry !== null) this._telemetry.stop()
       this._ended = call(() => this._native.end(opts.timeoutMs))
     }
     return this._ended

@@ -4,6 +4,7 @@
 
 const native = require('./native')
 const { isRetryable } = require('./errors')
+const { retryEvent } = require('./telemetry')
 
 const DEFAULTS = require('./defaults').retry
 
@@ -70,6 +71,7 @@ async function withRetry (fn, a, b, counters) {
         throw err
       }
       if (o.onRetry) o.onRetry({ error: err, attempt, delayMs })
+      retryEvent(attempt, err, delayMs)
       if (counters) counters.attempt()
       await sleep(delayMs, o.signal)
     }

@@ -7,6 +7,7 @@
 const native = require('./native')
 const { closedError, paramsError, fromNative, nativePayload, PgWardenError } = require('./errors')
 const { sleep, delayFor } = require('./retry')
+const { retryEvent } = require('./telemetry')
 const DEFAULTS = require('./defaults').transaction
 
 const ISOLATION = {
@@ -181,7 +182,9 @@ async function transaction (pool, fn, opts = {}) {
         throw withCallSite(err, callSite)
       }
       pool._native.recordRetryAttempt()
-      await sleep(delayFor(DEFAULTS.rerun, attempt))
+      const delayMs = delayFor(DEFAULTS.rerun, attempt)
+      retryEvent(attempt, err, delayMs)
+      await sleep(delayMs)
     }
   }
 }

@@ -263,7 +263,9 @@ fn sources_of(
         }
         inputs.pick(s).map(|(from, _)| from.to_string()).unwrap_or_else(|| "default".into())
     };
-    let skipped = |s: &&table::Setting| s.kind == table::Kind::JsObject || s.kind == table::Kind::AddressPart;
+    let skipped = |s: &&table::Setting| {
+        matches!(s.kind, table::Kind::JsObject | table::Kind::JsSwitch | table::Kind::AddressPart)
+    };
     table::SETTINGS.iter().filter(|s| !skipped(s)).map(|s| (s.option, source(s))).collect()
 }
 

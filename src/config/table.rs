@@ -54,6 +54,8 @@ pub(super) enum Kind {
     Breaker,
     /// An object that only the JavaScript layer reads.
     JsObject,
+    /// `true`, `false` or an options object, read only by the JavaScript layer.
+    JsSwitch,
 }
 
 /// The value a setting takes when no source sets it.
@@ -275,6 +277,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     },
     Setting { option: "logLevel", kind: K::OneOf(&["debug", "info", "warn", "error"]), default: D::Str("info"), ..ROW },
     Setting { option: "logger", kind: K::JsObject, default: D::JsSide("console"), ..ROW },
+    Setting { option: "telemetry", kind: K::JsSwitch, default: D::JsSide("off"), ..ROW },
 ];
 
 /// How many environment variable names the table holds.
