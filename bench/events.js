@@ -1,8 +1,10 @@
 'use strict'
-// What statement events cost: SELECT 1 at 100 callers, pool 20, with no listener versus with
-// `query` and `slowQuery` listeners attached, interleaved in fresh processes (one cell each).
+// What statement events and OpenTelemetry cost: SELECT 1 at 100 callers, pool 20, interleaved
+// in fresh processes (one cell each). Without --telemetry: no listener against `query` and
+// `slowQuery` listeners. With --telemetry: telemetry off, on with the API's no-op providers (no
+// SDK registered), and on with the SDK recording every span and metric in memory.
 //
-//   node bench/events.js [--duration 5] [--rounds 3] [--url URL]
+//   node bench/events.js [--duration 5] [--rounds 3] [--url URL] [--telemetry]
 //
 // Without --url it starts a throwaway cluster through the test harness.
 
@@ -12,7 +14,19 @@ const { Cluster } = require('../lib/cluster')
 const CELL = `
 const { Pool } = require(${JSON.stringify(require.resolve('..'))})
 const [url, mode, duration] = process.argv.slice(1)
-const pool = new Pool({ connectionString: url, connectionLimit: 20, logger: false })
+const options = { connectionString: url, connectionLimit: 20, logger: false }
+let spans = null
+if (mode === 'noop') options.telemetry = true
+if (mode === 'memory') {
+  const { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace')
+  const { MeterProvider, InMemoryMetricExporter, PeriodicExportingMetricReader, AggregationTemporality } = require('@opentelemetry/sdk-metrics')
+  spans = new InMemorySpanExporter()
+  const tracerProvider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter: spans })] })
+  const reader = new PeriodicExportingMetricReader({ exporter: new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE), exportIntervalMillis: 1000 })
+  options.telemetry = { tracerProvider, meterProvider: new MeterProvider({ readers: [reader] }) }
+  setInterval(() => spans.reset(), 1000).unref() // what an exporter shipping them would free
+}
+const pool = new Pool(options)
 let events = 0
 if (mode === 'listening') {
   pool.on('query', () => { events++ })
@@ -34,7 +48,7 @@ if (mode === 'listening') {
   stop = true
   await Promise.all(callers)
   await pool.end()
-  console.log(JSON.stringify({ qps: n / s, cpuPer1k: (cpu.user + cpu.system) / 1000 / n * 1000, events }))
+  console.log(JSON.stringify({ qps: n / s, cpuPer1k: (cpu.user + cpu.system) / 1000 / n * 1000, events: spans ? 'spans' : events }))
 })()
 `
 
@@ -58,9 +72,15 @@ async function main () {
     url = cluster.url
   }
   try {
-    const results = { quiet: [], listening: [] }
+    const telemetry = process.argv.includes('--telemetry')
+    const modes = telemetry ? ['quiet', 'noop', 'memory'] : ['quiet', 'listening']
+    const labels = telemetry
+      ? { quiet: 'telemetry off', noop: 'on, no-op providers', memory: 'on, SDK in memory' }
+      : { quiet: 'no listener', listening: 'query + slowQuery listeners' }
+    const results = Object.fromEntries(modes.map((m) => [m, []]))
     for (let r = 0; r < rounds; r++) {
-      for (const mode of r % 2 ? ['listening', 'quiet'] : ['quiet', 'listening']) {
+      // The order rotates each round, so no mode always runs first.
+      for (const mode of modes.map((_, i) => modes[(i + r) % modes.length])) {
         const out = spawnSync(process.execPath, ['-e', CELL, url, mode, String(duration)], { encoding: 'utf8' })
         if (out.status !== 0) throw new Error(`cell failed: ${out.stderr}`)
         const cell = JSON.parse(out.stdout.trim().split('\n').pop())
@@ -68,14 +88,15 @@ async function main () {
         console.log(`round ${r + 1} ${mode}: ${Math.round(cell.qps)} q/s, ${cell.cpuPer1k.toFixed(1)} ms CPU/1000 queries, ${cell.events} events`)
       }
     }
-    const q = median(results.quiet.map((c) => c.qps))
-    const l = median(results.listening.map((c) => c.qps))
-    const cq = median(results.quiet.map((c) => c.cpuPer1k))
-    const cl = median(results.listening.map((c) => c.cpuPer1k))
-    console.log(`\n| SELECT 1, 100 callers, pool 20 | no listener | query + slowQuery listeners | ratio |`)
-    console.log(`| --- | ---: | ---: | ---: |`)
-    console.log(`| q/s (median of ${rounds}) | ${Math.round(q)} | ${Math.round(l)} | ${(l / q).toFixed(2)}x |`)
-    console.log(`| client CPU per 1,000 queries (ms) | ${cq.toFixed(1)} | ${cl.toFixed(1)} | ${(cl / cq).toFixed(2)}x |`)
+    const qps = modes.map((m) => median(results[m].map((c) => c.qps)))
+    const cpu = modes.map((m) => median(results[m].map((c) => c.cpuPer1k)))
+    const others = modes.slice(1)
+    console.log(`\n| SELECT 1, 100 callers, pool 20 | ${modes.map((m) => labels[m]).join(' | ')} | ${others.map((m) => `${labels[m]} / ${labels.quiet}`).join(' | ')} |`)
+    console.log(`| --- |${modes.map(() => ' ---: |').join('')}${others.map(() => ' ---: |').join('')}`)
+    console.log(`| q/s (median of ${rounds}) | ${qps.map(Math.round).join(' | ')} | ${qps.slice(1).map((v) => `${(v / qps[0]).toFixed(2)}x`).join(' | ')} |`)
+    console.log(`| client CPU per 1,000 queries (ms) | ${cpu.map((v) => v.toFixed(1)).join(' | ')} | ${cpu.slice(1).map((v) => `${(v / cpu[0]).toFixed(2)}x`).join(' | ')} |`)
+    // Client CPU per query, what telemetry adds: (mode − off) per 1,000 queries → µs per query.
+    if (telemetry) console.log(`| added client CPU per query (µs) | — | ${cpu.slice(1).map((v) => (v - cpu[0]).toFixed(1)).join(' | ')} | | |`)
   } finally {
     if (cluster) await cluster.destroy()
   }
