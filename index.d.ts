@@ -74,6 +74,10 @@ export interface PoolOptions {
   logger?: Logger | false
   /** Allow parameters in logs and slow-query events. Default false. */
   logParams?: boolean
+  /** Which server a new connection accepts among the hosts (libpq's target_session_attrs). Default 'any'. */
+  targetSessionAttrs?: 'any' | 'read-write' | 'read-only' | 'primary' | 'standby' | 'prefer-standby'
+  /** Try the hosts in a random order ('random') or as listed ('disable', the default). */
+  loadBalanceHosts?: 'disable' | 'random'
   /** Most verbose native log level forwarded to `logger`. Default 'info'. */
   logLevel?: 'debug' | 'info' | 'warn' | 'error'
   /** Fail fast while the server is down: open after `failureThreshold` connection failures for `cooldownMs`, one probe per cool-down. Off by default. */

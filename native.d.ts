@@ -128,6 +128,11 @@ export declare class NativePool {
    * of rotation.
    */
   replicaReasons(): Array<string>
+  /**
+   * Every host of the connection string with its role now (`pgwarden doctor`), as JSON
+   * `[{ address, role } | { address, error }]`; the connections it opens are not pooled.
+   */
+  hostRoles(): Promise<string>
   /** Probes every replica now (`pgwarden doctor`), so their state is current. */
   probeReplicas(): Promise<void>
   /** First half of `end()`, on the JS thread: from now on new work is rejected. */

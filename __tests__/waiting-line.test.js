@@ -29,7 +29,7 @@ test('queued statements count as waiting, and every one runs once the connection
 })
 
 test('a statement that waits past poolTimeout rejects with P2024, counted, and the line moves on', async () => {
-  const pool = makePool({ connectionLimit: 1, poolTimeout: 0.3 })
+  const pool = makePool({ connectionLimit: 1, poolTimeoutMs: 300 })
   const busy = await occupy(pool)
   const started = Date.now()
   const e = await failure(pool.query('SELECT 1'))

@@ -43,7 +43,7 @@ function resetPeak () {
 function open (driver, url, size) {
   if (driver === 'pgwarden') {
     const { Pool } = require(ROOT)
-    const pool = new Pool({ connectionString: url, connectionLimit: size, poolTimeout: 600, logger: false })
+    const pool = new Pool({ connectionString: url, connectionLimit: size, poolTimeoutMs: 600000, logger: false })
     return { query: async (sql, params) => (await pool.query(sql, params)).rows, end: () => pool.end() }
   }
   const pg = require('pg')

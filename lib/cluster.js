@@ -158,6 +158,27 @@ class Cluster {
       { cwd: baseDir, asPostgres: true, env: { PGAPPNAME: ADMIN_APP } }), settings)
   }
 
+  // Promote this standby to primary; resolves once it accepts writes (pg_ctl promote -w).
+  async promote() {
+    this._requireOwned('promote()')
+    await this._pgCtl(['-w', '-t', '60', 'promote'])
+  }
+
+  // Make this stopped cluster a standby of `primary` (standby.signal and primary_conninfo), as
+  // an old primary brought back after a failover: it starts in recovery, so read-only. It may
+  // not manage to stream from its new primary (their histories diverged); it stays a standby.
+  followAs(primary) {
+    this._requireOwned('followAs()')
+    const signal = path.join(this.dataDir, 'standby.signal')
+    const conf = path.join(this.dataDir, 'postgresql.conf')
+    fs.writeFileSync(signal, '')
+    fs.appendFileSync(conf, `primary_conninfo = 'host=${primary.host} port=${primary.port} user=postgres'\n`)
+    if (isRoot()) {
+      const { uid, gid } = postgresIds()
+      fs.chownSync(signal, uid, gid)
+    }
+  }
+
   // A new base directory, its data directory made by `makeData(dataDir, baseDir)`, then started
   // on a free port with the harness settings (appended, so they win over copied ones).
   static async _create(binDir, makeData, settings) {

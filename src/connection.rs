@@ -1,8 +1,9 @@
 //! One server connection: how it is opened, checked before reuse, and its statement cache.
 
-use crate::config::{Settings, SslMode};
+use crate::config::{Settings, SslMode, TargetSessionAttrs};
 use crate::error::{io_source, Error};
 use crate::events::Events;
+use crate::hosts::{Placement, Role};
 use crate::stats::Stats;
 use deadpool::managed::{Metrics, RecycleError, RecycleResult};
 use std::collections::HashMap;
@@ -125,6 +126,10 @@ pub(crate) struct Conn {
     /// This connection's own lifetime: maxLifetime less up to 2.5%, so connections do not all
     /// expire together (as HikariCP does).
     lifetime: Option<Duration>,
+    /// `host:port` of its server (one of the pool's hosts), safe to print.
+    pub address: Arc<str>,
+    /// The placement generation it was opened in (see [`Placement::demote`]).
+    generation: u64,
 }
 
 /// Opens and checks connections for the deadpool pool.
@@ -138,6 +143,8 @@ pub(crate) struct Manager {
     id: u64,
     /// Asked for the password of each new connection, when set (rotating credentials).
     password_source: std::sync::OnceLock<PasswordSource>,
+    /// Where the pool's connections go (several hosts, failovers).
+    pub(crate) placement: Placement,
 }
 
 /// Gives the password for a new connection (a JS function: IAM tokens and other rotating
@@ -159,10 +166,9 @@ impl Manager {
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
         };
+        // Each connection adds the host it tries (see `open`).
         let mut pg = tokio_postgres::Config::new();
-        pg.host(&settings.host)
-            .port(settings.port)
-            .user(&settings.user)
+        pg.user(&settings.user)
             .dbname(&settings.database)
             .application_name(&settings.application_name)
             .keepalives(true)
@@ -189,7 +195,16 @@ impl Manager {
                 pg.options(options.join(" "));
             }
         }
-        Ok(Manager { settings, pg, stats, events, tls, id, password_source: Default::default() })
+        Ok(Manager {
+            settings,
+            pg,
+            stats,
+            events,
+            tls,
+            id,
+            password_source: Default::default(),
+            placement: Placement::new(),
+        })
     }
 
     /// Drives a connection on the runtime. It ends when the socket closes; a failure there
@@ -248,11 +263,11 @@ impl Manager {
         Ok(std::borrow::Cow::Owned(pg))
     }
 
-    fn connect_error(&self, e: &tokio_postgres::Error) -> Error {
+    fn connect_error(&self, e: &tokio_postgres::Error, address: &str) -> Error {
         if e.as_db_error().is_some() {
             return crate::error::from_driver(e, false);
         }
-        let address = self.settings.address();
+        let address = address.to_string();
         let tls = self.tls.is_some() && {
             let text = io_source(e).map(|io| io.to_string()).unwrap_or_else(|| e.to_string()).to_lowercase();
             text.contains("certificate") || text.contains("handshake") || text.contains("tls")
@@ -286,10 +301,106 @@ impl deadpool::managed::Manager for Manager {
 }
 
 impl Manager {
-    /// Opens a connection: the password, the handshake (bounded by connectTimeoutMs), counted.
+    /// Opens a connection on the first host (in order, or shuffled with load_balance_hosts)
+    /// that answers and fits target_session_attrs; one host with `any` is simply connected to.
     async fn open(&self) -> Result<Conn, Error> {
+        let base = self.config_for_next().await?;
+        let hosts = &self.settings.hosts;
+        let target = self.settings.target_session_attrs;
+        if hosts.len() == 1 && target == TargetSessionAttrs::Any {
+            return self.open_on(&base, 0).await;
+        }
+        let seed = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1);
+        let order = crate::hosts::order(hosts.len(), self.settings.load_balance_random, seed);
+        let (mut refused, mut server_error) = (Vec::new(), None);
+        for &strict in crate::hosts::passes(target) {
+            for &i in &order {
+                let conn = match self.open_on(&base, i).await {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        refused.push(format!("{}:{} ({})", hosts[i].0, hosts[i].1, e.message()));
+                        // A server's own refusal (a wrong password, no such database) is kept:
+                        // it says more than "unreachable" when no host fits.
+                        if matches!(e, Error::Server { .. }) {
+                            server_error.get_or_insert(e);
+                        }
+                        continue;
+                    }
+                };
+                match self.role_of(&conn).await {
+                    Ok(role) if target.accepts(role.in_recovery, role.read_only, strict) => {
+                        self.arrived(i);
+                        return Ok(conn);
+                    }
+                    Ok(role) => refused.push(format!("{}:{} ({})", hosts[i].0, hosts[i].1, role.words())),
+                    Err(e) => refused.push(format!("{}:{} ({})", hosts[i].0, hosts[i].1, e.message())),
+                }
+            }
+        }
+        Err(server_error.unwrap_or_else(|| Error::Unreachable {
+            address: self.settings.address(),
+            reason: format!("no server fits target_session_attrs={}: {}", target.name(), refused.join(", ")),
+        }))
+    }
+
+    /// Every host with its role now (`pgwarden doctor`): `{ address, role }` or `{ address, error }`.
+    pub(crate) async fn roles(&self) -> Result<Vec<serde_json::Value>, Error> {
+        let base = self.config_for_next().await?;
+        let mut out = Vec::with_capacity(self.settings.hosts.len());
+        for i in 0..self.settings.hosts.len() {
+            let (host, port) = &self.settings.hosts[i];
+            let address = format!("{host}:{port}");
+            let role = match self.open_on(&base, i).await {
+                Ok(conn) => self.role_of(&conn).await,
+                Err(e) => Err(e),
+            };
+            out.push(match role {
+                Ok(r) => serde_json::json!({ "address": address, "role": r.words() }),
+                Err(e) => serde_json::json!({ "address": address, "error": format!("{}: {}", e.code(), e.message()) }),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The role of `conn`'s server, asked within connectTimeoutMs.
+    async fn role_of(&self, conn: &Conn) -> Result<Role, Error> {
+        let ask = conn.client.simple_query(crate::hosts::ROLE_QUERY);
+        let rows = match self.settings.connect_timeout_ms {
+            0 => ask.await,
+            ms => tokio::time::timeout(Duration::from_millis(ms), ask)
+                .await
+                .map_err(|_| Error::ConnectTimeout { address: conn.address.to_string() })?,
+        }
+        .map_err(|e| crate::error::from_driver(&e, false))?;
+        rows.iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(Role::from_text(r.get(0)?, r.get(1)?)),
+                _ => None,
+            })
+            .ok_or_else(|| Error::Internal("the role query returned no row".into()))
+    }
+
+    /// A connection opened on host `index`: a move of the pool's connections is logged once.
+    fn arrived(&self, index: usize) {
+        if let Some(moved) = self.placement.arrived(index, &self.settings.hosts) {
+            tracing::warn!(
+                pool = self.id,
+                "new connections now go to {} (they went to {}): the server there fits target_session_attrs={}",
+                moved.to,
+                moved.from,
+                self.settings.target_session_attrs.name()
+            );
+        }
+    }
+
+    /// Opens a connection on host `index` of the settings: the handshake (bounded by
+    /// connectTimeoutMs), counted.
+    async fn open_on(&self, base: &tokio_postgres::Config, index: usize) -> Result<Conn, Error> {
+        let (host, port) = &self.settings.hosts[index];
+        let address: Arc<str> = format!("{host}:{port}").into();
+        let mut pg = base.clone();
+        pg.host(host).port(*port);
         let idle = Arc::new(AtomicBool::new(true));
-        let pg = self.config_for_next().await?;
         let connect = async {
             match &self.tls {
                 None => pg.connect(NoTls).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
@@ -304,7 +415,7 @@ impl Manager {
                 Ok(r) => r,
                 Err(_) => {
                     Stats::bump(&self.stats.connections_failed);
-                    let err = Error::ConnectTimeout { address: self.settings.address() };
+                    let err = Error::ConnectTimeout { address: address.to_string() };
                     self.stats.outages.failed(err.code(), &err.message());
                     tracing::warn!(pool = self.id, "cannot open a connection: {err}");
                     return Err(err);
@@ -315,7 +426,7 @@ impl Manager {
             Ok((client, ())) => client,
             Err(e) => {
                 Stats::bump(&self.stats.connections_failed);
-                let err = self.connect_error(&e);
+                let err = self.connect_error(&e, &address);
                 self.stats.outages.failed(err.code(), &err.message());
                 tracing::warn!(pool = self.id, "cannot open a connection: {err}");
                 return Err(err);
@@ -323,7 +434,7 @@ impl Manager {
         };
         Stats::bump(&self.stats.connections_created);
         self.stats.outages.connected();
-        tracing::debug!(pool = self.id, "connection opened to {}", self.settings.address());
+        tracing::debug!(pool = self.id, "connection opened to {address}");
         // Behind PgBouncer a named statement may be gone by the next round trip: look enum,
         // domain and composite types up with unnamed statements too.
         client.set_unnamed_type_lookups(self.settings.pgbouncer);
@@ -341,12 +452,18 @@ impl Manager {
             idle,
             broken: false,
             lifetime,
+            address,
+            generation: self.placement.generation(),
         })
     }
 
     /// A cheap check with no round trip: the socket is open, the connection is not marked
     /// broken, and it has not outlived its lifetime.
     fn check(&self, conn: &Conn, metrics: &Metrics) -> RecycleResult<Error> {
+        if conn.generation < self.placement.generation() {
+            tracing::debug!(pool = self.id, "closing a connection to {} opened before a failover", conn.address);
+            return Err(RecycleError::message("opened before a failover"));
+        }
         if conn.broken || conn.client.is_closed() {
             tracing::debug!(pool = self.id, "discarding a closed or broken connection");
             return Err(RecycleError::message("connection closed"));

@@ -100,6 +100,10 @@ const RETRYABLE: &[&str] = &[
     "EPIPE",
 ];
 
+/// The words of a [`Error::Failover`] message that make its 25006 retryable wherever the
+/// error is classified again (JS `classifyError` has only the code and the message).
+const NO_LONGER_PRIMARY: &str = "is no longer the primary";
+
 /// Classifies a SQLSTATE, Prisma code or Node system error code.
 ///
 /// `message` refines 57014 (a statement timeout is a 'timeout', anything else 'cancelled').
@@ -109,7 +113,8 @@ pub(crate) fn classify(code: Option<&str>, message: &str, maybe_committed: bool)
         return Classification { retryable: false, kind: Kind::Other };
     };
     let class08 = code.len() == 5 && code.starts_with("08");
-    let retryable = !maybe_committed && (class08 || RETRYABLE.contains(&code));
+    let failover = code == "25006" && message.contains(NO_LONGER_PRIMARY);
+    let retryable = !maybe_committed && (class08 || failover || RETRYABLE.contains(&code));
     let kind = match code {
         "P1001" | "P1011" | "P1017" | "ECONNREFUSED" | "ECONNRESET" | "ENOTFOUND" | "EAI_AGAIN" | "EPIPE" => {
             Kind::Connection
@@ -120,6 +125,7 @@ pub(crate) fn classify(code: Option<&str>, message: &str, maybe_committed: bool)
         "40P01" => Kind::Deadlock,
         "53300" | "53400" => Kind::TooManyConnections,
         "57P01" | "57P02" | "57P03" => Kind::ServerUnavailable,
+        "25006" if failover => Kind::ServerUnavailable,
         "57014" if message.contains("timeout") => Kind::Timeout,
         "57014" => Kind::Cancelled,
         "42501" => Kind::Permission,
@@ -249,6 +255,15 @@ pub(crate) enum Error {
         /// The server's fields (code 25006).
         fields: Box<ServerError>,
     },
+    /// A write refused (25006) by a server that is no longer the primary, on a pool whose
+    /// target_session_attrs asks for one: it did nothing, so it may be retried; the pool's next
+    /// connections go to the current primary.
+    Failover {
+        /// The old primary's `host:port`, never with credentials.
+        address: String,
+        /// The server's fields (code 25006).
+        fields: Box<ServerError>,
+    },
     /// The server could not be reached (P1001).
     Unreachable {
         /// `host:port` tried, never with credentials.
@@ -307,7 +322,9 @@ impl Error {
             Error::Config(_) => "ERR_PGWARDEN_CONFIG",
             Error::Params(_) => "ERR_PGWARDEN_PARAMS",
             Error::Closed(_) => "ERR_PGWARDEN_CLOSED",
-            Error::Server { fields, .. } | Error::ReplicaWrite { fields, .. } => &fields.code,
+            Error::Server { fields, .. } | Error::ReplicaWrite { fields, .. } | Error::Failover { fields, .. } => {
+                &fields.code
+            }
             Error::Unreachable { .. } => "P1001",
             Error::Tls { .. } => "P1011",
             Error::ConnectTimeout { .. } => "P1002",
@@ -361,6 +378,10 @@ impl Error {
                 "{}: the statement was sent with replica: true and ran on the read replica at `{address}`, which cannot write; it was not sent to the primary (send writes without replica: true)",
                 fields.message
             ),
+            Error::Failover { address, fields } => format!(
+                "{}: the server at `{address}` {NO_LONGER_PRIMARY} (it refuses writes); the statement did nothing, and the pool's next connections go to the current primary",
+                fields.message
+            ),
             Error::Unreachable { address, reason } => {
                 format!("Can't reach database server at `{address}`: {reason}")
             }
@@ -404,7 +425,8 @@ impl Error {
         if let Some(q) = query {
             obj.insert("query".into(), q.into());
         }
-        if let Error::Server { fields, .. } | Error::ReplicaWrite { fields, .. } = self {
+        if let Error::Server { fields, .. } | Error::ReplicaWrite { fields, .. } | Error::Failover { fields, .. } = self
+        {
             let f = fields.as_ref();
             let mut put = |k: &str, v: Value| {
                 if !v.is_null() {

@@ -19,6 +19,7 @@ mod convert;
 mod defaults;
 mod error;
 mod events;
+mod hosts;
 mod logging;
 mod metrics;
 mod outages;

@@ -25,6 +25,9 @@ use tokio_postgres::RowStream;
 /// A connection checked out of the pool; returned to it when dropped.
 pub(crate) type Pooled = Object<Manager>;
 
+/// read_only_sql_transaction: a write refused by a server that does not accept writes.
+const READ_ONLY_TRANSACTION: &str = "25006";
+
 /// How long a cancelled statement may take to end before its connection is given up.
 pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
@@ -351,6 +354,22 @@ impl PoolCore {
         Error::PoolTimeout { timeout_ms: wait, limit: self.settings.connection_limit }
     }
 
+    /// Every host with its role now, as JSON (`pgwarden doctor`).
+    pub(crate) async fn host_roles(&self) -> Result<String, Error> {
+        Ok(serde_json::Value::Array(self.pool.manager().roles().await?).to_string())
+    }
+
+    /// `getPoolStats().failovers`: how many times new connections moved to another host, and
+    /// the last move.
+    pub(crate) fn failovers(&self) -> serde_json::Value {
+        let (count, last) = self.pool.manager().placement.moves();
+        serde_json::json!({
+            "count": count,
+            "lastFrom": last.as_ref().map(|m| m.from.clone()),
+            "lastTo": last.as_ref().map(|m| m.to.clone()),
+        })
+    }
+
     /// Whether a statement has checked out a connection yet (the pool is no longer lazy).
     pub(crate) fn was_used(&self) -> bool {
         self.used.load(Ordering::Relaxed)
@@ -437,6 +456,7 @@ impl PoolCore {
         let work = execute(conn, sql, &params, &self.settings, opts.style, several);
         let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
+        let out = self.failover_check(conn, out);
         let (ms, slow) = self.finished(conn, sql, started, &out);
         if let Err(e @ Error::Interrupted { why: Interruption::Timeout { .. }, .. }) = &out {
             tracing::warn!(pool = self.id, "{}: {}", e.message(), crate::stats::cut_sql(sql));
@@ -453,6 +473,27 @@ impl PoolCore {
         out
     }
 
+    /// A write refused as read-only (25006) on a pool meant for the primary: its server is no
+    /// longer the primary (a failover). The connection is closed, every connection opened
+    /// before is closed at its next checkout, and the error says the statement did nothing.
+    fn failover_check<T>(&self, conn: &mut Conn, out: Result<T, Error>) -> Result<T, Error> {
+        match out {
+            Err(Error::Server { fields, maybe_committed: false })
+                if fields.code == READ_ONLY_TRANSACTION && self.settings.target_session_attrs.wants_primary() =>
+            {
+                conn.broken = true;
+                self.pool.manager().placement.demote();
+                tracing::warn!(
+                    pool = self.id,
+                    "the server at {} refused a write as read-only: it is no longer the primary; reconnecting",
+                    conn.address
+                );
+                Err(Error::Failover { address: conn.address.to_string(), fields })
+            }
+            other => other,
+        }
+    }
+
     /// Runs a multi-statement script (simple protocol), counted like one statement and
     /// bounded like one.
     pub(crate) async fn script(&self, conn: &mut Conn, sql: &str, opts: &QueryOptions) -> Result<(), Error> {
@@ -462,6 +503,7 @@ impl PoolCore {
         let work = execute_script(conn, sql);
         let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
+        let out = self.failover_check(conn, out);
         self.finished(conn, sql, started, &out);
         out
     }

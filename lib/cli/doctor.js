@@ -170,6 +170,7 @@ async function doctor (args, io, env = process.env) {
       settings: sources,
       server: { version: server.facts.version, maxConnections: server.facts.max_connections, superuserReservedConnections: server.facts.reserved, byState: server.byState, byApplication: server.byApplication },
       recommendation: rec,
+      hosts: JSON.parse(await pool._native.hostRoles()),
       replicas: pool.getPoolStats().replicas.servers.map(({ address, state, lagMs }) => ({ address, state, lagMs })),
       warnings: [...warnings(settings, sources, server, rec), ...pool._native.replicaReasons()],
       problems: problems(server, cfg.longMs),
@@ -195,6 +196,8 @@ function text (r) {
   const rec = r.recommendation
   lines.push('', `recommended connectionLimit per worker: ${rec.perWorker} ` +
     `((cores × 2) + 1 with ${rec.serverCores ?? '?'} cores from ${rec.coresFrom}; at most ${rec.capPerWorker} so ${rec.workers} worker(s) stay under ${Math.round(SHARE_OF_MAX * 100)}% of ${rec.slots} slots)`)
+  lines.push('', `hosts (target_session_attrs=${r.settings.find((s) => s.name === 'targetSessionAttrs').value})`)
+  for (const x of r.hosts) lines.push(`  ${x.address.padEnd(28)} ${x.role || `unreachable: ${x.error}`}`)
   lines.push('', r.replicas.length ? 'read replicas (state, lag)' : 'read replicas: none')
   for (const x of r.replicas) lines.push(`  ${x.address.padEnd(28)} ${x.state.padEnd(8)} ${x.lagMs === null ? 'unknown' : `${x.lagMs} ms`}`)
   lines.push('', r.warnings.length ? 'warnings' : 'warnings: none')

@@ -129,6 +129,10 @@ impl NativePool {
             "slowQueryThreshold": st.slow_query_threshold_ms,
         });
         v["replicas"] = self.replicas.snapshot();
+        v["failovers"] = match self.core().or_else(|_| self.ending.lock().ok().and_then(|g| g.clone()).ok_or(())) {
+            Ok(core) => core.failovers(),
+            Err(()) => serde_json::json!({ "count": 0, "lastFrom": null, "lastTo": null }),
+        };
         v.to_string()
     }
 
@@ -391,6 +395,13 @@ impl NativePool {
     #[napi]
     pub fn replica_reasons(&self) -> Vec<String> {
         self.replicas.reasons()
+    }
+
+    /// Every host of the connection string with its role now (`pgwarden doctor`), as JSON
+    /// `[{ address, role } | { address, error }]`; the connections it opens are not pooled.
+    #[napi]
+    pub async fn host_roles(&self) -> napi::Result<String> {
+        guarded(None, async { self.core()?.host_roles().await }).await
     }
 
     /// Probes every replica now (`pgwarden doctor`), so their state is current.

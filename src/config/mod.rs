@@ -121,6 +121,68 @@ impl Int8Mode {
     }
 }
 
+/// Which server a new connection accepts, as libpq's `target_session_attrs` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TargetSessionAttrs {
+    /// Any server that accepts the connection.
+    Any,
+    /// One that accepts writes (`transaction_read_only` off).
+    ReadWrite,
+    /// One that refuses writes (`transaction_read_only` on).
+    ReadOnly,
+    /// One that is not in recovery.
+    Primary,
+    /// One that is in recovery (a standby).
+    Standby,
+    /// A standby when one answers, else any server.
+    PreferStandby,
+}
+
+impl TargetSessionAttrs {
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "any" => Self::Any,
+            "read-write" => Self::ReadWrite,
+            "read-only" => Self::ReadOnly,
+            "primary" => Self::Primary,
+            "standby" => Self::Standby,
+            "prefer-standby" => Self::PreferStandby,
+            _ => return None,
+        })
+    }
+
+    /// The name libpq gives it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::ReadWrite => "read-write",
+            Self::ReadOnly => "read-only",
+            Self::Primary => "primary",
+            Self::Standby => "standby",
+            Self::PreferStandby => "prefer-standby",
+        }
+    }
+
+    /// Whether a server in recovery (`in_recovery`) or refusing writes (`read_only`) is
+    /// acceptable; `strict` is false on prefer-standby's second pass, where any server is.
+    pub(crate) fn accepts(self, in_recovery: bool, read_only: bool, strict: bool) -> bool {
+        match self {
+            Self::Any => true,
+            Self::ReadWrite => !read_only,
+            Self::ReadOnly => read_only,
+            Self::Primary => !in_recovery,
+            Self::Standby => in_recovery,
+            Self::PreferStandby => in_recovery || !strict,
+        }
+    }
+
+    /// Whether a pool with this target is meant for writes: its connections move to the new
+    /// primary after a failover.
+    pub(crate) fn wants_primary(self) -> bool {
+        matches!(self, Self::ReadWrite | Self::Primary)
+    }
+}
+
 /// Everything a pool needs, merged and validated. Times are in milliseconds; 0 means "none".
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Settings {
@@ -128,6 +190,13 @@ pub(crate) struct Settings {
     pub host: String,
     /// Server port.
     pub port: u16,
+    /// Every host with its port, in the order given (`host`/`port` are the first); a new
+    /// connection tries them in order (or shuffled with `load_balance_random`).
+    pub hosts: Vec<(String, u16)>,
+    /// Which server a new connection accepts (libpq's target_session_attrs).
+    pub target_session_attrs: TargetSessionAttrs,
+    /// Try the hosts in a random order (libpq's load_balance_hosts=random).
+    pub load_balance_random: bool,
     /// Role to connect as.
     pub user: String,
     /// Password, if any.
@@ -192,9 +261,9 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
-    /// `host:port` (or the socket path), safe to print.
+    /// `host:port` (or the socket path), safe to print; every host for a list.
     pub(crate) fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
+        self.hosts.iter().map(|(h, p)| format!("{h}:{p}")).collect::<Vec<_>>().join(",")
     }
 
     /// A summary safe to show in `inspect(pool)`: no password.
@@ -214,6 +283,9 @@ impl Settings {
             "circuitBreaker": self.circuit_breaker.map(|(n, ms)| json!({ "failureThreshold": n, "cooldownMs": ms })),
             "replicas": self.replica_urls.iter().map(|u| redact_url(u)).collect::<Vec<_>>(),
             "maxReplicaLagMs": self.max_replica_lag_ms,
+            "hosts": self.hosts.iter().map(|(h, p)| json!({ "host": h, "port": p })).collect::<Vec<_>>(),
+            "targetSessionAttrs": self.target_session_attrs.name(),
+            "loadBalanceHosts": if self.load_balance_random { "random" } else { "disable" },
         })
     }
 }
@@ -345,7 +417,7 @@ fn replica(
         .options
         .iter()
         .filter(|(k, _)| *k != connection.option && *k != list.option && !overridden(k))
-        .filter(|(k, _)| table::setting(k).is_ok_and(|s| s.kind != table::Kind::AddressPart))
+        .filter(|(k, _)| table::setting(k).is_ok() && !table::is_address_option(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let inputs = Inputs { options: &options, url: params, env: primary.env };
@@ -364,7 +436,10 @@ fn settings(
     mut warnings: Vec<String>,
     sources: Vec<(&'static str, String)>,
 ) -> Result<Settings, Error> {
-    let Address { host, port, user, password, database, .. } = address;
+    let Address { hosts, user, password, database, .. } = address;
+    let (host, port) = hosts[0].clone();
+    let target = v.text("targetSessionAttrs")?;
+    let balance = v.text("loadBalanceHosts")?;
     let pgbouncer = v.flag("pgbouncer")?;
     let schema = v.opt_text("schema")?;
     let idle_in_transaction_timeout_ms = v.opt_ms("idleInTransactionTimeoutMs")?;
@@ -385,6 +460,10 @@ fn settings(
     Ok(Settings {
         host,
         port,
+        hosts,
+        target_session_attrs: TargetSessionAttrs::from_name(&target)
+            .ok_or_else(|| unmapped("targetSessionAttrs", &target))?,
+        load_balance_random: balance == "random",
         user,
         password,
         database,

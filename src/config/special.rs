@@ -46,10 +46,8 @@ fn given_by_parts(options: &Map<String, Value>, env: &HashMap<String, String>) -
 
 /// Where to connect and as whom.
 pub(super) struct Address {
-    /// Host, IP address or socket directory.
-    pub(super) host: String,
-    /// Port.
-    pub(super) port: u16,
+    /// Every host with its port, in the order given (libpq's multi-host lists).
+    pub(super) hosts: Vec<(String, u16)>,
     /// Role.
     pub(super) user: String,
     /// Password, if any.
@@ -82,12 +80,8 @@ pub(super) fn address(
     let value = |found: Option<(String, String)>| found.map(|(v, _)| v);
     let host =
         value(part("host", Some(url.host).filter(|h| !h.is_empty()), None)?).unwrap_or_else(|| "localhost".into());
-    let port = match part("port", url.port.map(|p| p.to_string()), None)? {
-        Some((p, from)) => {
-            p.parse().map_err(|_| Error::Config(format!("Invalid port: '{p}' from {from} (expected a port number)")))?
-        }
-        None => 5432,
-    };
+    let hosts = pair_ports(&host, part("port", url.port, None)?)?;
+    let (host, port) = hosts[0].clone();
     let user = value(part("user", url.user, base.map(|b| b.user.clone()))?).unwrap_or_else(|| "postgres".into());
     let given = value(part("password", url.password, None)?);
     let database =
@@ -109,7 +103,34 @@ pub(super) fn address(
             }
         }
     }
-    Ok(Address { host, port, user, password, database, sources })
+    Ok(Address { hosts, user, password, database, sources })
+}
+
+/// Pairs a host list (`a,b`) with its ports as libpq does: one port for every host, or one per
+/// host (an empty entry, or no port at all, is 5432).
+fn pair_ports(hosts: &str, ports: Option<(String, String)>) -> Result<Vec<(String, u16)>, Error> {
+    let hosts: Vec<&str> = hosts.split(',').map(str::trim).collect();
+    if hosts.iter().any(|h| h.is_empty()) {
+        return Err(Error::Config(format!("Invalid host list '{}': an entry is empty", hosts.join(","))));
+    }
+    let (text, from) = ports.unwrap_or_default();
+    let parsed = text
+        .split(',')
+        .map(|p| match p.trim() {
+            "" => Ok(5432),
+            p => p
+                .parse::<u16>()
+                .map_err(|_| Error::Config(format!("Invalid port: '{p}' from {from} (expected a port number)"))),
+        })
+        .collect::<Result<Vec<u16>, Error>>()?;
+    match parsed.len() {
+        1 => Ok(hosts.iter().map(|h| (h.to_string(), parsed[0])).collect()),
+        n if n == hosts.len() => Ok(hosts.iter().map(|h| h.to_string()).zip(parsed).collect()),
+        n => Err(Error::Config(format!(
+            "Invalid port list '{text}' from {from}: {n} ports for {} hosts (give one port, or one per host)",
+            hosts.len()
+        ))),
+    }
 }
 
 /// A part's value and where it came from: its option, its URL parameter, the URL's own part,

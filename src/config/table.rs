@@ -225,6 +225,22 @@ pub(super) const SETTINGS: &[Setting] = &[
     },
     Setting { option: "pgbouncer", url: &["pgbouncer"], kind: K::Bool, default: D::Flag(false), ..ROW },
     Setting {
+        option: "targetSessionAttrs",
+        url: &["target_session_attrs"],
+        env: &["PGTARGETSESSIONATTRS"],
+        kind: K::OneOf(&["any", "read-write", "read-only", "primary", "standby", "prefer-standby"]),
+        default: D::Str("any"),
+        ..ROW
+    },
+    Setting {
+        option: "loadBalanceHosts",
+        url: &["load_balance_hosts"],
+        env: &["PGLOADBALANCEHOSTS"],
+        kind: K::OneOf(&["disable", "random"]),
+        default: D::Str("disable"),
+        ..ROW
+    },
+    Setting {
         option: "statementCacheSize",
         url: &["statement_cache_size"],
         env: &["DB_STATEMENT_CACHE_SIZE"],
@@ -321,9 +337,20 @@ pub(super) fn address_rows() -> impl Iterator<Item = &'static Setting> {
     SETTINGS.iter().filter(|s| s.kind == Kind::AddressPart)
 }
 
-/// Whether `key` is a URL parameter of the address (the primary's is not a replica's).
+/// Settings that choose among a URL's own hosts: a replica URL never inherits them from the
+/// primary's (a primary's `target_session_attrs=read-write` would refuse every standby).
+const PER_HOST_LIST: [&str; 2] = ["targetSessionAttrs", "loadBalanceHosts"];
+
+/// Whether `key` is a URL parameter of the address (the primary's is not a replica's): its
+/// parts, and the settings that choose among its hosts.
 pub(super) fn is_address_key(key: &str) -> bool {
     address_rows().any(|s| s.url.contains(&key))
+        || SETTINGS.iter().any(|s| PER_HOST_LIST.contains(&s.option) && s.url.contains(&key))
+}
+
+/// Whether option `name` belongs to one URL's address (see [`is_address_key`]).
+pub(super) fn is_address_option(name: &str) -> bool {
+    PER_HOST_LIST.contains(&name) || setting(name).is_ok_and(|s| s.kind == Kind::AddressPart)
 }
 
 /// The row of `option`.

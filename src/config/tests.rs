@@ -278,6 +278,8 @@ fn env_names_come_from_the_table_in_order() {
             "DATABASE_QUERY_TIMEOUT",
             "DATABASE_STATEMENT_TIMEOUT",
             "DATABASE_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
+            "PGTARGETSESSIONATTRS",
+            "PGLOADBALANCEHOSTS",
             "DB_STATEMENT_CACHE_SIZE",
             "DB_SLOW_QUERY_THRESHOLD",
             "SLOW_QUERY_THRESHOLD",

@@ -5,10 +5,12 @@ use crate::error::Error;
 /// The parts of a connection URL.
 #[derive(Default)]
 pub(super) struct ParsedUrl {
-    /// Host, IP address (without brackets) or socket directory; empty when the URL has none.
+    /// Host, IP address (without brackets) or socket directory; several, comma-separated, for
+    /// a URL that lists several (`h1:p1,h2:p2`); empty when the URL has none.
     pub(super) host: String,
-    /// Port, when the URL gives one.
-    pub(super) port: Option<u16>,
+    /// Port, when the URL gives one; for several hosts, their ports comma-separated (an empty
+    /// entry where a host has none).
+    pub(super) port: Option<String>,
     /// User, when the URL gives one.
     pub(super) user: Option<String>,
     /// Password, when the URL gives one.
@@ -47,17 +49,49 @@ fn decode(s: &str) -> String {
     percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
+/// The host list of a URL naming several hosts (`h1:p1,h2:p2`, as libpq reads it), which the
+/// URL parser refuses: the URL with the list replaced by one placeholder host, and the hosts
+/// and the ports, each comma-separated. `None` for a URL with one host.
+fn host_list(raw: &str) -> Option<(String, String, String)> {
+    let start = raw.find("://")? + 3;
+    let end = raw[start..].find(['/', '?', '#']).map_or(raw.len(), |e| start + e);
+    let at = raw[start..end].rfind('@').map_or(start, |a| start + a + 1);
+    let list = &raw[at..end];
+    if !list.contains(',') {
+        return None;
+    }
+    let (hosts, ports): (Vec<String>, Vec<String>) = list.split(',').map(host_and_port).unzip();
+    Some((format!("{}several-hosts{}", &raw[..at], &raw[end..]), hosts.join(","), ports.join(",")))
+}
+
+/// `host[:port]` or `[ipv6][:port]` as (decoded host, port text; empty when none).
+fn host_and_port(entry: &str) -> (String, String) {
+    let (host, port) = match entry.strip_prefix('[').and_then(|e| e.split_once(']')) {
+        Some((v6, rest)) => (v6, rest.strip_prefix(':').unwrap_or("")),
+        None => entry.rsplit_once(':').unwrap_or((entry, "")),
+    };
+    (decode(host), port.to_string())
+}
+
 /// Parses `raw`, a postgres:// URL; errors name `source` and show the URL without its password.
 pub(super) fn parse_url(raw: &str, source: &str) -> Result<ParsedUrl, Error> {
     let bad = |why: &str| Error::Config(format!("Invalid connectionString from {source}: {why} ({})", redact_url(raw)));
-    let url = url::Url::parse(raw).map_err(|e| bad(&format!("unparsable URL: {e}")))?;
+    let list = host_list(raw);
+    let parsable = list.as_ref().map_or(raw, |(rewritten, _, _)| rewritten.as_str());
+    let url = url::Url::parse(parsable).map_err(|e| bad(&format!("unparsable URL: {e}")))?;
     if url.scheme() != "postgres" && url.scheme() != "postgresql" {
         return Err(bad("the scheme must be postgres:// or postgresql://"));
     }
-    let host = url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string();
+    let (host, port) = match list {
+        Some((_, hosts, ports)) => (hosts, Some(ports).filter(|p| p.chars().any(|c| c != ','))),
+        None => (
+            url.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']').to_string(),
+            url.port().map(|p| p.to_string()),
+        ),
+    };
     let user = Some(decode(url.username())).filter(|u| !u.is_empty());
     let password = url.password().map(decode);
     let database = Some(decode(url.path().trim_start_matches('/'))).filter(|d| !d.is_empty());
     let params = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    Ok(ParsedUrl { host, port: url.port(), user, password, database, params })
+    Ok(ParsedUrl { host, port, user, password, database, params })
 }
