@@ -186,9 +186,14 @@ function derive (r) {
   }
 }
 
-function buildTable (results, pgbenchResults, drivers, withPgbench) {
+function buildTable (results, pgbenchResults, drivers, withPgbench, skipped) {
   const cols = ['pgwarden', ...PEERS].filter((d) => drivers.includes(d))
+  // A "best peer" is only the best of all peers: with one missing, no ratio is claimed.
+  const missing = PEERS.filter((d) => !drivers.includes(d) || skipped[d])
   const head = ['Workload', ...cols.map((d) => LABEL[d]), ...(withPgbench ? ['pgbench'] : []), 'pgwarden / best peer']
+  const title = missing.length
+    ? `**Not measured: ${missing.map((d) => LABEL[d]).join(', ')}${missing.some((d) => skipped[d]) ? ` (${missing.filter((d) => skipped[d]).map((d) => `${LABEL[d]}: ${skipped[d]}`).join('; ')})` : ''}. No "best peer" ratio is computed without every peer.**\n\n`
+    : ''
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`]
   for (const row of ROWS) {
     if (!results[row.w]) continue
@@ -206,13 +211,13 @@ function buildTable (results, pgbenchResults, drivers, withPgbench) {
     if (row.bench && pgbenchResults[row.w] && pgbenchResults[row.w].length) bench = row.fmt(median(pgbenchResults[row.w].map(row.bench)))
     const peers = PEERS.map((d) => vals[d]).filter((v) => v != null && v > 0)
     let ratio = '—'
-    if (vals.pgwarden != null && peers.length) {
+    if (vals.pgwarden != null && peers.length && !missing.length) {
       const best = row.higher ? Math.max(...peers) : Math.min(...peers)
       ratio = `${(vals.pgwarden / best).toFixed(2)}x`
     }
     lines.push(`| ${[row.label, ...cells, ...(withPgbench ? [bench] : []), ratio].join(' | ')} |`)
   }
-  return lines.join('\n')
+  return title + lines.join('\n')
 }
 
 // ---- main ---------------------------------------------------------------------------------
@@ -297,7 +302,7 @@ async function main () {
       if (longResult.error) oddities.push(`long/pgwarden: ${longResult.error.split('\n')[0]}`)
     }
 
-    const table = buildTable(results, pgbenchResults, drivers, withPgbench)
+    const table = buildTable(results, pgbenchResults, drivers, withPgbench, skipped)
     const info = machine(serverVersion)
     const notes = []
     for (const [d, why] of Object.entries(skipped)) notes.push(`${LABEL[d]} skipped: ${why}`)
@@ -319,12 +324,23 @@ async function main () {
 
     if (o.write) {
       const file = path.join(ROOT, 'docs', 'BENCHMARKS.md')
-      fs.writeFileSync(file, renderDoc({ o, command, table, info, longText, notes, oddities }))
+      fs.writeFileSync(file, renderDoc({ o, command, table, info, longText, notes, oddities }) + handWritten(file))
       log(`wrote ${path.relative(ROOT, file)}`)
     }
   } finally {
     await cluster.destroy()
   }
+}
+
+// The sections this runner writes; everything after them in BENCHMARKS.md is written by hand
+// (other benchmarks, profiles) and kept when the file is written again.
+const GENERATED = ['Command', 'Machine', 'Results', 'How the numbers are taken']
+
+/** The hand-written rest of `file`: from its first section this runner does not write. */
+function handWritten (file) {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : ''
+  const m = [...text.matchAll(/^## (.+)$/gm)].find((h) => !GENERATED.includes(h[1].trim()))
+  return m ? '\n' + text.slice(m.index) : ''
 }
 
 function renderDoc ({ o, command, table, info, longText, notes, oddities }) {
