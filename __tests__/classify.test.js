@@ -35,7 +35,7 @@ const RETRYABLE = {
 }
 const RETRYABLE_CODES = Object.keys(RETRYABLE)
 
-// Non-retryable codes; kind where the contract pins it (undefined: only "not retryable").
+// Non-retryable codes; the kind where docs/API.md names one (undefined: only "not retryable").
 const NON_RETRYABLE = {
   23505: 'constraint',
   42601: 'syntax',

@@ -35,7 +35,7 @@ test('the pgwarden tarball lists only what belongs: entry points, types, lib, bi
   expect(listing.files.filter((f) => !BELONGS.test(f))).toEqual([])
   expect(listing.files).toEqual(expect.arrayContaining([
     'index.js', 'index.d.ts', 'native.js', 'native.d.ts', 'express.d.ts', 'prisma.d.ts', 'pg.d.ts',
-    'lib/native.js', 'lib/express.js', 'lib/prisma.js', 'lib/pg/index.js', 'bin/pgwarden.js', 'README.md', 'docs/CONFIGURATION.md'
+    'lib/native.js', 'lib/express.js', 'lib/prisma.js', 'lib/pg/index.js', 'bin/pgwarden.js', 'README.md', 'CHANGELOG.md', 'docs/API.md', 'docs/CONFIGURATION.md'
   ]))
   // Every exports target and the bin are in it.
   const targets = Object.values(pkg.exports).flatMap((e) => typeof e === 'string' ? [e] : Object.values(e))
