@@ -1,4 +1,5 @@
 // Type definitions for pgwarden.
+import { EventEmitter } from 'node:events'
 
 /** A console-like logger; pino works as is. */
 export interface Logger {
@@ -343,7 +344,30 @@ export interface SlowQueryEvent { query: string; durationMs: number; duration: n
 export interface QueryEvent { query: string; durationMs: number; rowCount: number | null; error?: PgWardenError; params?: QueryValue[] }
 export interface HighUtilizationEvent { utilization: number; active: number; limit: number }
 
-export declare class Pool {
+/** LISTEN/NOTIFY: a NOTIFY on a channel a connection of the pool LISTENs to (hold one with acquire()). */
+export interface NotificationMessage { name: 'notification'; processId: number; channel: string; payload: string }
+/** A NOTICE (RAISE NOTICE, "… does not exist, skipping") from any of the pool's connections. */
+export interface NoticeMessage { name: 'notice'; severity: string; code: string; message: string; detail?: string; hint?: string; where?: string }
+
+/** The events of a Pool and the arguments of their listeners. */
+export interface PoolEvents {
+  /** A statement slower than slowQueryThresholdMs (without a listener, a warning is logged instead). */
+  slowQuery: [event: SlowQueryEvent]
+  /** Every statement, after it settled. */
+  query: [event: QueryEvent]
+  /** Utilization crossed utilizationAlertThreshold (at most once per utilizationAlertCooldownMs). */
+  highUtilization: [event: HighUtilizationEvent]
+  /** An idle connection failed (the pool replaces it); without a listener it is logged, never thrown. */
+  error: [err: PgWardenError]
+  notification: [message: NotificationMessage]
+  notice: [message: NoticeMessage]
+}
+
+/** A listener of the Pool event `E`. */
+export type PoolListener<E extends keyof PoolEvents> = (...args: PoolEvents[E]) => void
+
+/** A Node.js EventEmitter: see PoolEvents for its events and their payloads. */
+export declare class Pool extends EventEmitter {
   constructor(options?: PoolOptions | string)
   readonly logger: Logger
   /** Whether end() was called. */
@@ -377,15 +401,17 @@ export declare class Pool {
   getDatabaseStats(opts?: { limit?: number }): Promise<DatabaseStats>
   end(opts?: EndOptions): Promise<void>
   disconnect(opts?: EndOptions): Promise<void>
-  on(event: 'slowQuery', listener: (e: SlowQueryEvent) => void): this
-  on(event: 'query', listener: (e: QueryEvent) => void): this
-  on(event: 'highUtilization', listener: (e: HighUtilizationEvent) => void): this
-  on(event: 'error', listener: (err: PgWardenError) => void): this
-  /** NOTIFY on a channel a connection of this pool LISTENs to (hold one with acquire()). */
-  on(event: 'notification', listener: (m: { name: 'notification'; processId: number; channel: string; payload: string }) => void): this
-  /** A NOTICE (RAISE NOTICE, "… does not exist, skipping") from any of the pool's connections. */
-  on(event: 'notice', listener: (m: { name: 'notice'; severity: string; code: string; message: string; detail?: string; hint?: string; where?: string }) => void): this
-  off(event: string, listener: (...args: never[]) => void): this
+  on<E extends keyof PoolEvents>(event: E, listener: PoolListener<E>): this
+  addListener<E extends keyof PoolEvents>(event: E, listener: PoolListener<E>): this
+  prependListener<E extends keyof PoolEvents>(event: E, listener: PoolListener<E>): this
+  once<E extends keyof PoolEvents>(event: E, listener: PoolListener<E>): this
+  prependOnceListener<E extends keyof PoolEvents>(event: E, listener: PoolListener<E>): this
+  off<E extends keyof PoolEvents>(event: E, listener: PoolListener<E>): this
+  removeListener<E extends keyof PoolEvents>(event: E, listener: PoolListener<E>): this
+  removeAllListeners(event?: keyof PoolEvents): this
+  emit<E extends keyof PoolEvents>(event: E, ...args: PoolEvents[E]): boolean
+  listenerCount<E extends keyof PoolEvents>(event: E, listener?: PoolListener<E>): number
+  listeners<E extends keyof PoolEvents>(event: E): PoolListener<E>[]
   toJSON(): Record<string, unknown>
 }
 

@@ -35,7 +35,7 @@ const RETRYABLE = {
 }
 const RETRYABLE_CODES = Object.keys(RETRYABLE)
 
-// Non-retryable codes; kind where the contract pins it (undefined: only "not retryable").
+// Non-retryable codes; the kind where docs/API.md names one (undefined: only "not retryable").
 const NON_RETRYABLE = {
   23505: 'constraint',
   42601: 'syntax',
@@ -49,9 +49,6 @@ const NON_RETRYABLE = {
 }
 const NON_RETRYABLE_CODES = Object.keys(NON_RETRYABLE)
 
-const SQLSTATE = /^[0-9A-Z]{5}$/
-const isSqlState = (code) => SQLSTATE.test(code) && !/^P\d{4}$/.test(code)
-const isPrisma = (code) => /^P\d{4}$/.test(code)
 const isSystem = (code) => /^E[A-Z_]+$/.test(code) && !code.startsWith('ERR_')
 
 // --- the shapes users have ---------------------------------------------------------------

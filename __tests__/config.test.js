@@ -13,7 +13,7 @@ const { failure, thrownBy, recordingLogger } = require('./helpers/common')
 const APP = `pgw_config_${process.pid}`
 const silent = { debug () {}, info () {}, warn () {}, error () {} }
 
-// Every environment variable the contract names, saved and cleared around each test.
+// Every environment variable docs/CONFIGURATION.md names, saved and cleared around each test.
 const ENV_NAMES = [
   'DATABASE_URL', 'DB_CONNECTION_LIMIT', 'DATABASE_CONNECTION_LIMIT', 'DATABASE_POOL_SIZE',
   'DB_POOL_TIMEOUT', 'DATABASE_POOL_TIMEOUT', 'DATABASE_CONNECT_TIMEOUT', 'DB_QUERY_TIMEOUT',

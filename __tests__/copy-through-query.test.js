@@ -14,7 +14,7 @@ test.each([
   ['query, COPY FROM STDIN', (p) => p.query('COPY items FROM STDIN')],
   ['query, COPY TO STDOUT', (p) => p.query('copy (SELECT 1) to stdout with (format csv)')],
   ['executeScript, COPY FROM STDIN', (p) => p.executeScript('COPY items FROM STDIN')],
-  ['stream, COPY TO STDOUT', async (p) => { for await (const row of p.stream('COPY items TO STDOUT')) void row }]
+  ['stream, COPY TO STDOUT', async (p) => { for await (const row of p.stream('COPY items TO STDOUT')) void row }], // eslint-disable-line no-void -- drains the stream
 ])('%s: ERR_PGWARDEN_PARAMS before anything is sent; the connection stays good', async (_, run) => {
   const pool = db.makePool({ connectionLimit: 1 })
   await pool.query('SELECT 1')

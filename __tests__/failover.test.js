@@ -169,11 +169,11 @@ describe('a real failover with synchronous replication', () => {
     const unknown = []
     const sent = new Map() // id → times a statement inserting it was sent
     let next = 1
-    let stop = false
+    const writing = { on: true } // turned off by the test once the failover is over
     let stoppedAt = null // the primary is down
     let resumedAt = null // the first write acknowledged after that
     const writer = async () => {
-      while (!stop) {
+      while (writing.on) {
         const id = next++
         try {
           await withRetry(async () => {
@@ -196,7 +196,7 @@ describe('a real failover with synchronous replication', () => {
     await standby.promote()
     const promotedAt = Date.now()
     await sleep(3000)
-    stop = true
+    writing.on = false
     await Promise.all(writers)
 
     expect(before).toBeGreaterThan(0)

@@ -316,7 +316,7 @@ describe('metrics() over time', () => {
     await pool.query('SELECT 1')
     await pool.query('SELEC 1').catch(() => {})
     const b = parseExposition(pool.metrics())
-    for (const [name, f] of a.families) {
+    for (const [, f] of a.families) {
       if (f.type !== 'counter' && f.type !== 'histogram') continue
       for (const s of f.samples) {
         if (s.name.endsWith('_sum')) continue

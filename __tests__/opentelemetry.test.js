@@ -285,7 +285,7 @@ describe('switching it on', () => {
 })
 
 describe('next to @opentelemetry/instrumentation-pg', () => {
-  // Differences, on purpose (see README, OpenTelemetry):
+  // Differences, on purpose (see docs/API.md, OpenTelemetry):
   // - the span name is the conventions' `{db.operation.name} {db.namespace}`; instrumentation-pg
   //   prefixes it with `pg.query:`;
   // - pgwarden adds db.operation.name, and on failure error.type and db.response.status_code;

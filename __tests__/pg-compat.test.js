@@ -59,7 +59,7 @@ describe('values and fields match pg', () => {
   })
 
   test.each([
-    ['int2, int4, int8, oid', "SELECT 1::int2 AS a, -7::int4 AS b, 9223372036854775807::int8 AS c, 4294967295::oid AS d, count(*) AS e FROM pg_class WHERE false"],
+    ['int2, int4, int8, oid', 'SELECT 1::int2 AS a, -7::int4 AS b, 9223372036854775807::int8 AS c, 4294967295::oid AS d, count(*) AS e FROM pg_class WHERE false'],
     ['numeric, float', "SELECT 1.50::numeric AS n, 'NaN'::numeric AS nan, 0.1::float8 AS f, 'Infinity'::float4 AS inf, '-0'::float8 AS negz"],
     ['date (local midnight)', "SELECT '2024-03-10'::date AS d, '0044-03-15 BC'::date AS bc, 'infinity'::date AS inf"],
     ['interval', "SELECT '1 year 2 mons 3 days 04:05:06.789'::interval AS i, '-1 day'::interval AS neg, '0'::interval AS z"],

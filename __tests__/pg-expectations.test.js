@@ -46,7 +46,7 @@ describe("rejections carry the caller's stack", () => {
 
   test.each([
     ['query', (pool) => pool.query('SELEC 1')],
-    ['stream', async (pool) => { for await (const row of pool.stream('SELEC 1')) void row }],
+    ['stream', async (pool) => { for await (const row of pool.stream('SELEC 1')) void row }], // eslint-disable-line no-void -- drains the stream
     ['executeScript', (pool) => pool.executeScript('SELEC 1')],
     ['client query', async (pool) => {
       const c = await pool.acquire()

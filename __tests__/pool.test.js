@@ -292,7 +292,7 @@ describe('broken connections are replaced', () => {
     for (let i = 0; i < 4; i++) {
       outcomes.push(await pool.query('SELECT 1 AS one').then(() => 'ok', (e) => e.code))
     }
-    // At most one failure in all, and the contract says the very next query succeeds.
+    // At most one failure in all, and the query right after the restart succeeds (the pool's promise).
     expect(outcomes.filter((o) => o !== 'ok').length).toBeLessThanOrEqual(1)
     expect(outcomes[0]).toBe('ok')
     expect(outcomes.slice(1)).toEqual(['ok', 'ok', 'ok'])

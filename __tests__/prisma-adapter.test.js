@@ -74,7 +74,7 @@ async function workload (prisma) {
   await run('nested create', () => prisma.user.create({
     data: {
       email: 'ada@example.com', name: 'Ada', big: 9007199254740993n, score: 1.5, balance: '12345.67', born: new Date('1815-12-10'),
-      createdAt: FIXED, seen: FIXED, meta: { n: [1, 2, 3], deep: { big: 12345678901234567890 } }, avatar: Buffer.from([0, 1, 2, 250, 255]),
+      createdAt: FIXED, seen: FIXED, meta: { n: [1, 2, 3], deep: { big: 12345678901234567890 } }, avatar: Buffer.from([0, 1, 2, 250, 255]), // eslint-disable-line no-loss-of-precision -- JSON numbers arrive as doubles
       mood: 'happy', moods: ['sad', 'happy'], tags: ['a,b', 'c "d"', ''], posts: { create: [{ title: 'first' }, { title: 'second' }] }
     },
     include: { posts: true }

@@ -134,7 +134,7 @@ describe('health', () => {
     let running = true
     const ports = []
     const worker = async () => {
-      while (running) {
+      while (running) { // eslint-disable-line no-unmodified-loop-condition -- set false after the failover below
         try {
           ports.push((await where(pool)).port)
         } catch {

@@ -68,7 +68,7 @@ function shapeProblems (template, actual, path = '') {
 }
 
 describe('shape', () => {
-  test('a fresh pool: every field of the contract example, with the right types, all zero', async () => {
+  test('a fresh pool: every field of getPoolStats() as docs/API.md shows it, with the right types, all zero', async () => {
     const pool = makePool({ connectionLimit: 4 })
     const s = pool.getPoolStats()
     expect(shapeProblems(EXAMPLE, s)).toEqual([])

@@ -118,7 +118,7 @@ describe('small results', () => {
 
   test('wrong parameter count rejects ERR_PGWARDEN_PARAMS; a syntax error rejects 42601', async () => {
     const pool = makePool({ applicationName: appName('bad') })
-    const consume = async (it) => { for await (const _ of it) {} } // eslint-disable-line no-unused-vars
+    const consume = async (it) => { for await (const _ of it) {} } // eslint-disable-line no-unused-vars, no-empty -- drains the stream
     await expect(consume(pool.stream('SELECT $1::int', []))).rejects.toMatchObject({ code: 'ERR_PGWARDEN_PARAMS' })
     const err = await failure(consume(pool.stream('SELEC 1')))
     expect(err).toBeInstanceOf(PgWardenError)
@@ -226,7 +226,7 @@ describe('errors mid-stream', () => {
 
   test('with the default batch size too', async () => {
     const pool = makePool({ applicationName: appName('err2') })
-    const consume = async () => { for await (const _ of pool.stream('SELECT 1/(g-500) FROM generate_series(1,1000) g')) {} } // eslint-disable-line no-unused-vars
+    const consume = async () => { for await (const _ of pool.stream('SELECT 1/(g-500) FROM generate_series(1,1000) g')) {} } // eslint-disable-line no-unused-vars, no-empty -- drains the stream
     await expect(consume()).rejects.toMatchObject({ code: '22012' })
   })
 })

@@ -44,13 +44,13 @@ const SCALARS = [
   ["'int4pl(int4,int4)'::regprocedure"],
   ["'pg_catalog'::regnamespace"],
   ["'english'::regconfig"],
-  ["txid_current_snapshot()"],
-  ["pg_current_snapshot()"],
+  ['txid_current_snapshot()'],
+  ['pg_current_snapshot()'],
   ["'12.34'::money"],
   ["'a=>1'::tags"],
   ["ROW(1, 'a=>1'::hstore)"],
   ["ROW('k', 'x=>y')::pair"],
-  ["int4range(1, 10)"],
+  ['int4range(1, 10)'],
   ["show_trgm('cat')"],
   ["similarity('word', 'two words')"]
 ]
@@ -124,6 +124,6 @@ describe.each(['named', 'unnamed'])('%s statements', (path) => {
 
 test('streamed rows of extension types are the same text', async () => {
   const rows = []
-  for await (const row of pools.named.stream("SELECT attrs, ARRAY[path] AS paths FROM docs")) rows.push(row)
+  for await (const row of pools.named.stream('SELECT attrs, ARRAY[path] AS paths FROM docs')) rows.push(row)
   expect(rows).toEqual([{ attrs: '"a"=>"1", "b c"=>NULL', paths: ['top.science.astronomy'] }])
 })

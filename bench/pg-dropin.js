@@ -21,10 +21,12 @@ const { Pool } = driver === 'pg' ? require('pg') : require('pgwarden/pg')
   const cluster = await Cluster.start({ settings: { max_connections: 100 } })
   try {
     for (const [name, sql] of [['SELECT 1', 'SELECT 1'], ['100 rows', 'SELECT g, g::text AS t FROM generate_series(1, 100) g']]) {
-      for (const round of [1, 2]) for (const d of ['pg', 'pgwarden/pg']) {
-        const out = spawnSync(process.execPath, ['-e', CELL, d, cluster.url, sql, '5'], { cwd: ROOT, encoding: 'utf8' })
-        const r = JSON.parse(out.stdout.trim().split('\n').pop())
-        console.log(`| ${name} | ${d} | round ${round} | ${Math.round(r.qps)} q/s | ${r.cpuPer1k.toFixed(1)} ms CPU per 1k |`)
+      for (const round of [1, 2]) {
+        for (const d of ['pg', 'pgwarden/pg']) {
+          const out = spawnSync(process.execPath, ['-e', CELL, d, cluster.url, sql, '5'], { cwd: ROOT, encoding: 'utf8' })
+          const r = JSON.parse(out.stdout.trim().split('\n').pop())
+          console.log(`| ${name} | ${d} | round ${round} | ${Math.round(r.qps)} q/s | ${r.cpuPer1k.toFixed(1)} ms CPU per 1k |`)
+        }
       }
     }
   } finally { await cluster.destroy() }

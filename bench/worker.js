@@ -45,7 +45,7 @@ const ADAPTERS = {
     } catch (e) {
       throw skip(`pg-native failed to load: ${e.message}`)
     }
-    if (!native) throw skip("pg-native is not installed (npm install pg-native; it needs libpq-dev and install scripts)")
+    if (!native) throw skip('pg-native is not installed (npm install pg-native; it needs libpq-dev and install scripts)')
     return pgPoolAdapter(new native.Pool({ connectionString: url, max: pool }))
   },
   postgres ({ url, pool }) {

@@ -26,7 +26,7 @@ const isRoot = () => typeof process.getuid === 'function' && process.getuid() ==
 
 // Run a command, collect its output; reject with the command line and stderr.
 // asPostgres: PostgreSQL refuses to run as root, so go through runuser then.
-function exec(cmd, args, { input, env, cwd, timeoutMs = 60000, asPostgres = false } = {}) {
+function exec (cmd, args, { input, env, cwd, timeoutMs = 60000, asPostgres = false } = {}) {
   if (asPostgres && isRoot()) {
     args = ['-u', 'postgres', '--', cmd, ...args]
     cmd = 'runuser'
@@ -52,7 +52,7 @@ function exec(cmd, args, { input, env, cwd, timeoutMs = 60000, asPostgres = fals
 }
 
 // pg_config may come from libpq-dev without a server: require initdb next to it.
-function findBinDir() {
+function findBinDir () {
   const candidates = []
   if (process.env.PGWARDEN_PG_BINDIR) candidates.push(process.env.PGWARDEN_PG_BINDIR)
   try {
@@ -71,7 +71,7 @@ function findBinDir() {
   return found
 }
 
-function findPsql() {
+function findPsql () {
   try {
     const p = path.join(findBinDir(), 'psql')
     if (fs.existsSync(p)) return p
@@ -79,7 +79,7 @@ function findPsql() {
   return 'psql' // from PATH
 }
 
-function freePort() {
+function freePort () {
   return new Promise((resolve, reject) => {
     const srv = net.createServer()
     srv.unref()
@@ -91,7 +91,7 @@ function freePort() {
   })
 }
 
-function postgresIds() {
+function postgresIds () {
   try {
     const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim())
@@ -107,7 +107,7 @@ const confValue = (v) => (typeof v === 'number' ? String(v) : literal(v))
 // Accept a database name or a URL naming it.
 const dbName = (db) => (String(db).includes('://') ? decodeURIComponent(new URL(db).pathname.slice(1)) : String(db))
 
-function tail(file, lines = 40) {
+function tail (file, lines = 40) {
   try {
     return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
   } catch (e) {
@@ -116,7 +116,7 @@ function tail(file, lines = 40) {
 }
 
 class Cluster {
-  constructor({ url, owned = false, baseDir = null, binDir = null, notOwnedReason } = {}) {
+  constructor ({ url, owned = false, baseDir = null, binDir = null, notOwnedReason } = {}) {
     const u = new URL(url)
     this.url = url
     this.host = u.hostname
@@ -136,12 +136,12 @@ class Cluster {
   }
 
   // Wrap an existing server (e.g. PGWARDEN_TEST_URL). Admin only; no restarts.
-  static fromUrl(url, { reason } = {}) {
+  static fromUrl (url, { reason } = {}) {
     return new Cluster({ url, owned: false, notOwnedReason: reason })
   }
 
   // Create and start a private cluster. settings: extra postgresql.conf entries.
-  static async start({ settings = {} } = {}) {
+  static async start ({ settings = {} } = {}) {
     const binDir = findBinDir()
     return Cluster._create(binDir, (dataDir, baseDir) => exec(path.join(binDir, 'initdb'),
       ['-D', dataDir, '--auth=trust', '--no-locale', '-E', 'UTF8', '-U', 'postgres', '--no-sync'],
@@ -151,7 +151,7 @@ class Cluster {
   // A streaming replica of this (owned, running) cluster: pg_basebackup -R copies its data and
   // writes primary_conninfo, and the copy starts as a hot standby on its own port. An owned
   // Cluster: stop/start/destroy it like any other. initdb's pg_hba trusts local replication.
-  async replica({ settings = {} } = {}) {
+  async replica ({ settings = {} } = {}) {
     this._requireOwned('replica()')
     return Cluster._create(this.binDir, (dataDir, baseDir) => exec(path.join(this.binDir, 'pg_basebackup'),
       ['-D', dataDir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync', '-h', this.host, '-p', String(this.port), '-U', 'postgres'],
@@ -159,7 +159,7 @@ class Cluster {
   }
 
   // Promote this standby to primary; resolves once it accepts writes (pg_ctl promote -w).
-  async promote() {
+  async promote () {
     this._requireOwned('promote()')
     await this._pgCtl(['-w', '-t', '60', 'promote'])
   }
@@ -167,7 +167,7 @@ class Cluster {
   // Make this stopped cluster a standby of `primary` (standby.signal and primary_conninfo), as
   // an old primary brought back after a failover: it starts in recovery, so read-only. It may
   // not manage to stream from its new primary (their histories diverged); it stays a standby.
-  followAs(primary) {
+  followAs (primary) {
     this._requireOwned('followAs()')
     const signal = path.join(this.dataDir, 'standby.signal')
     const conf = path.join(this.dataDir, 'postgresql.conf')
@@ -181,7 +181,7 @@ class Cluster {
 
   // A new base directory, its data directory made by `makeData(dataDir, baseDir)`, then started
   // on a free port with the harness settings (appended, so they win over copied ones).
-  static async _create(binDir, makeData, settings) {
+  static async _create (binDir, makeData, settings) {
     const baseDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgwarden-pg-'))
     fs.mkdirSync(path.join(baseDir, 'sock'))
     if (isRoot()) {
@@ -219,56 +219,56 @@ class Cluster {
     }
   }
 
-  urlFor(db) {
+  urlFor (db) {
     const u = new URL(this.url)
     u.pathname = '/' + encodeURIComponent(db)
     return u.toString()
   }
 
-  _psqlArgs(url) {
+  _psqlArgs (url) {
     return ['-X', '-q', '-A', '-t', '-F', '|', '-v', 'ON_ERROR_STOP=1', '-d', url]
   }
 
-  _psql(args, input) {
+  _psql (args, input) {
     return exec(this.psqlPath, args, { input, env: { PGAPPNAME: ADMIN_APP, PGCONNECT_TIMEOUT: '10' } })
   }
 
-  static _rows(stdout) {
+  static _rows (stdout) {
     const text = stdout.replace(/\n$/, '')
     return text === '' ? [] : text.split('\n').map((line) => line.split('|'))
   }
 
   // One SQL string through psql -c (several statements run as one implicit transaction).
-  async admin(sql, { database } = {}) {
+  async admin (sql, { database } = {}) {
     const url = database ? this.urlFor(dbName(database)) : this.url
     const { stdout } = await this._psql([...this._psqlArgs(url), '-c', sql])
     return Cluster._rows(stdout)
   }
 
   // A multi-statement script through stdin; each statement runs on its own.
-  async adminScript(sql, { database } = {}) {
+  async adminScript (sql, { database } = {}) {
     const url = database ? this.urlFor(dbName(database)) : this.url
     const { stdout } = await this._psql([...this._psqlArgs(url), '-f', '-'], sql)
     return Cluster._rows(stdout)
   }
 
-  async serverVersionNum() {
+  async serverVersionNum () {
     if (this._versionNum == null) this._versionNum = Number((await this.admin('SHOW server_version_num'))[0][0])
     return this._versionNum
   }
 
-  async createDatabase(name) {
+  async createDatabase (name) {
     await this.admin(`CREATE DATABASE ${ident(name)}`)
     return this.urlFor(name)
   }
 
-  async dropDatabase(name) {
+  async dropDatabase (name) {
     const force = (await this.serverVersionNum()) >= 130000 ? ' WITH (FORCE)' : ''
     await this.admin(`DROP DATABASE IF EXISTS ${ident(dbName(name))}${force}`)
   }
 
   // Kill client backends (never the harness's own admin sessions); resolves to how many.
-  async terminateBackends({ applicationName, database } = {}) {
+  async terminateBackends ({ applicationName, database } = {}) {
     const where = ['pid <> pg_backend_pid()', "backend_type = 'client backend'", `application_name <> ${literal(ADMIN_APP)}`]
     if (applicationName != null) where.push(`application_name = ${literal(applicationName)}`)
     if (database != null) where.push(`datname = ${literal(dbName(database))}`)
@@ -279,17 +279,17 @@ class Cluster {
     return Number(rows[0][0])
   }
 
-  _requireOwned(what) {
+  _requireOwned (what) {
     if (!this.owned) throw new Error(`${what}: ${this._notOwnedReason}`)
     if (this.destroyed) throw new Error(`${what}: cluster was destroyed`)
   }
 
-  _pgCtl(args) {
+  _pgCtl (args) {
     return exec(path.join(this.binDir, 'pg_ctl'), ['-D', this.dataDir, ...args], { cwd: this.baseDir, asPostgres: true, timeoutMs: 90000 })
   }
 
   // Start (again) on the same port and data directory.
-  async start() {
+  async start () {
     this._requireOwned('start()')
     try {
       await this._pgCtl(['-w', '-t', '60', '-l', this.logFile, 'start'])
@@ -299,19 +299,19 @@ class Cluster {
     this._armExitHook()
   }
 
-  async stop({ mode = 'fast' } = {}) {
+  async stop ({ mode = 'fast' } = {}) {
     this._requireOwned('stop()')
     await this._pgCtl(['-w', '-t', '60', '-m', mode, 'stop'])
   }
 
-  async restart({ mode = 'fast' } = {}) {
+  async restart ({ mode = 'fast' } = {}) {
     this._requireOwned('restart()')
     await this.stop({ mode })
     await this.start()
   }
 
   // Stop the server (immediate) and delete everything. Safe to call twice; no-op if not owned.
-  async destroy() {
+  async destroy () {
     if (!this.owned || this.destroyed) return
     this.destroyed = true
     this._disarmExitHook()
@@ -321,7 +321,7 @@ class Cluster {
   }
 
   // Safety net: a crashed test run should not leave a postmaster behind.
-  _armExitHook() {
+  _armExitHook () {
     if (this._exitHook) return
     this._exitHook = () => {
       try {
@@ -335,12 +335,12 @@ class Cluster {
     process.on('exit', this._exitHook)
   }
 
-  _disarmExitHook() {
+  _disarmExitHook () {
     if (this._exitHook) process.removeListener('exit', this._exitHook)
     this._exitHook = null
   }
 
-  toJSON() {
+  toJSON () {
     return { url: this.url, host: this.host, port: this.port, owned: this.owned, dataDir: this.dataDir }
   }
 }

@@ -14,7 +14,7 @@ pub(crate) struct Backoff {
 }
 
 impl Default for Backoff {
-    /// 1 s, 2 s, 4 s, … up to 30 s, ±20%: what the guides our users follow do by hand.
+    /// 1 s, 2 s, 4 s, … up to 30 s, ±20%: the backoff of the hand-written retry helpers users replace.
     fn default() -> Self {
         Backoff { initial_ms: 1000.0, factor: 2.0, max_ms: 30_000.0, jitter: 0.2 }
     }

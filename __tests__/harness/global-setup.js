@@ -5,7 +5,7 @@ const fs = require('fs')
 const { Cluster } = require('../../lib/cluster')
 const { infoFile } = require('./index')
 
-module.exports = async function globalSetup() {
+module.exports = async function globalSetup () {
   const runId = Date.now().toString(36)
   let info
   if (process.env.PGWARDEN_TEST_URL) {

@@ -4,7 +4,7 @@
 const fs = require('fs')
 const { Cluster } = require('../../lib/cluster')
 
-module.exports = async function globalTeardown() {
+module.exports = async function globalTeardown () {
   const file = process.env.PGWARDEN_HARNESS_FILE
   const cluster = globalThis.__PGWARDEN_CLUSTER__
   try {

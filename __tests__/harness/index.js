@@ -16,7 +16,7 @@ const SHARED_REASON = 'the shared test server is used by other test files in par
 const infoFile = (pid) => path.join(os.tmpdir(), `pgwarden-harness-${pid}.json`)
 
 // Connection info written by global-setup.js: env var first; ppid/pid cover workers and --runInBand.
-function readInfo() {
+function readInfo () {
   const files = [process.env.PGWARDEN_HARNESS_FILE, infoFile(process.ppid), infoFile(process.pid)].filter(Boolean)
   for (const f of files) {
     try { return JSON.parse(fs.readFileSync(f, 'utf8')) } catch {}
@@ -29,7 +29,7 @@ function readInfo() {
 let shared = null
 // Cluster-like handle on the shared server: admin, adminScript, url, urlFor, createDatabase,
 // dropDatabase, terminateBackends. restart/stop/start reject (use ownedCluster()).
-function harness() {
+function harness () {
   if (shared) return shared
   const info = readInfo()
   shared = Cluster.fromUrl(info.url, info.owned ? { reason: SHARED_REASON } : {})
@@ -43,7 +43,7 @@ const tag = crypto.randomBytes(3).toString('hex')
 let counter = 0
 // Create a uniquely named database (run id, prefix, worker pid, tag, counter); resolves to its URL.
 // global-teardown drops them all when the server is not the harness's own.
-async function freshDatabase(prefix = 't') {
+async function freshDatabase (prefix = 't') {
   const h = harness()
   const clean = String(prefix).toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 24)
   const name = `pgw_${h.runId}_${clean}_${process.pid}${tag}_${++counter}`
@@ -51,7 +51,7 @@ async function freshDatabase(prefix = 't') {
 }
 
 // A private cluster for this test file (restarts, stops, settings). Call destroy() in afterAll.
-async function ownedCluster(opts) {
+async function ownedCluster (opts) {
   try {
     return await Cluster.start(opts)
   } catch (e) {

@@ -1,7 +1,7 @@
 'use strict'
 // `pgwarden doctor`: where each setting came from, the server's limits and connections, a
 // recommended connectionLimit per worker, warnings for contradicting settings, and the live
-// problems the guides look for by hand in this database (long queries, sessions idle in a
+// problems operators otherwise look for by hand with SQL in this database (long queries, sessions idle in a
 // transaction, lock waits). Exit 0 when healthy, 1 with warnings, 2 when the server cannot be reached.
 
 const os = require('node:os')

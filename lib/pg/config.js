@@ -1,7 +1,7 @@
 'use strict'
 // pg's Pool/Client configuration → pgwarden's Pool options. Keys pg has and pgwarden cannot
 // honour are rejected when they would change behaviour; the harmless ones are ignored (listed
-// in README "Coming from pg"). Defaults are pg's, not pgwarden's.
+// in docs/API.md, "Coming from pg"). Defaults are pg's, not pgwarden's.
 
 const { configError } = require('../errors')
 

@@ -1,6 +1,6 @@
 'use strict'
 // pgwarden/pg: node-postgres' API over pgwarden's pool. `require('pg')` becomes
-// `require('pgwarden/pg')`; README "Coming from pg" lists what differs.
+// `require('pgwarden/pg')`; docs/API.md, "Coming from pg", lists what differs.
 
 const types = require('pg-types')
 const { Pool } = require('./pool')
