@@ -54,8 +54,10 @@ fn decode(s: &str) -> String {
 /// and the ports, each comma-separated. `None` for a URL with one host.
 fn host_list(raw: &str) -> Option<(String, String, String)> {
     let start = raw.find("://")? + 3;
-    let end = raw[start..].find(['/', '?', '#']).map_or(raw.len(), |e| start + e);
-    let at = raw[start..end].rfind('@').map_or(start, |a| start + a + 1);
+    // The user info ends at the last `@`, as `redact_url` reads it: a password may hold `,`, `/`,
+    // `?` or `#` unencoded, and none of it may be taken for a host or a port.
+    let at = raw.rfind('@').filter(|&a| a >= start).map_or(start, |a| a + 1);
+    let end = raw[at..].find(['/', '?', '#']).map_or(raw.len(), |e| at + e);
     let list = &raw[at..end];
     if !list.contains(',') {
         return None;
@@ -94,4 +96,21 @@ pub(super) fn parse_url(raw: &str, source: &str) -> Result<ParsedUrl, Error> {
     let database = Some(decode(url.path().trim_start_matches('/'))).filter(|d| !d.is_empty());
     let params = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     Ok(ParsedUrl { host, port, user, password, database, params })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_lists_are_read_after_the_password() {
+        let (url, hosts, ports) = host_list("postgres://u:p@a:1,[::1]:2,b/db?x=1").unwrap();
+        assert_eq!((hosts.as_str(), ports.as_str()), ("a,::1,b", "1,2,"));
+        assert_eq!(url, "postgres://u:p@several-hosts/db?x=1");
+        // A password with `,` and `#` in it is never read as hosts or ports.
+        assert!(host_list("postgres://app:Xy,9#k@db.example.com/app").is_none());
+        assert!(host_list("postgres://app:1234,5#x@db/app").is_none());
+        let e = parse_url("postgres://app:Xy,9#k@db.example.com/app", "option connectionString").err();
+        assert!(e.map_or(true, |e| !e.message().contains("Xy")), "no part of the password in the error");
+    }
 }
