@@ -420,7 +420,11 @@ fn replica(
         .filter(|(k, _)| table::setting(k).is_ok() && !table::is_address_option(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    let inputs = Inputs { options: &options, url: params, env: primary.env };
+    // Nor the environment's choice among hosts (PGTARGETSESSIONATTRS=read-write would refuse
+    // every standby).
+    let env: HashMap<String, String> =
+        primary.env.iter().filter(|(k, _)| !table::is_address_env(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let inputs = Inputs { options: &options, url: params, env: &env };
     let values = read::reduce(&inputs, cpus).map_err(in_replica)?;
     let passfile = values.peek_text("passfile");
     let address = special::address(url, None, &own, Some(base), passfile.as_deref(), warnings).map_err(in_replica)?;

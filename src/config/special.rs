@@ -247,3 +247,20 @@ pub(super) fn breaker(s: &Setting, options: &Map<String, Value>) -> Result<Optio
     let threshold = field("failureThreshold", f64::from(failure_threshold))? as u32;
     Ok(Some((threshold, field("cooldownMs", cooldown_ms as f64)? as u64)))
 }
+
+#[cfg(test)]
+mod host_list_tests {
+    use super::pair_ports;
+
+    #[test]
+    fn ports_pair_with_hosts_as_libpq_pairs_them() {
+        let from = |p: &str| Some((p.to_string(), "URL".to_string()));
+        let pairs = |h: &str, p| pair_ports(h, p).map_err(|e| e.message());
+        assert_eq!(pairs("a,b", from("6000")).unwrap(), vec![("a".into(), 6000), ("b".into(), 6000)]);
+        assert_eq!(pairs("a,b", from("1,")).unwrap(), vec![("a".into(), 1), ("b".into(), 5432)]);
+        assert_eq!(pairs("a", None).unwrap(), vec![("a".into(), 5432)]);
+        assert!(pairs("a,b,c", from("1,2")).unwrap_err().contains("2 ports for 3 hosts"));
+        assert!(pairs("a,,b", None).unwrap_err().contains("an entry is empty"));
+        assert!(pairs("a", from("x")).unwrap_err().contains("Invalid port"));
+    }
+}

@@ -348,6 +348,11 @@ pub(super) fn is_address_key(key: &str) -> bool {
         || SETTINGS.iter().any(|s| PER_HOST_LIST.contains(&s.option) && s.url.contains(&key))
 }
 
+/// Whether environment variable `name` chooses among the hosts (a replica never takes it).
+pub(super) fn is_address_env(name: &str) -> bool {
+    SETTINGS.iter().any(|s| PER_HOST_LIST.contains(&s.option) && s.env.contains(&name))
+}
+
 /// Whether option `name` belongs to one URL's address (see [`is_address_key`]).
 pub(super) fn is_address_option(name: &str) -> bool {
     PER_HOST_LIST.contains(&name) || setting(name).is_ok_and(|s| s.kind == Kind::AddressPart)

@@ -460,3 +460,20 @@ fn sources_say_where_each_value_came_from() {
     assert!(!rows.to_string().contains("secret"));
     assert!(rows.as_array().unwrap().iter().all(|r| r["name"] != "logger"));
 }
+
+#[test]
+fn replicas_choose_among_their_own_hosts() {
+    use super::TargetSessionAttrs as T;
+    let primary_env = env(&[("PGTARGETSESSIONATTRS", "read-write")]);
+    let options = json!({
+        "connectionString": "postgres://u@a:1,b:2/db?target_session_attrs=read-write",
+        "replicaUrls": ["postgres://u@r1,r2/db?target_session_attrs=standby", "postgres://u@r3/db"],
+    });
+    let s = resolve(&options, &primary_env, 2).unwrap();
+    assert_eq!(s.hosts, vec![("a".to_string(), 1), ("b".to_string(), 2)]);
+    assert_eq!(s.target_session_attrs, T::ReadWrite);
+    assert_eq!(s.replicas[0].target_session_attrs, T::Standby);
+    assert_eq!(s.replicas[0].hosts.len(), 2);
+    // Neither the primary's URL nor the environment chooses among a replica's hosts.
+    assert_eq!(s.replicas[1].target_session_attrs, T::Any);
+}
