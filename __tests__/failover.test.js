@@ -134,6 +134,15 @@ describe('a server that turns read-only under a pool meant for writes', () => {
     }
   })
 
+  test('a transaction the caller made read-only, or a function raising 25006, is no failover', async () => {
+    const pool = poolOn([a, b], 'target_session_attrs=read-write')
+    const inReadOnly = await failure(pool.transaction((tx) => tx.query('INSERT INTO moved VALUES (3)'), { readOnly: true }))
+    const raised = await failure(pool.query("DO $$ BEGIN RAISE EXCEPTION 'no' USING ERRCODE = '25006'; END $$"))
+    for (const e of [inReadOnly, raised]) expect([e.code, e.retryable, e.message]).toEqual(['25006', false, expect.not.stringContaining('no longer the primary')])
+    expect((await where(pool)).port).toBe(a.port)
+    expect(pool.getPoolStats().failovers.count).toBe(0)
+  })
+
   test('without target_session_attrs a 25006 stays what the server said: not retryable', async () => {
     const pool = poolOn([a])
     await readOnly(a, true)

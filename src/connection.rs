@@ -362,9 +362,21 @@ impl Manager {
         Ok(out)
     }
 
+    /// The role of `conn`'s server by its sessions' default, after a statement of it was
+    /// refused as read-only; `None` when it cannot be asked (the connection is inside a failed
+    /// transaction block, or gone).
+    pub(crate) async fn session_role(&self, conn: &Conn) -> Option<Role> {
+        self.ask_role(conn, crate::hosts::SESSION_ROLE_QUERY).await.ok()
+    }
+
     /// The role of `conn`'s server, asked within connectTimeoutMs.
     async fn role_of(&self, conn: &Conn) -> Result<Role, Error> {
-        let ask = conn.client.simple_query(crate::hosts::ROLE_QUERY);
+        self.ask_role(conn, crate::hosts::ROLE_QUERY).await
+    }
+
+    /// Asks `conn`'s server `query` (one of the role queries) within connectTimeoutMs.
+    async fn ask_role(&self, conn: &Conn, query: &str) -> Result<Role, Error> {
+        let ask = conn.client.simple_query(query);
         let rows = match self.settings.connect_timeout_ms {
             0 => ask.await,
             ms => tokio::time::timeout(Duration::from_millis(ms), ask)
@@ -381,7 +393,11 @@ impl Manager {
     }
 
     /// A connection opened on host `index`: a move of the pool's connections is logged once.
+    /// With load_balance_hosts=random connections change hosts by design: no move is told.
     fn arrived(&self, index: usize) {
+        if self.settings.load_balance_random {
+            return;
+        }
         if let Some(moved) = self.placement.arrived(index, &self.settings.hosts) {
             tracing::warn!(
                 pool = self.id,

@@ -9,6 +9,11 @@ use std::sync::Mutex;
 /// The statement that tells a server's role: in recovery (a standby), and refusing writes.
 pub(crate) const ROLE_QUERY: &str = "SELECT pg_is_in_recovery(), current_setting('transaction_read_only')";
 
+/// The same for a session whose statement was just refused: its sessions' default, not the
+/// current transaction's (which the caller may have made read-only).
+pub(crate) const SESSION_ROLE_QUERY: &str =
+    "SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')";
+
 /// No connection opened yet.
 const NOWHERE: usize = usize::MAX;
 

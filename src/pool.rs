@@ -28,6 +28,9 @@ pub(crate) type Pooled = Object<Manager>;
 /// read_only_sql_transaction: a write refused by a server that does not accept writes.
 const READ_ONLY_TRANSACTION: &str = "25006";
 
+/// The server routine that refuses a command in a read-only transaction, before running it.
+const REFUSED_AS_READ_ONLY: &str = "PreventCommandIfReadOnly";
+
 /// How long a cancelled statement may take to end before its connection is given up.
 pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(2);
 
@@ -456,7 +459,7 @@ impl PoolCore {
         let work = execute(conn, sql, &params, &self.settings, opts.style, several);
         let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
-        let out = self.failover_check(conn, out);
+        let out = self.failover_check(conn, out).await;
         let (ms, slow) = self.finished(conn, sql, started, &out);
         if let Err(e @ Error::Interrupted { why: Interruption::Timeout { .. }, .. }) = &out {
             tracing::warn!(pool = self.id, "{}: {}", e.message(), crate::stats::cut_sql(sql));
@@ -473,24 +476,40 @@ impl PoolCore {
         out
     }
 
-    /// A write refused as read-only (25006) on a pool meant for the primary: its server is no
-    /// longer the primary (a failover). The connection is closed, every connection opened
-    /// before is closed at its next checkout, and the error says the statement did nothing.
-    fn failover_check<T>(&self, conn: &mut Conn, out: Result<T, Error>) -> Result<T, Error> {
-        match out {
+    /// A write refused as read-only (25006) on a pool meant for the primary, when its server
+    /// is no longer one (a failover): the connection is closed, every connection opened before
+    /// is closed at its next checkout, and the error says the statement did nothing.
+    ///
+    /// Only the server's own refusal of the statement itself counts (PreventCommandIfReadOnly,
+    /// no context: not a function, a procedure, dblink or a foreign table, whose earlier work
+    /// may have been done), and only when the server as a whole no longer fits the pool's
+    /// target_session_attrs. A transaction the caller made read-only stays a plain 25006.
+    async fn failover_check<T>(&self, conn: &mut Conn, out: Result<T, Error>) -> Result<T, Error> {
+        let target = self.settings.target_session_attrs;
+        let refused_itself = |f: &crate::error::ServerError| {
+            f.code == READ_ONLY_TRANSACTION && f.routine.as_deref() == Some(REFUSED_AS_READ_ONLY) && f.r#where.is_none()
+        };
+        let fields = match out {
             Err(Error::Server { fields, maybe_committed: false })
-                if fields.code == READ_ONLY_TRANSACTION && self.settings.target_session_attrs.wants_primary() =>
+                if target.wants_primary() && refused_itself(&fields) =>
             {
+                fields
+            }
+            other => return other,
+        };
+        match self.pool.manager().session_role(conn).await {
+            Some(role) if !target.accepts(role.in_recovery, role.read_only, true) => {
                 conn.broken = true;
                 self.pool.manager().placement.demote();
                 tracing::warn!(
                     pool = self.id,
-                    "the server at {} refused a write as read-only: it is no longer the primary; reconnecting",
-                    conn.address
+                    "the server at {} refused a write as read-only: it is no longer the primary ({}); reconnecting",
+                    conn.address,
+                    role.words()
                 );
                 Err(Error::Failover { address: conn.address.to_string(), fields })
             }
-            other => other,
+            _ => Err(Error::Server { fields, maybe_committed: false }),
         }
     }
 
@@ -503,7 +522,7 @@ impl PoolCore {
         let work = execute_script(conn, sql);
         let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
-        let out = self.failover_check(conn, out);
+        let out = self.failover_check(conn, out).await;
         self.finished(conn, sql, started, &out);
         out
     }
