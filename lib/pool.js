@@ -172,7 +172,8 @@ async function runQuery (pool, target, text, values, opts) {
     throw e
   }
   const r = decodeResult(json, arrayMode)
-  if (span !== null) pool._telemetry.end(span, r.ms, r.waitMs)
+  // The span covers the whole call, its checkout's wait included (the wait is its child).
+  if (span !== null) pool._telemetry.end(span, performance.now() - started, r.waitMs)
   if (r.slow || pool.listenerCount('query') > 0) observe(pool, a.sql, a.values, r.ms, r.slow, r.rowCount)
   return r.result
 }
@@ -345,7 +346,6 @@ class Pool extends EventEmitter {
     const replica = replicaOf(a.opts)
     const signal = a.opts.signal
     const started = performance.now()
-    const span = this._telemetry === null ? null : this._telemetry.start(a.sql, a.values, started)
     let rowCount = 0
     let failure
     let meta = null
@@ -358,6 +358,8 @@ class Pool extends EventEmitter {
       if (signal.aborted) throw abortError(signal)
       signal.addEventListener('abort', onAbort, { once: true })
     }
+    // Started once nothing can throw before the `try` whose `finally` ends it.
+    const span = this._telemetry === null ? null : this._telemetry.start(a.sql, a.values, started)
     try {
       handle = await call(() => this._native.stream(a.sql, params, timeoutMs, abortId, replica))
       while (!done) {

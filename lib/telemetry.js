@@ -40,7 +40,10 @@ function loadApi () {
 /** The `telemetry` option as settings: null when off. */
 function telemetryOptions (value) {
   if (value === undefined || value === false) return null
-  if (value === true) return { ...DEFAULTS }
+  if (value === true) {
+    loadApi() // a missing @opentelemetry/api is a config error before the pool exists
+    return { ...DEFAULTS }
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw configError(`telemetry must be true, false or an options object, got ${value === null ? 'null' : typeof value}`)
   }
@@ -53,6 +56,7 @@ function telemetryOptions (value) {
     throw configError(`telemetry.checkoutSpanThresholdMs must be a non-negative number of milliseconds, got ${t}`)
   }
   if (o.poolName !== undefined && typeof o.poolName !== 'string') throw configError('telemetry.poolName must be a string')
+  loadApi()
   return o
 }
 
