@@ -7,10 +7,22 @@
 //! more after every burst). `malloc_trim` hands those free pages back. Other C libraries
 //! (musl, macOS, Windows) return freed memory themselves, so this is glibc only.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Statements waiting at once that make a burst worth a trim (a few MB of task state).
 const BURST: usize = 1024;
+
+/// The least time between two trims: `malloc_trim` locks every heap while it walks it, so a
+/// workload of back-to-back bursts must not pay it for each one. A burst that drains sooner
+/// gets its trim when the interval is over.
+const TRIM_INTERVAL_MS: u64 = 1_000;
+
+/// A trim is running (one at a time, process-wide).
+static TRIMMING: AtomicBool = AtomicBool::new(false);
+
+/// When the last trim started, in ms since the epoch.
+static LAST_TRIM_MS: AtomicU64 = AtomicU64::new(0);
 
 /// Tracks how many statements are pending and trims once a burst has drained.
 #[derive(Default)]
@@ -27,12 +39,26 @@ impl BurstWatch {
         }
     }
 
-    /// Every pending statement was taken: after a burst, trims on a blocking thread.
+    /// Every pending statement was taken: after a burst, trims on a blocking thread, at most
+    /// one trim at a time and one per [`TRIM_INTERVAL_MS`] (a burst drained sooner waits for it).
     pub(crate) fn drained(&self) {
-        if self.peak.swap(0, Ordering::Relaxed) >= BURST {
-            napi::bindgen_prelude::spawn_blocking(release_free_memory);
+        if self.peak.swap(0, Ordering::Relaxed) < BURST || TRIMMING.swap(true, Ordering::AcqRel) {
+            return;
         }
+        napi::bindgen_prelude::spawn_blocking(|| {
+            let since = now_ms().saturating_sub(LAST_TRIM_MS.load(Ordering::Relaxed));
+            if since < TRIM_INTERVAL_MS {
+                std::thread::sleep(std::time::Duration::from_millis(TRIM_INTERVAL_MS - since));
+            }
+            LAST_TRIM_MS.store(now_ms(), Ordering::Relaxed);
+            release_free_memory();
+            TRIMMING.store(false, Ordering::Release);
+        });
     }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Returns the free pages of every malloc heap to the system (glibc only; elsewhere nothing).
