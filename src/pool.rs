@@ -277,7 +277,9 @@ impl PoolCore {
                 }
             }
             let remaining = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
-            let timeouts = Timeouts { wait: remaining, create: None, recycle: None };
+            // The connection's creation is bounded by what is left too: with several hosts it
+            // may try each (connectTimeoutMs apiece), which must not outlast poolTimeoutMs.
+            let timeouts = Timeouts { wait: remaining, create: remaining, recycle: None };
             match self.pool.timeout_get(&timeouts).await {
                 Ok(conn) => {
                     if let Some(b) = &self.breaker {
