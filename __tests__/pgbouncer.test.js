@@ -44,9 +44,14 @@ test('pgbouncer=true: many clients, parameterized statements and transactions al
 test('control: named statements through the same bouncer fail with 26000, which is why pgbouncer=true exists', async () => {
   const pool = new Pool({ connectionString: url, connectionLimit: 10, logger: false })
   try {
-    const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) =>
-      pool.query(`SELECT $1::int AS n, ${i % 7} AS k`, [i])))
-    const failed = outcomes.filter((o) => o.status === 'rejected')
+    // Whether a statement lands on another server connection than the one it was prepared on
+    // depends on timing: up to five rounds of 200 (a loaded machine can serialize one round).
+    let failed = []
+    for (let round = 0; round < 5 && failed.length === 0; round++) {
+      const outcomes = await Promise.allSettled(Array.from({ length: 200 }, (_, i) =>
+        pool.query(`SELECT $1::int AS n, ${i % 7} AS k`, [i])))
+      failed = outcomes.filter((o) => o.status === 'rejected')
+    }
     expect(failed.length).toBeGreaterThan(0)
     expect(failed.map((o) => o.reason.code)).toContain('26000')
   } finally {
