@@ -174,7 +174,8 @@ impl Manager {
             .keepalives(true)
             .keepalives_idle(Duration::from_secs(30))
             .ssl_mode(ssl_mode);
-        if let Some(p) = &settings.password {
+        // Several hosts with passwords from the password file: each connection sets its host's.
+        if let (Some(p), true) = (&settings.password, settings.host_passwords.is_empty()) {
             pg.password(&p.0);
         }
         if settings.connect_timeout_ms > 0 {
@@ -416,6 +417,9 @@ impl Manager {
         let address: Arc<str> = format!("{host}:{port}").into();
         let mut pg = base.clone();
         pg.host(host).port(*port);
+        if let (Some(Some(password)), None) = (self.settings.host_passwords.get(index), self.password_source.get()) {
+            pg.password(&password.0);
+        }
         let idle = Arc::new(AtomicBool::new(true));
         let connect = async {
             match &self.tls {

@@ -193,6 +193,9 @@ pub(crate) struct Settings {
     /// Every host with its port, in the order given (`host`/`port` are the first); a new
     /// connection tries them in order (or shuffled with `load_balance_random`).
     pub hosts: Vec<(String, u16)>,
+    /// Each host's password from the password file, for several hosts (empty otherwise: then
+    /// `password` is every host's).
+    pub host_passwords: Vec<Option<Secret>>,
     /// Which server a new connection accepts (libpq's target_session_attrs).
     pub target_session_attrs: TargetSessionAttrs,
     /// Try the hosts in a random order (libpq's load_balance_hosts=random).
@@ -440,7 +443,7 @@ fn settings(
     mut warnings: Vec<String>,
     sources: Vec<(&'static str, String)>,
 ) -> Result<Settings, Error> {
-    let Address { hosts, user, password, database, .. } = address;
+    let Address { hosts, user, password, database, host_passwords, .. } = address;
     let (host, port) = hosts[0].clone();
     let target = v.text("targetSessionAttrs")?;
     let balance = v.text("loadBalanceHosts")?;
@@ -465,6 +468,7 @@ fn settings(
         host,
         port,
         hosts,
+        host_passwords,
         target_session_attrs: TargetSessionAttrs::from_name(&target)
             .ok_or_else(|| unmapped("targetSessionAttrs", &target))?,
         load_balance_random: balance == "random",

@@ -52,6 +52,9 @@ pub(super) struct Address {
     pub(super) user: String,
     /// Password, if any.
     pub(super) password: Option<Secret>,
+    /// For several hosts whose password came from the password file: each host's own (empty
+    /// otherwise, when `password` serves every host).
+    pub(super) host_passwords: Vec<Option<Secret>>,
     /// Database.
     pub(super) database: String,
     /// Where each part came from, by option name.
@@ -87,12 +90,22 @@ pub(super) fn address(
     let database =
         value(part("database", url.database, base.map(|b| b.database.clone()))?).unwrap_or_else(|| user.clone());
     let mut password = given.map(Secret).or_else(|| base.and_then(|b| b.password.clone()));
+    let mut host_passwords = Vec::new();
     if password.is_none() {
         if let Some(path) = passfile.map(expand_home) {
             match pgpass::read(&path) {
                 Ok(Some(contents)) => {
+                    // Each host its own line, as libpq looks them up: one host's password is
+                    // never sent to another.
+                    host_passwords = hosts
+                        .iter()
+                        .map(|(h, p)| pgpass::lookup(&contents, h, *p, &database, &user).map(Secret))
+                        .collect();
                     password = pgpass::lookup(&contents, &host, port, &database, &user).map(Secret);
-                    if password.is_some() {
+                    if host_passwords.len() < 2 {
+                        host_passwords.clear();
+                    }
+                    if host_passwords.iter().any(Option::is_some) || password.is_some() {
                         if let Some(p) = sources.iter_mut().find(|(n, _)| *n == "password") {
                             p.1 = format!("password file {}", path.display());
                         }
@@ -103,7 +116,7 @@ pub(super) fn address(
             }
         }
     }
-    Ok(Address { hosts, user, password, database, sources })
+    Ok(Address { hosts, user, password, database, host_passwords, sources })
 }
 
 /// Pairs a host list (`a,b`) with its ports as libpq does: one port for every host, or one per

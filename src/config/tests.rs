@@ -477,3 +477,24 @@ fn replicas_choose_among_their_own_hosts() {
     // Neither the primary's URL nor the environment chooses among a replica's hosts.
     assert_eq!(s.replicas[1].target_session_attrs, T::Any);
 }
+
+#[test]
+fn each_host_gets_its_own_password_file_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::temp_dir().join(format!("pgwarden-pgpass-hosts-{}", std::process::id()));
+    std::fs::write(&path, "a:1:db:u:for-a\nb:2:db:u:for-b\n").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let file = path.to_string_lossy().into_owned();
+    let with = |url: &str, hosts_env: &[(&str, &str)]| {
+        let mut pairs = vec![("PGPASSFILE", file.as_str())];
+        pairs.extend_from_slice(hosts_env);
+        resolve(&json!({ "connectionString": url }), &env(&pairs), 2).unwrap()
+    };
+    let several = with("postgres://u@a:1,b:2,c:3/db", &[]);
+    let shown: Vec<Option<&str>> = several.host_passwords.iter().map(|p| p.as_ref().map(|s| s.0.as_str())).collect();
+    assert_eq!(shown, vec![Some("for-a"), Some("for-b"), None], "one host's password is never another's");
+    let one = with("postgres://u@b:2/db", &[]);
+    assert!(one.host_passwords.is_empty());
+    assert_eq!(one.password.map(|p| p.0), Some("for-b".to_string()));
+    std::fs::remove_file(&path).unwrap();
+}
