@@ -10,7 +10,7 @@
 
 const fs = require('node:fs')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
+const { inChild } = require('./cell')
 const { parseArgs } = require('node:util')
 const { Cluster } = require('../lib/cluster')
 
@@ -82,17 +82,6 @@ async function cell (driver, url, o) {
   return { startRss, warmRss, bursts, beforeBig, afterBig, endRss, heapMB: process.memoryUsage().heapUsed / MB }
 }
 
-function inChild (args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', __filename, '--cell', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
-    let out = ''
-    child.stdout.on('data', (d) => { out += d })
-    child.on('close', (code) => {
-      try { resolve(JSON.parse(out.trim().split('\n').pop())) } catch { reject(new Error(`bursts cell ${args[0]} exited ${code} without a result`)) }
-    })
-  })
-}
-
 const f = (n) => n.toFixed(1)
 /** The burst after which RSS stayed highest above the warm RSS. */
 const worstAfter = (r) => r.bursts.reduce((w, b) => (b.after > w.after ? b : w))
@@ -131,7 +120,7 @@ async function main () {
     const results = {}
     const pass = ['--bursts', String(o.bursts), '--queries', String(o.queries), '--pool', String(o.pool)]
     for (const d of DRIVERS) {
-      results[d] = await inChild([d, cluster.url, ...pass])
+      results[d] = await inChild(__filename, [d, cluster.url, ...pass], ['--expose-gc'])
       process.stderr.write(`${d}: ${JSON.stringify(results[d])}\n`)
     }
     console.log(table(results, o))

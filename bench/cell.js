@@ -6,10 +6,13 @@ const { spawn } = require('node:child_process')
 
 const ROOT = path.join(__dirname, '..')
 
-/** Runs `script --cell ...args` and resolves with the JSON of its last output line. */
-function inChild (script, args) {
+/**
+ * Runs `script --cell ...args` (with Node flags `nodeFlags`, e.g. `--expose-gc`) and resolves
+ * with the JSON of its last output line.
+ */
+function inChild (script, args, nodeFlags = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, '--cell', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
+    const child = spawn(process.execPath, [...nodeFlags, script, '--cell', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     child.stdout.on('data', (d) => { out += d })
     child.on('close', (code) => {
