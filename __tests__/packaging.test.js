@@ -116,37 +116,38 @@ describe('which binary loads', () => {
     }
   })
 
-  test('with no binary for the platform, the error names the platform, the packages that exist and what to do', async () => {
+  /** `{ code, message }` of `require('pgwarden')` in the project with its platform package hidden. */
+  async function loadErrorWithoutPlatformPackage () {
     const hidden = `${platformDir()}.hidden`
     fs.renameSync(platformDir(), hidden)
     try {
       const r = await nodeIn(project, 'try { require("pgwarden") } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }')
-      const { code, message } = JSON.parse(r.stdout)
-      expect(code).toBe('ERR_PGWARDEN_NO_BINARY')
-      expect(message).toContain(`native binary for ${PLATFORM} (platform linux, arch x64, libc glibc)`)
-      expect(message).toContain(`the package pgwarden-${PLATFORM}`)
-      expect(message).toContain(`Prebuilt binaries exist for: ${Object.keys(withOptionalDependencies(pkg).optionalDependencies).join(', ')}.`)
-      expect(message).toContain(`so pgwarden-${PLATFORM} was not installed`)
-      expect(message).not.toContain('npm has a bug')
+      return JSON.parse(r.stdout)
     } finally {
       fs.renameSync(hidden, platformDir())
     }
+  }
+
+  test('with no binary for the platform, the error names the platform, the packages that exist and what to do', async () => {
+    const { code, message } = await loadErrorWithoutPlatformPackage()
+    expect(code).toBe('ERR_PGWARDEN_NO_BINARY')
+    expect(message).toContain(`native binary for ${PLATFORM} (platform linux, arch x64, libc glibc)`)
+    expect(message).toContain(`the package pgwarden-${PLATFORM}`)
+    expect(message).toContain(`Prebuilt binaries exist for: ${Object.keys(withOptionalDependencies(pkg).optionalDependencies).join(', ')}.`)
+    expect(message).toContain(`so pgwarden-${PLATFORM} was not installed`)
+    expect(message).not.toContain('npm has a bug')
   })
 
   test('a binary that will not load is reported with its loader error and the build-from-source advice', async () => {
     const local = path.join(pgwardenDir(), `pgwarden.${PLATFORM}.node`)
     fs.writeFileSync(local, 'not a shared object')
-    const hidden = `${platformDir()}.hidden`
-    fs.renameSync(platformDir(), hidden)
     try {
-      const r = await nodeIn(project, 'try { require("pgwarden") } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }')
-      const { code, message } = JSON.parse(r.stdout)
+      const { code, message } = await loadErrorWithoutPlatformPackage()
       expect(code).toBe('ERR_PGWARDEN_NO_BINARY')
       expect(message).toMatch(/A binary was found but failed to load: .*pgwarden\.linux-x64-gnu\.node: (invalid ELF header|file too short)/)
       expect(message).toContain('`npm run build`')
     } finally {
       fs.rmSync(local)
-      fs.renameSync(hidden, platformDir())
     }
   })
 })
