@@ -129,6 +129,8 @@ describe('a server that turns read-only under a pool meant for writes', () => {
       for (let i = 0; i < 4; i++) expect((await where(pool)).port).toBe(b.port)
       const f = pool.getPoolStats().failovers
       expect(f).toEqual({ count: 1, lastFrom: `${a.host}:${a.port}`, lastTo: `${b.host}:${b.port}` })
+      await pool.end()
+      expect(pool.getPoolStats().failovers).toEqual(f) // still answered after end(), as every counter
     } finally {
       await readOnly(a, false)
     }

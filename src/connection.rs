@@ -400,6 +400,7 @@ impl Manager {
             return;
         }
         if let Some(moved) = self.placement.arrived(index, &self.settings.hosts) {
+            self.stats.failovers.record(moved.clone());
             tracing::warn!(
                 pool = self.id,
                 "new connections now go to {} (they went to {}): the server there fits target_session_attrs={}",

@@ -3,6 +3,7 @@
 //! connections go now, so that a move to another host (a failover) is seen once and counted.
 
 use crate::config::TargetSessionAttrs;
+use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
@@ -59,8 +60,41 @@ pub(crate) struct Placement {
     /// Raised when a server was found no longer primary: connections of older generations
     /// are closed at their next checkout instead of being handed out.
     generation: AtomicU64,
-    /// Moves so far: how many, and the last one.
+}
+
+/// `getPoolStats().failovers`: the moves of a pool's new connections to another host (kept
+/// with the other counters, so they still answer after `end()`).
+#[derive(Debug, Default)]
+pub(crate) struct Failovers {
+    /// How many, and the last one.
     moves: Mutex<(u64, Option<Move>)>,
+}
+
+impl Failovers {
+    /// Counts `moved`.
+    pub(crate) fn record(&self, moved: Move) {
+        if let Ok(mut m) = self.moves.lock() {
+            m.0 += 1;
+            m.1 = Some(moved);
+        }
+    }
+
+    /// Forgets every move (`resetStats()`).
+    pub(crate) fn reset(&self) {
+        if let Ok(mut m) = self.moves.lock() {
+            *m = (0, None);
+        }
+    }
+
+    /// `{ count, lastFrom, lastTo }`.
+    pub(crate) fn snapshot(&self) -> Value {
+        let (count, last) = self.moves.lock().map(|m| m.clone()).unwrap_or_default();
+        json!({
+            "count": count,
+            "lastFrom": last.as_ref().map(|m| m.from.clone()),
+            "lastTo": last.as_ref().map(|m| m.to.clone()),
+        })
+    }
 }
 
 impl Placement {
@@ -87,17 +121,7 @@ impl Placement {
             return None;
         }
         let name = |i: usize| hosts.get(i).map(|(h, p)| format!("{h}:{p}")).unwrap_or_default();
-        let moved = Move { from: name(before), to: name(index) };
-        if let Ok(mut m) = self.moves.lock() {
-            m.0 += 1;
-            m.1 = Some(moved.clone());
-        }
-        Some(moved)
-    }
-
-    /// Moves so far, and the last one.
-    pub(crate) fn moves(&self) -> (u64, Option<Move>) {
-        self.moves.lock().map(|m| m.clone()).unwrap_or_default()
+        Some(Move { from: name(before), to: name(index) })
     }
 }
 
@@ -155,7 +179,9 @@ mod tests {
         assert_eq!(p.arrived(0, &hosts), None);
         assert_eq!(p.arrived(1, &hosts), Some(Move { from: "a:1".into(), to: "b:2".into() }));
         assert_eq!(p.arrived(1, &hosts), None, "told by the first connection on the new host only");
-        assert_eq!(p.moves().0, 1);
+        let counted = Failovers::default();
+        counted.record(Move { from: "a:1".into(), to: "b:2".into() });
+        assert_eq!(counted.snapshot(), json!({ "count": 1, "lastFrom": "a:1", "lastTo": "b:2" }));
         let g = p.generation();
         p.demote();
         assert_eq!(p.generation(), g + 1);

@@ -364,17 +364,6 @@ impl PoolCore {
         Ok(serde_json::Value::Array(self.pool.manager().roles().await?).to_string())
     }
 
-    /// `getPoolStats().failovers`: how many times new connections moved to another host, and
-    /// the last move.
-    pub(crate) fn failovers(&self) -> serde_json::Value {
-        let (count, last) = self.pool.manager().placement.moves();
-        serde_json::json!({
-            "count": count,
-            "lastFrom": last.as_ref().map(|m| m.from.clone()),
-            "lastTo": last.as_ref().map(|m| m.to.clone()),
-        })
-    }
-
     /// Whether a statement has checked out a connection yet (the pool is no longer lazy).
     pub(crate) fn was_used(&self) -> bool {
         self.used.load(Ordering::Relaxed)

@@ -140,6 +140,8 @@ pub(crate) struct Stats {
     pub connections_failed: AtomicU64,
     /// Outages: runs of failed attempts until a connection opens.
     pub outages: crate::outages::Outages,
+    /// Moves of new connections to another host (failovers).
+    pub failovers: crate::hosts::Failovers,
     /// Connections whose socket is still open (not reset by `reset`).
     pub open_connections: AtomicU64,
     /// Checkouts that timed out waiting for a free connection.
@@ -168,6 +170,7 @@ impl Default for Stats {
             connections_closed: AtomicU64::new(0),
             connections_failed: AtomicU64::new(0),
             outages: Default::default(),
+            failovers: Default::default(),
             open_connections: AtomicU64::new(0),
             acquire_timeouts: AtomicU64::new(0),
             retry_attempts: AtomicU64::new(0),
@@ -262,6 +265,7 @@ impl Stats {
         self.query_ms.reset();
         self.acquire_ms.reset();
         self.outages.reset();
+        self.failovers.reset();
         if let Ok(mut m) = self.errors_by_code.lock() {
             m.clear();
         }
@@ -278,7 +282,7 @@ impl Stats {
         self.errors_by_code.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
-    /// The `queries`, `acquire`, `retries`, `connections`, `outages`, `errors` and `slowQueries`
+    /// The `queries`, `acquire`, `retries`, `connections`, `outages`, `failovers`, `errors` and `slowQueries`
     /// sections.
     pub(crate) fn snapshot(&self) -> Value {
         let n = self.queries.load(Relaxed);
@@ -326,6 +330,7 @@ impl Stats {
                 "failed": self.connections_failed.load(Relaxed),
             },
             "outages": self.outages.snapshot(),
+            "failovers": self.failovers.snapshot(),
             "errors": { "byCode": by_code },
             "slowQueries": slow_list,
         })

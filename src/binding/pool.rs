@@ -129,10 +129,6 @@ impl NativePool {
             "slowQueryThreshold": st.slow_query_threshold_ms,
         });
         v["replicas"] = self.replicas.snapshot();
-        v["failovers"] = match self.core().or_else(|_| self.ending.lock().ok().and_then(|g| g.clone()).ok_or(())) {
-            Ok(core) => core.failovers(),
-            Err(()) => serde_json::json!({ "count": 0, "lastFrom": null, "lastTo": null }),
-        };
         v.to_string()
     }
 
