@@ -277,9 +277,12 @@ impl PoolCore {
                 }
             }
             let remaining = deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
-            // The connection's creation is bounded by what is left too: with several hosts it
-            // may try each (connectTimeoutMs apiece), which must not outlast poolTimeoutMs.
-            let timeouts = Timeouts { wait: remaining, create: remaining, recycle: None };
+            // The connection's creation is bounded too: with several hosts it may try each
+            // (connectTimeoutMs apiece). What is left plus one attempt's time, so that a last
+            // attempt near the deadline still ends with its own error rather than a cut.
+            let attempt = Duration::from_millis(self.settings.connect_timeout_ms);
+            let create = remaining.filter(|_| !attempt.is_zero()).map(|r| r + attempt);
+            let timeouts = Timeouts { wait: remaining, create, recycle: None };
             match self.pool.timeout_get(&timeouts).await {
                 Ok(conn) => {
                     if let Some(b) = &self.breaker {
