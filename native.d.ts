@@ -82,8 +82,11 @@ export declare class NativePool {
    * `replica`: a read for the replicas (see [`Replicas::read`]).
    */
   submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, replica?: boolean | undefined | null, style?: number | undefined | null): void
-  /** Everything completed since the last call, as `[[id,status,payload],…]`. */
-  takeCompletions(): string
+  /**
+   * The oldest batch of completions, `[[id,status,payload],…]`; when results in it came
+   * with their rows in parts (see `ResultText`), `[batch, ...parts]` instead.
+   */
+  takeCompletions(): string | string[]
   /** Opens max(1, minConnections) connections now. */
   connect(): Promise<void>
   /** Aborts the statement started with `abort_id` (a JS AbortSignal fired). */

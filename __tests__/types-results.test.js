@@ -703,4 +703,22 @@ describe('result shape', () => {
     }
     expect(rows).toEqual([1, 2, 3].map((i) => ({ i, t: new Date(Date.UTC(2020, 0, 1 + i)), b: Buffer.from([0, 0, 0, i]), f: Infinity })))
   })
+
+  // Results of many rows reach JS in parts of about 64 KiB (src/convert/result.rs, PART_BYTES):
+  // every row, in order, with the per-column fix-ups (Date, Buffer, NaN) applied in every part.
+  test('results of many rows: every row in order with its types, in both row modes, several at once', async () => {
+    const sql = `SELECT i, 'ü "' || i || E'\\n' AS t, '2020-01-01 00:00:00+00'::timestamptz + make_interval(secs => i) AS ts,
+                        int4send(i) AS b, CASE WHEN i % 1000 = 0 THEN 'NaN'::float8 ELSE i / 4.0 END AS f
+                 FROM generate_series($1::int, $2::int) i`
+    const expected = (lo, hi) => Array.from({ length: hi - lo + 1 }, (_, k) => {
+      const i = lo + k
+      return { i, t: `ü "${i}\n`, ts: new Date(Date.UTC(2020, 0, 1) + i * 1000), b: Buffer.from([i >>> 24, (i >>> 16) & 255, (i >>> 8) & 255, i & 255]), f: i % 1000 === 0 ? NaN : i / 4 }
+    })
+    const [a, b, c] = await Promise.all([pool.query(sql, [1, 30000]), pool.query(sql, [40001, 60000]), pool.query({ text: sql, values: [1, 25000], rowMode: 'array' })])
+    expect(a.rowCount).toBe(30000)
+    expect(a.rows).toEqual(expected(1, 30000))
+    expect(b.rows).toEqual(expected(40001, 60000))
+    expect(c.rowCount).toBe(25000)
+    expect(c.rows).toEqual(expected(1, 25000).map((r) => [r.i, r.t, r.ts, r.b, r.f]))
+  })
 })

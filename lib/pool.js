@@ -320,9 +320,15 @@ class Pool extends EventEmitter {
 
   /** Takes every finished statement in one crossing and settles their promises. */
   _drain () {
-    const batch = JSON.parse(this._native.takeCompletions())
+    const taken = this._native.takeCompletions()
+    const batch = JSON.parse(typeof taken === 'string' ? taken : taken[0])
+    let part = 1 // results with their rows in parts take them in order from taken[1…]
     for (let i = 0; i < batch.length; i++) {
       const [id, failed, payload] = batch[i]
+      if (!failed && payload.parts !== undefined) {
+        payload.partTexts = taken.slice(part, part + payload.parts)
+        part += payload.parts
+      }
       const w = this._waiting.get(id)
       if (w === undefined) continue
       this._waiting.delete(id)

@@ -3,7 +3,10 @@
 // column by column: `{ cols: [[...], ...], n, fields, fix, ... }`. Arrays of plain values parse
 // much faster than one object per row; the rows are then built by a constructor generated
 // once per column set, so every row object shares one shape. A per-column fix-up rebuilds
-// the types JSON cannot carry (see src/convert/mod.rs `Fix`).
+// the types JSON cannot carry (see src/convert/mod.rs `Fix`). Many rows come instead as
+// `{ parts: k, n, ... }` with k texts beside it, each `[[...], ...]` of some of the rows: V8
+// would put everything parsed from one large text straight into its old generation (see
+// src/convert/result.rs `PART_BYTES`).
 
 const CODES = JSON.parse(require('./native').fixCodes())
 const FIXES = []
@@ -31,7 +34,7 @@ function fixColumns (cols, fix) {
 const builders = new Map()
 const MAX_BUILDERS = 2000
 
-/** A function (n, ...cols) → rows, generated once per column set and row mode. */
+/** A function (rows, at, n, ...cols) → rows, filling rows[at..at+n), generated once per column set and row mode. */
 function builder (fields, arrayMode) {
   const key = (arrayMode ? 'a\0' : 'o\0') + fields.map((f) => f.name).join('\0')
   let build = builders.get(key)
@@ -40,12 +43,11 @@ function builder (fields, arrayMode) {
   // `__proto__` in an object literal would set the prototype: such column sets take the
   // generic path, which assigns own properties like pg does.
   if (!arrayMode && fields.some((f) => f.name === '__proto__')) {
-    build = (n, ...cols) => {
-      const rows = new Array(n)
+    build = (rows, at, n, ...cols) => {
       for (let i = 0; i < n; i++) {
         const row = {}
         for (let c = 0; c < cols.length; c++) Object.defineProperty(row, fields[c].name, { value: cols[c][i], enumerable: true, writable: true, configurable: true })
-        rows[i] = row
+        rows[at + i] = row
       }
       return rows
     }
@@ -54,18 +56,31 @@ function builder (fields, arrayMode) {
       ? `[${args.map((a) => `${a}[i]`).join(',')}]`
       : `{${fields.map((f, i) => `${JSON.stringify(f.name)}:c${i}[i]`).join(',')}}`
     // eslint-disable-next-line no-new-func
-    build = new Function('n', ...args, `const rows = new Array(n); for (let i = 0; i < n; i++) rows[i] = ${item}; return rows`)
+    build = new Function('rows', 'at', 'n', ...args, `for (let i = 0; i < n; i++) rows[at + i] = ${item}; return rows`)
   }
   if (builders.size >= MAX_BUILDERS) builders.clear()
   builders.set(key, build)
   return build
 }
 
-/** Rows from column arrays. */
+/** Rows from column arrays (`r.cols`), or from the texts of a result's parts (`r.partTexts`). */
 function buildRows (r, fields, fix, arrayMode) {
   if (r.n === 0) return []
-  fixColumns(r.cols, fix)
-  return builder(fields, arrayMode)(r.n, ...r.cols)
+  const build = builder(fields, arrayMode)
+  const rows = new Array(r.n)
+  if (r.parts === undefined) {
+    fixColumns(r.cols, fix)
+    return build(rows, 0, r.n, ...r.cols)
+  }
+  let at = 0
+  for (const text of r.partTexts) {
+    const cols = JSON.parse(text)
+    fixColumns(cols, fix)
+    const n = cols[0].length
+    build(rows, at, n, ...cols)
+    at += n
+  }
+  return rows
 }
 
 /**

@@ -1,49 +1,74 @@
-//! A completion queue: finished statements wait here for the JS thread, which takes them all
-//! in one crossing. One wake-up per batch replaces napi's per-call promise machinery (a
+//! A completion queue: finished statements wait here for the JS thread, which takes them in
+//! batches, one crossing each. One wake-up per batch replaces napi's per-call promise machinery (a
 //! threadsafe function created, called and destroyed for every statement).
 
+use crate::convert::result::ResultText;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 
-/// Finished statements as one JSON array: `[[id,0,<result>],[id,1,<error payload>],…]`.
+/// What one batch holds at most (beyond its first statement). V8 parses a JSON text of
+/// 100 KiB or more into its old generation, and builds a batch's values all at once: batching
+/// several large results made every young-generation collection copy all of them (10 ms or
+/// more each, `--trace-gc` on the 10,000-row benchmark at 4 callers). Small results still go
+/// by the hundred.
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// Finished statements, taken in batches, each one JSON array:
+/// `[[id,0,<result>],[id,1,<error payload>],…]`, and the parts of the results in it whose rows
+/// came in parts (see [`ResultText`]), in order.
 pub(crate) struct Completions {
     inner: Mutex<Inner>,
-    /// Wakes the JS thread; called at most once per batch.
+    /// Wakes the JS thread; called once per batch.
     wake: Box<dyn Fn() + Send + Sync>,
 }
 
+/// A batch: the JSON array without its closing bracket, how many statements it holds, and
+/// the row parts of its results.
+#[derive(Default)]
+pub(crate) struct Batch {
+    /// `[[id,0,<result>],…` (without the closing bracket until taken).
+    pub(crate) json: String,
+    /// Statements in it.
+    pub(crate) count: usize,
+    /// The row parts of its results, in order.
+    pub(crate) parts: Vec<String>,
+}
+
 struct Inner {
-    buf: String,
-    count: usize,
+    /// Batches in the order their statements finished.
+    batches: VecDeque<Batch>,
+    /// The JS thread has been woken and has not taken every batch yet.
     scheduled: bool,
 }
 
 impl Completions {
     /// A queue that calls `wake` when the first completion of a batch arrives.
     pub(crate) fn new(wake: Box<dyn Fn() + Send + Sync>) -> Self {
-        Completions { inner: Mutex::new(Inner { buf: String::from("["), count: 0, scheduled: false }), wake }
+        Completions { inner: Mutex::new(Inner { batches: VecDeque::new(), scheduled: false }), wake }
     }
 
-    /// Queues the outcome of statement `id`: `Ok(result JSON)` or `Err(error payload JSON)`.
-    pub(crate) fn push(&self, id: u32, outcome: Result<String, String>) {
+    /// Queues the outcome of statement `id`: `Ok(result)` or `Err(error payload JSON)`.
+    pub(crate) fn push(&self, id: u32, outcome: Result<ResultText, String>) {
+        let (status, payload, parts) = match outcome {
+            Ok(r) => (",0,", r.json, r.parts),
+            Err(payload) => (",1,", payload, Vec::new()),
+        };
         let wake = {
             let Ok(mut q) = self.inner.lock() else { return };
-            if q.count > 0 {
-                q.buf.push(',');
+            let q = &mut *q;
+            let joins = q.batches.back().is_some_and(|b| b.json.len() + payload.len() <= BATCH_BYTES);
+            if !joins {
+                q.batches.push_back(Batch { json: String::with_capacity(payload.len() + 16), ..Batch::default() });
             }
-            q.buf.push('[');
-            q.buf.push_str(itoa::Buffer::new().format(id));
-            match &outcome {
-                Ok(json) => {
-                    q.buf.push_str(",0,");
-                    q.buf.push_str(json);
-                }
-                Err(payload) => {
-                    q.buf.push_str(",1,");
-                    q.buf.push_str(payload);
-                }
-            }
-            q.buf.push(']');
-            q.count += 1;
+            let Some(b) = q.batches.back_mut() else { return };
+            b.json.push(if b.count == 0 { '[' } else { ',' });
+            b.json.push('[');
+            b.json.push_str(itoa::Buffer::new().format(id));
+            b.json.push_str(status);
+            b.json.push_str(&payload);
+            b.json.push(']');
+            b.count += 1;
+            b.parts.extend(parts);
             !std::mem::replace(&mut q.scheduled, true)
         };
         if wake {
@@ -51,18 +76,33 @@ impl Completions {
         }
     }
 
-    /// Takes everything queued as one JSON array (and how many statements that is); the
-    /// next push wakes again.
-    pub(crate) fn take(&self) -> (String, usize) {
-        let Ok(mut q) = self.inner.lock() else { return ("[]".into(), 0) };
-        q.scheduled = false;
-        let n = std::mem::take(&mut q.count);
-        let cap = q.buf.capacity().min(1 << 16);
-        let mut fresh = String::with_capacity(cap);
-        fresh.push('[');
-        let mut batch = std::mem::replace(&mut q.buf, fresh);
-        batch.push(']');
-        (batch, n)
+    /// Takes the oldest batch (its JSON array closed). When more are left the JS thread is
+    /// woken again, so the callers of this batch run in between; otherwise the next push
+    /// wakes it.
+    pub(crate) fn take(&self) -> Batch {
+        let (batch, more) = {
+            let Ok(mut q) = self.inner.lock() else { return Batch::empty() };
+            let batch = q.batches.pop_front();
+            let more = !q.batches.is_empty();
+            q.scheduled = more;
+            (batch, more)
+        };
+        if more {
+            (self.wake)();
+        }
+        match batch {
+            Some(mut b) => {
+                b.json.push(']');
+                b
+            }
+            None => Batch::empty(),
+        }
+    }
+}
+
+impl Batch {
+    fn empty() -> Self {
+        Batch { json: "[]".into(), ..Batch::default() }
     }
 }
 
@@ -72,22 +112,66 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    #[test]
-    fn one_wake_per_batch() {
+    /// A queue and how many times it woke the JS thread.
+    fn counted_queue() -> (Completions, Arc<AtomicUsize>) {
         let wakes = Arc::new(AtomicUsize::new(0));
         let w = wakes.clone();
         let q = Completions::new(Box::new(move || {
             w.fetch_add(1, Ordering::SeqCst);
         }));
-        q.push(1, Ok("{\"rows\":[]}".into()));
+        (q, wakes)
+    }
+
+    fn text(json: &str) -> Result<ResultText, String> {
+        Ok(ResultText::whole(json.into()))
+    }
+
+    fn taken(q: &Completions) -> (String, usize) {
+        let b = q.take();
+        (b.json, b.count)
+    }
+
+    #[test]
+    fn one_wake_per_batch() {
+        let (q, wakes) = counted_queue();
+        q.push(1, text("{\"rows\":[]}"));
         q.push(2, Err("{\"code\":\"P1008\"}".into()));
         assert_eq!(wakes.load(Ordering::SeqCst), 1);
-        let (batch, n) = q.take();
-        assert_eq!(n, 2);
-        assert_eq!(batch, "[[1,0,{\"rows\":[]}],[2,1,{\"code\":\"P1008\"}]]");
-        q.push(3, Ok("{}".into()));
+        assert_eq!(taken(&q), ("[[1,0,{\"rows\":[]}],[2,1,{\"code\":\"P1008\"}]]".to_string(), 2));
+        q.push(3, text("{}"));
         assert_eq!(wakes.load(Ordering::SeqCst), 2, "a push after take wakes again");
-        assert_eq!(q.take(), ("[[3,0,{}]]".to_string(), 1));
-        assert_eq!(q.take(), ("[]".to_string(), 0));
+        assert_eq!(taken(&q), ("[[3,0,{}]]".to_string(), 1));
+        assert_eq!(taken(&q), ("[]".to_string(), 0));
+    }
+
+    #[test]
+    fn large_results_are_taken_one_batch_at_a_time() {
+        let (q, wakes) = counted_queue();
+        let large = format!("\"{}\"", "x".repeat(BATCH_BYTES));
+        q.push(1, text(&large));
+        q.push(2, text(&large));
+        q.push(3, text("{}"));
+        assert_eq!(wakes.load(Ordering::SeqCst), 1);
+        assert_eq!(taken(&q), (format!("[[1,0,{large}]]"), 1), "one large result per take");
+        assert_eq!(wakes.load(Ordering::SeqCst), 2, "what is left wakes the JS thread again");
+        assert_eq!(taken(&q), (format!("[[2,0,{large}]]"), 1));
+        assert_eq!(taken(&q), ("[[3,0,{}]]".to_string(), 1));
+        assert_eq!(wakes.load(Ordering::SeqCst), 3);
+        q.push(4, text("{}"));
+        assert_eq!(wakes.load(Ordering::SeqCst), 4, "an emptied queue is woken by the next push");
+    }
+
+    #[test]
+    fn row_parts_travel_with_their_batch_in_order() {
+        let (q, _) = counted_queue();
+        let parted = |json: &str, parts: &[&str]| {
+            Ok(ResultText { json: json.into(), parts: parts.iter().map(|p| p.to_string()).collect() })
+        };
+        q.push(1, parted("{\"parts\":2}", &["[[1]]", "[[2]]"]));
+        q.push(2, text("{}"));
+        q.push(3, parted("{\"parts\":1}", &["[[3]]"]));
+        let b = q.take();
+        assert_eq!(b.json, "[[1,0,{\"parts\":2}],[2,0,{}],[3,0,{\"parts\":1}]]");
+        assert_eq!(b.parts, ["[[1]]", "[[2]]", "[[3]]"]);
     }
 }

@@ -5,6 +5,7 @@ use crate::breaker::{Admission, Breaker};
 use crate::config::Settings;
 use crate::connection::{Canceller, Conn, Manager, Prepared};
 use crate::convert::params::{text_params, TextParam};
+use crate::convert::result::ResultText;
 use crate::error::{Error, Interruption, Stopped};
 use crate::events::Events;
 use crate::retry::Backoff;
@@ -428,14 +429,14 @@ impl PoolCore {
         sql: &str,
         params: Vec<Option<String>>,
         opts: &QueryOptions,
-    ) -> Result<String, Error> {
+    ) -> Result<ResultText, Error> {
         let shape = check_params(sql, params.len())?;
         let mut lease = self.checkout_for(opts).await?;
         // Boxed: a statement waiting for a connection holds only the checkout's small state,
         // not the running statement's (~17 KB), so a queue of thousands stays light.
         let out = Box::pin(self.run(&mut lease.conn, sql, text_params(params), opts, shape.several)).await;
         // The wait rides on the result too, for OpenTelemetry's checkout span and wait histogram.
-        out.map(|json| with_field(json, ",\"waitMs\":", lease.waited.as_secs_f64() * 1000.0))
+        out.map(|r| with_field(r, ",\"waitMs\":", lease.waited.as_secs_f64() * 1000.0))
     }
 
     /// Runs one statement on a checked-out connection and returns the result JSON; `several`:
@@ -447,7 +448,7 @@ impl PoolCore {
         params: Vec<TextParam>,
         opts: &QueryOptions,
         several: bool,
-    ) -> Result<String, Error> {
+    ) -> Result<ResultText, Error> {
         let started = std::time::Instant::now();
         let cancel = conn.cancel.clone();
         let work = execute(conn, sql, &params, &self.settings, opts.style, several);
@@ -459,12 +460,12 @@ impl PoolCore {
             tracing::warn!(pool = self.id, "{}: {}", e.message(), crate::stats::cut_sql(sql));
         }
         // The duration rides on the result, so `query`/`slowQuery` events need no extra crossing.
-        let out = out.map(|json| with_field(json, ",\"ms\":", ms));
+        let out = out.map(|r| with_field(r, ",\"ms\":", ms));
         if slow {
-            return out.map(|mut json| {
-                json.pop();
-                json.push_str(",\"slow\":true}");
-                json
+            return out.map(|mut r| {
+                r.json.pop();
+                r.json.push_str(",\"slow\":true}");
+                r
             });
         }
         out
@@ -730,11 +731,11 @@ impl PoolCore {
     }
 }
 
-/// `json` (an object) with one more field: `key` (`,"name":`) and `ms`, to the µs.
-fn with_field(mut json: String, key: &str, ms: f64) -> String {
-    json.pop();
-    json.push_str(key);
-    json.push_str(ryu::Buffer::new().format((ms * 1000.0).round() / 1000.0));
-    json.push('}');
-    json
+/// The result's text (an object) with one more field: `key` (`,"name":`) and `ms`, to the µs.
+fn with_field(mut r: ResultText, key: &str, ms: f64) -> ResultText {
+    r.json.pop();
+    r.json.push_str(key);
+    r.json.push_str(ryu::Buffer::new().format((ms * 1000.0).round() / 1000.0));
+    r.json.push('}');
+    r
 }

@@ -5,7 +5,7 @@
 use crate::config::Settings;
 use crate::connection::{Conn, Prepared};
 use crate::convert::params::TextParam;
-use crate::convert::result::RowWriter;
+use crate::convert::result::{ResultText, RowWriter};
 use crate::convert::Style;
 use crate::error::{from_driver, Error};
 use crate::sql;
@@ -57,7 +57,7 @@ pub(crate) async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> R
     }
 }
 
-/// Runs a statement and returns its result JSON; text holding `several` statements (and no
+/// Runs a statement and returns its result (see [`ResultText`]); text holding `several` statements (and no
 /// parameters) runs as `pg` runs it, see [`execute_several`].
 pub(crate) async fn execute(
     conn: &mut Conn,
@@ -66,17 +66,17 @@ pub(crate) async fn execute(
     settings: &Settings,
     style: Style,
     several: bool,
-) -> Result<String, Error> {
+) -> Result<ResultText, Error> {
     if params.is_empty() && several {
-        return execute_several(conn, sql, settings).await;
+        return execute_several(conn, sql, settings).await.map(ResultText::whole);
     }
     let (rows, prepared) = start(conn, sql, params).await?;
     pin_mut!(rows);
-    let mut writer = RowWriter::new(prepared.stmt.columns(), settings.int8, style);
+    let mut writer = RowWriter::new(prepared.stmt.columns(), settings.int8, style).in_parts();
     while let Some(row) = rows.next().await {
         writer.push_row(&row.map_err(|e| from_driver(&e, true))?);
     }
-    Ok(writer.result_json(&sql::command_of(sql), rows.rows_affected()))
+    Ok(writer.result_parts(&sql::command_of(sql), rows.rows_affected()))
 }
 
 /// Several statements in one text, as `pg` runs them: the simple protocol (one implicit

@@ -3,6 +3,7 @@
 
 use super::{caught, js_error, AbortGuard};
 use crate::completion::Completions;
+use crate::convert::result::ResultText;
 use crate::error::Error;
 use crate::pool::PoolCore;
 use crate::trim::BurstWatch;
@@ -40,7 +41,7 @@ impl Dispatch {
         run: F,
     ) where
         F: FnOnce(Arc<str>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<String, Error>> + Send + 'static,
+        Fut: Future<Output = Result<ResultText, Error>> + Send + 'static,
     {
         self.submitted(env);
         let dispatch = self.clone();

@@ -13,7 +13,7 @@ use crate::metrics::PoolGauges;
 use crate::pool::{PoolCore, QueryOptions};
 use crate::replicas::Replicas;
 use crate::stats::Stats;
-use napi::bindgen_prelude::{Function, Promise};
+use napi::bindgen_prelude::{Either, Function, Promise};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
@@ -245,13 +245,20 @@ impl NativePool {
         Ok(())
     }
 
-    /// Everything completed since the last call, as `[[id,status,payload],…]`.
-    #[napi]
-    pub fn take_completions(&self, env: Env) -> String {
-        let Some(d) = self.dispatch.get() else { return "[]".into() };
-        let (batch, n) = d.completions.take();
-        d.taken(&env, n);
-        batch
+    /// The oldest batch of completions, `[[id,status,payload],…]`; when results in it came
+    /// with their rows in parts (see `ResultText`), `[batch, ...parts]` instead.
+    #[napi(ts_return_type = "string | string[]")]
+    pub fn take_completions(&self, env: Env) -> Either<String, Vec<String>> {
+        let Some(d) = self.dispatch.get() else { return Either::A("[]".into()) };
+        let batch = d.completions.take();
+        d.taken(&env, batch.count);
+        if batch.parts.is_empty() {
+            return Either::A(batch.json);
+        }
+        let mut texts = Vec::with_capacity(batch.parts.len() + 1);
+        texts.push(batch.json);
+        texts.extend(batch.parts);
+        Either::B(texts)
     }
 
     /// Opens max(1, minConnections) connections now.

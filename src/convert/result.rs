@@ -1,5 +1,6 @@
 //! A whole result as one JSON text:
-//! `{"cols":[[…],…],"n":rows,"rowCount":n,"command":"…","fields":[…],"fix":[…]}`.
+//! `{"cols":[[…],…],"n":rows,"rowCount":n,"command":"…","fields":[…],"fix":[…]}`, or, for
+//! many rows, that text without `cols` and the rows beside it in parts (see [`PART_BYTES`]).
 
 use super::{
     decodes_binary, fix_of, json_str, text_value, write_json, write_prisma_text, write_text_json, RawValue, Style,
@@ -8,6 +9,28 @@ use crate::config::Int8Mode;
 use postgres_types::Type;
 use std::fmt::Write;
 use tokio_postgres::{Column, Row, SimpleQueryRow};
+
+/// The most JSON text one part of a result's rows holds (a row may end a part a little over
+/// it). V8 parses a JSON text of 100 KiB or more into its old generation (`JsonParser`'s
+/// pretenuring), where a result's values stayed until a full collection: a result of 10,000
+/// rows as one text cost frequent mark-compacts and fresh pages for every result. In parts,
+/// the values are young and die young, as a driver's per-value strings do.
+pub(crate) const PART_BYTES: usize = 64 * 1024;
+
+/// A statement's result for JS: the JSON text, and its rows in parts when there are many.
+pub(crate) struct ResultText {
+    /// `{"cols":…,…}`, or `{"parts":k,"n":…,…}` when the rows are in `parts`.
+    pub(crate) json: String,
+    /// The rows, each part `[[values of column 0],…]`.
+    pub(crate) parts: Vec<String>,
+}
+
+impl ResultText {
+    /// A result whose rows are all in its text.
+    pub(crate) fn whole(json: String) -> Self {
+        ResultText { json, parts: Vec::new() }
+    }
+}
 
 /// Collects rows column by column: JSON.parse of a few arrays of plain values is much
 /// cheaper than of one object per row (no key per value), and `lib/result.js` builds the row
@@ -24,7 +47,13 @@ pub(crate) struct RowWriter {
     origins: Vec<(u32, i16, i32)>,
     /// One JSON array body per column (values separated by commas).
     cols: Vec<String>,
+    /// Rows in `cols`.
     n: u64,
+    /// Rows already moved from `cols` into `parts`.
+    parted: u64,
+    /// Earlier rows, in parts of about [`PART_BYTES`] (only for a whole result: see [`Self::in_parts`]).
+    parts: Vec<String>,
+    in_parts: bool,
 }
 
 impl RowWriter {
@@ -41,14 +70,46 @@ impl RowWriter {
         let types: Vec<Type> = columns.iter().map(|c| c.type_().clone()).collect();
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
         let text = types.iter().map(|t| !decodes_binary(t)).collect();
-        RowWriter { names, types, text, int8, style, origins, cols, n: 0 }
+        RowWriter {
+            names,
+            types,
+            text,
+            int8,
+            style,
+            origins,
+            cols,
+            n: 0,
+            parted: 0,
+            parts: Vec::new(),
+            in_parts: false,
+        }
     }
 
     /// A writer for columns whose values arrive in text format (the simple protocol).
     pub(crate) fn for_text(names: Vec<String>, types: Vec<Type>, int8: Int8Mode) -> Self {
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
         let text = types.iter().map(|t| !decodes_binary(t)).collect();
-        RowWriter { names, types, text, int8, style: Style::Pg, origins: Vec::new(), cols, n: 0 }
+        let (parts, in_parts) = (Vec::new(), false);
+        RowWriter {
+            names,
+            types,
+            text,
+            int8,
+            style: Style::Pg,
+            origins: Vec::new(),
+            cols,
+            n: 0,
+            parted: 0,
+            parts,
+            in_parts,
+        }
+    }
+
+    /// Many rows go out in parts (a whole result read by [`Self::result_parts`]; not a stream's
+    /// batches, which are small, nor the results of a text of several statements).
+    pub(crate) fn in_parts(mut self) -> Self {
+        self.in_parts = true;
+        self
     }
 
     /// Appends one text-format row: values of types read in binary elsewhere are parsed to
@@ -85,6 +146,28 @@ impl RowWriter {
             }
         }
         self.n += 1;
+        if self.in_parts && self.cols.iter().map(String::len).sum::<usize>() >= PART_BYTES {
+            self.end_part();
+        }
+    }
+
+    /// Moves the rows in the column buffers into a part: `[[…],[…]]`.
+    fn end_part(&mut self) {
+        let len = self.cols.iter().map(|c| c.len() + 3).sum::<usize>() + 2;
+        let mut part = String::with_capacity(len);
+        part.push('[');
+        for (i, col) in self.cols.iter_mut().enumerate() {
+            if i > 0 {
+                part.push(',');
+            }
+            part.push('[');
+            part.push_str(col);
+            part.push(']');
+            col.clear();
+        }
+        part.push(']');
+        self.parts.push(part);
+        self.parted += std::mem::take(&mut self.n);
     }
 
     /// Appends `"cols":[[…],…],"n":N` and empties the buffers for the next batch.
@@ -139,6 +222,34 @@ impl RowWriter {
             None => "null".into(),
         };
         self.envelope(command, "rowCount", &count, true)
+    }
+
+    /// [`Self::result_json`] with its rows in parts when they filled more than one
+    /// (`{"parts":k,"n":…,…}` and the parts beside it).
+    pub(crate) fn result_parts(&mut self, command: &str, affected: Option<u64>) -> ResultText {
+        if self.parts.is_empty() {
+            return ResultText::whole(self.result_json(command, affected));
+        }
+        if self.n > 0 {
+            self.end_part();
+        }
+        let rows = std::mem::take(&mut self.parted);
+        let mut head = String::with_capacity(256);
+        head.push_str("{\"parts\":");
+        head.push_str(itoa::Buffer::new().format(self.parts.len()));
+        head.push_str(",\"n\":");
+        head.push_str(itoa::Buffer::new().format(rows));
+        head.push_str(",\"rowCount\":");
+        match row_count(command, affected, rows) {
+            Some(c) => head.push_str(itoa::Buffer::new().format(c)),
+            None => head.push_str("null"),
+        }
+        head.push_str(",\"command\":");
+        json_str(&mut head, command);
+        head.push(',');
+        self.write_meta(&mut head);
+        head.push('}');
+        ResultText { json: head, parts: std::mem::take(&mut self.parts) }
     }
 
     /// One batch of a stream, taking the rows pushed since the last one:
