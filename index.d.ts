@@ -51,6 +51,12 @@ export interface PoolOptions {
   idleInTransactionTimeoutMs?: number
   /** Named prepared statements kept per connection (LRU). Default 100; forced 0 with pgbouncer. */
   statementCacheSize?: number
+  /**
+   * The most `pool.query` statements one connection carries at once when every connection is
+   * busy: they are sent in one write and answered in order. Default 8; 1 sends one at a time.
+   * Forced 1 with pgbouncer or statementCacheSize 0.
+   */
+  pipelineDepth?: number
   /** Running behind PgBouncer in transaction mode (no named statements). */
   pgbouncer?: boolean
   /** Statements slower than this are reported, ms. Default 1000. */
@@ -227,7 +233,7 @@ export interface PoolStatsSnapshot {
   /** utilization in percent. */
   pool: { active: number; idle: number; total: number; limit: number; waiting: number; utilization: number }
   queries: {
-    queriesExecuted: number; slowQueries: number; queryErrors: number; averageQueryTime: number
+    queriesExecuted: number; slowQueries: number; queryErrors: number; pipelined: number; averageQueryTime: number
     p50: number; p95: number; p99: number; maxQueryTime: number
     /** percent */
     slowQueryRate: number; uptimeMs: number; lastResetTime: string

@@ -18,7 +18,7 @@ const ENV_NAMES = [
   'DATABASE_URL', 'DB_CONNECTION_LIMIT', 'DATABASE_CONNECTION_LIMIT', 'DATABASE_POOL_SIZE',
   'DB_POOL_TIMEOUT', 'DATABASE_POOL_TIMEOUT', 'DATABASE_CONNECT_TIMEOUT', 'DB_QUERY_TIMEOUT',
   'DATABASE_QUERY_TIMEOUT', 'DATABASE_STATEMENT_TIMEOUT', 'DATABASE_IDLE_IN_TRANSACTION_SESSION_TIMEOUT',
-  'DB_STATEMENT_CACHE_SIZE', 'DB_SLOW_QUERY_THRESHOLD', 'SLOW_QUERY_THRESHOLD', 'DATABASE_REPLICA_URL',
+  'DB_STATEMENT_CACHE_SIZE', 'DB_PIPELINE_DEPTH', 'DB_SLOW_QUERY_THRESHOLD', 'SLOW_QUERY_THRESHOLD', 'DATABASE_REPLICA_URL',
   'DATABASE_REPLICA_URLS'
 ]
 let savedEnv
@@ -86,6 +86,7 @@ const NUMERIC_ROWS = [
   { option: 'maxLifetimeMs', url: 'max_lifetime', env: [], unit: 1000, def: 1800000, values: [4321, 120] },
   { option: 'queryTimeoutMs', url: 'statement_timeout', env: ['DB_QUERY_TIMEOUT', 'DATABASE_QUERY_TIMEOUT', 'DATABASE_STATEMENT_TIMEOUT'], unit: 1, def: 30000, values: [111, 222, 333, 444, 555] },
   { option: 'statementCacheSize', url: 'statement_cache_size', env: ['DB_STATEMENT_CACHE_SIZE'], unit: 1, def: 100, values: [5, 6, 7] },
+  { option: 'pipelineDepth', url: 'pipeline_depth', env: ['DB_PIPELINE_DEPTH'], unit: 1, def: 8, values: [2, 3, 4] },
   { option: 'slowQueryThresholdMs', url: null, env: ['DB_SLOW_QUERY_THRESHOLD', 'SLOW_QUERY_THRESHOLD'], unit: 1, def: 1000, values: [250, 350, 450, 550] },
   { option: 'minConnections', url: null, env: [], unit: 1, def: 0, values: [2] },
   { option: 'utilizationAlertThreshold', url: null, env: [], unit: 1, def: 0.8, values: [0.5] }
@@ -175,6 +176,7 @@ describe('defaults', () => {
       maxLifetimeMs: 1800000,
       queryTimeoutMs: 30000,
       statementCacheSize: 100,
+      pipelineDepth: 8,
       pgbouncer: false,
       slowQueryThresholdMs: 1000,
       utilizationAlertThreshold: 0.8,

@@ -209,12 +209,15 @@ pub(crate) enum Stopped {
     Unconfirmed,
     /// Behind PgBouncer no cancel is sent: it was abandoned with its connection.
     Abandoned,
+    /// It shared its connection with statements not yet answered (see `src/convoy.rs`), which
+    /// a cancel request could have stopped instead: it was abandoned with its connection.
+    Shared,
 }
 
 impl Stopped {
     /// Whether the statement may have taken effect.
     pub(crate) fn maybe_committed(self) -> bool {
-        matches!(self, Stopped::Unconfirmed | Stopped::Abandoned)
+        matches!(self, Stopped::Unconfirmed | Stopped::Abandoned | Stopped::Shared)
     }
 
     /// The outcome, in words for the end of an error message.
@@ -227,6 +230,7 @@ impl Stopped {
                 crate::pool::CANCEL_GRACE.as_millis()
             ),
             Stopped::Abandoned => "behind PgBouncer the statement is abandoned with its connection rather than cancelled, so it may still be running or may have completed (its outcome is unknown)".into(),
+            Stopped::Shared => "its connection was carrying other statements not yet answered, which a cancel request could have stopped instead, so the statement was abandoned with its connection rather than cancelled: it may still be running or may have completed (its outcome is unknown)".into(),
         }
     }
 }

@@ -16,6 +16,7 @@ mod completion;
 mod config;
 mod connection;
 mod convert;
+mod convoy;
 mod defaults;
 mod error;
 mod events;

@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::connection::{Canceller, Conn, Manager, Prepared};
 use crate::convert::params::{text_params, TextParam};
 use crate::convert::result::ResultText;
+use crate::convoy::{Member, Riders};
 use crate::error::{Error, Interruption, Stopped};
 use crate::events::Events;
 use crate::retry::Backoff;
@@ -118,6 +119,8 @@ pub(crate) struct PoolCore {
     shutdown: AbortFlag,
     /// Statements waiting for a connection, each holding a small record until its turn.
     line: WaitingLine,
+    /// Those of them that a convoy may take along (see `src/convoy.rs`).
+    pub(crate) riders: Riders,
 }
 
 /// A checked-out connection, counted as work in flight for as long as it lives.
@@ -212,6 +215,7 @@ impl PoolCore {
         let breaker = settings.circuit_breaker.map(|(n, ms)| Breaker::new(n, Duration::from_millis(ms)));
         Ok(Arc::new(PoolCore {
             line: WaitingLine::new(settings.connection_limit),
+            riders: Riders::default(),
             settings,
             stats,
             pool,
@@ -431,12 +435,34 @@ impl PoolCore {
         opts: &QueryOptions,
     ) -> Result<ResultText, Error> {
         let shape = check_params(sql, params.len())?;
+        if self.settings.pipeline_depth > 1 && opts.abort.is_none() && !shape.several {
+            return self.query_convoyed(Member::new(sql, text_params(params), opts)).await;
+        }
         let mut lease = self.checkout_for(opts).await?;
         // Boxed: a statement waiting for a connection holds only the checkout's small state,
         // not the running statement's (~17 KB), so a queue of thousands stays light.
         let out = Box::pin(self.run(&mut lease.conn, sql, text_params(params), opts, shape.several)).await;
         // The wait rides on the result too, for OpenTelemetry's checkout span and wait histogram.
         out.map(|r| with_field(r, ",\"waitMs\":", lease.waited.as_secs_f64() * 1000.0))
+    }
+
+    /// [`Self::query`] for a statement that may share a connection: while every connection is
+    /// busy it waits both for one of its own and for a convoy to take it along (see
+    /// `src/convoy.rs`), whichever comes first.
+    async fn query_convoyed(self: &Arc<Self>, own: Member) -> Result<ResultText, Error> {
+        if self.line.has_free_turn() {
+            let lease = self.checkout_for(&own.opts).await?;
+            return self.lead(lease, own).await;
+        }
+        let opts = own.opts.clone();
+        let (rider, answered) = self.riders.offer(own);
+        tokio::select! {
+            lease = self.checkout_for(&opts) => match rider.claim_own() {
+                Some(own) => self.lead(lease?, own).await,
+                None => crate::convoy::answer(answered).await,
+            },
+            _ = rider.taken() => crate::convoy::answer(answered).await,
+        }
     }
 
     /// Runs one statement on a checked-out connection and returns the result JSON; `several`:
@@ -456,10 +482,21 @@ impl PoolCore {
         conn.broken |= broken;
         let out = self.failover_check(conn, out).await;
         let (ms, slow) = self.finished(conn, sql, started, &out);
+        self.told(sql, ms, slow, out)
+    }
+
+    /// A statement's result as JS gets it: its duration and whether it was slow ride on it, so
+    /// `query`/`slowQuery` events need no extra crossing; a timeout is logged.
+    pub(crate) fn told(
+        &self,
+        sql: &str,
+        ms: f64,
+        slow: bool,
+        out: Result<ResultText, Error>,
+    ) -> Result<ResultText, Error> {
         if let Err(e @ Error::Interrupted { why: Interruption::Timeout { .. }, .. }) = &out {
             tracing::warn!(pool = self.id, "{}: {}", e.message(), crate::stats::cut_sql(sql));
         }
-        // The duration rides on the result, so `query`/`slowQuery` events need no extra crossing.
         let out = out.map(|r| with_field(r, ",\"ms\":", ms));
         if slow {
             return out.map(|mut r| {
@@ -479,7 +516,7 @@ impl PoolCore {
     /// no context: not a function, a procedure, dblink or a foreign table, whose earlier work
     /// may have been done), and only when the server as a whole no longer fits the pool's
     /// target_session_attrs. A transaction the caller made read-only stays a plain 25006.
-    async fn failover_check<T>(&self, conn: &mut Conn, out: Result<T, Error>) -> Result<T, Error> {
+    pub(crate) async fn failover_check<T>(&self, conn: &mut Conn, out: Result<T, Error>) -> Result<T, Error> {
         let target = self.settings.target_session_attrs;
         let refused_itself = |f: &crate::error::ServerError| {
             f.code == READ_ONLY_TRANSACTION && f.routine.as_deref() == Some(REFUSED_AS_READ_ONLY) && f.r#where.is_none()
@@ -572,6 +609,23 @@ impl PoolCore {
     where
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
+        self.supervise_shared(cancel, opts, fut, None).await
+    }
+
+    /// [`Self::supervise_step`] for a statement that may share its connection: `unanswered`
+    /// counts its convoy's statements not yet answered (itself included). While others are,
+    /// no cancel request is sent (it could stop one of them): the statement is abandoned
+    /// with its connection instead.
+    pub(crate) async fn supervise_shared<T, Fut>(
+        &self,
+        cancel: &Arc<Canceller>,
+        opts: &QueryOptions,
+        fut: Fut,
+        unanswered: Option<&AtomicUsize>,
+    ) -> (Result<T, Error>, bool, Option<Interruption>)
+    where
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
         let not_sent = |why| (Err(Error::Interrupted { why, stopped: Stopped::NotSent }), false, None);
         if opts.abort.as_ref().is_some_and(|a| a.is_aborted()) {
             return not_sent(Interruption::Abort);
@@ -597,6 +651,9 @@ impl PoolCore {
         let stopped = |stopped| Err(Error::Interrupted { why, stopped });
         if self.settings.pgbouncer {
             return (stopped(Stopped::Abandoned), true, Some(why));
+        }
+        if unanswered.is_some_and(|n| n.load(Ordering::Acquire) > 1) {
+            return (stopped(Stopped::Shared), true, Some(why));
         }
         let canceller = cancel.clone();
         let request = tokio::spawn(async move { canceller.cancel().await });
@@ -628,8 +685,13 @@ impl PoolCore {
     ) -> (f64, bool) {
         conn.broken |= out.as_ref().is_err_and(Error::spoils_connection);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
+        (ms, self.counted(sql, ms, out))
+    }
+
+    /// Counts a finished statement in the stats; whether it was slow.
+    pub(crate) fn counted<T>(&self, sql: &str, ms: f64, out: &Result<T, Error>) -> bool {
         let code = out.as_ref().err().map(Error::code);
-        (ms, self.stats.record_query(sql, ms, code, self.settings.slow_query_threshold_ms))
+        self.stats.record_query(sql, ms, code, self.settings.slow_query_threshold_ms)
     }
 
     /// Graceful shutdown: waits up to `timeout` for work in flight, then closes every connection.
@@ -732,7 +794,7 @@ impl PoolCore {
 }
 
 /// The result's text (an object) with one more field: `key` (`,"name":`) and `ms`, to the µs.
-fn with_field(mut r: ResultText, key: &str, ms: f64) -> ResultText {
+pub(crate) fn with_field(mut r: ResultText, key: &str, ms: f64) -> ResultText {
     r.json.pop();
     r.json.push_str(key);
     r.json.push_str(ryu::Buffer::new().format((ms * 1000.0).round() / 1000.0));

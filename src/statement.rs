@@ -36,25 +36,67 @@ pub(crate) async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> R
             .map_err(|e| from_driver(&e, true))?;
         return Ok((rows, described));
     }
-    let prepared = match conn.cache.get(sql) {
-        Some(p) => p,
-        None => {
-            let s = conn.client.prepare(sql).await.map_err(|e| from_driver(&e, false))?;
-            let p = Prepared::new(s);
-            conn.cache.insert(sql, p.clone());
-            p
-        }
-    };
+    let prepared = prepared(conn, sql).await?;
     match conn.client.query_raw_with_formats(&prepared.stmt, params.iter(), &prepared.formats).await {
         Ok(rows) => Ok((rows, prepared)),
         Err(e) => {
-            // A schema change invalidated the cached plan: the statement did not run.
-            if e.code().is_some_and(|c| c.code() == "0A000") {
-                conn.cache.remove(sql);
-            }
-            Err(from_driver(&e, true))
+            let e = from_driver(&e, true);
+            forget_if_stale(conn, sql, &e);
+            Err(e)
         }
     }
+}
+
+/// The connection's named statement for `sql`, prepared now when it is not cached yet.
+pub(crate) async fn prepared(conn: &mut Conn, sql: &str) -> Result<Prepared, Error> {
+    if let Some(p) = conn.cache.get(sql) {
+        return Ok(p);
+    }
+    let s = conn.client.prepare(sql).await.map_err(|e| from_driver(&e, false))?;
+    let p = Prepared::new(s);
+    conn.cache.insert(sql, p.clone());
+    Ok(p)
+}
+
+/// A schema change invalidated the cached plan (0A000, the statement did not run): it is
+/// prepared again next time.
+pub(crate) fn forget_if_stale(conn: &mut Conn, sql: &str, e: &Error) {
+    if matches!(e, Error::Server { fields, .. } if fields.code == "0A000") {
+        conn.cache.remove(sql);
+    }
+}
+
+/// Runs a prepared statement on a client that other statements may be using at the same
+/// time (their requests go out in order; each has its own Sync, result and error).
+pub(crate) async fn execute_prepared(
+    client: &tokio_postgres::Client,
+    prepared: &Prepared,
+    sql: &str,
+    params: &[TextParam],
+    settings: &Settings,
+    style: Style,
+) -> Result<ResultText, Error> {
+    let rows = client
+        .query_raw_with_formats(&prepared.stmt, params.iter(), &prepared.formats)
+        .await
+        .map_err(|e| from_driver(&e, true))?;
+    read_result(rows, prepared, sql, settings, style).await
+}
+
+/// Reads a started statement's rows into its result.
+async fn read_result(
+    rows: RowStream,
+    prepared: &Prepared,
+    sql: &str,
+    settings: &Settings,
+    style: Style,
+) -> Result<ResultText, Error> {
+    pin_mut!(rows);
+    let mut writer = RowWriter::new(prepared.stmt.columns(), settings.int8, style).in_parts();
+    while let Some(row) = rows.next().await {
+        writer.push_row(&row.map_err(|e| from_driver(&e, true))?);
+    }
+    Ok(writer.result_parts(&sql::command_of(sql), rows.rows_affected()))
 }
 
 /// Runs a statement and returns its result (see [`ResultText`]); text holding `several` statements (and no
@@ -71,12 +113,7 @@ pub(crate) async fn execute(
         return execute_several(conn, sql, settings).await.map(ResultText::whole);
     }
     let (rows, prepared) = start(conn, sql, params).await?;
-    pin_mut!(rows);
-    let mut writer = RowWriter::new(prepared.stmt.columns(), settings.int8, style).in_parts();
-    while let Some(row) = rows.next().await {
-        writer.push_row(&row.map_err(|e| from_driver(&e, true))?);
-    }
-    Ok(writer.result_parts(&sql::command_of(sql), rows.rows_affected()))
+    read_result(rows, &prepared, sql, settings, style).await
 }
 
 /// Several statements in one text, as `pg` runs them: the simple protocol (one implicit

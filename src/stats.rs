@@ -128,6 +128,8 @@ pub(crate) struct Stats {
     pub query_errors: AtomicU64,
     /// Statements slower than slowQueryThresholdMs.
     pub slow_queries: AtomicU64,
+    /// Statements sent together with others on one connection (see `src/convoy.rs`).
+    pub pipelined: AtomicU64,
     /// Statement latency.
     pub query_ms: Histogram,
     /// Time to get a connection.
@@ -164,6 +166,7 @@ impl Default for Stats {
             queries: AtomicU64::new(0),
             query_errors: AtomicU64::new(0),
             slow_queries: AtomicU64::new(0),
+            pipelined: AtomicU64::new(0),
             query_ms: Histogram::default(),
             acquire_ms: Histogram::default(),
             connections_created: AtomicU64::new(0),
@@ -252,6 +255,7 @@ impl Stats {
             &self.queries,
             &self.query_errors,
             &self.slow_queries,
+            &self.pipelined,
             &self.connections_created,
             &self.connections_closed,
             &self.connections_failed,
@@ -306,6 +310,7 @@ impl Stats {
                 "queriesExecuted": n,
                 "slowQueries": slow,
                 "queryErrors": self.query_errors.load(Relaxed),
+                "pipelined": self.pipelined.load(Relaxed),
                 "averageQueryTime": if n > 0 { round2(q.sum_ms() / n as f64) } else { 0.0 },
                 "p50": q.quantile(0.50), "p95": q.quantile(0.95), "p99": q.quantile(0.99),
                 "maxQueryTime": round2(q.max_ms()),

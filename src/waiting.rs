@@ -25,6 +25,11 @@ impl WaitingLine {
         WaitingLine { turns: Arc::new(Semaphore::new(turns)), waiting: AtomicUsize::new(0) }
     }
 
+    /// Whether a turn is free now (no statement would wait).
+    pub(crate) fn has_free_turn(&self) -> bool {
+        self.turns.available_permits() > 0
+    }
+
     /// Statements waiting for a turn now.
     pub(crate) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)

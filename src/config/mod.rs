@@ -224,6 +224,10 @@ pub(crate) struct Settings {
     pub idle_in_transaction_timeout_ms: Option<u64>,
     /// Named statements kept per connection (LRU); 0 uses unnamed statements.
     pub statement_cache_size: usize,
+    /// The most `pool.query` statements one connection carries at once when every connection
+    /// is busy (see `src/convoy.rs`); 1: one at a time. Always 1 with PgBouncer or without
+    /// a statement cache.
+    pub pipeline_depth: usize,
     /// Running behind PgBouncer in transaction mode.
     pub pgbouncer: bool,
     /// Statements slower than this are reported.
@@ -277,6 +281,7 @@ impl Settings {
             "poolTimeoutMs": self.pool_timeout_ms, "connectTimeoutMs": self.connect_timeout_ms,
             "idleTimeoutMs": self.idle_timeout_ms, "maxLifetimeMs": self.max_lifetime_ms,
             "queryTimeoutMs": self.query_timeout_ms, "statementCacheSize": self.statement_cache_size,
+            "pipelineDepth": self.pipeline_depth,
             "pgbouncer": self.pgbouncer, "applicationName": self.application_name,
             "slowQueryThresholdMs": self.slow_query_threshold_ms,
             "utilizationAlertThreshold": self.utilization_alert_threshold,
@@ -457,6 +462,9 @@ fn settings(
                 .into(),
         );
     }
+    // PgBouncer in transaction mode cannot keep named statements, and convoys send them.
+    let statement_cache_size = if pgbouncer { 0 } else { v.count("statementCacheSize")? };
+    let pipeline_depth = if statement_cache_size == 0 { 1 } else { v.count("pipelineDepth")? };
     let int8 = v.text("int8")?;
     let log_level = v.text("logLevel")?;
     let _read_by_the_address = v.opt_text("passfile")?;
@@ -483,8 +491,8 @@ fn settings(
         max_lifetime_ms: v.ms("maxLifetimeMs")?,
         query_timeout_ms: v.ms("queryTimeoutMs")?,
         idle_in_transaction_timeout_ms,
-        // PgBouncer in transaction mode cannot keep named statements.
-        statement_cache_size: if pgbouncer { 0 } else { v.count("statementCacheSize")? },
+        statement_cache_size,
+        pipeline_depth,
         pgbouncer,
         slow_query_threshold_ms: v.ms("slowQueryThresholdMs")?,
         utilization_alert_threshold: v.num("utilizationAlertThreshold")?,

@@ -249,6 +249,14 @@ pub(super) const SETTINGS: &[Setting] = &[
         ..ROW
     },
     Setting {
+        option: "pipelineDepth",
+        url: &["pipeline_depth"],
+        env: &["DB_PIPELINE_DEPTH"],
+        kind: K::Count,
+        default: D::Num(8.0),
+        range: Range::AtLeast(1),
+    },
+    Setting {
         option: "slowQueryThresholdMs",
         env: &["DB_SLOW_QUERY_THRESHOLD", "SLOW_QUERY_THRESHOLD"],
         kind: K::Ms(Unit::Ms),

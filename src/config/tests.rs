@@ -281,6 +281,7 @@ fn env_names_come_from_the_table_in_order() {
             "PGTARGETSESSIONATTRS",
             "PGLOADBALANCEHOSTS",
             "DB_STATEMENT_CACHE_SIZE",
+            "DB_PIPELINE_DEPTH",
             "DB_SLOW_QUERY_THRESHOLD",
             "SLOW_QUERY_THRESHOLD",
             "DATABASE_REPLICA_URLS",

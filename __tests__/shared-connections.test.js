@@ -1,0 +1,110 @@
+'use strict'
+// While every connection is busy, pool.query statements share one (src/convoy.rs): the next
+// statement to get a connection takes up to pipelineDepth - 1 of those still waiting along and
+// sends them in one write. Each keeps its own answer and error; a timeout sends no cancel
+// request while statements sent with it are unanswered (it could stop one of them), so its
+// outcome is unknown; alone, it is cancelled as usual. pipelineDepth 1 turns sharing off.
+
+const { eventually, failure, poolsOnFreshDatabase } = require('./helpers/common')
+
+const db = poolsOnFreshDatabase('shared', { setupSql: 'CREATE TABLE marks (n int);' })
+beforeAll(db.create)
+afterEach(db.endPools)
+const { makePool } = db
+
+/**
+ * Queues `statements` (functions of the pool giving a promise) behind a held connection of a
+ * pool of one, then frees it: they go out together.
+ */
+async function sentTogether (pool, statements) {
+  const held = await pool.acquire()
+  const pending = statements.map((run) => run(pool))
+  await eventually(() => pool.getPoolStats().pool.waiting, statements.length)
+  held.release()
+  return pending
+}
+
+/** Settles every promise, keeping each outcome. */
+const outcomes = (promises) => Promise.all(promises.map((p) => p.then((value) => ({ value }), (error) => ({ error }))))
+
+test('statements sent together each get their own answer and their own error', async () => {
+  const pool = makePool({ connectionLimit: 1, pipelineDepth: 8 })
+  const [a, zero, b, c] = await outcomes(await sentTogether(pool, [
+    (p) => p.query('SELECT $1::int AS n', [1]),
+    (p) => p.query('SELECT 1 / $1::int AS n', [0]),
+    (p) => p.query("SELECT $1::text || '!' AS s", ['two']),
+    (p) => p.query('INSERT INTO marks (n) VALUES ($1)', [3])
+  ]))
+  expect(a.value.rows).toEqual([{ n: 1 }])
+  expect(zero.error).toMatchObject({ code: '22012', maybeCommitted: false })
+  expect(b.value.rows).toEqual([{ s: 'two!' }])
+  expect(c.value).toMatchObject({ command: 'INSERT', rowCount: 1 })
+  expect(pool.getPoolStats().queries.pipelined).toBe(4)
+  expect((await pool.query('SELECT n FROM marks')).rows).toEqual([{ n: 3 }])
+})
+
+test('at most pipelineDepth statements share a connection; the rest follow', async () => {
+  const pool = makePool({ connectionLimit: 1, pipelineDepth: 3 })
+  const results = await Promise.all(await sentTogether(pool, Array.from({ length: 7 }, (_, i) => (p) => p.query('SELECT $1::int AS i', [i]))))
+  expect(results.map((r) => r.rows[0].i)).toEqual([0, 1, 2, 3, 4, 5, 6])
+  // 3 + 3 together, and the last one alone.
+  expect(pool.getPoolStats().queries.pipelined).toBe(6)
+})
+
+test('a timeout while statements sent with it are unanswered: no cancel request, outcome unknown, the others answered', async () => {
+  const pool = makePool({ connectionLimit: 1, pipelineDepth: 8 })
+  const [slow, after] = await outcomes(await sentTogether(pool, [
+    (p) => p.query('SELECT pg_sleep(1)', [], { timeoutMs: 200 }),
+    (p) => p.query('SELECT 2 AS n')
+  ]))
+  expect(slow.error).toMatchObject({ code: 'P1008', maybeCommitted: true })
+  expect(slow.error.message).toMatch(/carrying other statements not yet answered/)
+  // Not cancelled: the statement behind it ran once the sleep was over.
+  expect(after.value.rows).toEqual([{ n: 2 }])
+  expect((await pool.query('SELECT 3 AS n')).rows).toEqual([{ n: 3 }])
+})
+
+test('the last unanswered statement sent together is cancelled on the server as usual', async () => {
+  const pool = makePool({ connectionLimit: 1, pipelineDepth: 8 })
+  const [first, slow] = await outcomes(await sentTogether(pool, [
+    (p) => p.query('SELECT 1 AS n'),
+    (p) => p.query('SELECT pg_sleep(5)', [], { timeoutMs: 300 })
+  ]))
+  expect(first.value.rows).toEqual([{ n: 1 }])
+  expect(slow.error).toMatchObject({ code: 'P1008', maybeCommitted: false })
+  expect(slow.error.message).toMatch(/cancelled on the server/)
+})
+
+test('pipelineDepth 1: one statement per connection, a timeout cancels even with others waiting', async () => {
+  const pool = makePool({ connectionLimit: 1, pipelineDepth: 1 })
+  const [slow, after] = await outcomes(await sentTogether(pool, [
+    (p) => p.query('SELECT pg_sleep(5)', [], { timeoutMs: 300 }),
+    (p) => p.query('SELECT 2 AS n')
+  ]))
+  expect(slow.error).toMatchObject({ code: 'P1008', maybeCommitted: false })
+  expect(after.value.rows).toEqual([{ n: 2 }])
+  expect(pool.getPoolStats().queries.pipelined).toBe(0)
+})
+
+test('statements with an AbortSignal, and several statements in one text, never share', async () => {
+  const pool = makePool({ connectionLimit: 1, pipelineDepth: 8 })
+  const signal = new AbortController().signal
+  const results = await Promise.all(await sentTogether(pool, [
+    (p) => p.query('SELECT 1 AS n', [], { signal }),
+    (p) => p.query('SELECT 2 AS n; SELECT 3 AS n'),
+    (p) => p.query('SELECT 4 AS n', [], { signal })
+  ]))
+  expect(results[0].rows).toEqual([{ n: 1 }])
+  expect(results[1].map((r) => r.rows)).toEqual([[{ n: 2 }], [{ n: 3 }]])
+  expect(results[2].rows).toEqual([{ n: 4 }])
+  expect(pool.getPoolStats().queries.pipelined).toBe(0)
+})
+
+test('pipelineDepth is at least 1, and 1 behind PgBouncer or without a statement cache', async () => {
+  expect(() => makePool({ pipelineDepth: 0 })).toThrow(expect.objectContaining({ code: 'ERR_PGWARDEN_CONFIG' }))
+  expect(makePool({ pipelineDepth: 4 }).toJSON().pipelineDepth).toBe(4)
+  expect(makePool({ pipelineDepth: 4, pgbouncer: true }).toJSON().pipelineDepth).toBe(1)
+  expect(makePool({ pipelineDepth: 4, statementCacheSize: 0 }).toJSON().pipelineDepth).toBe(1)
+  const e = await failure(Promise.resolve().then(() => makePool({ pipelineDepth: 'deep' })))
+  expect(e.code).toBe('ERR_PGWARDEN_CONFIG')
+})

@@ -1,0 +1,255 @@
+//! Statements that share a connection: a convoy. When every connection is busy, `pool.query`
+//! statements wait in the line; the next of them to get a connection takes up to
+//! `pipelineDepth - 1` of the others still waiting along, and sends them all in one write.
+//! Each keeps its own Sync, so its own result and error, and the answers are read in order.
+//! On loopback most of a statement's client cost is its own `send` and the wake-ups around it
+//! (docs/BENCHMARKS.md): several statements per write divide that.
+//!
+//! What changes for a statement in a convoy:
+//! - It runs after the statements before it in the convoy, as it would have run after them
+//!   on the connection they were waiting for.
+//! - A timeout or `end()` does not send a cancel request while other statements of the
+//!   convoy are unanswered (it could stop one of them instead): the statement is abandoned
+//!   with its connection, and its outcome is unknown (`maybeCommitted`, `Stopped::Shared`).
+//!
+//! Only plain statements ride: one statement per text, no AbortSignal, named statements
+//! cached on the connection (not behind PgBouncer), outside transactions and held clients.
+
+use crate::connection::{Conn, Prepared};
+use crate::convert::params::TextParam;
+use crate::convert::result::ResultText;
+use crate::error::Error;
+use crate::pool::{with_field, Lease, PoolCore, QueryOptions};
+use crate::statement::{execute_prepared, forget_if_stale, prepared};
+use futures_util::future::join_all;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::sync::{oneshot, Notify};
+
+/// One statement: what it runs, and since when it waits.
+pub(crate) struct Member {
+    sql: Arc<str>,
+    params: Vec<TextParam>,
+    pub(crate) opts: QueryOptions,
+    since: Instant,
+}
+
+impl Member {
+    pub(crate) fn new(sql: &str, params: Vec<TextParam>, opts: &QueryOptions) -> Self {
+        Member { sql: sql.into(), params, opts: opts.clone(), since: Instant::now() }
+    }
+}
+
+/// What a statement in a convoy gets back.
+type Reply = oneshot::Sender<Result<ResultText, Error>>;
+
+/// A statement waiting in the line that a convoy may take along.
+pub(crate) struct Rider {
+    /// Taken by a convoy, or by the statement itself once it has a connection of its own.
+    claimed: AtomicBool,
+    /// The statement and where its answer goes, for whoever claims it.
+    job: Mutex<Option<(Member, Reply)>>,
+    /// Raised when a convoy takes it.
+    taken: Notify,
+}
+
+impl Rider {
+    /// Claims the statement back for its own connection; `None` when a convoy has it.
+    pub(crate) fn claim_own(&self) -> Option<Member> {
+        if self.claimed.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        self.job.lock().ok()?.take().map(|(member, _)| member)
+    }
+
+    /// Resolves once a convoy has taken it.
+    pub(crate) async fn taken(&self) {
+        self.taken.notified().await
+    }
+}
+
+/// The statements waiting in the line that convoys may take, oldest first.
+#[derive(Default)]
+pub(crate) struct Riders {
+    queue: Mutex<VecDeque<Arc<Rider>>>,
+    /// How many are queued (some may be claimed already), read without the lock.
+    len: AtomicUsize,
+}
+
+impl Riders {
+    /// Offers a waiting statement to convoys; its answer comes on the receiver if one takes it.
+    pub(crate) fn offer(&self, member: Member) -> (Arc<Rider>, oneshot::Receiver<Result<ResultText, Error>>) {
+        let (tx, rx) = oneshot::channel();
+        let rider = Arc::new(Rider {
+            claimed: AtomicBool::new(false),
+            job: Mutex::new(Some((member, tx))),
+            taken: Notify::new(),
+        });
+        if let Ok(mut q) = self.queue.lock() {
+            q.push_back(rider.clone());
+            self.len.store(q.len(), Ordering::Relaxed);
+        }
+        (rider, rx)
+    }
+
+    /// Takes up to `max` statements still waiting, oldest first.
+    fn take(&self, max: usize) -> Vec<(Member, Reply)> {
+        let mut out = Vec::new();
+        if max == 0 || self.len.load(Ordering::Relaxed) == 0 {
+            return out;
+        }
+        let Ok(mut q) = self.queue.lock() else { return out };
+        while out.len() < max {
+            let Some(rider) = q.pop_front() else { break };
+            if rider.claimed.swap(true, Ordering::AcqRel) {
+                continue;
+            }
+            if let Some(job) = rider.job.lock().ok().and_then(|mut j| j.take()) {
+                out.push(job);
+                rider.taken.notify_one();
+            }
+        }
+        self.len.store(q.len(), Ordering::Relaxed);
+        out
+    }
+}
+
+impl PoolCore {
+    /// Runs `own` on `lease`'s connection, taking waiting statements along when there are any
+    /// (the convoy then runs on its own task, which gives the connection back when every
+    /// statement in it is answered).
+    pub(crate) async fn lead(self: &Arc<Self>, mut lease: Lease, own: Member) -> Result<ResultText, Error> {
+        let riders = self.riders.take(self.settings.pipeline_depth.saturating_sub(1));
+        if riders.is_empty() {
+            let waited = lease.waited.as_secs_f64() * 1000.0;
+            let Member { sql, params, opts, .. } = own;
+            let out = Box::pin(self.run(&mut lease.conn, &sql, params, &opts, false)).await;
+            return out.map(|r| with_field(r, ",\"waitMs\":", waited));
+        }
+        let (tx, rx) = oneshot::channel();
+        let mut members = Vec::with_capacity(riders.len() + 1);
+        members.push((own, tx));
+        members.extend(riders);
+        tokio::spawn(self.clone().convoy(lease, members));
+        answer(rx).await
+    }
+
+    /// The convoy: each statement prepared on the connection (cached, so seldom a round trip),
+    /// then all sent together; each answer goes back as soon as it is read, except errors,
+    /// told once all are answered (the connection may need a look for a failover, or its
+    /// statement cache a correction). The connection goes back when this ends.
+    async fn convoy(self: Arc<Self>, mut lease: Lease, members: Vec<(Member, Reply)>) {
+        let conn: &mut Conn = &mut lease.conn;
+        let ready = self.prepare_all(conn, members).await;
+        self.stats.pipelined.fetch_add(ready.len() as u64, Ordering::Relaxed);
+        let failed = self.send_all(conn, ready).await;
+        for Failed { member, reply, out, ms, waited, broken } in failed {
+            conn.broken |= broken;
+            if let Err(e) = &out {
+                forget_if_stale(conn, &member.sql, e);
+            }
+            let out = self.failover_check(conn, out).await;
+            let slow = self.counted(&member.sql, ms, &out);
+            let _ = reply.send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
+        }
+    }
+
+    /// Each statement's named statement on `conn`; one refused as it was prepared (a syntax
+    /// error, say) did not run, and is answered at once.
+    async fn prepare_all(&self, conn: &mut Conn, members: Vec<(Member, Reply)>) -> Vec<(Member, Reply, Prepared)> {
+        let mut ready = Vec::with_capacity(members.len());
+        for (member, reply) in members {
+            let started = Instant::now();
+            match prepared(conn, &member.sql).await {
+                Ok(p) => ready.push((member, reply, p)),
+                Err(e) => {
+                    conn.broken |= e.spoils_connection();
+                    let ms = started.elapsed().as_secs_f64() * 1000.0;
+                    let out = Err(e);
+                    let slow = self.counted(&member.sql, ms, &out);
+                    let _ = reply.send(self.told(&member.sql, ms, slow, out));
+                }
+            }
+        }
+        ready
+    }
+
+    /// Sends every statement at once (the connection task writes them in one go) and answers
+    /// each as it is read; returns those that failed, to be told by the caller. A statement's
+    /// duration counts from the moment they were sent, so it includes the statements before it.
+    async fn send_all(&self, conn: &Conn, ready: Vec<(Member, Reply, Prepared)>) -> Vec<Failed> {
+        let unanswered = AtomicUsize::new(ready.len());
+        let (cancel, sent) = (conn.cancel.clone(), Instant::now());
+        let runs = ready.into_iter().map(|(member, reply, p)| {
+            let (cancel, unanswered) = (&cancel, &unanswered);
+            async move {
+                let work = async {
+                    let (sql, params, style) = (&member.sql, &member.params, member.opts.style);
+                    let out = execute_prepared(&conn.client, &p, sql, params, &self.settings, style).await;
+                    unanswered.fetch_sub(1, Ordering::AcqRel);
+                    out
+                };
+                let (out, broken, _) = self.supervise_shared(cancel, &member.opts, work, Some(unanswered)).await;
+                let ms = sent.elapsed().as_secs_f64() * 1000.0;
+                let waited = sent.duration_since(member.since).as_secs_f64() * 1000.0;
+                if out.is_err() {
+                    let broken = broken || out.as_ref().is_err_and(Error::spoils_connection);
+                    return Some(Failed { member, reply, out, ms, waited, broken });
+                }
+                let slow = self.counted(&member.sql, ms, &out);
+                let _ =
+                    reply.send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
+                None
+            }
+        });
+        join_all(runs).await.into_iter().flatten().collect()
+    }
+}
+
+/// A statement of a convoy that failed, told after the others.
+struct Failed {
+    member: Member,
+    reply: Reply,
+    out: Result<ResultText, Error>,
+    /// Its duration and its wait for a connection, ms.
+    ms: f64,
+    waited: f64,
+    /// Its connection must not be reused.
+    broken: bool,
+}
+
+/// The answer of a statement in a convoy. A convoy whose task ended without answering it
+/// (it cannot, short of a bug) may have sent it: its outcome is unknown.
+pub(crate) async fn answer(rx: oneshot::Receiver<Result<ResultText, Error>>) -> Result<ResultText, Error> {
+    rx.await.unwrap_or_else(|_| {
+        Err(Error::ConnectionClosed {
+            maybe_committed: true,
+            reason: "the connection carrying this statement with others was given up before it answered".into(),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(sql: &str) -> Member {
+        Member::new(sql, Vec::new(), &QueryOptions::default())
+    }
+
+    #[test]
+    fn a_convoy_takes_the_oldest_statements_not_claimed_back() {
+        let riders = Riders::default();
+        let (first, _) = riders.offer(member("SELECT 1"));
+        let (second, _) = riders.offer(member("SELECT 2"));
+        let (_third, _) = riders.offer(member("SELECT 3"));
+        assert_eq!(first.claim_own().map(|m| m.sql.to_string()).as_deref(), Some("SELECT 1"));
+        let taken = riders.take(1);
+        assert_eq!(taken.iter().map(|(m, _)| &*m.sql).collect::<Vec<_>>(), ["SELECT 2"]);
+        assert!(second.claim_own().is_none(), "a statement a convoy took runs there, not on its own");
+        assert_eq!(riders.take(5).len(), 1, "the rest, once");
+        assert!(riders.take(5).is_empty());
+    }
+}
