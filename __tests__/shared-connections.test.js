@@ -7,46 +7,61 @@
 
 const { eventually, failure, poolsOnFreshDatabase } = require('./helpers/common')
 
-const db = poolsOnFreshDatabase('shared', { setupSql: 'CREATE TABLE marks (n int);' })
+const db = poolsOnFreshDatabase('shared', { setupSql: 'CREATE TABLE marks (id serial, n int);' })
 beforeAll(db.create)
 afterEach(db.endPools)
 const { makePool } = db
 
 /**
  * Queues `statements` (functions of the pool giving a promise) behind a held connection of a
- * pool of one, then frees it: they go out together.
+ * pool of one, one after another (each waiting before the next is sent, so the line's order
+ * is theirs), then frees it: they go out together.
  */
 async function sentTogether (pool, statements) {
   const held = await pool.acquire()
-  const pending = statements.map((run) => run(pool))
-  await eventually(() => pool.getPoolStats().pool.waiting, statements.length)
+  const pending = []
+  for (const run of statements) {
+    pending.push(run(pool))
+    await eventually(() => pool.getPoolStats().pool.waiting, pending.length)
+  }
   held.release()
   return pending
 }
 
-/** Settles every promise, keeping each outcome. */
-const outcomes = (promises) => Promise.all(promises.map((p) => p.then((value) => ({ value }), (error) => ({ error }))))
+/** Settles every promise, keeping each outcome and when it came (ms since the call). */
+function outcomes (promises) {
+  const started = Date.now()
+  const settled = (outcome) => ({ ...outcome, at: Date.now() - started })
+  return Promise.all(promises.map((p) => p.then((value) => settled({ value }), (error) => settled({ error }))))
+}
 
 test('statements sent together each get their own answer and their own error', async () => {
   const pool = makePool({ connectionLimit: 1, pipelineDepth: 8 })
-  const [a, zero, b, c] = await outcomes(await sentTogether(pool, [
+  const [a, zero, missing, b, c] = await outcomes(await sentTogether(pool, [
     (p) => p.query('SELECT $1::int AS n', [1]),
     (p) => p.query('SELECT 1 / $1::int AS n', [0]),
+    (p) => p.query('SELECT * FROM no_such_table'),
     (p) => p.query("SELECT $1::text || '!' AS s", ['two']),
     (p) => p.query('INSERT INTO marks (n) VALUES ($1)', [3])
   ]))
   expect(a.value.rows).toEqual([{ n: 1 }])
   expect(zero.error).toMatchObject({ code: '22012', maybeCommitted: false })
+  // Refused as it was prepared: it never ran, and the others went on.
+  expect(missing.error).toMatchObject({ code: '42P01', maybeCommitted: false })
   expect(b.value.rows).toEqual([{ s: 'two!' }])
   expect(c.value).toMatchObject({ command: 'INSERT', rowCount: 1 })
-  expect(pool.getPoolStats().queries.pipelined).toBe(4)
+  const stats = pool.getPoolStats()
+  expect(stats.queries.pipelined).toBe(4)
+  // The held connection, the statement that got it, and the four it took along.
+  expect(stats.acquire.count).toBe(6)
   expect((await pool.query('SELECT n FROM marks')).rows).toEqual([{ n: 3 }])
 })
 
-test('at most pipelineDepth statements share a connection; the rest follow', async () => {
+test('at most pipelineDepth statements share a connection; they run in the order they waited', async () => {
   const pool = makePool({ connectionLimit: 1, pipelineDepth: 3 })
-  const results = await Promise.all(await sentTogether(pool, Array.from({ length: 7 }, (_, i) => (p) => p.query('SELECT $1::int AS i', [i]))))
-  expect(results.map((r) => r.rows[0].i)).toEqual([0, 1, 2, 3, 4, 5, 6])
+  await Promise.all(await sentTogether(pool, Array.from({ length: 7 }, (_, i) => (p) => p.query('INSERT INTO marks (n) VALUES ($1)', [100 + i]))))
+  const { rows } = await pool.query('SELECT n FROM marks WHERE n >= 100 ORDER BY id')
+  expect(rows.map((r) => r.n)).toEqual([100, 101, 102, 103, 104, 105, 106])
   // 3 + 3 together, and the last one alone.
   expect(pool.getPoolStats().queries.pipelined).toBe(6)
 })
@@ -59,6 +74,8 @@ test('a timeout while statements sent with it are unanswered: no cancel request,
   ]))
   expect(slow.error).toMatchObject({ code: 'P1008', maybeCommitted: true })
   expect(slow.error.message).toMatch(/carrying other statements not yet answered/)
+  // Told at its timeout, not when the statement behind it is answered.
+  expect(slow.at).toBeLessThan(after.at - 300)
   // Not cancelled: the statement behind it ran once the sleep was over.
   expect(after.value.rows).toEqual([{ n: 2 }])
   expect((await pool.query('SELECT 3 AS n')).rows).toEqual([{ n: 3 }])
@@ -86,17 +103,19 @@ test('pipelineDepth 1: one statement per connection, a timeout cancels even with
   expect(pool.getPoolStats().queries.pipelined).toBe(0)
 })
 
-test('statements with an AbortSignal, and several statements in one text, never share', async () => {
+test('statements with an AbortSignal, several statements in one text, and commands that change the session never share', async () => {
   const pool = makePool({ connectionLimit: 1, pipelineDepth: 8 })
   const signal = new AbortController().signal
   const results = await Promise.all(await sentTogether(pool, [
     (p) => p.query('SELECT 1 AS n', [], { signal }),
     (p) => p.query('SELECT 2 AS n; SELECT 3 AS n'),
+    (p) => p.query("SET application_name = 'shared'"),
     (p) => p.query('SELECT 4 AS n', [], { signal })
   ]))
   expect(results[0].rows).toEqual([{ n: 1 }])
   expect(results[1].map((r) => r.rows)).toEqual([[{ n: 2 }], [{ n: 3 }]])
-  expect(results[2].rows).toEqual([{ n: 4 }])
+  expect(results[2].command).toBe('SET')
+  expect(results[3].rows).toEqual([{ n: 4 }])
   expect(pool.getPoolStats().queries.pipelined).toBe(0)
 })
 

@@ -32,6 +32,8 @@ pub(crate) struct Batch {
     pub(crate) count: usize,
     /// The row parts of its results, in order.
     pub(crate) parts: Vec<String>,
+    /// Its text and its parts, in bytes.
+    bytes: usize,
 }
 
 struct Inner {
@@ -56,7 +58,8 @@ impl Completions {
         let wake = {
             let Ok(mut q) = self.inner.lock() else { return };
             let q = &mut *q;
-            let joins = q.batches.back().is_some_and(|b| b.json.len() + payload.len() <= BATCH_BYTES);
+            let size = payload.len() + parts.iter().map(String::len).sum::<usize>();
+            let joins = q.batches.back().is_some_and(|b| b.bytes + size <= BATCH_BYTES);
             if !joins {
                 q.batches.push_back(Batch { json: String::with_capacity(payload.len() + 16), ..Batch::default() });
             }
@@ -68,6 +71,7 @@ impl Completions {
             b.json.push_str(&payload);
             b.json.push(']');
             b.count += 1;
+            b.bytes += size;
             b.parts.extend(parts);
             !std::mem::replace(&mut q.scheduled, true)
         };
@@ -173,5 +177,17 @@ mod tests {
         let b = q.take();
         assert_eq!(b.json, "[[1,0,{\"parts\":2}],[2,0,{}],[3,0,{\"parts\":1}]]");
         assert_eq!(b.parts, ["[[1]]", "[[2]]", "[[3]]"]);
+    }
+
+    #[test]
+    fn parts_count_toward_a_batch() {
+        let (q, _) = counted_queue();
+        let part = "x".repeat(BATCH_BYTES / 2);
+        for id in 1..=3 {
+            q.push(id, Ok(ResultText { json: "{\"parts\":1}".into(), parts: vec![part.clone()] }));
+        }
+        assert_eq!(q.take().count, 1, "two halves and a text do not fit one batch");
+        assert_eq!(q.take().count, 1);
+        assert_eq!(q.take().count, 1);
     }
 }

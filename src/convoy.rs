@@ -20,7 +20,7 @@ use crate::convert::params::TextParam;
 use crate::convert::result::ResultText;
 use crate::error::Error;
 use crate::pool::{with_field, Lease, PoolCore, QueryOptions};
-use crate::statement::{execute_prepared, forget_if_stale, prepared};
+use crate::statement::{execute_prepared, prepared};
 use futures_util::future::join_all;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -37,8 +37,8 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    pub(crate) fn new(sql: &str, params: Vec<TextParam>, opts: &QueryOptions) -> Self {
-        Member { sql: sql.into(), params, opts: opts.clone(), since: Instant::now() }
+    pub(crate) fn new(sql: Arc<str>, params: Vec<TextParam>, opts: &QueryOptions) -> Self {
+        Member { sql, params, opts: opts.clone(), since: Instant::now() }
     }
 }
 
@@ -56,14 +56,6 @@ pub(crate) struct Rider {
 }
 
 impl Rider {
-    /// Claims the statement back for its own connection; `None` when a convoy has it.
-    pub(crate) fn claim_own(&self) -> Option<Member> {
-        if self.claimed.swap(true, Ordering::AcqRel) {
-            return None;
-        }
-        self.job.lock().ok()?.take().map(|(member, _)| member)
-    }
-
     /// Resolves once a convoy has taken it.
     pub(crate) async fn taken(&self) {
         self.taken.notified().await
@@ -74,11 +66,19 @@ impl Rider {
 #[derive(Default)]
 pub(crate) struct Riders {
     queue: Mutex<VecDeque<Arc<Rider>>>,
-    /// How many are queued (some may be claimed already), read without the lock.
+    /// How many are queued, read without the lock.
     len: AtomicUsize,
+    /// How many of those claimed themselves back (left in place until a convoy passes them,
+    /// or the queue is compacted).
+    stale: AtomicUsize,
 }
 
 impl Riders {
+    /// Statements queued and still waiting.
+    pub(crate) fn live(&self) -> usize {
+        self.len.load(Ordering::Relaxed).saturating_sub(self.stale.load(Ordering::Relaxed))
+    }
+
     /// Offers a waiting statement to convoys; its answer comes on the receiver if one takes it.
     pub(crate) fn offer(&self, member: Member) -> (Arc<Rider>, oneshot::Receiver<Result<ResultText, Error>>) {
         let (tx, rx) = oneshot::channel();
@@ -88,10 +88,24 @@ impl Riders {
             taken: Notify::new(),
         });
         if let Ok(mut q) = self.queue.lock() {
+            // Mostly claimed back (a burst that ended in timeouts, say): drop those.
+            if q.len() >= 64 && self.stale.load(Ordering::Relaxed) * 2 > q.len() {
+                q.retain(|r| !r.claimed.load(Ordering::Acquire));
+                self.stale.store(0, Ordering::Relaxed);
+            }
             q.push_back(rider.clone());
             self.len.store(q.len(), Ordering::Relaxed);
         }
         (rider, rx)
+    }
+
+    /// Claims a statement back for its own connection; `None` when a convoy has it.
+    pub(crate) fn claim_own(&self, rider: &Rider) -> Option<Member> {
+        if rider.claimed.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        self.stale.fetch_add(1, Ordering::Relaxed);
+        rider.job.lock().ok()?.take().map(|(member, _)| member)
     }
 
     /// Takes up to `max` statements still waiting, oldest first.
@@ -104,12 +118,16 @@ impl Riders {
         while out.len() < max {
             let Some(rider) = q.pop_front() else { break };
             if rider.claimed.swap(true, Ordering::AcqRel) {
+                let _ = self.stale.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
                 continue;
             }
             if let Some(job) = rider.job.lock().ok().and_then(|mut j| j.take()) {
                 out.push(job);
                 rider.taken.notify_one();
             }
+        }
+        if q.is_empty() {
+            q.shrink_to(64);
         }
         self.len.store(q.len(), Ordering::Relaxed);
         out
@@ -137,39 +155,64 @@ impl PoolCore {
     }
 
     /// The convoy: each statement prepared on the connection (cached, so seldom a round trip),
-    /// then all sent together; each answer goes back as soon as it is read, except errors,
-    /// told once all are answered (the connection may need a look for a failover, or its
-    /// statement cache a correction). The connection goes back when this ends.
+    /// then all sent together, each answered as soon as it is read. The connection goes back
+    /// when this ends; until then it counts as broken, so that a convoy cut short (a panic)
+    /// never returns a connection that may still be running a statement.
     async fn convoy(self: Arc<Self>, mut lease: Lease, members: Vec<(Member, Reply)>) {
         let conn: &mut Conn = &mut lease.conn;
         let ready = self.prepare_all(conn, members).await;
-        self.stats.pipelined.fetch_add(ready.len() as u64, Ordering::Relaxed);
-        let failed = self.send_all(conn, ready).await;
-        for Failed { member, reply, out, ms, waited, broken } in failed {
-            conn.broken |= broken;
-            if let Err(e) = &out {
-                forget_if_stale(conn, &member.sql, e);
+        if conn.broken || conn.client.is_closed() {
+            for (_, reply, _) in ready {
+                let _ = reply.send(Err(not_sent()));
             }
+            return;
+        }
+        conn.broken = true;
+        if ready.len() > 1 {
+            self.stats.pipelined.fetch_add(ready.len() as u64, Ordering::Relaxed);
+        }
+        let after = self.send_all(conn, ready).await;
+        conn.broken = after.broken;
+        for sql in after.stale {
+            conn.cache.remove(&sql);
+        }
+        for Failed { member, reply, out, ms, waited } in after.failovers {
             let out = self.failover_check(conn, out).await;
             let slow = self.counted(&member.sql, ms, &out);
             let _ = reply.send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
         }
     }
 
-    /// Each statement's named statement on `conn`; one refused as it was prepared (a syntax
-    /// error, say) did not run, and is answered at once.
+    /// Each statement's named statement on `conn`, under its own timeout (only this Parse is
+    /// in flight, so a cancel stops nothing else). One refused as it was prepared (a syntax
+    /// error, say) did not run, and is answered at once; once the connection is lost, the
+    /// rest are answered as never sent. The wait of those taken along ends here, counted as
+    /// their checkout's.
     async fn prepare_all(&self, conn: &mut Conn, members: Vec<(Member, Reply)>) -> Vec<(Member, Reply, Prepared)> {
         let mut ready = Vec::with_capacity(members.len());
-        for (member, reply) in members {
+        let cancel = conn.cancel.clone();
+        for (i, (member, reply)) in members.into_iter().enumerate() {
+            // The wait of those taken along ends here: counted as their checkout's.
+            if i > 0 {
+                self.stats.acquire_ms.record(member.since.elapsed().as_secs_f64() * 1000.0);
+            }
+            if conn.broken {
+                let _ = reply.send(Err(not_sent()));
+                continue;
+            }
             let started = Instant::now();
-            match prepared(conn, &member.sql).await {
+            let (out, broken) = self.supervise(&cancel, &member.opts, prepared(conn, &member.sql)).await;
+            conn.broken |= broken;
+            match out {
                 Ok(p) => ready.push((member, reply, p)),
                 Err(e) => {
                     conn.broken |= e.spoils_connection();
                     let ms = started.elapsed().as_secs_f64() * 1000.0;
+                    let waited = started.duration_since(member.since).as_secs_f64() * 1000.0;
                     let out = Err(e);
                     let slow = self.counted(&member.sql, ms, &out);
-                    let _ = reply.send(self.told(&member.sql, ms, slow, out));
+                    let _ = reply
+                        .send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
                 }
             }
         }
@@ -177,14 +220,16 @@ impl PoolCore {
     }
 
     /// Sends every statement at once (the connection task writes them in one go) and answers
-    /// each as it is read; returns those that failed, to be told by the caller. A statement's
-    /// duration counts from the moment they were sent, so it includes the statements before it.
-    async fn send_all(&self, conn: &Conn, ready: Vec<(Member, Reply, Prepared)>) -> Vec<Failed> {
+    /// each as it is read, errors included, but for a possible failover, which needs a look at
+    /// the connection (see [`Self::failover_check`]). A statement's duration counts from the
+    /// moment they were sent, so it includes the statements before it.
+    async fn send_all(&self, conn: &Conn, ready: Vec<(Member, Reply, Prepared)>) -> After {
         let unanswered = AtomicUsize::new(ready.len());
         let (cancel, sent) = (conn.cancel.clone(), Instant::now());
         let runs = ready.into_iter().map(|(member, reply, p)| {
             let (cancel, unanswered) = (&cancel, &unanswered);
             async move {
+                let waited = sent.duration_since(member.since).as_secs_f64() * 1000.0;
                 let work = async {
                     let (sql, params, style) = (&member.sql, &member.params, member.opts.style);
                     let out = execute_prepared(&conn.client, &p, sql, params, &self.settings, style).await;
@@ -193,22 +238,49 @@ impl PoolCore {
                 };
                 let (out, broken, _) = self.supervise_shared(cancel, &member.opts, work, Some(unanswered)).await;
                 let ms = sent.elapsed().as_secs_f64() * 1000.0;
-                let waited = sent.duration_since(member.since).as_secs_f64() * 1000.0;
-                if out.is_err() {
-                    let broken = broken || out.as_ref().is_err_and(Error::spoils_connection);
-                    return Some(Failed { member, reply, out, ms, waited, broken });
+                let mut after =
+                    After { broken: broken || out.as_ref().is_err_and(Error::spoils_connection), ..After::default() };
+                match &out {
+                    Err(Error::Server { fields, maybe_committed: false }) if self.may_be_failover(fields) => {
+                        after.failovers.push(Failed { member, reply, out, ms, waited });
+                        return after;
+                    }
+                    Err(Error::Server { fields, .. }) if fields.code == STALE_PLAN => {
+                        after.stale.push(member.sql.clone())
+                    }
+                    _ => {}
                 }
                 let slow = self.counted(&member.sql, ms, &out);
                 let _ =
                     reply.send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
-                None
+                after
             }
         });
-        join_all(runs).await.into_iter().flatten().collect()
+        join_all(runs).await.into_iter().fold(After::default(), After::join)
     }
 }
 
-/// A statement of a convoy that failed, told after the others.
+/// What a convoy leaves to do once every statement is answered.
+#[derive(Default)]
+struct After {
+    /// The connection must not be reused.
+    broken: bool,
+    /// Statements whose cached plan a schema change invalidated.
+    stale: Vec<Arc<str>>,
+    /// Statements refused as read-only, told after a look at the connection.
+    failovers: Vec<Failed>,
+}
+
+impl After {
+    fn join(mut self, other: After) -> After {
+        self.broken |= other.broken;
+        self.stale.extend(other.stale);
+        self.failovers.extend(other.failovers);
+        self
+    }
+}
+
+/// A statement of a convoy whose answer waits for the others.
 struct Failed {
     member: Member,
     reply: Reply,
@@ -216,8 +288,18 @@ struct Failed {
     /// Its duration and its wait for a connection, ms.
     ms: f64,
     waited: f64,
-    /// Its connection must not be reused.
-    broken: bool,
+}
+
+/// A schema change invalidated the cached plan (the statement did not run).
+const STALE_PLAN: &str = "0A000";
+
+/// The error of a statement taken along by a convoy whose connection was lost before it was
+/// sent: it did nothing, so it may be retried.
+fn not_sent() -> Error {
+    Error::ConnectionClosed {
+        maybe_committed: false,
+        reason: "the connection was lost before this statement was sent".into(),
+    }
 }
 
 /// The answer of a statement in a convoy. A convoy whose task ended without answering it
@@ -236,7 +318,7 @@ mod tests {
     use super::*;
 
     fn member(sql: &str) -> Member {
-        Member::new(sql, Vec::new(), &QueryOptions::default())
+        Member::new(sql.into(), Vec::new(), &QueryOptions::default())
     }
 
     #[test]
@@ -245,10 +327,11 @@ mod tests {
         let (first, _) = riders.offer(member("SELECT 1"));
         let (second, _) = riders.offer(member("SELECT 2"));
         let (_third, _) = riders.offer(member("SELECT 3"));
-        assert_eq!(first.claim_own().map(|m| m.sql.to_string()).as_deref(), Some("SELECT 1"));
+        assert_eq!(riders.claim_own(&first).map(|m| m.sql.to_string()).as_deref(), Some("SELECT 1"));
+        assert_eq!(riders.live(), 2);
         let taken = riders.take(1);
         assert_eq!(taken.iter().map(|(m, _)| &*m.sql).collect::<Vec<_>>(), ["SELECT 2"]);
-        assert!(second.claim_own().is_none(), "a statement a convoy took runs there, not on its own");
+        assert!(riders.claim_own(&second).is_none(), "a statement a convoy took runs there, not on its own");
         assert_eq!(riders.take(5).len(), 1, "the rest, once");
         assert!(riders.take(5).is_empty());
     }

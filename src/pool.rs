@@ -182,6 +182,14 @@ impl Drop for Running<'_> {
     }
 }
 
+/// A statement's turn in the waiting line, before its connection is taken.
+struct LineTurn {
+    turn: Turn,
+    flight: InFlight,
+    /// When it started to wait (poolTimeoutMs counts from here).
+    start: tokio::time::Instant,
+}
+
 /// Counts one unit of work in flight until dropped (even when a checkout is abandoned).
 struct InFlight(Arc<PoolCore>);
 
@@ -341,6 +349,12 @@ impl PoolCore {
     /// The statement first waits for its turn in the [`WaitingLine`], holding only small
     /// state; the checkout's large state is boxed once it has its turn.
     pub(crate) async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease, Error> {
+        let turn = self.turn_for(opts).await?;
+        self.checkout_on(turn, opts).await
+    }
+
+    /// A statement's turn in the line (the first half of [`Self::checkout_for`]).
+    async fn turn_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<LineTurn, Error> {
         let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
         let wait = self.settings.pool_timeout_ms;
         let start = tokio::time::Instant::now();
@@ -351,13 +365,21 @@ impl PoolCore {
             _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
             _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
         };
-        let checkout = Box::pin(self.checkout_since(start, wait, !opts.fail_fast, flight));
+        Ok(LineTurn { turn, flight, start })
+    }
+
+    /// The connection for a statement that has its turn (the second half of
+    /// [`Self::checkout_for`]); its large state is boxed.
+    async fn checkout_on(self: &Arc<Self>, t: LineTurn, opts: &QueryOptions) -> Result<Lease, Error> {
+        let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
+        let wait = self.settings.pool_timeout_ms;
+        let checkout = Box::pin(self.checkout_since(t.start, wait, !opts.fail_fast, t.flight));
         let mut lease = tokio::select! {
             lease = checkout => lease?,
             _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
             _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
         };
-        lease._turn = Some(turn);
+        lease._turn = Some(t.turn);
         Ok(lease)
     }
 
@@ -430,13 +452,13 @@ impl PoolCore {
     /// `pool.query`: checks the parameters, checks out a connection and runs the statement.
     pub(crate) async fn query(
         self: &Arc<Self>,
-        sql: &str,
+        sql: &Arc<str>,
         params: Vec<Option<String>>,
         opts: &QueryOptions,
     ) -> Result<ResultText, Error> {
         let shape = check_params(sql, params.len())?;
-        if self.settings.pipeline_depth > 1 && opts.abort.is_none() && !shape.several {
-            return self.query_convoyed(Member::new(sql, text_params(params), opts)).await;
+        if self.settings.pipeline_depth > 1 && opts.abort.is_none() && shape.data && !shape.several {
+            return self.query_convoyed(Member::new(sql.clone(), text_params(params), opts)).await;
         }
         let mut lease = self.checkout_for(opts).await?;
         // Boxed: a statement waiting for a connection holds only the checkout's small state,
@@ -447,22 +469,27 @@ impl PoolCore {
     }
 
     /// [`Self::query`] for a statement that may share a connection: while every connection is
-    /// busy it waits both for one of its own and for a convoy to take it along (see
-    /// `src/convoy.rs`), whichever comes first.
+    /// busy it waits both for its turn and for a convoy to take it along (see
+    /// `src/convoy.rs`), whichever comes first; with its turn it claims itself back before
+    /// its connection is taken (or opened), so that no checkout is abandoned halfway.
     async fn query_convoyed(self: &Arc<Self>, own: Member) -> Result<ResultText, Error> {
-        if self.line.has_free_turn() {
+        // Enough are offered to fill every connection's next few convoys: under a burst the
+        // rest wait in the line as small as before, and lead convoys when their turn comes.
+        let enough = 4 * self.settings.connection_limit * self.settings.pipeline_depth;
+        if self.line.has_free_turn() || self.riders.live() >= enough {
             let lease = self.checkout_for(&own.opts).await?;
-            return self.lead(lease, own).await;
+            return Box::pin(self.lead(lease, own)).await;
         }
         let opts = own.opts.clone();
         let (rider, answered) = self.riders.offer(own);
-        tokio::select! {
-            lease = self.checkout_for(&opts) => match rider.claim_own() {
-                Some(own) => self.lead(lease?, own).await,
-                None => crate::convoy::answer(answered).await,
-            },
-            _ = rider.taken() => crate::convoy::answer(answered).await,
-        }
+        let turn = tokio::select! {
+            turn = self.turn_for(&opts) => turn,
+            _ = rider.taken() => return crate::convoy::answer(answered).await,
+        };
+        // Taken just as its turn came: the turn goes back to the line.
+        let Some(own) = self.riders.claim_own(&rider) else { return crate::convoy::answer(answered).await };
+        let lease = self.checkout_on(turn?, &opts).await?;
+        Box::pin(self.lead(lease, own)).await
     }
 
     /// Runs one statement on a checked-out connection and returns the result JSON; `several`:
@@ -508,6 +535,15 @@ impl PoolCore {
         out
     }
 
+    /// Whether a server error is one [`Self::failover_check`] must look at: the server's own
+    /// refusal of the statement as read-only, on a pool meant for the primary.
+    pub(crate) fn may_be_failover(&self, f: &crate::error::ServerError) -> bool {
+        self.settings.target_session_attrs.wants_primary()
+            && f.code == READ_ONLY_TRANSACTION
+            && f.routine.as_deref() == Some(REFUSED_AS_READ_ONLY)
+            && f.r#where.is_none()
+    }
+
     /// A write refused as read-only (25006) on a pool meant for the primary, when its server
     /// is no longer one (a failover): the connection is closed, every connection opened before
     /// is closed at its next checkout, and the error says the statement did nothing.
@@ -517,18 +553,11 @@ impl PoolCore {
     /// may have been done), and only when the server as a whole no longer fits the pool's
     /// target_session_attrs. A transaction the caller made read-only stays a plain 25006.
     pub(crate) async fn failover_check<T>(&self, conn: &mut Conn, out: Result<T, Error>) -> Result<T, Error> {
-        let target = self.settings.target_session_attrs;
-        let refused_itself = |f: &crate::error::ServerError| {
-            f.code == READ_ONLY_TRANSACTION && f.routine.as_deref() == Some(REFUSED_AS_READ_ONLY) && f.r#where.is_none()
-        };
         let fields = match out {
-            Err(Error::Server { fields, maybe_committed: false })
-                if target.wants_primary() && refused_itself(&fields) =>
-            {
-                fields
-            }
+            Err(Error::Server { fields, maybe_committed: false }) if self.may_be_failover(&fields) => fields,
             other => return other,
         };
+        let target = self.settings.target_session_attrs;
         match self.pool.manager().session_role(conn).await {
             Some(role) if !target.accepts(role.in_recovery, role.read_only, true) => {
                 conn.broken = true;

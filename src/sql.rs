@@ -15,7 +15,14 @@ pub(crate) struct Shape {
     pub several: bool,
     /// The first word is COPY (see [`copy_direction`] for which way it goes).
     pub copy: bool,
+    /// The first word reads or writes rows (SELECT, INSERT, UPDATE, DELETE, MERGE, VALUES,
+    /// TABLE, WITH): not a command that opens a transaction or changes the session (BEGIN,
+    /// SET, LOCK…), so it may share a connection with other callers' statements.
+    pub data: bool,
 }
+
+/// First words of statements that read or write rows (see [`Shape::data`]).
+const DATA_VERBS: [&[u8]; 8] = [b"select", b"insert", b"update", b"delete", b"merge", b"values", b"table", b"with"];
 
 /// The [`Shape`] of `sql`.
 pub(crate) fn shape(sql: &str) -> Shape {
@@ -41,8 +48,10 @@ pub(crate) fn shape(sql: &str) -> Shape {
         }
         found.several |= ended;
         if std::mem::take(&mut first_word) {
-            let word = b.get(i..i + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"copy"));
-            found.copy = word && !b.get(i + 4).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_');
+            let len = b[i..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
+            let word = &b[i..i + len];
+            found.copy = word.eq_ignore_ascii_case(b"copy");
+            found.data = DATA_VERBS.iter().any(|v| word.eq_ignore_ascii_case(v));
         }
         let preceded_by_ident = i > 0 && (b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_');
         i = match c {
@@ -231,6 +240,35 @@ mod tests {
         assert!(shape(" -- load\n copy t FROM STDIN").copy);
         assert!(!shape("SELECT 'COPY'").copy);
         assert!(!shape("copying").copy);
+    }
+
+    #[test]
+    fn statements_that_read_or_write_rows() {
+        for sql in [
+            "SELECT 1",
+            " -- q\n insert into t values (1)",
+            "UPDATE t SET a = 1",
+            "delete from t",
+            "MERGE INTO t",
+            "VALUES (1)",
+            "TABLE t",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+        ] {
+            assert!(shape(sql).data, "{sql}");
+        }
+        for sql in [
+            "BEGIN",
+            "SET search_path = x",
+            "set role r",
+            "LOCK t",
+            "COMMIT",
+            "selection",
+            "(SELECT 1)",
+            "COPY t TO STDOUT",
+            "CALL p()",
+        ] {
+            assert!(!shape(sql).data, "{sql}");
+        }
     }
 
     #[test]
