@@ -81,6 +81,31 @@ test('a timeout while statements sent with it are unanswered: no cancel request,
   expect((await pool.query('SELECT 3 AS n')).rows).toEqual([{ n: 3 }])
 })
 
+test("a statement's timeout counts from when a convoy took it, across its prepare and its run", async () => {
+  // Another pool holds a lock that blocks the Parse of any statement on the table.
+  const locker = await makePool({ connectionLimit: 1 }).acquire()
+  await locker.query('BEGIN')
+  await locker.query('LOCK TABLE marks IN ACCESS EXCLUSIVE MODE')
+  const pool = makePool({ connectionLimit: 1, pipelineDepth: 8 })
+  try {
+    const [first, blocked, after] = await outcomes(await sentTogether(pool, [
+      (p) => p.query('SELECT 1 AS n'),
+      (p) => p.query('SELECT count(*) FROM marks', [], { timeoutMs: 500 }),
+      (p) => p.query('SELECT n FROM marks WHERE n = $1', [1], { timeoutMs: 500 })
+    ]))
+    expect(first.value.rows).toEqual([{ n: 1 }])
+    // Its Parse was cancelled: nothing ran.
+    expect(blocked.error).toMatchObject({ code: 'P1008', maybeCommitted: false })
+    // Its time ran out while the one before it was being prepared: never sent, and told
+    // then, not after a fresh timeout of its own.
+    expect(after.error).toMatchObject({ code: 'P1008', maybeCommitted: false })
+    expect(after.at).toBeLessThan(850)
+  } finally {
+    await locker.query('ROLLBACK')
+    locker.release()
+  }
+})
+
 test('the last unanswered statement sent together is cancelled on the server as usual', async () => {
   const pool = makePool({ connectionLimit: 1, pipelineDepth: 8 })
   const [first, slow] = await outcomes(await sentTogether(pool, [

@@ -7,7 +7,8 @@
 //!
 //! What changes for a statement in a convoy:
 //! - It runs after the statements before it in the convoy, as it would have run after them
-//!   on the connection they were waiting for.
+//!   on the connection they were waiting for. Its timeout counts from the moment the convoy
+//!   took it, across its prepare and its run.
 //! - A timeout or `end()` does not send a cancel request while other statements of the
 //!   convoy are unanswered (it could stop one of them instead): the statement is abandoned
 //!   with its connection, and its outcome is unknown (`maybeCommitted`, `Stopped::Shared`).
@@ -18,7 +19,7 @@
 use crate::connection::{Conn, Prepared};
 use crate::convert::params::TextParam;
 use crate::convert::result::ResultText;
-use crate::error::Error;
+use crate::error::{Error, Interruption, Stopped};
 use crate::pool::{with_field, Lease, PoolCore, QueryOptions};
 use crate::statement::{execute_prepared, prepared};
 use futures_util::future::join_all;
@@ -101,10 +102,14 @@ impl Riders {
 
     /// Claims a statement back for its own connection; `None` when a convoy has it.
     pub(crate) fn claim_own(&self, rider: &Rider) -> Option<Member> {
-        if rider.claimed.swap(true, Ordering::AcqRel) {
-            return None;
+        {
+            // Under the queue's lock, so the stale count moves with the queue.
+            let _q = self.queue.lock().ok()?;
+            if rider.claimed.swap(true, Ordering::AcqRel) {
+                return None;
+            }
+            self.stale.fetch_add(1, Ordering::Relaxed);
         }
-        self.stale.fetch_add(1, Ordering::Relaxed);
         rider.job.lock().ok()?.take().map(|(member, _)| member)
     }
 
@@ -128,6 +133,7 @@ impl Riders {
         }
         if q.is_empty() {
             q.shrink_to(64);
+            self.stale.store(0, Ordering::Relaxed);
         }
         self.len.store(q.len(), Ordering::Relaxed);
         out
@@ -158,16 +164,14 @@ impl PoolCore {
     /// then all sent together, each answered as soon as it is read. The connection goes back
     /// when this ends; until then it counts as broken, so that a convoy cut short (a panic)
     /// never returns a connection that may still be running a statement.
-    async fn convoy(self: Arc<Self>, mut lease: Lease, members: Vec<(Member, Reply)>) {
+    async fn convoy(self: Arc<Self>, mut lease: Lease, mut members: Vec<(Member, Reply)>) {
         let conn: &mut Conn = &mut lease.conn;
-        let ready = self.prepare_all(conn, members).await;
-        if conn.broken || conn.client.is_closed() {
-            for (_, reply, _) in ready {
-                let _ = reply.send(Err(not_sent()));
-            }
-            return;
-        }
         conn.broken = true;
+        let taken = tokio::time::Instant::now();
+        for (member, _) in &mut members {
+            member.opts.timed_from = Some(taken);
+        }
+        let Some(ready) = self.prepare_all(conn, members).await else { return };
         if ready.len() > 1 {
             self.stats.pipelined.fetch_add(ready.len() as u64, Ordering::Relaxed);
         }
@@ -177,36 +181,46 @@ impl PoolCore {
             conn.cache.remove(&sql);
         }
         for Failed { member, reply, out, ms, waited } in after.failovers {
-            let out = self.failover_check(conn, out).await;
+            // A connection given up may still run an abandoned statement: no look at it.
+            let out = if conn.broken { out } else { self.failover_check(conn, out).await };
             let slow = self.counted(&member.sql, ms, &out);
             let _ = reply.send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
         }
     }
 
-    /// Each statement's named statement on `conn`, under its own timeout (only this Parse is
-    /// in flight, so a cancel stops nothing else). One refused as it was prepared (a syntax
-    /// error, say) did not run, and is answered at once; once the connection is lost, the
-    /// rest are answered as never sent. The wait of those taken along ends here, counted as
-    /// their checkout's.
-    async fn prepare_all(&self, conn: &mut Conn, members: Vec<(Member, Reply)>) -> Vec<(Member, Reply, Prepared)> {
+    /// Each statement's named statement on `conn`, under its own timeout, which counts from
+    /// the moment the convoy took it (only this Parse is in flight, so a cancel stops nothing
+    /// else). One refused as it was prepared (a syntax error, say) did not run, and is answered
+    /// at once, as is one whose time ran out before it could be sent. `None` once the
+    /// connection is lost: the statements not yet sent are answered as never sent. The wait of
+    /// those taken along ends here, counted as their checkout's.
+    async fn prepare_all(
+        &self,
+        conn: &mut Conn,
+        members: Vec<(Member, Reply)>,
+    ) -> Option<Vec<(Member, Reply, Prepared)>> {
         let mut ready = Vec::with_capacity(members.len());
         let cancel = conn.cancel.clone();
+        let mut lost = false;
         for (i, (member, reply)) in members.into_iter().enumerate() {
-            // The wait of those taken along ends here: counted as their checkout's.
             if i > 0 {
                 self.stats.acquire_ms.record(member.since.elapsed().as_secs_f64() * 1000.0);
             }
-            if conn.broken {
+            if lost {
                 let _ = reply.send(Err(not_sent()));
                 continue;
             }
             let started = Instant::now();
-            let (out, broken) = self.supervise(&cancel, &member.opts, prepared(conn, &member.sql)).await;
-            conn.broken |= broken;
+            let (out, broken) = match self.time_left(&member.opts) {
+                Some(0) => {
+                    (Err(Error::Interrupted { why: self.timeout_of(&member.opts), stopped: Stopped::NotSent }), false)
+                }
+                _ => self.supervise(&cancel, &member.opts, prepared(conn, &member.sql)).await,
+            };
+            lost |= broken || out.as_ref().is_err_and(Error::spoils_connection) || conn.client.is_closed();
             match out {
                 Ok(p) => ready.push((member, reply, p)),
                 Err(e) => {
-                    conn.broken |= e.spoils_connection();
                     let ms = started.elapsed().as_secs_f64() * 1000.0;
                     let waited = started.duration_since(member.since).as_secs_f64() * 1000.0;
                     let out = Err(e);
@@ -216,7 +230,25 @@ impl PoolCore {
                 }
             }
         }
-        ready
+        if lost {
+            for (_, reply, _) in ready {
+                let _ = reply.send(Err(not_sent()));
+            }
+            return None;
+        }
+        Some(ready)
+    }
+
+    /// What is left of a statement's timeout, in ms (`None`: it has none).
+    fn time_left(&self, opts: &QueryOptions) -> Option<u64> {
+        let ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
+        let from = opts.timed_from?;
+        (ms > 0).then(|| ms.saturating_sub(from.elapsed().as_millis() as u64))
+    }
+
+    /// The interruption of a statement whose timeout ran out.
+    fn timeout_of(&self, opts: &QueryOptions) -> Interruption {
+        Interruption::Timeout { timeout_ms: opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms) }
     }
 
     /// Sends every statement at once (the connection task writes them in one go) and answers

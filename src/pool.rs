@@ -48,6 +48,9 @@ pub(crate) struct QueryOptions {
     pub fail_fast: bool,
     /// Whose conventions the result values follow (pg's, or a Prisma adapter's).
     pub style: crate::convert::Style,
+    /// When the timeout starts to count, if not when the statement is sent: a convoy's
+    /// statements are bounded from the moment it took them, across their prepare and run.
+    pub timed_from: Option<tokio::time::Instant>,
 }
 
 /// A one-shot flag raised by a JS AbortSignal.
@@ -349,8 +352,16 @@ impl PoolCore {
     /// The statement first waits for its turn in the [`WaitingLine`], holding only small
     /// state; the checkout's large state is boxed once it has its turn.
     pub(crate) async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease, Error> {
-        let turn = self.turn_for(opts).await?;
+        let turn = self.turn_for(opts).await.map_err(|e| self.counted_timeout(e))?;
         self.checkout_on(turn, opts).await
+    }
+
+    /// Counts a wait for a turn that ran out (P2024) in the stats.
+    fn counted_timeout(&self, e: Error) -> Error {
+        if matches!(e, Error::PoolTimeout { .. }) {
+            Stats::bump(&self.stats.acquire_timeouts);
+        }
+        e
     }
 
     /// A statement's turn in the line (the first half of [`Self::checkout_for`]).
@@ -361,7 +372,8 @@ impl PoolCore {
         let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
         let flight = InFlight::new(self);
         let turn = tokio::select! {
-            turn = self.line.turn(deadline) => turn.ok_or_else(|| self.pool_timeout(wait))?,
+            // Counted by the caller, once it knows the statement is still its own.
+            turn = self.line.turn(deadline) => turn.ok_or(Error::PoolTimeout { timeout_ms: wait, limit: self.settings.connection_limit })?,
             _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
             _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
         };
@@ -486,9 +498,12 @@ impl PoolCore {
             turn = self.turn_for(&opts) => turn,
             _ = rider.taken() => return crate::convoy::answer(answered).await,
         };
-        // Taken just as its turn came: the turn goes back to the line.
-        let Some(own) = self.riders.claim_own(&rider) else { return crate::convoy::answer(answered).await };
-        let lease = self.checkout_on(turn?, &opts).await?;
+        let Some(own) = self.riders.claim_own(&rider) else {
+            // Taken just as its turn came: the turn goes back to the line at once.
+            drop(turn);
+            return crate::convoy::answer(answered).await;
+        };
+        let lease = self.checkout_on(turn.map_err(|e| self.counted_timeout(e))?, &opts).await?;
         Box::pin(self.lead(lease, own)).await
     }
 
@@ -664,10 +679,11 @@ impl PoolCore {
         }
         let _running = Running::new(&self.running);
         let timeout_ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
+        let from = opts.timed_from.unwrap_or_else(tokio::time::Instant::now);
         let deadline = async {
             match timeout_ms {
                 0 => std::future::pending().await,
-                ms => tokio::time::sleep(Duration::from_millis(ms)).await,
+                ms => tokio::time::sleep_until(from + Duration::from_millis(ms)).await,
             }
         };
         pin_mut!(fut);

@@ -63,6 +63,7 @@ fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>
         abort: abort_id.map(|id| core.abort_flag(id)),
         fail_fast: false,
         style,
+        timed_from: None,
     }
 }
 
