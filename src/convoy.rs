@@ -21,10 +21,10 @@ use crate::convert::params::TextParam;
 use crate::convert::result::ResultText;
 use crate::error::{Error, Interruption, Stopped};
 use crate::pool::{with_field, Lease, PoolCore, QueryOptions};
-use crate::statement::{execute_prepared, prepared};
+use crate::statement::{execute_prepared, is_stale_plan, prepared};
 use futures_util::future::join_all;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use tokio::sync::{oneshot, Notify};
@@ -48,9 +48,8 @@ type Reply = oneshot::Sender<Result<ResultText, Error>>;
 
 /// A statement waiting in the line that a convoy may take along.
 pub(crate) struct Rider {
-    /// Taken by a convoy, or by the statement itself once it has a connection of its own.
-    claimed: AtomicBool,
-    /// The statement and where its answer goes, for whoever claims it.
+    /// The statement and where its answer goes, until a convoy takes it or the statement
+    /// claims itself back (changed only under the queue's lock).
     job: Mutex<Option<(Member, Reply)>>,
     /// Raised when a convoy takes it.
     taken: Notify,
@@ -61,81 +60,87 @@ impl Rider {
     pub(crate) async fn taken(&self) {
         self.taken.notified().await
     }
+
+    fn take_job(&self) -> Option<(Member, Reply)> {
+        self.job.lock().ok()?.take()
+    }
 }
 
 /// The statements waiting in the line that convoys may take, oldest first.
 #[derive(Default)]
 pub(crate) struct Riders {
-    queue: Mutex<VecDeque<Arc<Rider>>>,
-    /// How many are queued, read without the lock.
-    len: AtomicUsize,
-    /// How many of those claimed themselves back (left in place until a convoy passes them,
+    queue: Mutex<Queue>,
+    /// How many queued statements are still waiting, read without the lock.
+    live: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Queue {
+    riders: VecDeque<Arc<Rider>>,
+    /// How many of them claimed themselves back (left in place until a convoy passes them,
     /// or the queue is compacted).
-    stale: AtomicUsize,
+    stale: usize,
+}
+
+impl Queue {
+    fn live(&self) -> usize {
+        self.riders.len().saturating_sub(self.stale)
+    }
 }
 
 impl Riders {
     /// Statements queued and still waiting.
     pub(crate) fn live(&self) -> usize {
-        self.len.load(Ordering::Relaxed).saturating_sub(self.stale.load(Ordering::Relaxed))
+        self.live.load(Ordering::Relaxed)
     }
 
     /// Offers a waiting statement to convoys; its answer comes on the receiver if one takes it.
     pub(crate) fn offer(&self, member: Member) -> (Arc<Rider>, oneshot::Receiver<Result<ResultText, Error>>) {
         let (tx, rx) = oneshot::channel();
-        let rider = Arc::new(Rider {
-            claimed: AtomicBool::new(false),
-            job: Mutex::new(Some((member, tx))),
-            taken: Notify::new(),
-        });
+        let rider = Arc::new(Rider { job: Mutex::new(Some((member, tx))), taken: Notify::new() });
         if let Ok(mut q) = self.queue.lock() {
             // Mostly claimed back (a burst that ended in timeouts, say): drop those.
-            if q.len() >= 64 && self.stale.load(Ordering::Relaxed) * 2 > q.len() {
-                q.retain(|r| !r.claimed.load(Ordering::Acquire));
-                self.stale.store(0, Ordering::Relaxed);
+            if q.riders.len() >= 64 && q.stale * 2 > q.riders.len() {
+                q.riders.retain(|r| r.job.lock().is_ok_and(|j| j.is_some()));
+                q.stale = 0;
             }
-            q.push_back(rider.clone());
-            self.len.store(q.len(), Ordering::Relaxed);
+            q.riders.push_back(rider.clone());
+            self.live.store(q.live(), Ordering::Relaxed);
         }
         (rider, rx)
     }
 
     /// Claims a statement back for its own connection; `None` when a convoy has it.
     pub(crate) fn claim_own(&self, rider: &Rider) -> Option<Member> {
-        {
-            // Under the queue's lock, so the stale count moves with the queue.
-            let _q = self.queue.lock().ok()?;
-            if rider.claimed.swap(true, Ordering::AcqRel) {
-                return None;
-            }
-            self.stale.fetch_add(1, Ordering::Relaxed);
-        }
-        rider.job.lock().ok()?.take().map(|(member, _)| member)
+        let mut q = self.queue.lock().ok()?;
+        let (member, _) = rider.take_job()?;
+        q.stale += 1;
+        self.live.store(q.live(), Ordering::Relaxed);
+        Some(member)
     }
 
     /// Takes up to `max` statements still waiting, oldest first.
     fn take(&self, max: usize) -> Vec<(Member, Reply)> {
         let mut out = Vec::new();
-        if max == 0 || self.len.load(Ordering::Relaxed) == 0 {
+        if max == 0 || self.live() == 0 {
             return out;
         }
         let Ok(mut q) = self.queue.lock() else { return out };
         while out.len() < max {
-            let Some(rider) = q.pop_front() else { break };
-            if rider.claimed.swap(true, Ordering::AcqRel) {
-                let _ = self.stale.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-                continue;
-            }
-            if let Some(job) = rider.job.lock().ok().and_then(|mut j| j.take()) {
-                out.push(job);
-                rider.taken.notify_one();
+            let Some(rider) = q.riders.pop_front() else { break };
+            match rider.take_job() {
+                Some(job) => {
+                    out.push(job);
+                    rider.taken.notify_one();
+                }
+                None => q.stale = q.stale.saturating_sub(1),
             }
         }
-        if q.is_empty() {
-            q.shrink_to(64);
-            self.stale.store(0, Ordering::Relaxed);
+        if q.riders.is_empty() {
+            q.riders.shrink_to(64);
+            q.stale = 0;
         }
-        self.len.store(q.len(), Ordering::Relaxed);
+        self.live.store(q.live(), Ordering::Relaxed);
         out
     }
 }
@@ -147,10 +152,7 @@ impl PoolCore {
     pub(crate) async fn lead(self: &Arc<Self>, mut lease: Lease, own: Member) -> Result<ResultText, Error> {
         let riders = self.riders.take(self.settings.pipeline_depth.saturating_sub(1));
         if riders.is_empty() {
-            let waited = lease.waited.as_secs_f64() * 1000.0;
-            let Member { sql, params, opts, .. } = own;
-            let out = Box::pin(self.run(&mut lease.conn, &sql, params, &opts, false)).await;
-            return out.map(|r| with_field(r, ",\"waitMs\":", waited));
+            return self.run_leased(&mut lease, &own.sql, own.params, &own.opts, false).await;
         }
         let (tx, rx) = oneshot::channel();
         let mut members = Vec::with_capacity(riders.len() + 1);
@@ -183,9 +185,15 @@ impl PoolCore {
         for Failed { member, reply, out, ms, waited } in after.failovers {
             // A connection given up may still run an abandoned statement: no look at it.
             let out = if conn.broken { out } else { self.failover_check(conn, out).await };
-            let slow = self.counted(&member.sql, ms, &out);
-            let _ = reply.send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
+            self.reply(&member, reply, ms, waited, out);
         }
+    }
+
+    /// Answers a statement of the convoy: counted in the stats, with its duration, slowness
+    /// and wait riding on its result, as `pool.query` answers.
+    fn reply(&self, member: &Member, reply: Reply, ms: f64, waited: f64, out: Result<ResultText, Error>) {
+        let slow = self.counted(&member.sql, ms, &out);
+        let _ = reply.send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
     }
 
     /// Each statement's named statement on `conn`, under its own timeout, which counts from
@@ -213,7 +221,8 @@ impl PoolCore {
             let started = Instant::now();
             let (out, broken) = match self.time_left(&member.opts) {
                 Some(0) => {
-                    (Err(Error::Interrupted { why: self.timeout_of(&member.opts), stopped: Stopped::NotSent }), false)
+                    let why = Interruption::Timeout { timeout_ms: self.timeout_ms(&member.opts) };
+                    (Err(Error::Interrupted { why, stopped: Stopped::NotSent }), false)
                 }
                 _ => self.supervise(&cancel, &member.opts, prepared(conn, &member.sql)).await,
             };
@@ -223,10 +232,7 @@ impl PoolCore {
                 Err(e) => {
                     let ms = started.elapsed().as_secs_f64() * 1000.0;
                     let waited = started.duration_since(member.since).as_secs_f64() * 1000.0;
-                    let out = Err(e);
-                    let slow = self.counted(&member.sql, ms, &out);
-                    let _ = reply
-                        .send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
+                    self.reply(&member, reply, ms, waited, Err(e));
                 }
             }
         }
@@ -241,14 +247,9 @@ impl PoolCore {
 
     /// What is left of a statement's timeout, in ms (`None`: it has none).
     fn time_left(&self, opts: &QueryOptions) -> Option<u64> {
-        let ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
+        let ms = self.timeout_ms(opts);
         let from = opts.timed_from?;
         (ms > 0).then(|| ms.saturating_sub(from.elapsed().as_millis() as u64))
-    }
-
-    /// The interruption of a statement whose timeout ran out.
-    fn timeout_of(&self, opts: &QueryOptions) -> Interruption {
-        Interruption::Timeout { timeout_ms: opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms) }
     }
 
     /// Sends every statement at once (the connection task writes them in one go) and answers
@@ -277,14 +278,10 @@ impl PoolCore {
                         after.failovers.push(Failed { member, reply, out, ms, waited });
                         return after;
                     }
-                    Err(Error::Server { fields, .. }) if fields.code == STALE_PLAN => {
-                        after.stale.push(member.sql.clone())
-                    }
+                    Err(e) if is_stale_plan(e) => after.stale.push(member.sql.clone()),
                     _ => {}
                 }
-                let slow = self.counted(&member.sql, ms, &out);
-                let _ =
-                    reply.send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
+                self.reply(&member, reply, ms, waited, out);
                 after
             }
         });
@@ -321,9 +318,6 @@ struct Failed {
     ms: f64,
     waited: f64,
 }
-
-/// A schema change invalidated the cached plan (the statement did not run).
-const STALE_PLAN: &str = "0A000";
 
 /// The error of a statement taken along by a convoy whose connection was lost before it was
 /// sent: it did nothing, so it may be retried.

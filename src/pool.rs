@@ -316,7 +316,7 @@ impl PoolCore {
                     let conn = ManuallyDrop::new(conn);
                     return Ok(Lease { conn, discard: false, waited, _flight: flight, _turn: None });
                 }
-                Err(PoolError::Timeout(_)) => return Err(self.pool_timeout(wait)),
+                Err(PoolError::Timeout(_)) => return Err(self.counted_timeout(self.pool_timeout(wait))),
                 Err(PoolError::Backend(e)) => {
                     if let Some(b) = &self.breaker {
                         b.failure(std::time::Instant::now());
@@ -373,7 +373,7 @@ impl PoolCore {
         let flight = InFlight::new(self);
         let turn = tokio::select! {
             // Counted by the caller, once it knows the statement is still its own.
-            turn = self.line.turn(deadline) => turn.ok_or(Error::PoolTimeout { timeout_ms: wait, limit: self.settings.connection_limit })?,
+            turn = self.line.turn(deadline) => turn.ok_or_else(|| self.pool_timeout(wait))?,
             _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
             _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
         };
@@ -395,9 +395,9 @@ impl PoolCore {
         Ok(lease)
     }
 
-    /// No connection within `wait` ms: counted, and told with the pool's limit.
+    /// No connection within `wait` ms, told with the pool's limit (counted by
+    /// [`Self::counted_timeout`]).
     fn pool_timeout(&self, wait: u64) -> Error {
-        Stats::bump(&self.stats.acquire_timeouts);
         Error::PoolTimeout { timeout_ms: wait, limit: self.settings.connection_limit }
     }
 
@@ -473,10 +473,22 @@ impl PoolCore {
             return self.query_convoyed(Member::new(sql.clone(), text_params(params), opts)).await;
         }
         let mut lease = self.checkout_for(opts).await?;
+        self.run_leased(&mut lease, sql, text_params(params), opts, shape.several).await
+    }
+
+    /// [`Self::run`] on a checked-out connection, its wait riding on the result too (for
+    /// OpenTelemetry's checkout span and wait histogram).
+    pub(crate) async fn run_leased(
+        &self,
+        lease: &mut Lease,
+        sql: &str,
+        params: Vec<TextParam>,
+        opts: &QueryOptions,
+        several: bool,
+    ) -> Result<ResultText, Error> {
         // Boxed: a statement waiting for a connection holds only the checkout's small state,
         // not the running statement's (~17 KB), so a queue of thousands stays light.
-        let out = Box::pin(self.run(&mut lease.conn, sql, text_params(params), opts, shape.several)).await;
-        // The wait rides on the result too, for OpenTelemetry's checkout span and wait histogram.
+        let out = Box::pin(self.run(&mut lease.conn, sql, params, opts, several)).await;
         out.map(|r| with_field(r, ",\"waitMs\":", lease.waited.as_secs_f64() * 1000.0))
     }
 
@@ -678,7 +690,7 @@ impl PoolCore {
             return not_sent(Interruption::Shutdown);
         }
         let _running = Running::new(&self.running);
-        let timeout_ms = opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms);
+        let timeout_ms = self.timeout_ms(opts);
         let from = opts.timed_from.unwrap_or_else(tokio::time::Instant::now);
         let deadline = async {
             match timeout_ms {
@@ -731,6 +743,11 @@ impl PoolCore {
         conn.broken |= out.as_ref().is_err_and(Error::spoils_connection);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         (ms, self.counted(sql, ms, out))
+    }
+
+    /// A statement's timeout in ms: its own, or the pool's queryTimeoutMs (0: none).
+    pub(crate) fn timeout_ms(&self, opts: &QueryOptions) -> u64 {
+        opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms)
     }
 
     /// Counts a finished statement in the stats; whether it was slow.

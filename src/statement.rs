@@ -61,9 +61,15 @@ pub(crate) async fn prepared(conn: &mut Conn, sql: &str) -> Result<Prepared, Err
 /// A schema change invalidated the cached plan (0A000, the statement did not run): it is
 /// prepared again next time.
 pub(crate) fn forget_if_stale(conn: &mut Conn, sql: &str, e: &Error) {
-    if matches!(e, Error::Server { fields, .. } if fields.code == "0A000") {
+    if is_stale_plan(e) {
         conn.cache.remove(sql);
     }
+}
+
+/// Whether the server refused a cached statement because a schema change invalidated its
+/// plan (0A000): it did not run.
+pub(crate) fn is_stale_plan(e: &Error) -> bool {
+    matches!(e, Error::Server { fields, .. } if fields.code == "0A000")
 }
 
 /// Runs a prepared statement on a client that other statements may be using at the same
@@ -96,7 +102,7 @@ async fn read_result(
     while let Some(row) = rows.next().await {
         writer.push_row(&row.map_err(|e| from_driver(&e, true))?);
     }
-    Ok(writer.result_parts(&sql::command_of(sql), rows.rows_affected()))
+    Ok(writer.result(&sql::command_of(sql), rows.rows_affected()))
 }
 
 /// Runs a statement and returns its result (see [`ResultText`]); text holding `several` statements (and no
@@ -143,7 +149,7 @@ async fn execute_several(conn: &mut Conn, sql: &str, settings: &Settings) -> Res
                 let mut w = writer.take().unwrap_or_else(|| RowWriter::for_text(vec![], vec![], settings.int8));
                 let command = std::mem::take(&mut tag);
                 let command = command.split(' ').next().unwrap_or_default();
-                results.push(w.result_json(command, Some(n)));
+                results.push(w.result(command, Some(n)).json);
             }
             _ => {}
         }

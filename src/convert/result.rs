@@ -105,7 +105,7 @@ impl RowWriter {
         }
     }
 
-    /// Many rows go out in parts (a whole result read by [`Self::result_parts`]; not a stream's
+    /// Many rows go out in parts (a whole result read by [`Self::result`]; not a stream's
     /// batches, which are small, nor the results of a text of several statements).
     pub(crate) fn in_parts(mut self) -> Self {
         self.in_parts = true;
@@ -153,26 +153,15 @@ impl RowWriter {
 
     /// Moves the rows in the column buffers into a part: `[[…],[…]]`.
     fn end_part(&mut self) {
-        let len = self.cols.iter().map(|c| c.len() + 3).sum::<usize>() + 2;
-        let mut part = String::with_capacity(len);
-        part.push('[');
-        for (i, col) in self.cols.iter_mut().enumerate() {
-            if i > 0 {
-                part.push(',');
-            }
-            part.push('[');
-            part.push_str(col);
-            part.push(']');
-            col.clear();
-        }
-        part.push(']');
+        let mut part = String::with_capacity(self.cols.iter().map(|c| c.len() + 3).sum::<usize>() + 2);
+        self.drain_cols(&mut part);
         self.parts.push(part);
         self.parted += std::mem::take(&mut self.n);
     }
 
-    /// Appends `"cols":[[…],…],"n":N` and empties the buffers for the next batch.
-    pub(crate) fn take_cols(&mut self, out: &mut String) {
-        out.push_str("\"cols\":[");
+    /// Moves the rows in the column buffers to `out` as `[[…],[…]]`.
+    fn drain_cols(&mut self, out: &mut String) {
+        out.push('[');
         for (i, col) in self.cols.iter_mut().enumerate() {
             if i > 0 {
                 out.push(',');
@@ -182,8 +171,23 @@ impl RowWriter {
             out.push(']');
             col.clear();
         }
-        let _ = write!(out, "],\"n\":{}", self.n);
-        self.n = 0;
+        out.push(']');
+    }
+
+    /// Appends the rows taken so far, `"cols":[[…],…],"n":N`, or `"parts":k,"n":N` when they
+    /// went into parts, and empties the buffers for the next batch.
+    fn take_rows(&mut self, out: &mut String) {
+        let rows = if self.parts.is_empty() {
+            out.push_str("\"cols\":");
+            self.drain_cols(out);
+            std::mem::take(&mut self.n)
+        } else {
+            out.push_str("\"parts\":");
+            out.push_str(itoa::Buffer::new().format(self.parts.len()));
+            std::mem::take(&mut self.parted)
+        };
+        out.push_str(",\"n\":");
+        out.push_str(itoa::Buffer::new().format(rows));
     }
 
     /// Appends `"fields":[{"name","dataTypeID"}…],"fix":[…]`.
@@ -215,41 +219,18 @@ impl RowWriter {
 
 impl RowWriter {
     /// A whole result, taking the rows pushed so far:
-    /// `{"cols":…,"n":…,"rowCount":…,"command":…,"fields":…,"fix":…}`.
-    pub(crate) fn result_json(&mut self, command: &str, affected: Option<u64>) -> String {
-        let count = match row_count(command, affected, self.n) {
+    /// `{"cols":…,"n":…,"rowCount":…,"command":…,"fields":…,"fix":…}`, or, when they filled
+    /// more than one part, `{"parts":k,…}` and the parts beside it.
+    pub(crate) fn result(&mut self, command: &str, affected: Option<u64>) -> ResultText {
+        if !self.parts.is_empty() && self.n > 0 {
+            self.end_part();
+        }
+        let count = match row_count(command, affected, self.parted + self.n) {
             Some(c) => itoa::Buffer::new().format(c).to_string(),
             None => "null".into(),
         };
-        self.envelope(command, "rowCount", &count, true)
-    }
-
-    /// [`Self::result_json`] with its rows in parts when they filled more than one
-    /// (`{"parts":k,"n":…,…}` and the parts beside it).
-    pub(crate) fn result_parts(&mut self, command: &str, affected: Option<u64>) -> ResultText {
-        if self.parts.is_empty() {
-            return ResultText::whole(self.result_json(command, affected));
-        }
-        if self.n > 0 {
-            self.end_part();
-        }
-        let rows = std::mem::take(&mut self.parted);
-        let mut head = String::with_capacity(256);
-        head.push_str("{\"parts\":");
-        head.push_str(itoa::Buffer::new().format(self.parts.len()));
-        head.push_str(",\"n\":");
-        head.push_str(itoa::Buffer::new().format(rows));
-        head.push_str(",\"rowCount\":");
-        match row_count(command, affected, rows) {
-            Some(c) => head.push_str(itoa::Buffer::new().format(c)),
-            None => head.push_str("null"),
-        }
-        head.push_str(",\"command\":");
-        json_str(&mut head, command);
-        head.push(',');
-        self.write_meta(&mut head);
-        head.push('}');
-        ResultText { json: head, parts: std::mem::take(&mut self.parts) }
+        let json = self.envelope(command, "rowCount", &count, true);
+        ResultText { json, parts: std::mem::take(&mut self.parts) }
     }
 
     /// One batch of a stream, taking the rows pushed since the last one:
@@ -262,7 +243,7 @@ impl RowWriter {
     fn envelope(&mut self, command: &str, key: &str, value: &str, meta: bool) -> String {
         let mut out = String::with_capacity(256);
         out.push('{');
-        self.take_cols(&mut out);
+        self.take_rows(&mut out);
         out.push_str(",\"");
         out.push_str(key);
         out.push_str("\":");
