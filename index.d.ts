@@ -241,7 +241,7 @@ export interface PoolStatsSnapshot {
   acquire: { count: number; averageMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; timeouts: number }
   retries: { attempts: number; succeededAfterRetry: number; exhausted: number }
   /** `failed` counts every connection attempt that failed (the pool retries with backoff). */
-  connections: { created: number; closed: number; failed: number }
+  connections: { created: number; closed: number; failed: number; releasedInTransaction: number; sessionResets: number }
   /** Outages: runs of failed attempts until a connection opens (one outage, many failed attempts). */
   outages: { count: number; current: boolean; currentMs: number | null; lastDurationMs: number | null; lastError: { code: string; message: string } | null }
   errors: { byCode: Record<string, number> }
@@ -355,6 +355,18 @@ export interface NotificationMessage { name: 'notification'; processId: number; 
 /** A NOTICE (RAISE NOTICE, "… does not exist, skipping") from any of the pool's connections. */
 export interface NoticeMessage { name: 'notice'; severity: string; code: string; message: string; detail?: string; hint?: string; where?: string }
 
+/** A connection was given back inside a transaction and rolled back (or closed) before reuse. */
+export interface ReleasedInTransactionEvent {
+  /** Where the connection stood: inside a transaction, or inside a failed one. */
+  state: 'inTransaction' | 'failedTransaction'
+  /** The transaction was rolled back (false: the connection was closed instead). */
+  rolledBack: boolean
+  /** The last SQL the connection ran, cut as events cut SQL. */
+  lastStatement?: string
+  /** The stack of the `acquire()` call (held clients only). */
+  acquiredAt?: string
+}
+
 /** The events of a Pool and the arguments of their listeners. */
 export interface PoolEvents {
   /** A statement slower than slowQueryThresholdMs (without a listener, a warning is logged instead). */
@@ -367,6 +379,8 @@ export interface PoolEvents {
   error: [err: PgWardenError]
   notification: [message: NotificationMessage]
   notice: [message: NoticeMessage]
+  /** A connection was given back inside a transaction (without a listener, a warning per cool-down). */
+  releasedInTransaction: [event: ReleasedInTransactionEvent]
 }
 
 /** A listener of the Pool event `E`. */

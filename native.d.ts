@@ -12,8 +12,9 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 /** A connection held by `pool.acquire()` until `release()`. */
 export declare class NativeClient {
   /**
-   * Starts statement `id` on this connection; its outcome comes back through the pool's
-   * completion queue, like `NativePool.submit` (no napi promise per statement).
+   * Starts statement `id` on this connection, after everything this client was asked
+   * before it; its outcome comes back through the pool's completion queue, like
+   * `NativePool.submit` (no napi promise per statement).
    */
   submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, style?: number | undefined | null): void
   /** Starts `COPY … TO STDOUT` on this connection (held by the COPY until it ends). */
@@ -26,8 +27,14 @@ export declare class NativeClient {
   cancel(): Promise<void>
   /** Aborts the statement started with `abort_id` on this client. */
   abort(abortId: number): void
-  /** Returns the connection to the pool (`discard`: close it instead). Idempotent. */
-  release(discard?: boolean | undefined | null): void
+  /**
+   * Returns the connection to the pool (`discard`: close it instead) once the work asked
+   * of it before has ended. Idempotent. Usually that is now, and nothing is returned; when
+   * work is still queued, or the connection must be tidied first (a transaction left open,
+   * a changed session: src/reset.rs), a promise of the report of a connection given back
+   * inside a transaction (JSON, or null).
+   */
+  release(discard?: boolean | undefined | null): Promise<string | null> | null
 }
 
 /** `COPY … FROM STDIN`: data pushed in batches, then finished (or aborted). */

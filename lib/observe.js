@@ -56,6 +56,9 @@ function onNativeEvent (pool, json) {
   } else if (e.event === 'notification' || e.event === 'notice') {
     // LISTEN/NOTIFY and RAISE NOTICE, from whichever pooled connection got them (pg's shapes).
     if (pool.listenerCount(e.event) > 0) safeEmit(pool, e.event, { name: e.event, ...e.data })
+  } else if (e.event === 'releasedInTransaction') {
+    // A pool.query statement (no held client) left its connection inside a transaction.
+    require('./pool').releasedInTransaction(pool, e.data)
   } else if (e.event === 'highUtilization') {
     const d = e.data
     // Busy is not a problem by itself (a pool of 1 is always busy): the warning is for callers

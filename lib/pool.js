@@ -8,7 +8,7 @@ const native = require('./native')
 const { fromNative, nativePayload, closedError, paramsError } = require('./errors')
 const { withRetry } = require('./retry')
 const { transaction } = require('./transaction')
-const { observe, onNativeEvent } = require('./observe')
+const { observe, onNativeEvent, safeEmit } = require('./observe')
 const health = require('./health')
 const { prepareParams } = require('./params')
 const { decodeResult, buildRows } = require('./result')
@@ -208,6 +208,7 @@ class Client {
   /** Runs one statement on this connection (same arguments as `pool.query`). */
   async query (text, values, opts) {
     if (this._released) throw closedError('The client was released')
+    this._lastStatement = text // for the report of a release inside a transaction
     return runQuery(this._pool, this._submitter, text, values, opts)
   }
 
@@ -215,6 +216,7 @@ class Client {
   async executeScript (sql, opts = {}) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
+    this._lastStatement = sql
     await traced(this._pool, sql, () => bounded(this._handle, opts, (timeoutMs, id) => this._handle.executeScript(sql, timeoutMs, id)))
   }
 
@@ -240,13 +242,41 @@ class Client {
     return call(() => this._handle.cancel())
   }
 
-  /** Returns the connection to the pool; `release(true)` or `release(err)` closes it instead. Idempotent. */
+  /**
+   * Returns the connection to the pool once the statements issued before have ended;
+   * `release(true)` or `release(err)` closes it instead. Idempotent. A connection left inside a
+   * transaction is rolled back first, and one whose session changed (SET, LISTEN, temporary
+   * tables, advisory locks…) is reset: the next caller never inherits either.
+   */
   release (destroy) {
     if (this._released) return
     this._released = true
     if (this._leakTimer) clearTimeout(this._leakTimer)
-    this._handle.release(Boolean(destroy))
+    const tidying = this._handle.release(Boolean(destroy))
+    if (tidying) {
+      tidying.then((report) => {
+        if (report !== null) releasedInTransaction(this._pool, JSON.parse(report), this)
+      }, () => {})
+    }
   }
+}
+
+/**
+ * A connection was given back inside a transaction, and rolled back (or closed): the
+ * `releasedInTransaction` event, or a warning at most once per cool-down. `client`: the held
+ * client it was, which knows its last statement and where it was acquired.
+ */
+function releasedInTransaction (pool, report, client) {
+  const { log, ...payload } = report
+  if (client !== undefined) {
+    if (typeof client._lastStatement === 'string') payload.lastStatement = native.cutSql(client._lastStatement)
+    else if (client._lastStatement && typeof client._lastStatement.text === 'string') payload.lastStatement = native.cutSql(client._lastStatement.text)
+    payload.acquiredAt = client._acquiredAt === undefined ? undefined : client._acquiredAt.stack
+  }
+  if (pool.listenerCount('releasedInTransaction') > 0) return safeEmit(pool, 'releasedInTransaction', payload)
+  if (!log) return
+  const where = payload.acquiredAt ? `; acquired at:\n${payload.acquiredAt}` : ''
+  pool.logger.warn(`[pgwarden] A connection was given back inside a transaction (${payload.state}); it was ${payload.rolledBack ? 'rolled back' : 'closed'} before anyone else could get it. Last statement: ${payload.lastStatement}${where}`)
 }
 
 class Pool extends EventEmitter {
@@ -441,10 +471,15 @@ class Pool extends EventEmitter {
    * `maxWaitMs` overrides poolTimeoutMs for this wait (P2024 when it runs out).
    */
   async acquire (opts = {}) {
+    // Where it is acquired, for the report of a release inside a transaction: the frames are
+    // captured here, before any await, and formatted only if read.
+    const acquiredAt = {}
+    Error.captureStackTrace(acquiredAt, this.acquire)
     const asked = performance.now()
     const handle = await call(() => this._native.acquire(opts.maxWaitMs))
     if (this._telemetry !== null) this._telemetry.acquired(performance.now() - asked)
     const client = new Client(handle, this)
+    client._acquiredAt = acquiredAt
     const threshold = this._settings.leakDetectionThresholdMs
     if (threshold > 0) {
       const stack = new Error('acquired here').stack.split('\n').slice(1).join('\n')
@@ -563,4 +598,4 @@ function getPool (options) {
 /** The singleton's stats (null when `getPool()` was never called). */
 const getPoolStats = () => (singleton ? singleton.getPoolStats() : null)
 
-module.exports = { Pool, Client, createPool, getPool, getPoolStats, PRISMA_VALUES, PG_DRIVER_FIELDS }
+module.exports = { Pool, Client, createPool, getPool, getPoolStats, releasedInTransaction, PRISMA_VALUES, PG_DRIVER_FIELDS }

@@ -123,6 +123,12 @@ pub(crate) struct Conn {
     pub idle: Arc<AtomicBool>,
     /// Set when the connection must not be reused (a cancel that did not land, a lost socket).
     pub broken: bool,
+    /// A statement may have changed the session beyond its transaction (`sql::Shape::session`):
+    /// reset before reuse (see `src/reset.rs`).
+    pub session_changed: bool,
+    /// The last statement run that was not a plain read or write (BEGIN, SET, a script…), for
+    /// the report of a connection given back inside a transaction.
+    pub last_command: Option<String>,
     /// This connection's own lifetime: maxLifetime less up to 2.5%, so connections do not all
     /// expire together (as HikariCP does).
     lifetime: Option<Duration>,
@@ -472,6 +478,8 @@ impl Manager {
             described: StatementCache::new(DESCRIBED_CAPACITY),
             idle,
             broken: false,
+            session_changed: false,
+            last_command: None,
             lifetime,
             address,
             generation: self.placement.generation(),
@@ -484,6 +492,12 @@ impl Manager {
         if conn.generation < self.placement.generation() {
             tracing::debug!(pool = self.id, "closing a connection to {} opened before a failover", conn.address);
             return Err(RecycleError::message("opened before a failover"));
+        }
+        // Given back inside a transaction and not rolled back (src/reset.rs does, before a
+        // connection goes back): never handed to anyone.
+        if conn.client.transaction_status() != tokio_postgres::TransactionStatus::Idle {
+            tracing::debug!(pool = self.id, "closing a connection still inside a transaction");
+            return Err(RecycleError::message("inside a transaction"));
         }
         if conn.broken || conn.client.is_closed() {
             tracing::debug!(pool = self.id, "discarding a closed or broken connection");

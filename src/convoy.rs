@@ -21,6 +21,7 @@ use crate::convert::params::TextParam;
 use crate::convert::result::ResultText;
 use crate::error::{Error, Interruption, Stopped};
 use crate::pool::{with_field, Lease, PoolCore, QueryOptions};
+use crate::sql::Shape;
 use crate::statement::{execute_prepared, is_stale_plan, prepared};
 use futures_util::future::join_all;
 use std::collections::VecDeque;
@@ -45,6 +46,9 @@ impl Member {
 
 /// What a statement in a convoy gets back.
 type Reply = oneshot::Sender<Result<ResultText, Error>>;
+
+/// Where a statement offered to convoys gets its answer if one takes it.
+pub(crate) type Answer = oneshot::Receiver<Result<ResultText, Error>>;
 
 /// A statement waiting in the line that a convoy may take along.
 pub(crate) struct Rider {
@@ -95,7 +99,7 @@ impl Riders {
     }
 
     /// Offers a waiting statement to convoys; its answer comes on the receiver if one takes it.
-    pub(crate) fn offer(&self, member: Member) -> (Arc<Rider>, oneshot::Receiver<Result<ResultText, Error>>) {
+    pub(crate) fn offer(&self, member: Member) -> (Arc<Rider>, Answer) {
         let (tx, rx) = oneshot::channel();
         let rider = Arc::new(Rider { job: Mutex::new(Some((member, tx))), taken: Notify::new() });
         if let Ok(mut q) = self.queue.lock() {
@@ -152,7 +156,7 @@ impl PoolCore {
     pub(crate) async fn lead(self: &Arc<Self>, mut lease: Lease, own: Member) -> Result<ResultText, Error> {
         let riders = self.riders.take(self.settings.pipeline_depth.saturating_sub(1));
         if riders.is_empty() {
-            return self.run_leased(&mut lease, &own.sql, own.params, &own.opts, false).await;
+            return self.run_leased(&mut lease, &own.sql, own.params, &own.opts, Shape::default()).await;
         }
         let (tx, rx) = oneshot::channel();
         let mut members = Vec::with_capacity(riders.len() + 1);

@@ -21,6 +21,8 @@ pub(crate) struct Events {
     last_fired: Mutex<Option<Instant>>,
     /// When the last saturation warning was logged (same cool-down).
     last_saturated: Mutex<Option<Instant>>,
+    /// When the last "released inside a transaction" warning was logged (same cool-down).
+    last_leak: Mutex<Option<Instant>>,
 }
 
 /// A checkout that waited this long found every connection busy: the pool is saturated.
@@ -35,6 +37,7 @@ impl Events {
             cooldown,
             last_fired: Mutex::new(None),
             last_saturated: Mutex::new(None),
+            last_leak: Mutex::new(None),
         }
     }
 
@@ -110,6 +113,12 @@ impl Events {
                 waited.as_millis()
             );
         }
+    }
+
+    /// Whether a connection given back inside a transaction is logged now: at most once per
+    /// cool-down (every one is counted and emitted).
+    pub(crate) fn leak_log_due(&self) -> bool {
+        Self::cooled(&self.last_leak, self.cooldown)
     }
 
     /// True (and the clock restarted) when the cool-down since the last alert has passed.

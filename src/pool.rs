@@ -6,13 +6,14 @@ use crate::config::Settings;
 use crate::connection::{Canceller, Conn, Manager, Prepared};
 use crate::convert::params::{text_params, TextParam};
 use crate::convert::result::ResultText;
-use crate::convoy::{Member, Riders};
+use crate::convoy::{Answer, Member, Rider, Riders};
 use crate::error::{Error, Interruption, Stopped};
 use crate::events::Events;
 use crate::retry::Backoff;
+use crate::sql::Shape;
 use crate::statement::{check_params, execute, execute_script, start};
 use crate::stats::Stats;
-use crate::waiting::{Turn, WaitingLine};
+use crate::waiting::{Entry, Turn, WaitingLine};
 use deadpool::managed::{Object, PoolError, Timeouts};
 use futures_util::pin_mut;
 use std::collections::HashMap;
@@ -51,6 +52,13 @@ pub(crate) struct QueryOptions {
     /// When the timeout starts to count, if not when the statement is sent: a convoy's
     /// statements are bounded from the moment it took them, across their prepare and run.
     pub timed_from: Option<tokio::time::Instant>,
+}
+
+impl QueryOptions {
+    /// Resolves once the statement's AbortSignal fires (never without one).
+    pub(crate) async fn aborted(&self) {
+        aborted(&self.abort).await
+    }
 }
 
 /// A one-shot flag raised by a JS AbortSignal.
@@ -145,11 +153,34 @@ impl Drop for Lease {
     /// `discard` was asked for, so a dead or dirty connection never waits in the idle set.
     fn drop(&mut self) {
         // SAFETY: `conn` is taken exactly once, here, and never used afterwards.
-        let conn = unsafe { ManuallyDrop::take(&mut self.conn) };
-        // Counted as released before the connection goes back: a waiting caller may get it at
-        // once, and must not see it counted twice (2/1 in use).
-        self._flight.0.active.fetch_sub(1, Ordering::AcqRel);
-        if self.discard || conn.broken {
+        let mut conn = unsafe { ManuallyDrop::take(&mut self.conn) };
+        if !self.discard && crate::reset::needs_tidy(&conn) {
+            // Left inside a transaction, or with its session changed: tidied on the runtime
+            // before it goes back (see src/reset.rs); off it, closed instead.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let core = self._flight.0.clone();
+                rt.spawn(async move {
+                    let tidied = crate::reset::tidy(&mut conn, &core.stats).await;
+                    if let Some(report) = tidied.report(conn.last_command.as_deref(), &core.events) {
+                        core.events.emit("releasedInTransaction", report);
+                    }
+                    Lease::give_back(conn, false);
+                });
+                self.released();
+                return;
+            }
+            conn.broken = true;
+        }
+        self.released();
+        Lease::give_back(conn, self.discard);
+    }
+}
+
+impl Lease {
+    /// Returns `conn` to the pool, or closes it at once when it is broken or `discard` was asked
+    /// for, so a dead or dirty connection never waits in the idle set.
+    fn give_back(conn: Pooled, discard: bool) {
+        if discard || conn.broken {
             // Still "in use" for the connection task: its failure was already reported to
             // the statement, so it is no background `error` event.
             drop(Object::take(conn));
@@ -157,7 +188,14 @@ impl Drop for Lease {
             conn.idle.store(true, Ordering::Release);
             drop(conn);
         }
-        // A release can take utilization back below the alarm band: re-arm it.
+    }
+
+    /// Counts the connection as released; a release can take utilization back below the alarm
+    /// band, which re-arms it.
+    fn released(&self) {
+        // Counted as released before the connection goes back: a waiting caller may get it at
+        // once, and must not see it counted twice (2/1 in use).
+        self._flight.0.active.fetch_sub(1, Ordering::AcqRel);
         self._flight.0.check_utilization();
     }
 }
@@ -190,6 +228,26 @@ struct LineTurn {
     turn: Turn,
     flight: InFlight,
     /// When it started to wait (poolTimeoutMs counts from here).
+    start: tokio::time::Instant,
+}
+
+/// How a `pool.query` statement is served (see [`PoolCore::route`]).
+enum Route {
+    /// Its parameters do not fit its text: nothing is sent.
+    Refused(Error),
+    /// On a connection of its own.
+    Alone { entered: Entered, params: Vec<TextParam>, opts: QueryOptions, shape: Shape },
+    /// Leading a convoy (alone when nobody waits).
+    Lead { entered: Entered, own: Member },
+    /// Offered to convoys while it waits for its turn.
+    Ride { entered: Entered, opts: QueryOptions, rider: Arc<Rider>, answered: Answer },
+}
+
+/// A statement's place in the waiting line, taken when it was called (see [`PoolCore::enter`]).
+pub(crate) struct Entered {
+    entry: Entry,
+    flight: InFlight,
+    /// When it entered the line (poolTimeoutMs counts from here).
     start: tokio::time::Instant,
 }
 
@@ -352,8 +410,19 @@ impl PoolCore {
     /// The statement first waits for its turn in the [`WaitingLine`], holding only small
     /// state; the checkout's large state is boxed once it has its turn.
     pub(crate) async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease, Error> {
-        let turn = self.turn_for(opts).await.map_err(|e| self.counted_timeout(e))?;
+        self.checkout_entered(self.enter(false), opts).await
+    }
+
+    /// [`Self::checkout_for`] for a statement that entered the line already (see [`Self::enter`]).
+    async fn checkout_entered(self: &Arc<Self>, entry: Entered, opts: &QueryOptions) -> Result<Lease, Error> {
+        let turn = self.turn_for(entry, opts).await.map_err(|e| self.counted_timeout(e))?;
         self.checkout_on(turn, opts).await
+    }
+
+    /// Takes a statement's place in the waiting line now: callers are served in the order they
+    /// called, and poolTimeoutMs counts from here. `rider`: it is offered to convoys too.
+    pub(crate) fn enter(self: &Arc<Self>, rider: bool) -> Entered {
+        Entered { entry: self.line.enter(rider), flight: InFlight::new(self), start: tokio::time::Instant::now() }
     }
 
     /// Counts a wait for a turn that ran out (P2024) in the stats.
@@ -365,15 +434,14 @@ impl PoolCore {
     }
 
     /// A statement's turn in the line (the first half of [`Self::checkout_for`]).
-    async fn turn_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<LineTurn, Error> {
+    async fn turn_for(self: &Arc<Self>, entered: Entered, opts: &QueryOptions) -> Result<LineTurn, Error> {
         let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
         let wait = self.settings.pool_timeout_ms;
-        let start = tokio::time::Instant::now();
+        let Entered { entry, flight, start } = entered;
         let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
-        let flight = InFlight::new(self);
         let turn = tokio::select! {
             // Counted by the caller, once it knows the statement is still its own.
-            turn = self.line.turn(deadline) => turn.ok_or_else(|| self.pool_timeout(wait))?,
+            turn = entry.turn(deadline) => turn.ok_or_else(|| self.pool_timeout(wait))?,
             _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
             _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
         };
@@ -462,52 +530,73 @@ impl PoolCore {
     }
 
     /// `pool.query`: checks the parameters, checks out a connection and runs the statement.
-    pub(crate) async fn query(
+    ///
+    /// What decides the statement's place is done now, when the caller calls (its place in the
+    /// waiting line, its offer to convoys); the future returned waits for its turn and runs it.
+    /// So statements are served in the order they were called, first come first served.
+    pub(crate) fn query(
         self: &Arc<Self>,
-        sql: &Arc<str>,
+        sql: Arc<str>,
         params: Vec<Option<String>>,
-        opts: &QueryOptions,
-    ) -> Result<ResultText, Error> {
-        let shape = check_params(sql, params.len())?;
-        if self.settings.pipeline_depth > 1 && opts.abort.is_none() && shape.data && !shape.several {
-            return self.query_convoyed(Member::new(sql.clone(), text_params(params), opts)).await;
+        opts: QueryOptions,
+    ) -> impl std::future::Future<Output = Result<ResultText, Error>> + Send + 'static {
+        let core = self.clone();
+        let route = self.route(&sql, params, opts);
+        async move {
+            match route {
+                Route::Refused(e) => Err(e),
+                Route::Alone { entered, params, opts, shape } => {
+                    let mut lease = core.checkout_entered(entered, &opts).await?;
+                    core.run_leased(&mut lease, &sql, params, &opts, shape).await
+                }
+                Route::Lead { entered, own } => {
+                    let lease = core.checkout_entered(entered, &own.opts).await?;
+                    Box::pin(core.lead(lease, own)).await
+                }
+                Route::Ride { entered, opts, rider, answered } => core.ride(entered, opts, rider, answered).await,
+            }
         }
-        let mut lease = self.checkout_for(opts).await?;
-        self.run_leased(&mut lease, sql, text_params(params), opts, shape.several).await
     }
 
-    /// [`Self::run`] on a checked-out connection, its wait riding on the result too (for
-    /// OpenTelemetry's checkout span and wait histogram).
-    pub(crate) async fn run_leased(
-        &self,
-        lease: &mut Lease,
-        sql: &str,
-        params: Vec<TextParam>,
-        opts: &QueryOptions,
-        several: bool,
-    ) -> Result<ResultText, Error> {
-        // Boxed: a statement waiting for a connection holds only the checkout's small state,
-        // not the running statement's (~17 KB), so a queue of thousands stays light.
-        let out = Box::pin(self.run(&mut lease.conn, sql, params, opts, several)).await;
-        out.map(|r| with_field(r, ",\"waitMs\":", lease.waited.as_secs_f64() * 1000.0))
-    }
-
-    /// [`Self::query`] for a statement that may share a connection: while every connection is
-    /// busy it waits both for its turn and for a convoy to take it along (see
-    /// `src/convoy.rs`), whichever comes first; with its turn it claims itself back before
-    /// its connection is taken (or opened), so that no checkout is abandoned halfway.
-    async fn query_convoyed(self: &Arc<Self>, own: Member) -> Result<ResultText, Error> {
+    /// How a `pool.query` statement will be served, decided when it is called: refused (its
+    /// parameters do not fit), on a connection of its own, or as a statement that may share
+    /// one (see `src/convoy.rs`): leading a convoy when a turn is free or enough statements are
+    /// offered already, else offered to convoys while it waits in the line.
+    fn route(self: &Arc<Self>, sql: &Arc<str>, params: Vec<Option<String>>, opts: QueryOptions) -> Route {
+        let shape = match check_params(sql, params.len()) {
+            Ok(shape) => shape,
+            Err(e) => return Route::Refused(e),
+        };
+        let params = text_params(params);
+        if !(self.settings.pipeline_depth > 1 && opts.abort.is_none() && shape.data && !shape.several) {
+            return Route::Alone { entered: self.enter(false), params, opts, shape };
+        }
+        let own = Member::new(sql.clone(), params, &opts);
         // Enough are offered to fill every connection's next few convoys: under a burst the
         // rest wait in the line as small as before, and lead convoys when their turn comes.
+        // Only while every statement waiting before it is offered too: a convoy serves the
+        // statements it takes before any left in the line, so riders are the line's head.
         let enough = 4 * self.settings.connection_limit * self.settings.pipeline_depth;
-        if self.line.has_free_turn() || self.riders.live() >= enough {
-            let lease = self.checkout_for(&own.opts).await?;
-            return Box::pin(self.lead(lease, own)).await;
+        if self.line.has_free_turn() || self.riders.live() >= enough || self.line.solo_waiting() > 0 {
+            return Route::Lead { entered: self.enter(false), own };
         }
-        let opts = own.opts.clone();
         let (rider, answered) = self.riders.offer(own);
+        Route::Ride { entered: self.enter(true), opts, rider, answered }
+    }
+
+    /// A statement offered to convoys: while every connection is busy it waits both for its
+    /// turn and for a convoy to take it along, whichever comes first; with its turn it claims
+    /// itself back before its connection is taken (or opened), so that no checkout is
+    /// abandoned halfway.
+    async fn ride(
+        self: &Arc<Self>,
+        entered: Entered,
+        opts: QueryOptions,
+        rider: Arc<Rider>,
+        answered: Answer,
+    ) -> Result<ResultText, Error> {
         let turn = tokio::select! {
-            turn = self.turn_for(&opts) => turn,
+            turn = self.turn_for(entered, &opts) => turn,
             _ = rider.taken() => return crate::convoy::answer(answered).await,
         };
         let Some(own) = self.riders.claim_own(&rider) else {
@@ -519,19 +608,36 @@ impl PoolCore {
         Box::pin(self.lead(lease, own)).await
     }
 
-    /// Runs one statement on a checked-out connection and returns the result JSON; `several`:
-    /// the text holds several statements (its [`crate::sql::Shape`]).
+    /// [`Self::run`] on a checked-out connection, its wait riding on the result too (for
+    /// OpenTelemetry's checkout span and wait histogram).
+    pub(crate) async fn run_leased(
+        &self,
+        lease: &mut Lease,
+        sql: &str,
+        params: Vec<TextParam>,
+        opts: &QueryOptions,
+        shape: Shape,
+    ) -> Result<ResultText, Error> {
+        // Boxed: a statement waiting for a connection holds only the checkout's small state,
+        // not the running statement's (~17 KB), so a queue of thousands stays light.
+        let out = Box::pin(self.run(&mut lease.conn, sql, params, opts, shape)).await;
+        out.map(|r| with_field(r, ",\"waitMs\":", lease.waited.as_secs_f64() * 1000.0))
+    }
+
+    /// Runs one statement on a checked-out connection and returns the result JSON; `shape` is
+    /// its text's [`Shape`] (several statements go by the simple protocol).
     pub(crate) async fn run(
         &self,
         conn: &mut Conn,
         sql: &str,
         params: Vec<TextParam>,
         opts: &QueryOptions,
-        several: bool,
+        shape: Shape,
     ) -> Result<ResultText, Error> {
         let started = std::time::Instant::now();
+        crate::reset::note(conn, sql, shape);
         let cancel = conn.cancel.clone();
-        let work = execute(conn, sql, &params, &self.settings, opts.style, several);
+        let work = execute(conn, sql, &params, &self.settings, opts.style, shape.several);
         let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
         let out = self.failover_check(conn, out).await;
@@ -604,7 +710,10 @@ impl PoolCore {
     /// Runs a multi-statement script (simple protocol), counted like one statement and
     /// bounded like one.
     pub(crate) async fn script(&self, conn: &mut Conn, sql: &str, opts: &QueryOptions) -> Result<(), Error> {
-        crate::statement::reject_copy(sql, crate::sql::shape(sql))?;
+        let shape = crate::sql::shape(sql);
+        crate::statement::reject_copy(sql, shape)?;
+        // A script is taken for one that changes the session (it often does: SET, migrations).
+        crate::reset::note(conn, sql, Shape { session: true, ..shape });
         let started = std::time::Instant::now();
         let cancel = conn.cancel.clone();
         let work = execute_script(conn, sql);

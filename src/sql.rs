@@ -19,6 +19,9 @@ pub(crate) struct Shape {
     /// TABLE, WITH): not a command that opens a transaction or changes the session (BEGIN,
     /// SET, LOCK…), so it may share a connection with other callers' statements.
     pub data: bool,
+    /// It may change the session beyond its transaction (see [`touches_session`]): the
+    /// connection is reset before anyone else gets it.
+    pub session: bool,
 }
 
 /// First words of statements that read or write rows (see [`Shape::data`]).
@@ -29,6 +32,7 @@ pub(crate) fn shape(sql: &str) -> Shape {
     let b = sql.as_bytes();
     let (mut i, mut ended, mut found) = (0, false, Shape::default());
     let mut first_word = true;
+    let mut first_at = None;
     while i < b.len() {
         let c = b[i];
         if c == b'-' && b.get(i + 1) == Some(&b'-') {
@@ -50,6 +54,7 @@ pub(crate) fn shape(sql: &str) -> Shape {
         if std::mem::take(&mut first_word) {
             let len = b[i..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();
             let word = &b[i..i + len];
+            first_at = Some(i);
             found.copy = word.eq_ignore_ascii_case(b"copy");
             found.data = DATA_VERBS.iter().any(|v| word.eq_ignore_ascii_case(v));
         }
@@ -72,7 +77,64 @@ pub(crate) fn shape(sql: &str) -> Shape {
             _ => i + 1,
         };
     }
+    found.session = found.several || first_at.is_some_and(|at| touches_session(b, at, found.data));
     found
+}
+
+/// First words of statements whose effect outlives their transaction: settings, channels,
+/// prepared statements, cursors WITH HOLD, libraries, and code that may do any of these
+/// (`DO`, `CALL`). `SET LOCAL`, `SET TRANSACTION`, `SET CONSTRAINTS` and `PREPARE TRANSACTION`
+/// end with their transaction and are not counted.
+const SESSION_VERBS: [&[u8]; 8] = [b"set", b"reset", b"listen", b"prepare", b"declare", b"load", b"do", b"call"];
+
+/// Functions that change the session from inside a statement that reads rows: session-level
+/// advisory locks (`pg_advisory_xact_lock` ends with its transaction and does not match) and
+/// `set_config`.
+const SESSION_FUNCTIONS: [&[u8]; 2] = [b"advisory_lock", b"set_config"];
+
+/// Whether the statement starting at `at` may leave state in the session: one of
+/// [`SESSION_VERBS`] (not its transaction-scoped forms), `CREATE` of a temporary object, or a
+/// statement that reads rows (`data`) calling one of [`SESSION_FUNCTIONS`]. Lexical and
+/// conservative: a function that changes settings inside is not seen.
+fn touches_session(b: &[u8], at: usize, data: bool) -> bool {
+    if data {
+        return SESSION_FUNCTIONS.iter().any(|f| contains_ignoring_case(b, f));
+    }
+    let mut words = b[at..]
+        .split(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_lowercase());
+    let first = words.next().unwrap_or_default();
+    let second = words.next().unwrap_or_default();
+    match first.as_slice() {
+        b"set" => !matches!(second.as_slice(), b"local" | b"transaction" | b"constraints"),
+        b"prepare" => second != b"transaction",
+        b"create" => {
+            let third = words.next().unwrap_or_default();
+            matches!(second.as_slice(), b"temp" | b"temporary")
+                || (matches!(second.as_slice(), b"local" | b"global")
+                    && matches!(third.as_slice(), b"temp" | b"temporary"))
+        }
+        w => SESSION_VERBS.contains(&w),
+    }
+}
+
+/// Whether `sql` is a `PREPARE` of a named statement (not `PREPARE TRANSACTION`): a name that
+/// the session reset cannot drop alone (`DEALLOCATE ALL` would drop the pool's own statements).
+pub(crate) fn prepares_by_name(sql: &str) -> bool {
+    let words = top_level_words(sql);
+    let mut words = words.iter().map(|w| w.to_ascii_lowercase());
+    words.next().as_deref() == Some("prepare") && words.next().as_deref() != Some("transaction")
+}
+
+/// Whether `needle` (lowercase, holding a `_`) occurs in `hay`, ignoring ASCII case: looked
+/// for only around each `_` of `hay`, since most statements have few.
+fn contains_ignoring_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some(k) = needle.iter().position(|c| *c == b'_') else { return false };
+    hay.iter()
+        .enumerate()
+        .filter(|(_, c)| **c == b'_')
+        .any(|(p, _)| p >= k && hay.get(p - k..p - k + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle)))
 }
 
 /// Which way a `COPY … FROM STDIN` / `COPY … TO STDOUT` moves data; `None` for any other
@@ -288,5 +350,49 @@ mod tests {
         assert_eq!(command_of("(SELECT 1)"), "SELECT");
         assert_eq!(command_of("VALUES (1)"), "SELECT");
         assert_eq!(command_of("create table t (a int)"), "CREATE");
+    }
+
+    #[test]
+    fn finds_statements_that_change_the_session() {
+        let session = |sql: &str| shape(sql).session;
+        for sql in [
+            "SET statement_timeout = 5",
+            "set search_path to x",
+            "SET SESSION AUTHORIZATION bob",
+            "SET ROLE bob",
+            "RESET ALL",
+            "LISTEN ch",
+            "PREPARE p AS SELECT 1",
+            "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+            "CREATE TEMP TABLE t (a int)",
+            "create temporary view v as select 1",
+            "CREATE LOCAL TEMPORARY TABLE t (a int)",
+            "LOAD 'auto_explain'",
+            "DO $$ BEGIN PERFORM 1; END $$",
+            "CALL p()",
+            "SELECT pg_advisory_lock(1)",
+            "SELECT PG_TRY_ADVISORY_LOCK_SHARED(1)",
+            "select set_config('app.x', '1', false)",
+            "SELECT 1; SELECT 2",
+            "/* c */ SET x = 1",
+        ] {
+            assert!(session(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT 1",
+            "INSERT INTO t VALUES (1)",
+            "SET LOCAL statement_timeout = 5",
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "SET CONSTRAINTS ALL DEFERRED",
+            "PREPARE TRANSACTION 'x'",
+            "BEGIN",
+            "COMMIT",
+            "CREATE TABLE t (a int)",
+            "SELECT pg_advisory_xact_lock(1)",
+            "SELECT my_column FROM t",
+            "LOCK TABLE t",
+        ] {
+            assert!(!session(sql), "{sql}");
+        }
     }
 }

@@ -140,6 +140,10 @@ pub(crate) struct Stats {
     pub connections_closed: AtomicU64,
     /// Connection attempts that failed.
     pub connections_failed: AtomicU64,
+    /// Connections given back inside a transaction (or a failed one), rolled back or closed.
+    pub released_in_transaction: AtomicU64,
+    /// Connections whose session state was reset before reuse (see `src/reset.rs`).
+    pub session_resets: AtomicU64,
     /// Outages: runs of failed attempts until a connection opens.
     pub outages: crate::outages::Outages,
     /// Moves of new connections to another host (failovers).
@@ -172,6 +176,8 @@ impl Default for Stats {
             connections_created: AtomicU64::new(0),
             connections_closed: AtomicU64::new(0),
             connections_failed: AtomicU64::new(0),
+            released_in_transaction: AtomicU64::new(0),
+            session_resets: AtomicU64::new(0),
             outages: Default::default(),
             failovers: Default::default(),
             open_connections: AtomicU64::new(0),
@@ -259,6 +265,8 @@ impl Stats {
             &self.connections_created,
             &self.connections_closed,
             &self.connections_failed,
+            &self.released_in_transaction,
+            &self.session_resets,
             &self.acquire_timeouts,
             &self.retry_attempts,
             &self.retry_succeeded,
@@ -333,6 +341,8 @@ impl Stats {
                 "created": self.connections_created.load(Relaxed),
                 "closed": self.connections_closed.load(Relaxed),
                 "failed": self.connections_failed.load(Relaxed),
+                "releasedInTransaction": self.released_in_transaction.load(Relaxed),
+                "sessionResets": self.session_resets.load(Relaxed),
             },
             "outages": self.outages.snapshot(),
             "failovers": self.failovers.snapshot(),

@@ -4,16 +4,19 @@
 //! once the statement has its turn. A burst of thousands of callers then costs little memory,
 //! and what it took is freed in one piece when the burst is over.
 
+use crate::place::Place;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-/// One turn per connection; statements beyond that wait in arrival order.
+/// One turn per connection; statements beyond that wait in the order they were called.
 pub(crate) struct WaitingLine {
     turns: Arc<Semaphore>,
     /// Statements waiting in the line now (part of `getPoolStats().pool.waiting`).
-    waiting: AtomicUsize,
+    waiting: Arc<AtomicUsize>,
+    /// Those of them that no convoy may take along (see [`WaitingLine::solo_waiting`]).
+    solo: Arc<AtomicUsize>,
 }
 
 /// A statement's turn: held until its connection is given back.
@@ -22,7 +25,7 @@ pub(crate) type Turn = OwnedSemaphorePermit;
 impl WaitingLine {
     /// A line with `turns` turns (the connection limit).
     pub(crate) fn new(turns: usize) -> Self {
-        WaitingLine { turns: Arc::new(Semaphore::new(turns)), waiting: AtomicUsize::new(0) }
+        WaitingLine { turns: Arc::new(Semaphore::new(turns)), waiting: Default::default(), solo: Default::default() }
     }
 
     /// Whether a turn is free now (no statement would wait).
@@ -35,26 +38,65 @@ impl WaitingLine {
         self.waiting.load(Ordering::Relaxed)
     }
 
-    /// Waits for a turn until `deadline` (none: no limit); `None` when the deadline passed first.
-    pub(crate) async fn turn(&self, deadline: Option<Instant>) -> Option<Turn> {
+    /// Statements waiting that no convoy may take along. While there are any, no statement
+    /// called after them is offered to convoys either: a convoy would serve it before them.
+    pub(crate) fn solo_waiting(&self) -> usize {
+        self.solo.load(Ordering::Relaxed)
+    }
+
+    /// Takes a place in the line now, in the order callers call (see [`crate::place`]): a
+    /// turn at once when one is free, else a queued request for one. `rider`: the statement is
+    /// offered to convoys too (not counted in [`Self::solo_waiting`]).
+    pub(crate) fn enter(&self, rider: bool) -> Entry {
         if let Ok(turn) = self.turns.clone().try_acquire_owned() {
-            return Some(turn);
+            return Entry { place: Place::Granted(Ok(turn)), waiting: Vec::new() };
         }
-        self.waiting.fetch_add(1, Ordering::Relaxed);
-        let _left = Left(&self.waiting);
-        let acquire = self.turns.clone().acquire_owned();
+        let mut waiting = vec![Left::new(&self.waiting)];
+        if !rider {
+            waiting.push(Left::new(&self.solo));
+        }
+        Entry { place: Place::ask(self.turns.clone().acquire_owned()), waiting }
+    }
+
+    /// Waits for a turn until `deadline` (none: no limit); `None` when the deadline passed first.
+    #[cfg(test)]
+    pub(crate) async fn turn(&self, deadline: Option<Instant>) -> Option<Turn> {
+        self.enter(false).turn(deadline).await
+    }
+}
+
+/// A statement's place in the line, taken when it was called.
+pub(crate) struct Entry {
+    place: Place<Result<Turn, tokio::sync::AcquireError>>,
+    /// Counts it as waiting (and solo) until its wait ends, however it ends.
+    waiting: Vec<Left>,
+}
+
+impl Entry {
+    /// Waits for the turn until `deadline` (none: no limit); `None` when the deadline passed
+    /// first.
+    pub(crate) async fn turn(self, deadline: Option<Instant>) -> Option<Turn> {
+        let Entry { place, waiting } = self;
+        let _left = waiting;
+        // The semaphore is never closed, so acquiring fails only on a deadline.
         match deadline {
-            // The semaphore is never closed, so acquiring fails only on a deadline.
-            None => acquire.await.ok(),
-            Some(d) => tokio::time::timeout_at(d, acquire).await.ok().and_then(Result::ok),
+            None => place.turn().await.ok(),
+            Some(d) => tokio::time::timeout_at(d, place.turn()).await.ok().and_then(Result::ok),
         }
     }
 }
 
 /// Counts a statement out of the line when its wait ends, however it ends.
-struct Left<'a>(&'a AtomicUsize);
+struct Left(Arc<AtomicUsize>);
 
-impl Drop for Left<'_> {
+impl Left {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Left(counter.clone())
+    }
+}
+
+impl Drop for Left {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
     }
@@ -80,6 +122,31 @@ mod tests {
         assert_eq!(line.waiting(), 1);
         drop(first);
         assert!(waiter.await.expect("the waiter ran"), "a given-back turn goes to the waiter");
+        assert_eq!(line.waiting(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn turns_go_in_the_order_statements_entered_the_line() {
+        let line = Arc::new(WaitingLine::new(1));
+        let first = line.turn(None).await.expect("a free turn");
+        let entries: Vec<_> = (0..20).map(|_| line.enter(false)).collect();
+        assert_eq!(line.waiting(), 20);
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        // Awaited last first: the order of entry, not of the tasks, decides.
+        for (i, entry) in entries.into_iter().enumerate().rev() {
+            let order = order.clone();
+            tasks.push(tokio::spawn(async move {
+                let _turn = entry.turn(None).await;
+                order.lock().unwrap().push(i);
+            }));
+            tokio::task::yield_now().await;
+        }
+        drop(first);
+        for t in tasks {
+            t.await.expect("the waiter ran");
+        }
+        assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
         assert_eq!(line.waiting(), 0);
     }
 }

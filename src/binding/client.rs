@@ -4,9 +4,13 @@ use super::dispatch::Dispatch;
 use super::{guarded, query_options, statement, NativeCopyIn, NativeCopyOut};
 use crate::connection::Canceller;
 use crate::convert::params::text_params;
-use crate::error::Error;
+use crate::error::{Error, Interruption, Stopped};
+use crate::held::{Held, HeldGuard};
+use crate::place::Place;
 use crate::pool::{Lease, PoolCore};
+use crate::reset::needs_tidy;
 use crate::statement::check_params;
+use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
 use std::sync::Arc;
@@ -17,23 +21,25 @@ pub struct NativeClient {
     core: Arc<PoolCore>,
     /// The pool's completion queue, for `submit`.
     dispatch: Option<Arc<Dispatch>>,
-    /// Cancels this connection's running statement without waiting for its lock.
+    /// Cancels this connection's running statement without waiting for its turn.
     cancel: Arc<Canceller>,
-    lease: Arc<tokio::sync::Mutex<Option<Lease>>>,
+    /// The connection, and the line of this client's work waiting for it.
+    held: Held,
 }
 
 impl NativeClient {
     /// Holds `lease` for JS.
     pub(super) fn new(core: Arc<PoolCore>, lease: Lease, dispatch: Option<Arc<Dispatch>>) -> Self {
         let cancel = lease.conn.cancel.clone();
-        NativeClient { core, dispatch, cancel, lease: Arc::new(tokio::sync::Mutex::new(Some(lease))) }
+        NativeClient { core, dispatch, cancel, held: Held::new(lease) }
     }
 }
 
 #[napi]
 impl NativeClient {
-    /// Starts statement `id` on this connection; its outcome comes back through the pool's
-    /// completion queue, like `NativePool.submit` (no napi promise per statement).
+    /// Starts statement `id` on this connection, after everything this client was asked
+    /// before it; its outcome comes back through the pool's completion queue, like
+    /// `NativePool.submit` (no napi promise per statement).
     #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn submit(
@@ -47,57 +53,78 @@ impl NativeClient {
         style: Option<u32>,
     ) -> napi::Result<()> {
         let dispatch = self.dispatch.clone().ok_or_else(Dispatch::missing)?;
-        let (core, slot) = (self.core.clone(), self.lease.clone());
+        let core = self.core.clone();
         let opts = query_options(&core, timeout_ms, abort_id, style);
+        let place = self.held.place();
         dispatch.spawn(&env, id, sql, core.clone(), abort_id, move |sql| async move {
-            let shape = check_params(&sql, params.len())?;
-            let mut guard = slot.lock().await;
-            let lease = guard.as_mut().ok_or_else(released)?;
-            core.run(&mut lease.conn, &sql, text_params(params), &opts, shape.several).await
+            let shape = match check_params(&sql, params.len()) {
+                Ok(shape) => shape,
+                Err(e) => return (Err(e), None),
+            };
+            let mut guard = match turn(place, &opts).await {
+                Ok(guard) => guard,
+                Err(e) => return (Err(e), None),
+            };
+            let out = match guard.as_mut() {
+                Some(lease) => core.run(&mut lease.conn, &sql, text_params(params), &opts, shape).await,
+                None => Err(released()),
+            };
+            // The turn is held until the outcome is queued: answers come in the order asked.
+            (out, Some(guard))
         });
         Ok(())
     }
 
     /// Starts `COPY … TO STDOUT` on this connection (held by the COPY until it ends).
-    #[napi]
-    pub async fn copy_out(
+    #[napi(ts_return_type = "Promise<NativeCopyOut>")]
+    pub fn copy_out<'env>(
         &self,
+        env: &'env Env,
         sql: String,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
-    ) -> napi::Result<NativeCopyOut> {
-        let slot = Some(self.lease.clone());
-        guarded(Some(&sql), super::copy::copy_out(self.core.clone(), slot, &sql, timeout_ms, abort_id)).await
+    ) -> napi::Result<PromiseRaw<'env, NativeCopyOut>> {
+        let (core, place) = (self.core.clone(), Some(self.held.place()));
+        env.spawn_future(async move {
+            guarded(Some(&sql), super::copy::copy_out(core, place, &sql, timeout_ms, abort_id)).await
+        })
     }
 
     /// Starts `COPY … FROM STDIN` on this connection (held by the COPY until it ends).
-    #[napi]
-    pub async fn copy_in(
+    #[napi(ts_return_type = "Promise<NativeCopyIn>")]
+    pub fn copy_in<'env>(
         &self,
+        env: &'env Env,
         sql: String,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
-    ) -> napi::Result<NativeCopyIn> {
-        let slot = Some(self.lease.clone());
-        guarded(Some(&sql), super::copy::copy_in(self.core.clone(), slot, &sql, timeout_ms, abort_id)).await
+    ) -> napi::Result<PromiseRaw<'env, NativeCopyIn>> {
+        let (core, place) = (self.core.clone(), Some(self.held.place()));
+        env.spawn_future(async move {
+            guarded(Some(&sql), super::copy::copy_in(core, place, &sql, timeout_ms, abort_id)).await
+        })
     }
 
     /// Runs a multi-statement script on this connection.
-    #[napi]
-    pub async fn execute_script(
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn execute_script<'env>(
         &self,
+        env: &'env Env,
         sql: String,
         timeout_ms: Option<f64>,
         abort_id: Option<u32>,
-    ) -> napi::Result<()> {
-        let sql = sql.as_str();
-        let opts = query_options(&self.core, timeout_ms, abort_id, None);
-        statement(&self.core, sql, opts, abort_id, |opts| async move {
-            let mut guard = self.lease.lock().await;
-            let lease = guard.as_mut().ok_or_else(released)?;
-            self.core.script(&mut lease.conn, sql, &opts).await
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let (core, place) = (self.core.clone(), self.held.place());
+        let opts = query_options(&core, timeout_ms, abort_id, None);
+        env.spawn_future(async move {
+            let (core, sql) = (&core, sql.as_str());
+            statement(core, sql, opts, abort_id, |opts| async move {
+                let mut guard = turn(place, &opts).await?;
+                let lease = guard.as_mut().ok_or_else(released)?;
+                core.script(&mut lease.conn, sql, &opts).await
+            })
+            .await
         })
-        .await
     }
 
     /// Cancels the statement running on this connection (cancel request), if any.
@@ -117,24 +144,50 @@ impl NativeClient {
         self.core.abort(abort_id);
     }
 
-    /// Returns the connection to the pool (`discard`: close it instead). Idempotent.
-    #[napi]
-    pub fn release(&self, discard: Option<bool>) {
-        let slot = self.lease.clone();
+    /// Returns the connection to the pool (`discard`: close it instead) once the work asked
+    /// of it before has ended. Idempotent. Usually that is now, and nothing is returned; when
+    /// work is still queued, or the connection must be tidied first (a transaction left open,
+    /// a changed session: src/reset.rs), a promise of the report of a connection given back
+    /// inside a transaction (JSON, or null).
+    #[napi(ts_return_type = "Promise<string | null> | null")]
+    pub fn release<'env>(
+        &self,
+        env: &'env Env,
+        discard: Option<bool>,
+    ) -> napi::Result<Option<PromiseRaw<'env, Option<String>>>> {
         let discard = discard.unwrap_or(false);
-        // Usually nothing holds the lock: give the connection back now, as pg-pool does.
-        if let Ok(mut guard) = slot.try_lock() {
-            if let Some(lease) = guard.take() {
-                lease.finish(discard);
+        let place = match self.held.place() {
+            // Nothing queued and nothing to tidy: back now, as pg-pool gives it back.
+            Place::Granted(mut guard) if guard.as_ref().is_none_or(|l| discard || !needs_tidy(&l.conn)) => {
+                if let Some(lease) = guard.take() {
+                    lease.finish(discard);
+                }
+                return Ok(None);
             }
-            return;
-        }
-        // A statement still holds the lock: release as soon as it ends.
-        napi::bindgen_prelude::spawn(async move {
-            if let Some(lease) = slot.lock().await.take() {
+            place => place,
+        };
+        let core = self.core.clone();
+        env.spawn_future(async move {
+            let Some(mut lease) = place.turn().await.take() else { return Ok(None) };
+            if discard || !needs_tidy(&lease.conn) {
                 lease.finish(discard);
+                return Ok(None);
             }
-        });
+            let tidied = crate::reset::tidy(&mut lease.conn, &core.stats).await;
+            let report = tidied.report(lease.conn.last_command.as_deref(), &core.events);
+            drop(lease);
+            Ok(report.map(|r| r.to_string()))
+        })
+        .map(Some)
+    }
+}
+
+/// Waits for a piece of work's turn on its held connection; an AbortSignal that fires first
+/// rejects it unsent, and its place is given up without holding up the work behind it.
+async fn turn(place: Place<HeldGuard>, opts: &crate::pool::QueryOptions) -> Result<HeldGuard, Error> {
+    tokio::select! {
+        guard = place.turn() => Ok(guard),
+        _ = opts.aborted() => Err(Error::Interrupted { why: Interruption::Abort, stopped: Stopped::NotSent }),
     }
 }
 

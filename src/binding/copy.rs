@@ -4,6 +4,8 @@
 
 use super::guarded;
 use crate::error::{from_driver, Error, Interruption, Stopped};
+use crate::held::HeldGuard;
+use crate::place::Place;
 use crate::pool::{Lease, PoolCore, QueryOptions};
 use crate::sql::{self, CopyDirection};
 use bytes::Bytes;
@@ -13,7 +15,7 @@ use napi::bindgen_prelude::Buffer;
 use napi_derive::napi;
 use std::pin::Pin;
 use std::sync::Arc;
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use tokio::sync::Mutex;
 use tokio_postgres::{CopyInSink, CopyOutStream};
 
 /// The connection a COPY runs on: checked out for it, or a held client's.
@@ -21,7 +23,7 @@ pub(super) enum Held {
     /// Checked out by `pool.copyFrom` / `pool.copyTo`; returned when the COPY ends.
     Lease(Box<Lease>),
     /// A client's (`acquire()`, `transaction()`), locked for the COPY's duration.
-    Client(OwnedMutexGuard<Option<Lease>>),
+    Client(HeldGuard),
 }
 
 impl Held {
@@ -46,13 +48,9 @@ impl Held {
 }
 
 /// Takes the connection for a COPY: a new checkout, or `client`'s (locked).
-async fn hold(
-    core: &Arc<PoolCore>,
-    client: Option<Arc<Mutex<Option<Lease>>>>,
-    opts: &QueryOptions,
-) -> Result<Held, Error> {
+async fn hold(core: &Arc<PoolCore>, client: Option<Place<HeldGuard>>, opts: &QueryOptions) -> Result<Held, Error> {
     match client {
-        Some(slot) => Ok(Held::Client(slot.lock_owned().await)),
+        Some(place) => Ok(Held::Client(place.turn().await)),
         None => Ok(Held::Lease(Box::new(core.checkout_for(opts).await?))),
     }
 }
@@ -60,7 +58,7 @@ async fn hold(
 /// The connection and bounds of a new COPY: `client`'s connection, or one checked out for it.
 async fn prepare(
     core: Arc<PoolCore>,
-    client: Option<Arc<Mutex<Option<Lease>>>>,
+    client: Option<Place<HeldGuard>>,
     sql: &str,
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,
@@ -80,7 +78,7 @@ async fn prepare(
 /// Starts `COPY … TO STDOUT` (`sql`) on `client`'s connection or a new checkout.
 pub(super) async fn copy_out(
     core: Arc<PoolCore>,
-    client: Option<Arc<Mutex<Option<Lease>>>>,
+    client: Option<Place<HeldGuard>>,
     sql: &str,
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,
@@ -92,7 +90,7 @@ pub(super) async fn copy_out(
 /// Starts `COPY … FROM STDIN` (`sql`) on `client`'s connection or a new checkout.
 pub(super) async fn copy_in(
     core: Arc<PoolCore>,
-    client: Option<Arc<Mutex<Option<Lease>>>>,
+    client: Option<Place<HeldGuard>>,
     sql: &str,
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,

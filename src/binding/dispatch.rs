@@ -7,9 +7,11 @@ use crate::convert::result::ResultText;
 use crate::error::Error;
 use crate::pool::PoolCore;
 use crate::trim::BurstWatch;
+use futures_util::FutureExt;
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{Env, Status};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -28,10 +30,15 @@ pub(super) struct Dispatch {
 }
 
 impl Dispatch {
-    /// Runs statement `id` (`run(sql)`) on the runtime, under `catch_unwind`, its abort flag
+    /// Runs statement `id` (`run(sql)`, called now: see below) on the runtime, under
+    /// `catch_unwind`, its abort flag
     /// (`abort_id`, registered on `core`) forgotten when it ends; its outcome joins the queue
     /// as `[id,0,result]` or `[id,1,error payload]`, and the JS thread is woken for it.
-    pub(super) fn spawn<F, Fut>(
+    ///
+    /// `Fut` gives the outcome and what it holds until that outcome is queued (a held
+    /// connection's turn: the next statement on it is answered after this one).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn spawn<F, Fut, H>(
         self: &Arc<Self>,
         env: &Env,
         id: u32,
@@ -41,17 +48,29 @@ impl Dispatch {
         run: F,
     ) where
         F: FnOnce(Arc<str>) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<ResultText, Error>> + Send + 'static,
+        Fut: Future<Output = (Result<ResultText, Error>, H)> + Send + 'static,
+        H: Send + 'static,
     {
         self.submitted(env);
         let dispatch = self.clone();
         let sql: Arc<str> = sql.into();
+        // Called here, on the JS thread: what fixes the statement's place (in the pool's
+        // waiting line, or on its held connection) happens in the order JS called.
+        let work = std::panic::catch_unwind(AssertUnwindSafe(|| run(sql.clone())));
         napi::bindgen_prelude::spawn(async move {
-            let out = {
+            let (out, held) = {
                 let _forget = AbortGuard(&core, abort_id);
-                caught(run(sql.clone())).await
+                let out = match work {
+                    Ok(work) => caught(work.map(Ok)).await,
+                    Err(_) => Err(Error::Internal("internal error (a panic was caught); please report it".into())),
+                };
+                match out {
+                    Ok((out, held)) => (out, Some(held)),
+                    Err(e) => (Err(e), None),
+                }
             };
             dispatch.completions.push(id, out.map_err(|e| e.to_payload(Some(&sql)).to_string()));
+            drop(held);
         });
     }
 

@@ -13,6 +13,7 @@ use crate::metrics::PoolGauges;
 use crate::pool::{PoolCore, QueryOptions};
 use crate::replicas::Replicas;
 use crate::stats::Stats;
+use futures_util::FutureExt;
 use napi::bindgen_prelude::{Either, Function, Promise};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
@@ -227,20 +228,18 @@ impl NativePool {
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
         let replicas = replica.unwrap_or(false).then(|| self.replicas.clone());
         let opts = query_options(&core, timeout_ms, abort_id, style);
-        dispatch.spawn(&env, id, sql, core.clone(), abort_id, move |sql| async move {
-            match replicas {
-                None => core.query(&sql, params, &opts).await,
-                Some(replicas) => {
-                    let read = replicas.read(core.clone(), |pool, on_replica| {
-                        let (params, opts) = (params.clone(), on(&opts, on_replica));
-                        let sql = &sql;
-                        async move { pool.query(sql, params, &opts).await }
-                    });
-                    // Boxed: a replica read's state is large, and the task must stay small
-                    // while it waits for a connection.
-                    Box::pin(read).await
-                }
-            }
+        dispatch.spawn(&env, id, sql, core.clone(), abort_id, move |sql| match replicas {
+            // The statement takes its place in the line now (first come, first served).
+            None => futures_util::future::Either::Left(core.query(sql, params, opts).map(|out| (out, ()))),
+            Some(replicas) => futures_util::future::Either::Right(async move {
+                let read = replicas.read(core.clone(), |pool, on_replica| {
+                    let (params, opts) = (params.clone(), on(&opts, on_replica));
+                    pool.query(sql.clone(), params, opts)
+                });
+                // Boxed: a replica read's state is large, and the task must stay small
+                // while it waits for a connection.
+                (Box::pin(read).await, ())
+            }),
         });
         Ok(())
     }

@@ -93,6 +93,9 @@ pub struct InnerClient {
 
     /// A buffer to use when writing out postgres commands.
     buffer: Mutex<BytesMut>,
+
+    /// Requests sent whose `ReadyForQuery` the connection has not read yet (pgwarden fork).
+    pub(crate) unsettled: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl InnerClient {
@@ -104,9 +107,11 @@ impl InnerClient {
     pub fn send(&self, messages: RequestMessages) -> Result<Responses, Error> {
         let (sender, receiver) = mpsc::channel(1);
         let request = Request { messages, sender };
-        self.sender
-            .unbounded_send(request)
-            .map_err(|_| Error::closed())?;
+        self.unsettled.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if self.sender.unbounded_send(request).is_err() {
+            self.unsettled.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            return Err(Error::closed());
+        }
 
         Ok(Responses {
             receiver,
@@ -194,6 +199,21 @@ pub struct Client {
     ssl_negotiation: SslNegotiation,
     process_id: i32,
     secret_key: i32,
+    /// The status byte of the last `ReadyForQuery` (pgwarden fork; 0 before the first).
+    status: Arc<std::sync::atomic::AtomicU8>,
+}
+
+/// Where the session stands, as the server last said in `ReadyForQuery` (pgwarden fork).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionStatus {
+    /// Not in a transaction block.
+    Idle,
+    /// In a transaction block.
+    InTransaction,
+    /// In a failed transaction block: statements are refused until it ends.
+    Failed,
+    /// Not known yet.
+    Unknown,
 }
 
 impl Client {
@@ -210,6 +230,7 @@ impl Client {
                 cached_typeinfo: Default::default(),
                 unnamed_lookups: Default::default(),
                 buffer: Default::default(),
+                unsettled: Default::default(),
             }),
             #[cfg(feature = "runtime")]
             socket_config: None,
@@ -217,6 +238,37 @@ impl Client {
             ssl_negotiation,
             process_id,
             secret_key,
+            status: Default::default(),
+        }
+    }
+
+    /// Takes the transaction status from the connection's codec (pgwarden fork).
+    pub(crate) fn set_status_source(&mut self, status: Arc<std::sync::atomic::AtomicU8>) {
+        self.status = status;
+    }
+
+    /// Whether every request sent has been answered up to its `ReadyForQuery` (pgwarden fork).
+    /// A statement that failed ends at its `ErrorResponse`, a moment before the connection
+    /// reads the `ReadyForQuery` after it: until then [`Client::transaction_status`] may be
+    /// the one from before.
+    pub fn is_settled(&self) -> bool {
+        self.inner.unsettled.load(std::sync::atomic::Ordering::Acquire) == 0
+    }
+
+    /// The counter behind [`Client::is_settled`], for the connection (pgwarden fork).
+    pub(crate) fn unsettled(&self) -> Arc<std::sync::atomic::AtomicUsize> {
+        self.inner.unsettled.clone()
+    }
+
+    /// The transaction status of the last `ReadyForQuery` the connection read (pgwarden fork):
+    /// once [`Client::is_settled`], this is where the session stands, known without a round
+    /// trip.
+    pub fn transaction_status(&self) -> TransactionStatus {
+        match self.status.load(std::sync::atomic::Ordering::Acquire) {
+            b'I' => TransactionStatus::Idle,
+            b'T' => TransactionStatus::InTransaction,
+            b'E' => TransactionStatus::Failed,
+            _ => TransactionStatus::Unknown,
         }
     }
 

@@ -35,7 +35,13 @@ impl FallibleIterator for BackendMessages {
     }
 }
 
-pub struct PostgresCodec;
+/// The codec of one connection. pgwarden fork: it keeps the transaction status of the last
+/// `ReadyForQuery` read (`I` idle, `T` in a transaction, `E` in a failed one), so the client
+/// knows it without a round trip.
+#[derive(Default)]
+pub struct PostgresCodec {
+    pub(crate) status: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
 
 impl Encoder<FrontendMessage> for PostgresCodec {
     type Error = io::Error;
@@ -81,6 +87,10 @@ impl Decoder for PostgresCodec {
             idx += len;
 
             if header.tag() == backend::READY_FOR_QUERY_TAG {
+                // Tag, length (4 bytes), then the status byte (pgwarden fork).
+                if let Some(&status) = src.get(idx - len + 5) {
+                    self.status.store(status, std::sync::atomic::Ordering::Release);
+                }
                 request_complete = true;
                 break;
             }

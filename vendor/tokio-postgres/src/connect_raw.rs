@@ -99,7 +99,7 @@ where
     .await?;
 
     let mut stream = StartupStream {
-        inner: Framed::new(stream, PostgresCodec),
+        inner: Framed::new(stream, PostgresCodec::default()),
         buf: BackendMessages::empty(),
         delayed: VecDeque::new(),
     };
@@ -114,14 +114,16 @@ where
     let (process_id, secret_key, parameters) = read_info(&mut stream).await?;
 
     let (sender, receiver) = mpsc::unbounded();
-    let client = Client::new(
+    let mut client = Client::new(
         sender,
         config.ssl_mode,
         config.ssl_negotiation,
         process_id,
         secret_key,
     );
-    let connection = Connection::new(stream.inner, stream.delayed, parameters, receiver);
+    client.set_status_source(stream.inner.codec().status.clone());
+    let mut connection = Connection::new(stream.inner, stream.delayed, parameters, receiver);
+    connection.set_unsettled(client.unsettled());
 
     Ok((client, connection))
 }

@@ -54,6 +54,9 @@ pub struct Connection<S, T> {
     pending_responses: VecDeque<BackendMessage>,
     responses: VecDeque<Response>,
     state: State,
+    /// Requests not yet answered up to their `ReadyForQuery` (pgwarden fork; see
+    /// `Client::is_settled`).
+    unsettled: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl<S, T> Connection<S, T>
@@ -75,7 +78,18 @@ where
             pending_responses,
             responses: VecDeque::new(),
             state: State::Active,
+            unsettled: Default::default(),
         }
+    }
+
+    /// Shares the client's count of unanswered requests (pgwarden fork).
+    pub(crate) fn set_unsettled(&mut self, unsettled: std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        self.unsettled = unsettled;
+    }
+
+    /// One request answered up to its `ReadyForQuery` (pgwarden fork).
+    fn settled(&self) {
+        self.unsettled.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     fn poll_response(
@@ -148,12 +162,16 @@ where
                     let _ = response.sender.start_send(messages);
                     if !request_complete {
                         self.responses.push_front(response);
+                    } else {
+                        self.settled();
                     }
                 }
                 Poll::Ready(Err(_)) => {
                     // we need to keep paging through the rest of the messages even if the receiver's hung up
                     if !request_complete {
                         self.responses.push_front(response);
+                    } else {
+                        self.settled();
                     }
                 }
                 Poll::Pending => {
