@@ -91,6 +91,12 @@ export interface PoolOptions {
   circuitBreaker?: boolean | { failureThreshold?: number; cooldownMs?: number }
   /** Warn when a client is held longer than this, ms (0 = off). */
   leakDetectionThresholdMs?: number
+  /** Run on each new connection before it serves anyone; a throw closes it (ERR_PGWARDEN_ON_CONNECT). */
+  onConnect?: (client: SetupClient) => Promise<void> | void
+  /** Close a connection after this many checkouts (0: never). */
+  maxUses?: number
+  /** Check a connection idle at least this long (ms) with one round trip before handing it out (0: never). Default 1000. */
+  idleCheckMs?: number
   /** OpenTelemetry spans and metrics (needs @opentelemetry/api). Off by default. */
   telemetry?: boolean | TelemetryOptions
 }
@@ -354,6 +360,12 @@ export interface HighUtilizationEvent { utilization: number; active: number; lim
 export interface NotificationMessage { name: 'notification'; processId: number; channel: string; payload: string }
 /** A NOTICE (RAISE NOTICE, "… does not exist, skipping") from any of the pool's connections. */
 export interface NoticeMessage { name: 'notice'; severity: string; code: string; message: string; detail?: string; hint?: string; where?: string }
+
+/** The client `onConnect` gets: a new connection, before it serves anyone. */
+export interface SetupClient {
+  /** Runs one statement on the new connection (in the order called). */
+  query<R = Record<string, unknown>>(text: string, values?: QueryValue[]): Promise<QueryResult<R>>
+}
 
 /** A connection was given back inside a transaction and rolled back (or closed) before reuse. */
 export interface ReleasedInTransactionEvent {

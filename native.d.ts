@@ -81,6 +81,12 @@ export declare class NativePool {
    * promise): rotating credentials such as IAM tokens. Held weakly.
    */
   setPasswordProvider(provider: () => Promise<string>): void
+  /**
+   * Installs the `onConnect` hook: called with a `NativeSetupClient` on each new connection
+   * (of the primary and of every replica) before it serves anyone; its rejection closes that
+   * connection and fails the checkout that opened it.
+   */
+  setConnectHook(hook: (arg: NativeSetupClient) => Promise<undefined>): void
   /** Installs the function called (on the JS thread) when completions are ready to take. */
   setCompletionSink(callback: () => void): void
   /**
@@ -149,6 +155,15 @@ export declare class NativePool {
   close(): void
   /** Second half of `end()`: work in flight gets `timeoutMs`, then every connection closes. */
   end(timeoutMs?: number | undefined | null): Promise<void>
+}
+
+/** A new connection, lent to `onConnect` until the hook settles. */
+export declare class NativeSetupClient {
+  /**
+   * Runs one statement on the new connection, after those issued before it; resolves to
+   * the result's texts (`[result, ...row parts]`, as completions carry them).
+   */
+  query(sql: string, params: Array<string | undefined | null>): Promise<string[]>
 }
 
 /**

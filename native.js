@@ -839,6 +839,7 @@ module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.NativeCopyIn = nativeBinding.NativeCopyIn
 module.exports.NativeCopyOut = nativeBinding.NativeCopyOut
 module.exports.NativePool = nativeBinding.NativePool
+module.exports.NativeSetupClient = nativeBinding.NativeSetupClient
 module.exports.NativeStream = nativeBinding.NativeStream
 module.exports.abortedBeforeSend = nativeBinding.abortedBeforeSend
 module.exports.backoffDelay = nativeBinding.backoffDelay

@@ -5,7 +5,7 @@
 const { EventEmitter } = require('node:events')
 const util = require('node:util')
 const native = require('./native')
-const { fromNative, nativePayload, closedError, paramsError } = require('./errors')
+const { fromNative, nativePayload, closedError, paramsError, configError } = require('./errors')
 const { withRetry } = require('./retry')
 const { transaction } = require('./transaction')
 const { observe, onNativeEvent, safeEmit } = require('./observe')
@@ -194,6 +194,32 @@ async function traced (pool, sql, run) {
   }
 }
 
+/**
+ * The native hook for the `onConnect` option: it hands the user's function a `SetupClient` for
+ * the new connection and settles once the function has (a throw closes that connection).
+ */
+function connectHook (onConnect) {
+  if (typeof onConnect !== 'function') throw configError(`onConnect must be a function, got ${typeof onConnect}`)
+  return async (setup) => { await onConnect(new SetupClient(setup)) }
+}
+
+/** The client `onConnect` gets: a new connection, before it serves anyone. */
+class SetupClient {
+  constructor (handle) {
+    this._handle = handle
+  }
+
+  /** Runs one statement on the new connection (statements run in the order called). */
+  async query (text, values) {
+    checkSql(text)
+    const params = values === undefined ? NO_PARAMS : prepareParams(values)
+    const [json, ...parts] = await call(() => this._handle.query(text, params))
+    const payload = JSON.parse(json)
+    if (payload.parts !== undefined) payload.partTexts = parts
+    return decodeResult(payload, false).result
+  }
+}
+
 /** A connection held by `pool.acquire()`; give it back with `release()`. */
 class Client {
   constructor (handle, pool) {
@@ -299,6 +325,7 @@ class Pool extends EventEmitter {
       const passwordFn = options.password
       this._native.setPasswordProvider(async () => String(await passwordFn()))
     }
+    if (options.onConnect !== undefined) this._native.setConnectHook(connectHook(options.onConnect))
     this._settings = JSON.parse(this._native.describe())
     this._ended = null
     this._telemetry = telemetry === null ? null : new Telemetry(this, telemetry)

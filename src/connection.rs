@@ -126,6 +126,13 @@ pub(crate) struct Conn {
     /// A statement may have changed the session beyond its transaction (`sql::Shape::session`):
     /// reset before reuse (see `src/reset.rs`).
     pub session_changed: bool,
+    /// `onConnect` ran a statement on it that may set session state: a reset to its startup
+    /// settings would undo that, so a changed session closes it instead (see `src/reset.rs`).
+    pub set_up_by_hook: bool,
+    /// Checkouts it has served (for `maxUses`).
+    pub uses: u64,
+    /// When it was last given back to the pool (for `idleCheckMs`).
+    pub idle_since: Option<std::time::Instant>,
     /// The last statement run that was not a plain read or write (BEGIN, SET, a script…), for
     /// the report of a connection given back inside a transaction.
     pub last_command: Option<String>,
@@ -149,9 +156,20 @@ pub(crate) struct Manager {
     id: u64,
     /// Asked for the password of each new connection, when set (rotating credentials).
     password_source: std::sync::OnceLock<PasswordSource>,
+    /// Runs on each new connection before it serves anyone, when set (`onConnect`).
+    connect_hook: std::sync::OnceLock<ConnectHook>,
     /// Where the pool's connections go (several hosts, failovers).
     pub(crate) placement: Placement,
 }
+
+/// A new connection lent to the pool's `onConnect` hook: its statements run in the order the
+/// hook issues them (see `src/held.rs`); it is taken back once the hook has settled.
+pub(crate) type Lent = Arc<tokio::sync::Mutex<Option<Conn>>>;
+
+/// The pool's `onConnect` hook (a JS function): runs on each new connection before it serves
+/// anyone; an error is why the connection must be closed.
+pub(crate) type ConnectHook =
+    Arc<dyn Fn(Lent) -> futures_util::future::BoxFuture<'static, Result<(), String>> + Send + Sync>;
 
 /// Gives the password for a new connection (a JS function: IAM tokens and other rotating
 /// credentials); an error is the reason it could not.
@@ -210,6 +228,7 @@ impl Manager {
             tls,
             id,
             password_source: Default::default(),
+            connect_hook: Default::default(),
             placement: Placement::new(),
         })
     }
@@ -247,6 +266,33 @@ impl Manager {
             Stats::bump(&stats.connections_closed);
             stats.open_connections.fetch_sub(1, Ordering::AcqRel);
         });
+    }
+
+    /// Sets the hook run on each new connection (once; later calls change nothing).
+    pub(crate) fn set_connect_hook(&self, hook: ConnectHook) {
+        let _ = self.connect_hook.set(hook);
+    }
+
+    /// Runs the `onConnect` hook on a new connection; its error closes the connection (it is
+    /// dropped here) and becomes the caller's.
+    async fn set_up(&self, conn: Conn) -> Result<Conn, Error> {
+        let Some(hook) = self.connect_hook.get() else { return Ok(conn) };
+        let lent: Lent = Arc::new(tokio::sync::Mutex::new(Some(conn)));
+        let outcome = hook(lent.clone()).await;
+        // After the hook's own statements, which took their places before it settled.
+        let conn = lent.lock().await.take();
+        match (outcome, conn) {
+            (Ok(()), Some(mut conn)) if !conn.broken && !conn.client.is_closed() => {
+                // What the hook set is this connection's start, not a change to reset.
+                conn.session_changed = false;
+                Ok(conn)
+            }
+            (Ok(()), _) => Err(Error::ConnectHook { reason: "the connection was lost during onConnect".into() }),
+            (Err(reason), _) => {
+                tracing::warn!(pool = self.id, "onConnect failed on a new connection, which was closed: {reason}");
+                Err(Error::ConnectHook { reason })
+            }
+        }
     }
 
     /// Sets where each new connection's password comes from (once; later calls change nothing).
@@ -299,11 +345,16 @@ impl deadpool::managed::Manager for Manager {
     async fn create(&self) -> Result<Conn, Error> {
         // Boxed: a connection's handshake has a large state, and deadpool's checkout future,
         // which every caller waiting for a connection holds, would otherwise carry it inline.
-        Box::pin(self.open()).await
+        Box::pin(async { self.set_up(self.open().await?).await }).await
     }
 
     async fn recycle(&self, conn: &mut Conn, metrics: &Metrics) -> RecycleResult<Error> {
-        self.check(conn, metrics)
+        self.check(conn, metrics)?;
+        let check_after = Duration::from_millis(self.settings.idle_check_ms);
+        if !check_after.is_zero() && conn.idle_since.is_some_and(|t| t.elapsed() >= check_after) {
+            self.ping(conn).await?;
+        }
+        Ok(())
     }
 }
 
@@ -479,11 +530,32 @@ impl Manager {
             idle,
             broken: false,
             session_changed: false,
+            set_up_by_hook: false,
+            uses: 0,
+            idle_since: None,
             last_command: None,
             lifetime,
             address,
             generation: self.placement.generation(),
         })
+    }
+
+    /// One round trip (an empty query) to a connection that sat idle: a peer that a firewall or
+    /// NAT dropped silently does not answer within connectTimeoutMs (5 s without one), and the
+    /// connection is closed before any caller's statement meets it.
+    async fn ping(&self, conn: &mut Conn) -> RecycleResult<Error> {
+        let bound = Duration::from_millis(match self.settings.connect_timeout_ms {
+            0 => 5_000,
+            ms => ms,
+        });
+        match tokio::time::timeout(bound, conn.client.simple_query("")).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => {
+                conn.broken = true;
+                tracing::debug!(pool = self.id, "closing an idle connection to {} that did not answer", conn.address);
+                Err(RecycleError::message("did not answer after sitting idle"))
+            }
+        }
     }
 
     /// A cheap check with no round trip: the socket is open, the connection is not marked

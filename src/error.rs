@@ -315,6 +315,12 @@ pub(crate) enum Error {
         /// The pool's connection limit.
         limit: usize,
     },
+    /// The pool's `onConnect` hook failed on a new connection, which was closed
+    /// (ERR_PGWARDEN_ON_CONNECT).
+    ConnectHook {
+        /// What the hook threw or rejected with.
+        reason: String,
+    },
     /// Something unexpected (a protocol error, an internal failure).
     Internal(String),
 }
@@ -338,6 +344,7 @@ impl Error {
             Error::ConnectionClosed { .. } => "P1017",
             Error::PoolTimeout { .. } => "P2024",
             Error::TransactionTimeout { .. } => "P2028",
+            Error::ConnectHook { .. } => "ERR_PGWARDEN_ON_CONNECT",
             Error::Internal(_) => "ERR_PGWARDEN_INTERNAL",
         }
     }
@@ -409,6 +416,9 @@ impl Error {
             Error::TransactionTimeout { timeout_ms } => format!(
                 "Transaction API error: the transaction ran past its timeout of {timeout_ms}ms and was rolled back"
             ),
+            Error::ConnectHook { reason } => {
+                format!("onConnect failed on a new connection, which was closed: {reason}")
+            }
             Error::PoolTimeout { timeout_ms, limit } => format!(
                 "Timed out fetching a new connection from the connection pool. (Current connection pool timeout: {}, connection limit: {limit})",
                 *timeout_ms as f64 / 1000.0

@@ -154,11 +154,13 @@ impl Drop for Lease {
     fn drop(&mut self) {
         // SAFETY: `conn` is taken exactly once, here, and never used afterwards.
         let mut conn = unsafe { ManuallyDrop::take(&mut self.conn) };
-        if !self.discard && crate::reset::needs_tidy(&conn) {
+        let core = self._flight.0.clone();
+        // Served its `maxUses` checkouts: closed, as pg-pool closes it at release.
+        let discard = self.discard || (core.settings.max_uses > 0 && conn.uses >= core.settings.max_uses);
+        if !discard && crate::reset::needs_tidy(&conn) {
             // Left inside a transaction, or with its session changed: tidied on the runtime
             // before it goes back (see src/reset.rs); off it, closed instead.
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                let core = self._flight.0.clone();
                 rt.spawn(async move {
                     let tidied = crate::reset::tidy(&mut conn, &core.stats).await;
                     if let Some(report) = tidied.report(conn.last_command.as_deref(), &core.events) {
@@ -172,7 +174,7 @@ impl Drop for Lease {
             conn.broken = true;
         }
         self.released();
-        Lease::give_back(conn, self.discard);
+        Lease::give_back(conn, discard);
     }
 }
 
@@ -186,6 +188,8 @@ impl Lease {
             drop(Object::take(conn));
         } else {
             conn.idle.store(true, Ordering::Release);
+            let mut conn = conn;
+            conn.idle_since = Some(std::time::Instant::now());
             drop(conn);
         }
     }
@@ -306,6 +310,11 @@ impl PoolCore {
         self.pool.manager().set_password_source(source);
     }
 
+    /// The hook run on each new connection before it serves anyone (`onConnect`).
+    pub(crate) fn set_connect_hook(&self, hook: crate::connection::ConnectHook) {
+        self.pool.manager().set_connect_hook(hook);
+    }
+
     /// deadpool's status, with the statements waiting in the line counted as waiting.
     pub(crate) fn status(&self) -> deadpool::Status {
         let mut s = self.pool.status();
@@ -368,6 +377,8 @@ impl PoolCore {
                     self.events.waited(self.id, waited, active, self.settings.connection_limit);
                     self.check_utilization();
                     conn.idle.store(false, Ordering::Release);
+                    let mut conn = conn;
+                    conn.uses += 1;
                     if !self.used.load(Ordering::Relaxed) {
                         self.used.store(true, Ordering::Relaxed);
                     }

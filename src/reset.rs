@@ -75,7 +75,10 @@ pub(crate) async fn tidy(conn: &mut Conn, stats: &Stats) -> Tidied {
             return out;
         }
     }
-    if conn.session_changed {
+    if conn.session_changed && conn.set_up_by_hook {
+        // RESET ALL would undo what onConnect set: closed instead, and a new one set up.
+        conn.broken = true;
+    } else if conn.session_changed {
         out.reset = run(conn, SESSION_RESET).await;
         if out.reset {
             conn.session_changed = false;

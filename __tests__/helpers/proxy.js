@@ -7,7 +7,8 @@
 //               Bytes sent meanwhile stay in the kernel buffers and flow again on heal(),
 //               as TCP retransmission would deliver them.
 //   reset     – every socket is destroyed with a TCP RST; new connections are reset at once.
-// Only 127.0.0.1.
+// Only 127.0.0.1. forget() is not a mode: it silently drops only the connections open at the time
+// (a NAT or firewall that forgot them), while new connections are forwarded as usual.
 
 const net = require('node:net')
 
@@ -33,6 +34,7 @@ class TcpProxy {
     this.connections = 0 // accepted in total
     this.resets = 0 // sockets reset (accepted ones and refused ones)
     this._pairs = new Set()
+    this._forgotten = new Set() // pairs forget() dropped: open, never forwarded again
     this._server = null
   }
 
@@ -100,6 +102,23 @@ class TcpProxy {
     }
   }
 
+  /**
+   * Silently drops every connection open now, as a NAT or firewall that forgot them: nothing
+   * flows on them again in either direction (heal() does not bring them back), yet neither end
+   * is closed or told, so bytes written to them are accepted and never answered. Connections
+   * accepted afterwards are forwarded normally. Returns how many were dropped.
+   */
+  forget () {
+    const dropped = [...this._pairs]
+    for (const p of dropped) {
+      this._pairs.delete(p)
+      this._forgotten.add(p)
+      p.client.pause()
+      if (p.upstream) p.upstream.pause()
+    }
+    return dropped.length
+  }
+
   /** Resets (RST) every connection, and every new one until heal(). */
   reset () {
     this.mode = 'reset'
@@ -126,6 +145,11 @@ class TcpProxy {
   /** Stops listening and destroys every socket. */
   close () {
     for (const p of [...this._pairs]) p.drop()
+    for (const p of this._forgotten) {
+      p.client.destroy()
+      if (p.upstream) p.upstream.destroy()
+    }
+    this._forgotten.clear()
     if (!this._server) return Promise.resolve()
     const server = this._server
     this._server = null

@@ -34,6 +34,23 @@ async function runPg (target, a) {
   return toPgResult(r, a.opts.rowMode === 'array', a.getTypeParser)
 }
 
+/**
+ * A new connection as pg's `connect` event, `onConnect` and `verify` see it, before it serves
+ * anyone: pg's `query(text | config, values?, callback?)` on pgwarden's setup client.
+ */
+class SetupPgClient extends EventEmitter {
+  constructor (pool, setup) {
+    super()
+    this._pool = pool
+    this._setup = setup
+  }
+
+  query (config, values, callback) {
+    const a = queryArgs(config, values, callback, this._pool._types)
+    return settle(runPg(this._setup, a), a.callback)
+  }
+}
+
 /** A connection from `pool.connect()`: pg's PoolClient. */
 class PoolClient extends EventEmitter {
   constructor (pool, held) {
@@ -141,4 +158,4 @@ class Client extends EventEmitter {
   }
 }
 
-module.exports = { PoolClient, Client, runPg }
+module.exports = { PoolClient, SetupPgClient, Client, runPg }

@@ -7,18 +7,16 @@ const { configError } = require('../errors')
 
 /** pgwarden's own option names, passed through so every pgwarden feature stays reachable. */
 const PGWARDEN_KEYS = ['connectionLimit', 'minConnections', 'poolTimeoutMs', 'connectTimeoutMs', 'idleTimeoutMs',
-  'maxLifetimeMs', 'queryTimeoutMs', 'idleInTransactionTimeoutMs', 'statementCacheSize', 'pgbouncer',
+  'maxLifetimeMs', 'maxUses', 'idleCheckMs', 'queryTimeoutMs', 'idleInTransactionTimeoutMs', 'statementCacheSize', 'pgbouncer',
   'slowQueryThresholdMs', 'utilizationAlertThreshold', 'utilizationAlertCooldownMs', 'replicaUrls', 'maxReplicaLagMs',
   'applicationName', 'schema', 'logger', 'logParams', 'logLevel', 'circuitBreaker', 'leakDetectionThresholdMs']
 
 /** pg keys whose effect pgwarden cannot give: accepting them silently would change behaviour. */
 const REJECTED = {
   binary: 'results always use pg\'s text conventions',
-  maxUses: 'connections are recycled by age (maxLifetimeSeconds), not by use count',
   replication: 'replication connections are not supported',
   stream: 'pgwarden opens its own sockets',
   Client: 'pgwarden opens its own connections',
-  verify: 'connections are checked by the native pool',
   types: null // handled by the pool (custom type parsers), listed so it is not an unknown key
 }
 
@@ -111,6 +109,8 @@ function poolOptions (config, password = config.password) {
   const ssl = sslOption(config)
   if (ssl !== undefined) out.ssl = ssl
   if (typeof c.log === 'function' && out.logger === undefined) out.logger = logFrom(c.log)
+  // pg-pool's maxUses (Infinity by default): pgwarden's 0 is "never".
+  if (c.maxUses !== undefined && Number.isFinite(Number(c.maxUses))) out.maxUses ??= Number(c.maxUses)
   out.int8 = 'string' // pg's convention; setTypeParser(20, …) changes it per value
   return out
 }

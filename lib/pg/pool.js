@@ -7,15 +7,10 @@ const { EventEmitter } = require('node:events')
 const { Pool: PgWardenPool } = require('../pool')
 const { poolOptions, normalize } = require('./config')
 const { queryArgs, settle } = require('./query-args')
-const { PoolClient, runPg } = require('./client')
+const { PoolClient, SetupPgClient, runPg } = require('./client')
 
 /** Events of the pgwarden pool re-emitted by this one, subscribed only while someone listens. */
 const FORWARDED = ['error', 'slowQuery', 'highUtilization', 'query', 'notification', 'notice']
-
-/** pg events pgwarden cannot observe: connections open and close inside the native pool. */
-const SILENT = {
-  connect: "pgwarden opens connections in its native pool, unseen by JavaScript; use pgwarden's options (schema, application_name, statement_timeout) for per-connection setup"
-}
 
 class Pool extends EventEmitter {
   constructor (config) {
@@ -30,7 +25,8 @@ class Pool extends EventEmitter {
     this._forwarders = new Map()
     const passwordFn = typeof c.password === 'function' ? c.password : null
     const options = poolOptions(c, passwordFn ? '' : c.password)
-    this._logger = options.logger === false ? null : options.logger || console
+    // Each new connection is set up as pg-pool sets one up: verify, the `connect` event, onConnect.
+    options.onConnect = (setup) => this._setUp(new SetupPgClient(this, setup), c)
     // pgwarden's Pool asks a password function for each new connection, as pg does.
     this._adopt(new PgWardenPool(passwordFn ? { ...options, password: passwordFn } : options))
     this.on('newListener', (name) => this._subscribe(name))
@@ -48,8 +44,20 @@ class Pool extends EventEmitter {
     return inner
   }
 
+  /**
+   * A new connection, before it serves anyone, as pg-pool takes one in: `verify(client, cb)`,
+   * then the `connect` event, then `onConnect(client)`. A failure closes the connection and
+   * fails the call that opened it.
+   */
+  async _setUp (client, config) {
+    if (typeof config.verify === 'function') {
+      await new Promise((resolve, reject) => config.verify(client, (err) => (err ? reject(err) : resolve())))
+    }
+    this.emit('connect', client)
+    if (typeof config.onConnect === 'function') await config.onConnect(client)
+  }
+
   _subscribe (name) {
-    if (SILENT[name] && this._logger) this._logger.warn(`[pgwarden/pg] the '${name}' event never fires: ${SILENT[name]}`)
     if (!FORWARDED.includes(name) || !this._inner || this._forwarders.has(name)) return
     const forward = (payload) => this.emit(name, payload)
     this._forwarders.set(name, forward)

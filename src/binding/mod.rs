@@ -9,6 +9,7 @@ mod client;
 mod copy;
 mod dispatch;
 mod pool;
+mod setup;
 mod stream;
 
 use crate::config::ENV_NAMES;
@@ -23,6 +24,7 @@ use std::panic::AssertUnwindSafe;
 
 pub(crate) use client::NativeClient;
 pub(crate) use copy::{NativeCopyIn, NativeCopyOut};
+pub(crate) use setup::NativeSetupClient;
 pub(crate) use stream::NativeStream;
 
 fn js_error(e: &Error, query: Option<&str>) -> napi::Error {

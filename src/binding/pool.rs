@@ -2,6 +2,7 @@
 //! (their outcomes come back in batches), checkouts, streams, stats and shutdown.
 
 use super::dispatch::{Dispatch, WakeFn};
+use super::NativeSetupClient;
 use super::{
     guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeCopyIn, NativeCopyOut,
     NativeStream,
@@ -183,6 +184,28 @@ impl NativePool {
             })
         });
         self.core().map_err(|e| js_error(&e, None))?.set_password_source(source);
+        Ok(())
+    }
+
+    /// Installs the `onConnect` hook: called with a `NativeSetupClient` on each new connection
+    /// (of the primary and of every replica) before it serves anyone; its rejection closes that
+    /// connection and fails the checkout that opened it.
+    #[napi]
+    pub fn set_connect_hook(&self, hook: Function<NativeSetupClient, Promise<()>>) -> napi::Result<()> {
+        let tsfn =
+            hook.build_threadsafe_function::<NativeSetupClient>().callee_handled::<false>().weak::<true>().build()?;
+        let tsfn = Arc::new(tsfn);
+        let core = self.core().map_err(|e| js_error(&e, None))?;
+        for pool in std::iter::once(&core).chain(self.replicas.cores()) {
+            let (tsfn, settings) = (tsfn.clone(), pool.settings.clone());
+            pool.set_connect_hook(Arc::new(move |lent| {
+                let (tsfn, client) = (tsfn.clone(), NativeSetupClient::new(lent, settings.clone()));
+                Box::pin(async move {
+                    let promise = tsfn.call_async(client).await.map_err(|e| e.reason.clone())?;
+                    promise.await.map_err(|e| e.reason.clone())
+                })
+            }));
+        }
         Ok(())
     }
 

@@ -218,6 +218,12 @@ pub(crate) struct Settings {
     pub idle_timeout_ms: u64,
     /// Connections are replaced after this age (0: never).
     pub max_lifetime_ms: u64,
+    /// Connections are closed once they served this many checkouts (0: never), as pg-pool's
+    /// `maxUses`.
+    pub max_uses: u64,
+    /// A connection idle at least this long is checked with one round trip before it is
+    /// handed out (0: never).
+    pub idle_check_ms: u64,
     /// Client-side statement timeout; the statement is cancelled on the server (0: none).
     pub query_timeout_ms: u64,
     /// Server-side idle_in_transaction_session_timeout, if set.
@@ -280,6 +286,7 @@ impl Settings {
             "connectionLimit": self.connection_limit, "minConnections": self.min_connections,
             "poolTimeoutMs": self.pool_timeout_ms, "connectTimeoutMs": self.connect_timeout_ms,
             "idleTimeoutMs": self.idle_timeout_ms, "maxLifetimeMs": self.max_lifetime_ms,
+            "maxUses": self.max_uses, "idleCheckMs": self.idle_check_ms,
             "queryTimeoutMs": self.query_timeout_ms, "statementCacheSize": self.statement_cache_size,
             "pipelineDepth": self.pipeline_depth,
             "pgbouncer": self.pgbouncer, "applicationName": self.application_name,
@@ -344,7 +351,10 @@ fn sources_of(
         inputs.pick(s).map(|(from, _)| from.to_string()).unwrap_or_else(|| "default".into())
     };
     let skipped = |s: &&table::Setting| {
-        matches!(s.kind, table::Kind::JsObject | table::Kind::JsSwitch | table::Kind::AddressPart)
+        matches!(
+            s.kind,
+            table::Kind::JsObject | table::Kind::JsFunction | table::Kind::JsSwitch | table::Kind::AddressPart
+        )
     };
     table::SETTINGS.iter().filter(|s| !skipped(s)).map(|s| (s.option, source(s))).collect()
 }
@@ -489,6 +499,8 @@ fn settings(
         connect_timeout_ms: v.ms("connectTimeoutMs")?,
         idle_timeout_ms: v.ms("idleTimeoutMs")?,
         max_lifetime_ms: v.ms("maxLifetimeMs")?,
+        max_uses: v.count("maxUses")? as u64,
+        idle_check_ms: v.ms("idleCheckMs")?,
         query_timeout_ms: v.ms("queryTimeoutMs")?,
         idle_in_transaction_timeout_ms,
         statement_cache_size,

@@ -110,7 +110,9 @@ pub(super) fn reduce(inputs: &Inputs, cpus: usize) -> Result<Values, Error> {
     SETTINGS.iter().try_fold(Values::default(), |mut values, s| {
         let val = match s.kind {
             // Read before the reduce (the URL) and after it (its parts), or by JavaScript.
-            Kind::ConnectionUrl | Kind::AddressPart | Kind::JsObject | Kind::JsSwitch => return Ok(values),
+            Kind::ConnectionUrl | Kind::AddressPart | Kind::JsObject | Kind::JsFunction | Kind::JsSwitch => {
+                return Ok(values)
+            }
             Kind::Ssl => Val::Ssl(special::ssl(s, inputs)?),
             Kind::Breaker => Val::Breaker(special::breaker(s, inputs.options)?),
             _ => match inputs.pick(s) {
@@ -143,9 +145,13 @@ fn read(s: &Setting, source: &Source, raw: Raw, values: &Values) -> Result<Val, 
         Kind::OneOf(names) => one_of(s, source, raw, names).map(Val::Text),
         Kind::UrlList => url_list(s, source, raw).map(Val::List),
         // Read by their own functions in `special`, never picked here.
-        Kind::ConnectionUrl | Kind::AddressPart | Kind::Ssl | Kind::Breaker | Kind::JsObject | Kind::JsSwitch => {
-            Ok(Val::Unset)
-        }
+        Kind::ConnectionUrl
+        | Kind::AddressPart
+        | Kind::Ssl
+        | Kind::Breaker
+        | Kind::JsObject
+        | Kind::JsFunction
+        | Kind::JsSwitch => Ok(Val::Unset),
     }
 }
 

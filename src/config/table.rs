@@ -54,6 +54,8 @@ pub(super) enum Kind {
     Breaker,
     /// An object that only the JavaScript layer reads.
     JsObject,
+    /// A function that only the JavaScript layer calls.
+    JsFunction,
     /// `true`, `false` or an options object, read only by the JavaScript layer.
     JsSwitch,
 }
@@ -208,6 +210,8 @@ pub(super) const SETTINGS: &[Setting] = &[
         default: D::Num(1_800_000.0),
         ..ROW
     },
+    Setting { option: "maxUses", kind: K::Count, default: D::Num(0.0), ..ROW },
+    Setting { option: "idleCheckMs", kind: K::Ms(Unit::Ms), default: D::Num(1_000.0), ..ROW },
     Setting {
         option: "queryTimeoutMs",
         url: &["statement_timeout"],
@@ -301,6 +305,7 @@ pub(super) const SETTINGS: &[Setting] = &[
     },
     Setting { option: "logLevel", kind: K::OneOf(&["debug", "info", "warn", "error"]), default: D::Str("info"), ..ROW },
     Setting { option: "logger", kind: K::JsObject, default: D::JsSide("console"), ..ROW },
+    Setting { option: "onConnect", kind: K::JsFunction, default: D::JsSide("none"), ..ROW },
     Setting { option: "telemetry", kind: K::JsSwitch, default: D::JsSide("off"), ..ROW },
 ];
 

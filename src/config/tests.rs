@@ -380,6 +380,7 @@ fn unit_doc(s: &Setting) -> String {
         Kind::Ssl => "boolean, mode or object".into(),
         Kind::Breaker => "boolean or object".into(),
         Kind::JsObject => "object or false".into(),
+        Kind::JsFunction => "function".into(),
         Kind::JsSwitch => "boolean or object".into(),
     };
     match s.range {
