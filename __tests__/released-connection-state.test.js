@@ -289,6 +289,20 @@ describe('session state a held client changed never reaches the next caller', ()
     expect(await eventually(locksOn42, 0)).toBe(0)
   })
 
+  test('pool.query statements that take a session advisory lock while the pool is busy never ride a convoy past the reset', async () => {
+    const pool = onePool()
+    const other = makePool()
+    const locksOn43 = async () => (await other.query(`SELECT count(*)::int AS n FROM pg_locks
+      WHERE locktype = 'advisory' AND objid = 43 AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rows[0].n
+    // The one connection is busy, so plain statements wait in the line and share it (convoys).
+    const busy = pool.query('SELECT pg_sleep(0.2)')
+    const rest = []
+    for (let i = 0; i < 20; i++) rest.push(pool.query(i === 5 ? 'SELECT pg_advisory_lock(43)' : 'SELECT $1::int AS i', i === 5 ? [] : [i]))
+    await Promise.all([busy, ...rest])
+    expect(await eventually(locksOn43, 0)).toBe(0)
+  })
+
   test('SET ROLE: the next caller is the session user again', async () => {
     const pool = onePool()
     const before = (await pool.query('SELECT current_user AS u')).rows[0].u

@@ -163,7 +163,7 @@ async function runQuery (pool, target, text, values, opts) {
       : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, timeoutMs, id, replica, style))
   } catch (raw) {
     // Built here, inside the caller's await chain, so err.stack names the caller's functions.
-    const e = fromNative(raw)
+    const e = withSetupCause(pool, fromNative(raw))
     if (span !== null) pool._telemetry.fail(span, e, performance.now() - started)
     if (pool.listenerCount('query') > 0 || pool.listenerCount('slowQuery') > 0) {
       const ms = performance.now() - started
@@ -198,9 +198,24 @@ async function traced (pool, sql, run) {
  * The native hook for the `onConnect` option: it hands the user's function a `SetupClient` for
  * the new connection and settles once the function has (a throw closes that connection).
  */
-function connectHook (onConnect) {
+function connectHook (pool, onConnect) {
   if (typeof onConnect !== 'function') throw configError(`onConnect must be a function, got ${typeof onConnect}`)
-  return async (setup) => { await onConnect(new SetupClient(setup)) }
+  return async (setup) => {
+    try {
+      await onConnect(new SetupClient(setup))
+    } catch (e) {
+      pool._setupFailure = e // the `cause` of the ERR_PGWARDEN_ON_CONNECT it becomes
+      throw e
+    }
+  }
+}
+
+/** An error from native: ERR_PGWARDEN_ON_CONNECT carries what onConnect threw as its `cause`. */
+function withSetupCause (pool, e) {
+  if (e && e.code === 'ERR_PGWARDEN_ON_CONNECT' && pool._setupFailure !== undefined && e.cause === undefined) {
+    e.cause = pool._setupFailure
+  }
+  return e
 }
 
 /** The client `onConnect` gets: a new connection, before it serves anyone. */
@@ -325,7 +340,7 @@ class Pool extends EventEmitter {
       const passwordFn = options.password
       this._native.setPasswordProvider(async () => String(await passwordFn()))
     }
-    if (options.onConnect !== undefined) this._native.setConnectHook(connectHook(options.onConnect))
+    if (options.onConnect !== undefined && options.onConnect !== null) this._native.setConnectHook(connectHook(this, options.onConnect))
     this._settings = JSON.parse(this._native.describe())
     this._ended = null
     this._telemetry = telemetry === null ? null : new Telemetry(this, telemetry)
@@ -503,7 +518,12 @@ class Pool extends EventEmitter {
     const acquiredAt = {}
     Error.captureStackTrace(acquiredAt, this.acquire)
     const asked = performance.now()
-    const handle = await call(() => this._native.acquire(opts.maxWaitMs))
+    let handle
+    try {
+      handle = await call(() => this._native.acquire(opts.maxWaitMs))
+    } catch (e) {
+      throw withSetupCause(this, e)
+    }
     if (this._telemetry !== null) this._telemetry.acquired(performance.now() - asked)
     const client = new Client(handle, this)
     client._acquiredAt = acquiredAt

@@ -13,7 +13,8 @@
 //!   convoy are unanswered (it could stop one of them instead): the statement is abandoned
 //!   with its connection, and its outcome is unknown (`maybeCommitted`, `Stopped::Shared`).
 //!
-//! Only plain statements ride: one statement per text, no AbortSignal, named statements
+//! Only plain statements ride: one statement per text that reads or writes rows and leaves
+//! nothing in the session (see `sql::Shape::session`), no AbortSignal, named statements
 //! cached on the connection (not behind PgBouncer), outside transactions and held clients.
 
 use crate::connection::{Conn, Prepared};
@@ -156,7 +157,7 @@ impl PoolCore {
     pub(crate) async fn lead(self: &Arc<Self>, mut lease: Lease, own: Member) -> Result<ResultText, Error> {
         let riders = self.riders.take(self.settings.pipeline_depth.saturating_sub(1));
         if riders.is_empty() {
-            return self.run_leased(&mut lease, &own.sql, own.params, &own.opts, Shape::default()).await;
+            return self.run_leased(&mut lease, &own.sql, own.params, &own.opts, Shape::ROWS).await;
         }
         let (tx, rx) = oneshot::channel();
         let mut members = Vec::with_capacity(riders.len() + 1);

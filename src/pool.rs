@@ -579,7 +579,8 @@ impl PoolCore {
             Err(e) => return Route::Refused(e),
         };
         let params = text_params(params);
-        if !(self.settings.pipeline_depth > 1 && opts.abort.is_none() && shape.data && !shape.several) {
+        if !(self.settings.pipeline_depth > 1 && opts.abort.is_none() && shape.data && !shape.several && !shape.session)
+        {
             return Route::Alone { entered: self.enter(false), params, opts, shape };
         }
         let own = Member::new(sql.clone(), params, &opts);

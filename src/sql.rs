@@ -24,6 +24,12 @@ pub(crate) struct Shape {
     pub session: bool,
 }
 
+impl Shape {
+    /// The shape of a statement that rides in a convoy: one statement that reads or writes
+    /// rows and leaves nothing in the session.
+    pub(crate) const ROWS: Shape = Shape { placeholders: 0, several: false, copy: false, data: true, session: false };
+}
+
 /// First words of statements that read or write rows (see [`Shape::data`]).
 const DATA_VERBS: [&[u8]; 8] = [b"select", b"insert", b"update", b"delete", b"merge", b"values", b"table", b"with"];
 

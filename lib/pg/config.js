@@ -7,7 +7,7 @@ const { configError } = require('../errors')
 
 /** pgwarden's own option names, passed through so every pgwarden feature stays reachable. */
 const PGWARDEN_KEYS = ['connectionLimit', 'minConnections', 'poolTimeoutMs', 'connectTimeoutMs', 'idleTimeoutMs',
-  'maxLifetimeMs', 'maxUses', 'idleCheckMs', 'queryTimeoutMs', 'idleInTransactionTimeoutMs', 'statementCacheSize', 'pgbouncer',
+  'maxLifetimeMs', 'idleCheckMs', 'queryTimeoutMs', 'idleInTransactionTimeoutMs', 'statementCacheSize', 'pgbouncer',
   'slowQueryThresholdMs', 'utilizationAlertThreshold', 'utilizationAlertCooldownMs', 'replicaUrls', 'maxReplicaLagMs',
   'applicationName', 'schema', 'logger', 'logParams', 'logLevel', 'circuitBreaker', 'leakDetectionThresholdMs']
 
@@ -110,7 +110,7 @@ function poolOptions (config, password = config.password) {
   if (ssl !== undefined) out.ssl = ssl
   if (typeof c.log === 'function' && out.logger === undefined) out.logger = logFrom(c.log)
   // pg-pool's maxUses (Infinity by default): pgwarden's 0 is "never".
-  if (c.maxUses !== undefined && Number.isFinite(Number(c.maxUses))) out.maxUses ??= Number(c.maxUses)
+  if (c.maxUses !== undefined) out.maxUses = c.maxUses === Infinity ? 0 : c.maxUses
   out.int8 = 'string' // pg's convention; setTypeParser(20, …) changes it per value
   return out
 }

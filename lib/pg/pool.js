@@ -12,6 +12,11 @@ const { PoolClient, SetupPgClient, runPg } = require('./client')
 /** Events of the pgwarden pool re-emitted by this one, subscribed only while someone listens. */
 const FORWARDED = ['error', 'slowQuery', 'highUtilization', 'query', 'notification', 'notice']
 
+/** A connection that verify or onConnect refused: the call fails with their own error, as pg's. */
+function setupFailure (e) {
+  throw e && e.code === 'ERR_PGWARDEN_ON_CONNECT' && e.cause !== undefined ? e.cause : e
+}
+
 class Pool extends EventEmitter {
   constructor (config) {
     super()
@@ -45,16 +50,16 @@ class Pool extends EventEmitter {
   }
 
   /**
-   * A new connection, before it serves anyone, as pg-pool takes one in: `verify(client, cb)`,
-   * then the `connect` event, then `onConnect(client)`. A failure closes the connection and
-   * fails the call that opened it.
+   * A new connection, before it serves anyone, as pg-pool takes one in: `onConnect(client)`,
+   * the `connect` event, then `verify(client, cb)`. A failure closes the connection and fails
+   * the call that opened it with that failure (see `setupFailure`).
    */
   async _setUp (client, config) {
+    if (typeof config.onConnect === 'function') await config.onConnect(client)
+    this.emit('connect', client)
     if (typeof config.verify === 'function') {
       await new Promise((resolve, reject) => config.verify(client, (err) => (err ? reject(err) : resolve())))
     }
-    this.emit('connect', client)
-    if (typeof config.onConnect === 'function') await config.onConnect(client)
   }
 
   _subscribe (name) {
@@ -76,7 +81,7 @@ class Pool extends EventEmitter {
   query (config, values, callback) {
     const a = queryArgs(config, values, callback, this._types)
     const run = this._inner ? runPg(this._inner, a) : this._ready().then((inner) => runPg(inner, a))
-    return settle(run, a.callback)
+    return settle(run.catch(setupFailure), a.callback)
   }
 
   /** pg's `connect()`: a client to `release()`; or `connect((err, client, done) => …)`. */
@@ -90,7 +95,7 @@ class Pool extends EventEmitter {
 
   async _acquire () {
     const inner = await this._ready()
-    const client = new PoolClient(this, await inner.acquire())
+    const client = new PoolClient(this, await inner.acquire().catch(setupFailure))
     this.emit('acquire', client)
     return client
   }
