@@ -41,6 +41,16 @@ export interface PoolOptions {
   poolTimeoutMs?: number
   /** Longest wait to open one connection, ms (connect_timeout in s). Default 5000. */
   connectTimeoutMs?: number
+  /** TCP keepalive on each connection (libpq's keepalives). Default true. */
+  keepalives?: boolean
+  /** Silence before the first keepalive probe, ms in whole seconds (keepalives_idle in s). Default 30000; 0: the system's. */
+  keepalivesIdleMs?: number
+  /** Time between unanswered keepalive probes, ms in whole seconds (keepalives_interval in s). Default 10000; 0: the system's. */
+  keepalivesIntervalMs?: number
+  /** Unanswered probes before the connection is dropped (keepalives_count). Default 3; 0: the system's. */
+  keepalivesCount?: number
+  /** How long sent data may stay unacknowledged before the connection is dropped, ms (tcp_user_timeout; Linux). Default 0: the system's. */
+  tcpUserTimeoutMs?: number
   /** Idle connections above minConnections close after this, ms (idle_timeout in s). Default 60000. */
   idleTimeoutMs?: number
   /** Connections are replaced after this age, ms (max_lifetime in s). Default 1800000. */

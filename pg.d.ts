@@ -42,9 +42,9 @@ export interface PoolConfig extends Omit<PoolOptions, 'ssl' | 'connectionString'
   /** ms; the statement is cancelled on the server (error P1008). */
   query_timeout?: number
   idle_in_transaction_session_timeout?: number
-  /** TCP keepalives are always on (30 s); false is ignored. */
+  /** Sets pgwarden's `keepalives`; when not given, keepalives stay on (pgwarden's default, not pg's off). */
   keepAlive?: boolean
-  /** Ignored: keepalives start after 30 s. */
+  /** Sets pgwarden's `keepalivesIdleMs`, in whole seconds as Node takes it; 0 (or under 1000) keeps the default, 30 s. */
   keepAliveInitialDelayMillis?: number
   /** Default 10. */
   max?: number

@@ -9,6 +9,7 @@ const util = require('node:util')
 const { Pool, createPool, PgWardenError } = require('..')
 const { freshDatabase } = require('./harness')
 const { failure, thrownBy, recordingLogger } = require('./helpers/common')
+const { clientSocketOptions, systemKeepalive } = require('./helpers/socket-options')
 
 const APP = `pgw_config_${process.pid}`
 const silent = { debug () {}, info () {}, warn () {}, error () {} }
@@ -82,6 +83,10 @@ const NUMERIC_ROWS = [
   { option: 'connectionLimit', url: 'connection_limit', env: ['DB_CONNECTION_LIMIT', 'DATABASE_CONNECTION_LIMIT', 'DATABASE_POOL_SIZE'], unit: 1, def: os.availableParallelism() * 2 + 1, values: [3, 7, 9, 11, 13] },
   { option: 'poolTimeoutMs', url: 'pool_timeout', env: ['DB_POOL_TIMEOUT', 'DATABASE_POOL_TIMEOUT'], unit: 1000, def: 10000, values: [1500, 3, 4, 6] },
   { option: 'connectTimeoutMs', url: 'connect_timeout', env: ['DATABASE_CONNECT_TIMEOUT'], unit: 1000, def: 5000, values: [2500, 3, 7] },
+  { option: 'keepalivesIdleMs', url: 'keepalives_idle', env: [], unit: 1000, def: 30000, values: [7000, 12] },
+  { option: 'keepalivesIntervalMs', url: 'keepalives_interval', env: [], unit: 1000, def: 10000, values: [4000, 3] },
+  { option: 'keepalivesCount', url: 'keepalives_count', env: [], unit: 1, def: 3, values: [5, 6] },
+  { option: 'tcpUserTimeoutMs', url: 'tcp_user_timeout', env: [], unit: 1, def: 0, values: [1500, 2500] },
   { option: 'idleTimeoutMs', url: 'idle_timeout', env: [], unit: 1000, def: 60000, values: [1234, 12] },
   { option: 'maxLifetimeMs', url: 'max_lifetime', env: [], unit: 1000, def: 1800000, values: [4321, 120] },
   { option: 'queryTimeoutMs', url: 'statement_timeout', env: ['DB_QUERY_TIMEOUT', 'DATABASE_QUERY_TIMEOUT', 'DATABASE_STATEMENT_TIMEOUT'], unit: 1, def: 30000, values: [111, 222, 333, 444, 555] },
@@ -172,6 +177,11 @@ describe('defaults', () => {
       minConnections: 0,
       poolTimeoutMs: 10000,
       connectTimeoutMs: 5000,
+      keepalives: true,
+      keepalivesIdleMs: 30000,
+      keepalivesIntervalMs: 10000,
+      keepalivesCount: 3,
+      tcpUserTimeoutMs: 0,
       idleTimeoutMs: 60000,
       maxLifetimeMs: 1800000,
       queryTimeoutMs: 30000,
@@ -205,6 +215,57 @@ describe('defaults', () => {
     expect(pool).toBeInstanceOf(Pool)
     expect(pool.toJSON().connectionLimit).toBe(2)
     pool.end()
+  })
+})
+
+describe('TCP keepalive and tcp_user_timeout reach the client socket', () => {
+  // Read back from the kernel with getsockopt on the pool's own socket (found by the port the
+  // server sees it connect from): the values the kernel uses, not pgwarden's own record of them.
+  const linux = process.platform === 'linux' ? test : test.skip
+
+  /** The keepalive options of the socket of a connection of `opts`'s pool. */
+  async function socketOf (opts, params = {}) {
+    return withPool({ connectionString: withParams(dbUrl, params), connectionLimit: 1, ...opts }, async (pool) => {
+      const { rows } = await pool.query('SELECT inet_client_port() AS client, inet_server_port() AS server')
+      expect(rows[0].client).toEqual(expect.any(Number)) // a TCP connection, not a Unix socket
+      return clientSocketOptions(rows[0].client, rows[0].server)
+    })
+  }
+
+  linux('by default: on, first probe after 30 s, every 10 s, 3 probes; TCP_USER_TIMEOUT the system\'s', async () => {
+    expect(await socketOf({})).toEqual({ keepalive: 1, idle: 30, interval: 10, count: 3, userTimeout: 0 })
+  })
+
+  linux('the options set each value', async () => {
+    const opts = { keepalivesIdleMs: 7000, keepalivesIntervalMs: 3000, keepalivesCount: 4, tcpUserTimeoutMs: 12345 }
+    expect(await socketOf(opts)).toEqual({ keepalive: 1, idle: 7, interval: 3, count: 4, userTimeout: 12345 })
+  })
+
+  linux("libpq's URL keys set each value (seconds, and ms for tcp_user_timeout)", async () => {
+    const params = { keepalives: 1, keepalives_idle: 8, keepalives_interval: 2, keepalives_count: 5, tcp_user_timeout: 4321 }
+    expect(await socketOf({}, params)).toEqual({ keepalive: 1, idle: 8, interval: 2, count: 5, userTimeout: 4321 })
+  })
+
+  linux('keepalives=0 (or false) leaves SO_KEEPALIVE off', async () => {
+    expect((await socketOf({}, { keepalives: 0 })).keepalive).toBe(0)
+    expect((await socketOf({ keepalives: false })).keepalive).toBe(0)
+  })
+
+  linux("0 leaves the system's value", async () => {
+    const got = await socketOf({ keepalivesIdleMs: 0, keepalivesIntervalMs: 0, keepalivesCount: 0, tcpUserTimeoutMs: 0 })
+    expect(got).toEqual({ keepalive: 1, ...systemKeepalive(), userTimeout: 0 })
+  })
+
+  test('bad values are config errors before anything is sent', () => {
+    for (const [opts, words] of [
+      [{ keepalivesIdleMs: 1500 }, 'Invalid keepalivesIdleMs: 1500 from option keepalivesIdleMs (expected whole seconds'],
+      [{ keepalivesCount: 128 }, 'Invalid keepalivesCount: 128 from option keepalivesCount (expected from 0 to 127)'],
+      [{ keepalives: 'sometimes' }, "Invalid keepalives: 'sometimes' from option keepalives (expected true or false)"]
+    ]) {
+      expect(configError({ connectionString: dbUrl, ...opts }).message).toContain(words)
+    }
+    const err = configError({ connectionString: withParams(dbUrl, { keepalives_interval: 0.5 }) })
+    expect(err.message).toBe("Invalid keepalivesIntervalMs: '0.5' from URL parameter keepalives_interval (expected whole seconds from 0 to 32767)")
   })
 })
 

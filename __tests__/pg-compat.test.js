@@ -266,6 +266,19 @@ describe('configuration', () => {
     })
   })
 
+  test("pg's keepAlive and keepAliveInitialDelayMillis set pgwarden's keepalive only where given", () => {
+    const settings = (config) => poolOf(compat.Pool, config).pgwarden.toJSON()
+    const keepalive = (config) => { const s = settings(config); return [s.keepalives, s.keepalivesIdleMs] }
+    expect(keepalive({})).toEqual([true, 30000]) // pgwarden's defaults, not pg's (off)
+    expect(keepalive({ keepAlive: true, keepAliveInitialDelayMillis: 10500 })).toEqual([true, 10000]) // whole seconds, as Node
+    expect(keepalive({ keepAliveInitialDelayMillis: 20000 })).toEqual([true, 20000])
+    expect(keepalive({ keepAlive: true, keepAliveInitialDelayMillis: 0 })).toEqual([true, 30000]) // 0: pg's "leave it"
+    expect(keepalive({ keepAlive: false, keepAliveInitialDelayMillis: 10000 })).toEqual([false, 30000])
+    expect(keepalive({ keepAlive: true, keepAliveInitialDelayMillis: 20000, keepalives: false, keepalivesIdleMs: 5000 })).toEqual([false, 5000])
+    expect(() => new compat.Pool({ connectionString: db.url, keepAliveInitialDelayMillis: -1 }))
+      .toThrow(expect.objectContaining({ code: 'ERR_PGWARDEN_CONFIG', message: expect.stringContaining('keepAliveInitialDelayMillis') }))
+  })
+
   test.each([['binary', { binary: true }], ['ssl servername', { ssl: { servername: 'x' } }]])(
     'an option pgwarden cannot honour is rejected: %s', (_, config) => {
       expect(() => new compat.Pool({ connectionString: db.url, ...config })).toThrow(expect.objectContaining({ code: 'ERR_PGWARDEN_CONFIG' }))

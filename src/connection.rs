@@ -195,9 +195,19 @@ impl Manager {
         pg.user(&settings.user)
             .dbname(&settings.database)
             .application_name(&settings.application_name)
-            .keepalives(true)
-            .keepalives_idle(Duration::from_secs(30))
             .ssl_mode(ssl_mode);
+        // TCP keepalive and TCP_USER_TIMEOUT, as libpq applies them (TCP sockets only); 0 leaves
+        // the system's value: an idle time of zero is the vendored driver's "not set".
+        pg.keepalives(settings.keepalives).keepalives_idle(Duration::from_millis(settings.keepalives_idle_ms));
+        if settings.keepalives_interval_ms > 0 {
+            pg.keepalives_interval(Duration::from_millis(settings.keepalives_interval_ms));
+        }
+        if settings.keepalives_count > 0 {
+            pg.keepalives_retries(settings.keepalives_count);
+        }
+        if settings.tcp_user_timeout_ms > 0 {
+            pg.tcp_user_timeout(Duration::from_millis(settings.tcp_user_timeout_ms));
+        }
         // Several hosts with passwords from the password file: each connection sets its host's.
         if let (Some(p), true) = (&settings.password, settings.host_passwords.is_empty()) {
             pg.password(&p.0);

@@ -6,7 +6,8 @@
 const { configError } = require('../errors')
 
 /** pgwarden's own option names, passed through so every pgwarden feature stays reachable. */
-const PGWARDEN_KEYS = ['connectionLimit', 'minConnections', 'poolTimeoutMs', 'connectTimeoutMs', 'idleTimeoutMs',
+const PGWARDEN_KEYS = ['connectionLimit', 'minConnections', 'poolTimeoutMs', 'connectTimeoutMs', 'keepalives',
+  'keepalivesIdleMs', 'keepalivesIntervalMs', 'keepalivesCount', 'tcpUserTimeoutMs', 'idleTimeoutMs',
   'maxLifetimeMs', 'idleCheckMs', 'queryTimeoutMs', 'idleInTransactionTimeoutMs', 'statementCacheSize', 'pgbouncer',
   'slowQueryThresholdMs', 'utilizationAlertThreshold', 'utilizationAlertCooldownMs', 'replicaUrls', 'maxReplicaLagMs',
   'applicationName', 'schema', 'logger', 'logParams', 'logLevel', 'circuitBreaker', 'leakDetectionThresholdMs']
@@ -73,6 +74,23 @@ function earliest (a, b) {
   return set.length ? Math.min(...set) : 0
 }
 
+/**
+ * pg's `keepAlive` and `keepAliveInitialDelayMillis` as pgwarden's `keepalives` and
+ * `keepalivesIdleMs`, only where given: pg's defaults (off, 0) would turn keepalive off, so
+ * pgwarden's stay (on, 30 s). The delay is taken in whole seconds, as Node's setKeepAlive and
+ * pg's libpq mapping take it; 0 (pg's "leave it") keeps pgwarden's.
+ */
+function keepAlive (config, out) {
+  if (typeof config.keepAlive === 'boolean') out.keepalives ??= config.keepAlive
+  const delay = config.keepAliveInitialDelayMillis
+  if (delay === undefined || delay === null || config.keepAlive === false) return
+  const ms = Number(delay)
+  if (!Number.isFinite(ms) || ms < 0) {
+    throw configError(`pgwarden/pg: keepAliveInitialDelayMillis must be a non-negative number of ms, not ${String(delay)}`)
+  }
+  if (ms >= 1000) out.keepalivesIdleMs ??= Math.floor(ms / 1000) * 1000
+}
+
 /** A logger from pg-pool's `log(...args)` function: every level goes to it. */
 function logFrom (log) {
   const f = (...args) => log(...args)
@@ -103,6 +121,7 @@ function poolOptions (config, password = config.password) {
   const startup = [c.options, c.lock_timeout !== undefined ? `-c lock_timeout=${Number(c.lock_timeout)}` : undefined]
     .filter((o) => o !== undefined && o !== '')
   if (startup.length) out.options ??= startup.join(' ')
+  keepAlive(config, out)
   if (c.application_name !== undefined || c.fallback_application_name !== undefined) {
     out.applicationName ??= c.application_name ?? c.fallback_application_name
   }

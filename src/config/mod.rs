@@ -214,6 +214,17 @@ pub(crate) struct Settings {
     pub pool_timeout_ms: u64,
     /// Longest wait to establish one connection (0: no limit).
     pub connect_timeout_ms: u64,
+    /// TCP keepalive on each connection's socket (libpq's keepalives).
+    pub keepalives: bool,
+    /// Idle time before the first keepalive probe, whole seconds in ms (0: the system's).
+    pub keepalives_idle_ms: u64,
+    /// Time between unanswered keepalive probes, whole seconds in ms (0: the system's).
+    pub keepalives_interval_ms: u64,
+    /// Unanswered probes before the connection is dropped (0: the system's).
+    pub keepalives_count: u32,
+    /// TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before the connection is
+    /// dropped (0: the system's; Linux only).
+    pub tcp_user_timeout_ms: u64,
     /// Idle connections above `min_connections` close after this (0: never).
     pub idle_timeout_ms: u64,
     /// Connections are replaced after this age (0: never).
@@ -285,6 +296,9 @@ impl Settings {
             "host": self.host, "port": self.port, "database": self.database, "user": self.user,
             "connectionLimit": self.connection_limit, "minConnections": self.min_connections,
             "poolTimeoutMs": self.pool_timeout_ms, "connectTimeoutMs": self.connect_timeout_ms,
+            "keepalives": self.keepalives, "keepalivesIdleMs": self.keepalives_idle_ms,
+            "keepalivesIntervalMs": self.keepalives_interval_ms, "keepalivesCount": self.keepalives_count,
+            "tcpUserTimeoutMs": self.tcp_user_timeout_ms,
             "idleTimeoutMs": self.idle_timeout_ms, "maxLifetimeMs": self.max_lifetime_ms,
             "maxUses": self.max_uses, "idleCheckMs": self.idle_check_ms,
             "queryTimeoutMs": self.query_timeout_ms, "statementCacheSize": self.statement_cache_size,
@@ -497,6 +511,11 @@ fn settings(
         min_connections: v.count("minConnections")?,
         pool_timeout_ms: v.ms("poolTimeoutMs")?,
         connect_timeout_ms: v.ms("connectTimeoutMs")?,
+        keepalives: v.flag("keepalives")?,
+        keepalives_idle_ms: v.ms("keepalivesIdleMs")?,
+        keepalives_interval_ms: v.ms("keepalivesIntervalMs")?,
+        keepalives_count: v.count("keepalivesCount")? as u32,
+        tcp_user_timeout_ms: v.ms("tcpUserTimeoutMs")?,
         idle_timeout_ms: v.ms("idleTimeoutMs")?,
         max_lifetime_ms: v.ms("maxLifetimeMs")?,
         max_uses: v.count("maxUses")? as u64,

@@ -243,6 +243,16 @@ impl Range {
             Range::Fraction if n == 0.0 || n > 1.0 => {
                 Err(config_error(s.option, source, n, "a fraction above 0 and at most 1, e.g. 0.8"))
             }
+            Range::Between(min, max) if n < min as f64 || n > max as f64 => {
+                Err(config_error(s.option, source, raw, &format!("from {min} to {max}")))
+            }
+            Range::WholeSeconds(max) if n % 1000.0 != 0.0 || n > (max * 1000) as f64 => {
+                let expected = match source {
+                    Source::Option(_) => format!("whole seconds in ms: 0 or a multiple of 1000 up to {}", max * 1000),
+                    _ => format!("whole seconds from 0 to {max}"),
+                };
+                Err(config_error(s.option, source, raw, &expected))
+            }
             _ => Ok(()),
         }
     }

@@ -104,6 +104,11 @@ pub(super) enum Range {
     AtMost(&'static str),
     /// Above 0 and at most 1.
     Fraction,
+    /// From the first number to the second, both included.
+    Between(u64, u64),
+    /// 0, or whole seconds up to this many (ms as an option): a kernel setting counted in
+    /// seconds, where 0 leaves the system's own value.
+    WholeSeconds(u64),
 }
 
 /// One row of the table.
@@ -122,6 +127,12 @@ pub(super) struct Setting {
     /// Its range.
     pub(super) range: Range,
 }
+
+/// The most seconds Linux takes for TCP_KEEPIDLE and TCP_KEEPINTVL (MAX_TCP_KEEPIDLE,
+/// MAX_TCP_KEEPINTVL); a larger value would fail every connect instead of the constructor.
+const MAX_KEEPALIVE_SECONDS: u64 = 32_767;
+/// The most probes Linux takes for TCP_KEEPCNT (MAX_TCP_KEEPCNT).
+const MAX_KEEPALIVE_COUNT: u64 = 127;
 
 /// The base of the rows below: no URL key, no environment variable, unset, any value.
 const ROW: Setting =
@@ -194,6 +205,39 @@ pub(super) const SETTINGS: &[Setting] = &[
         env: &["DATABASE_CONNECT_TIMEOUT", "PGCONNECT_TIMEOUT"],
         kind: K::Ms(Unit::Seconds),
         default: D::Num(5_000.0),
+        ..ROW
+    },
+    Setting { option: "keepalives", url: &["keepalives"], kind: K::Bool, default: D::Flag(true), ..ROW },
+    Setting {
+        option: "keepalivesIdleMs",
+        url: &["keepalives_idle"],
+        kind: K::Ms(Unit::Seconds),
+        default: D::Num(30_000.0),
+        range: Range::WholeSeconds(MAX_KEEPALIVE_SECONDS),
+        ..ROW
+    },
+    Setting {
+        option: "keepalivesIntervalMs",
+        url: &["keepalives_interval"],
+        kind: K::Ms(Unit::Seconds),
+        default: D::Num(10_000.0),
+        range: Range::WholeSeconds(MAX_KEEPALIVE_SECONDS),
+        ..ROW
+    },
+    Setting {
+        option: "keepalivesCount",
+        url: &["keepalives_count"],
+        kind: K::Count,
+        default: D::Num(3.0),
+        range: Range::Between(0, MAX_KEEPALIVE_COUNT),
+        ..ROW
+    },
+    Setting {
+        option: "tcpUserTimeoutMs",
+        url: &["tcp_user_timeout"],
+        kind: K::Ms(Unit::Ms),
+        default: D::Num(0.0),
+        range: Range::Between(0, i32::MAX as u64),
         ..ROW
     },
     Setting {

@@ -45,6 +45,129 @@ fn defaults() {
 }
 
 #[test]
+fn keepalive_defaults() {
+    let s = resolve(&json!({ "connectionString": URL }), &env(&[]), 2).unwrap();
+    assert!(s.keepalives);
+    assert_eq!(
+        (s.keepalives_idle_ms, s.keepalives_interval_ms, s.keepalives_count, s.tcp_user_timeout_ms),
+        (30_000, 10_000, 3, 0)
+    );
+    let shown = s.describe();
+    assert_eq!(
+        (
+            &shown["keepalives"],
+            &shown["keepalivesIdleMs"],
+            &shown["keepalivesIntervalMs"],
+            &shown["keepalivesCount"],
+            &shown["tcpUserTimeoutMs"]
+        ),
+        (&json!(true), &json!(30_000), &json!(10_000), &json!(3), &json!(0))
+    );
+}
+
+#[test]
+fn keepalive_from_libpq_url_keys_options_and_no_environment() {
+    let keys = "keepalives=0&keepalives_idle=7&keepalives_interval=2&keepalives_count=5&tcp_user_timeout=4321";
+    let s = resolve(&json!({ "connectionString": format!("{URL}?{keys}") }), &env(&[]), 2).unwrap();
+    assert!(!s.keepalives, "keepalives=0 turns them off, as in libpq");
+    assert_eq!(
+        (s.keepalives_idle_ms, s.keepalives_interval_ms, s.keepalives_count, s.tcp_user_timeout_ms),
+        (7_000, 2_000, 5, 4_321),
+        "seconds in the URL for idle and interval, ms for tcp_user_timeout, as libpq reads them"
+    );
+    assert_eq!(s.warnings, Vec::<String>::new(), "libpq's keys are known URL parameters");
+    let options = json!({
+        "connectionString": format!("{URL}?{keys}"),
+        "keepalives": true,
+        "keepalivesIdleMs": 60_000,
+        "keepalivesIntervalMs": 5_000,
+        "keepalivesCount": 9,
+        "tcpUserTimeoutMs": 15_000,
+    });
+    let s = resolve(&options, &env(&[]), 2).unwrap();
+    assert!(s.keepalives);
+    assert_eq!(
+        (s.keepalives_idle_ms, s.keepalives_interval_ms, s.keepalives_count, s.tcp_user_timeout_ms),
+        (60_000, 5_000, 9, 15_000),
+        "options win over the URL"
+    );
+    let s = resolve(&json!({ "connectionString": format!("{URL}?keepalives=true&keepalives_idle=0") }), &env(&[]), 2)
+        .unwrap();
+    assert!(s.keepalives);
+    assert_eq!(s.keepalives_idle_ms, 0, "0 leaves the system's idle time");
+    // libpq has no environment variable for these; neither does pgwarden.
+    for s in SETTINGS.iter().filter(|s| s.option.starts_with("keepalives") || s.option == "tcpUserTimeoutMs") {
+        assert!(s.env.is_empty(), "{}", s.option);
+    }
+    let r = resolve(
+        &json!({ "connectionString": format!("{URL}?keepalives_idle=9"), "replicaUrls": ["postgres://r1/db"] }),
+        &env(&[]),
+        2,
+    )
+    .unwrap();
+    assert_eq!(r.replicas[0].keepalives_idle_ms, 9_000, "a replica takes the primary's");
+}
+
+#[test]
+fn keepalive_ranges_and_bad_values() {
+    let e = |o: Value| {
+        let err = resolve(&o, &env(&[]), 2).unwrap_err();
+        assert_eq!(err.code(), "ERR_PGWARDEN_CONFIG");
+        err.message()
+    };
+    let url = |params: &str| json!({ "connectionString": format!("{URL}?{params}") });
+    let opt = |name: &str, v: Value| json!({ "connectionString": URL, name: v });
+    assert_eq!(
+        e(url("keepalives=yes")),
+        "Invalid keepalives: 'yes' from URL parameter keepalives (expected true or false)"
+    );
+    assert_eq!(e(opt("keepalives", json!(1))), "Invalid keepalives: 1 from option keepalives (expected true or false)");
+    assert_eq!(
+        e(url("keepalives_idle=1.5")),
+        "Invalid keepalivesIdleMs: '1.5' from URL parameter keepalives_idle (expected whole seconds from 0 to 32767)"
+    );
+    assert_eq!(
+        e(url("keepalives_interval=32768")),
+        "Invalid keepalivesIntervalMs: '32768' from URL parameter keepalives_interval (expected whole seconds from 0 to 32767)"
+    );
+    assert_eq!(
+        e(opt("keepalivesIdleMs", json!(1500))),
+        "Invalid keepalivesIdleMs: 1500 from option keepalivesIdleMs (expected whole seconds in ms: 0 or a multiple of 1000 up to 32767000)"
+    );
+    assert_eq!(
+        e(opt("keepalivesIntervalMs", json!(-1000))),
+        "Invalid keepalivesIntervalMs: -1000 from option keepalivesIntervalMs (expected a non-negative number)"
+    );
+    assert_eq!(
+        e(url("keepalives_count=128")),
+        "Invalid keepalivesCount: '128' from URL parameter keepalives_count (expected from 0 to 127)"
+    );
+    assert_eq!(
+        e(opt("keepalivesCount", json!(2.5))),
+        "Invalid keepalivesCount: 2.5 from option keepalivesCount (expected a non-negative integer)"
+    );
+    assert_eq!(
+        e(url("tcp_user_timeout=2147483648")),
+        "Invalid tcpUserTimeoutMs: '2147483648' from URL parameter tcp_user_timeout (expected from 0 to 2147483647)"
+    );
+    assert_eq!(
+        e(opt("tcpUserTimeoutMs", json!("soon"))),
+        "Invalid tcpUserTimeoutMs: 'soon' from option tcpUserTimeoutMs (expected a non-negative number)"
+    );
+    // The bounds themselves are accepted.
+    let s = resolve(
+        &url("keepalives_idle=32767&keepalives_interval=1&keepalives_count=127&tcp_user_timeout=2147483647"),
+        &env(&[]),
+        2,
+    )
+    .unwrap();
+    assert_eq!(
+        (s.keepalives_idle_ms, s.keepalives_interval_ms, s.keepalives_count, s.tcp_user_timeout_ms),
+        (32_767_000, 1_000, 127, 2_147_483_647)
+    );
+}
+
+#[test]
 fn address_defaults_and_url_overrides() {
     let s = resolve(&json!({ "connectionString": "postgres:///" }), &env(&[]), 2).unwrap();
     assert_eq!(
@@ -388,6 +511,8 @@ fn unit_doc(s: &Setting) -> String {
         Range::AtLeast(min) => format!("{kind} ≥ {min}"),
         Range::AtMost(other) => format!("{kind} ≤ {other}"),
         Range::Fraction => format!("{kind} in (0, 1]"),
+        Range::Between(min, max) => format!("{kind} in [{min}, {max}]"),
+        Range::WholeSeconds(max) => format!("{kind}, whole seconds ≤ {max}"),
     }
 }
 
