@@ -385,7 +385,7 @@ export interface ReleasedInTransactionEvent {
   rolledBack: boolean
   /** The last SQL the connection ran, cut as events cut SQL. */
   lastStatement?: string
-  /** The stack of the `acquire()` call (held clients only). */
+  /** The stack of the `acquire()` call (held clients, while a listener is attached, with leakDetectionThresholdMs, or after the pool's first such release). */
   acquiredAt?: string
 }
 

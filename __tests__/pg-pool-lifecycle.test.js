@@ -232,3 +232,40 @@ describe('maxUses', () => {
     expect(ours).toBe('AAAA')
   })
 })
+
+describe('allowExitOnIdle and log', () => {
+  /** ms until a child process that runs one query on a pool of `driver` (and never ends it) exits. */
+  async function exitAfterOneQuery (driver, config) {
+    const { spawn } = require('node:child_process')
+    const script = `
+      const { Pool } = require(${JSON.stringify(driver)})
+      const pool = new Pool({ connectionString: ${JSON.stringify(db.url)}, logger: false, ...${JSON.stringify(config)} })
+      pool.query('SELECT 1').then(() => { process.send('queried') })`
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] })
+    let queried = 0
+    child.on('message', () => { queried = Date.now() })
+    const code = await new Promise((resolve) => child.on('exit', resolve))
+    expect(code).toBe(0)
+    expect(queried).toBeGreaterThan(0)
+    return Date.now() - queried
+  }
+
+  test('idle connections keep the process alive until idleTimeoutMillis closes them; allowExitOnIdle lets it exit at once, as pg', async () => {
+    const ours = require.resolve('../lib/pg')
+    const held = { ours: await exitAfterOneQuery(ours, { idleTimeoutMillis: 1500 }), theirs: await exitAfterOneQuery('pg', { idleTimeoutMillis: 1500 }) }
+    const free = { ours: await exitAfterOneQuery(ours, { idleTimeoutMillis: 1500, allowExitOnIdle: true }), theirs: await exitAfterOneQuery('pg', { idleTimeoutMillis: 1500, allowExitOnIdle: true }) }
+    expect(held.theirs).toBeGreaterThan(1200) // pg: the idle socket holds the process until it closes
+    expect(held.ours).toBeGreaterThan(1200)
+    expect(held.ours).toBeLessThan(6000)
+    expect(free.theirs).toBeLessThan(1000)
+    expect(free.ours).toBeLessThan(1000)
+  })
+
+  test("log gets pg-pool's lifecycle lines", async () => {
+    const lines = []
+    const pool = poolOf(compat.Pool, { max: 1, log: (...args) => lines.push(args.join(' ')) })
+    const client = await pool.connect()
+    client.release()
+    expect(lines).toEqual(expect.arrayContaining(['new client connected', 'acquire client', 'release client']))
+  })
+})

@@ -87,6 +87,7 @@ class PoolClient extends EventEmitter {
     if (this._released) throw new Error('Release called on client which has already been released to the pool.')
     this._released = true
     this._stopForwarding()
+    this._pool._log(err ? 'remove client' : 'release client')
     this._pool.emit('release', err, this)
     this._held.release(Boolean(err))
     if (err) this._pool.emit('remove', this)

@@ -28,6 +28,11 @@ class Pool extends EventEmitter {
     this._inner = null
     this._opening = null
     this._forwarders = new Map()
+    // pg-pool's `log`: called with its lifecycle lines (pgwarden's own log lines go to it too).
+    this._log = typeof c.log === 'function' ? c.log : () => {}
+    // pg-pool's sockets keep the process alive while it has connections, unless allowExitOnIdle;
+    // the native pool's never do, so a timer stands in for them (see `_holdProcess`).
+    this._holding = null
     const passwordFn = typeof c.password === 'function' ? c.password : null
     const options = poolOptions(c, passwordFn ? '' : c.password)
     // Each new connection is set up as pg-pool sets one up: verify, the `connect` event, onConnect.
@@ -55,6 +60,7 @@ class Pool extends EventEmitter {
    * the call that opened it with that failure (see `setupFailure`).
    */
   async _setUp (client, config) {
+    this._log('new client connected')
     if (typeof config.onConnect === 'function') await config.onConnect(client)
     this.emit('connect', client)
     if (typeof config.verify === 'function') {
@@ -77,8 +83,26 @@ class Pool extends EventEmitter {
     this._forwarders.delete(name)
   }
 
+  /**
+   * Keeps the process alive while the pool has connections, as pg-pool's idle sockets do
+   * unless `allowExitOnIdle` is true: a timer, checked each second, gone once the pool has no
+   * connection left (idleTimeoutMillis closed them) or is ending.
+   */
+  _holdProcess () {
+    if (this._holding !== null || this.options.allowExitOnIdle === true) return
+    this._holding = setInterval(() => {
+      if (this.ending || this._count('total') === 0) this._letProcessGo()
+    }, 1000)
+  }
+
+  _letProcessGo () {
+    if (this._holding !== null) clearInterval(this._holding)
+    this._holding = null
+  }
+
   /** pg's `query(text | config, values?, callback?)`; a promise without a callback. */
   query (config, values, callback) {
+    this._holdProcess()
     const a = queryArgs(config, values, callback, this._types)
     const run = this._inner ? runPg(this._inner, a) : this._ready().then((inner) => runPg(inner, a))
     return settle(run.catch(setupFailure), a.callback)
@@ -86,6 +110,7 @@ class Pool extends EventEmitter {
 
   /** pg's `connect()`: a client to `release()`; or `connect((err, client, done) => …)`. */
   connect (callback) {
+    this._holdProcess()
     const acquiring = this._acquire()
     if (!callback) return acquiring
     acquiring.then((client) => process.nextTick(callback, undefined, client, (err) => client.release(err)),
@@ -96,6 +121,7 @@ class Pool extends EventEmitter {
   async _acquire () {
     const inner = await this._ready()
     const client = new PoolClient(this, await inner.acquire().catch(setupFailure))
+    this._log('acquire client')
     this.emit('acquire', client)
     return client
   }
@@ -104,6 +130,8 @@ class Pool extends EventEmitter {
   end (callback) {
     if (this.ending) return settle(Promise.reject(new Error('Called end on pool more than once')), callback)
     this.ending = true
+    this._letProcessGo()
+    this._log('ending')
     const inner = this._inner ? Promise.resolve(this._inner) : this._opening ? this._opening.catch(() => null) : Promise.resolve(null)
     const ending = inner.then((p) => p && p.end()).then(() => {
       this.ended = true
