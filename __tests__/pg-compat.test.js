@@ -7,7 +7,7 @@ process.env.TZ = 'America/New_York'
 const pg = require('pg')
 const compat = require('../lib/pg')
 const { harness } = require('./harness')
-const { poolsOnFreshDatabase, failure, eventually, appNames, backendCounter } = require('./helpers/common')
+const { poolsOnFreshDatabase, failure, eventually, appNames, backendCounter, pgPools } = require('./helpers/common')
 
 const db = poolsOnFreshDatabase('pgcompat', {
   setupSql: `CREATE TABLE item (id serial PRIMARY KEY, name text, at timestamp, born date);
@@ -17,16 +17,9 @@ beforeAll(db.create)
 const appName = appNames(`pgw_pgcompat_${process.pid}`)
 const backends = backendCounter(harness)
 
-const opened = []
 /** A pool of `Pool` (pgwarden/pg's or pg's) on the test database, ended after each test. */
-function poolOf (Pool, config = {}) {
-  const pool = new Pool({ connectionString: db.url, logger: false, ...config })
-  opened.push(pool)
-  return pool
-}
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((p) => (p.ending ? undefined : p.end())))
-})
+const { poolOf, endAll } = pgPools(() => db.url)
+afterEach(endAll)
 
 /** The same statement through pgwarden/pg and pg: [ours, pg's] results. */
 async function both (text, values, config) {

@@ -7,23 +7,16 @@
 const pg = require('pg')
 const compat = require('../lib/pg')
 const { harness } = require('./harness')
-const { poolsOnFreshDatabase, failure, eventually, appNames, backendCounter } = require('./helpers/common')
+const { poolsOnFreshDatabase, failure, eventually, appNames, backendCounter, pgPools } = require('./helpers/common')
 
 const db = poolsOnFreshDatabase('pglifecycle')
 beforeAll(db.create)
 const appName = appNames(`pgw_pglife_${process.pid}`)
 const backends = backendCounter(harness)
 
-const opened = []
 /** A pool of `Pool` (pgwarden/pg's or pg's) on the test database, ended after each test. */
-function poolOf (Pool, config = {}) {
-  const pool = new Pool({ connectionString: db.url, logger: false, ...config })
-  opened.push(pool)
-  return pool
-}
-afterEach(async () => {
-  await Promise.all(opened.splice(0).map((p) => (p.ending ? undefined : p.end())))
-})
+const { poolOf, endAll } = pgPools(() => db.url)
+afterEach(endAll)
 
 /** Runs `scenario(Pool, name)` on pgwarden/pg's Pool, then on pg's: { ours, theirs }. */
 async function onBoth (scenario) {

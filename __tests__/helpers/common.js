@@ -139,7 +139,24 @@ function recordingLogger () {
   return logger
 }
 
+/**
+ * Pools of a pg-shaped `Pool` class (pgwarden/pg's or pg's) on `url()`'s database:
+ * `poolOf(Pool, config)` makes one, `endAll()` ends every one made (wire it to afterEach).
+ */
+function pgPools (url) {
+  const opened = []
+  return {
+    poolOf (Pool, config = {}) {
+      const pool = new Pool({ connectionString: url(), logger: false, ...config })
+      opened.push(pool)
+      return pool
+    },
+    endAll: () => Promise.all(opened.splice(0).map((p) => (p.ending ? undefined : p.end())))
+  }
+}
+
 module.exports = {
+  pgPools,
   sleep,
   ISO,
   appNames,
