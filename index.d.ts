@@ -379,8 +379,8 @@ export interface SetupClient {
 
 /** A connection was given back inside a transaction and rolled back (or closed) before reuse. */
 export interface ReleasedInTransactionEvent {
-  /** Where the connection stood: inside a transaction, or inside a failed one. */
-  state: 'inTransaction' | 'failedTransaction'
+  /** Where the connection stood: inside a transaction, inside a failed one, or unknown (its last answer never came; it was closed). */
+  state: 'inTransaction' | 'failedTransaction' | 'unknown'
   /** The transaction was rolled back (false: the connection was closed instead). */
   rolledBack: boolean
   /** The last SQL the connection ran, cut as events cut SQL. */

@@ -132,7 +132,7 @@ export declare class NativePool {
    * `timeout_ms` and `abort_id` bound each step.
    */
   copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
-  /** Checks out a connection for several statements. */
+  /** Checks out a connection for several statements, its place in the waiting line taken now. */
   acquire(waitMs?: number | undefined | null): Promise<NativeClient>
   /**
    * Starts a streamed statement; rows are pulled in batches with `next`. `timeout_ms`

@@ -194,6 +194,13 @@ describe('a failing onConnect', () => {
     }
   })
 
+  test('a hook that leaves a transaction open: the connection is never handed out, the caller gets ERR_PGWARDEN_ON_CONNECT', async () => {
+    const pool = makePool({ connectionLimit: 1, onConnect: async (client) => { await client.query('BEGIN') } })
+    const err = await failure(pool.query('SELECT 1'))
+    expect(err.code).toBe('ERR_PGWARDEN_ON_CONNECT')
+    expect(err.message).toContain('inside a transaction')
+  })
+
   test.each([['a string', 'SET x = 1'], ['an object', { query: 'SET x = 1' }], ['a number', 1]])(
     'onConnect that is %s is ERR_PGWARDEN_CONFIG at construction', (_, onConnect) => {
       const err = thrownBy(() => makePool({ onConnect }))

@@ -303,6 +303,13 @@ describe('session state a held client changed never reaches the next caller', ()
     expect(await eventually(locksOn43, 0)).toBe(0)
   })
 
+  test('pool.stream: a statement that sets a session setting leaves nothing for the next caller', async () => {
+    const pool = onePool()
+    for await (const row of pool.stream("SELECT set_config('app.streamed', 'yes', false) AS v")) expect(row.v).toBe('yes')
+    const { rows } = await pool.query("SELECT current_setting('app.streamed', true) AS v")
+    expect([null, '']).toContain(rows[0].v)
+  })
+
   test('SET ROLE: the next caller is the session user again', async () => {
     const pool = onePool()
     const before = (await pool.query('SELECT current_user AS u')).rows[0].u

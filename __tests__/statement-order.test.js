@@ -131,6 +131,26 @@ describe('a held client (pool.acquire)', () => {
     expect(problems).toEqual([])
   })
 
+  test('a COPY takes its place when copyFrom/copyTo is called: a statement issued after it runs after it', async () => {
+    const pool = makePool({ connectionLimit: 1 })
+    const client = await pool.acquire()
+    try {
+      await client.query('CREATE TEMP TABLE copied (n int)')
+      const writer = client.copyFrom('COPY copied FROM STDIN')
+      const counted = client.query('SELECT count(*)::int AS n FROM copied') // issued after the COPY
+      const reader = client.copyTo('COPY (SELECT count(*) FROM copied) TO STDOUT')
+      const released = new Promise((resolve) => setImmediate(resolve)).then(() => client.release()) // after both
+      await new Promise((resolve, reject) => writer.end('1\n2\n3\n', (e) => (e ? reject(e) : resolve())))
+      expect((await counted).rows).toEqual([{ n: 3 }])
+      let text = ''
+      for await (const chunk of reader) text += chunk
+      expect(text).toBe('3\n')
+      await released
+    } finally {
+      if (!client._released) client.release()
+    }
+  })
+
   test('a statement timing out in the middle rejects P1008 (cancelled, connection kept); those before and after it run and resolve in order', async () => {
     const tag = 'timeout'
     const SLOW = 50
@@ -280,6 +300,21 @@ describe('pool.query waits first come, first served', () => {
     }
     return orderProblems(tag, rounds, { settleOrder })
   }
+
+  test('acquire() and pool.query share the line: called in one tick behind a busy connection, each is served in call order', async () => {
+    const pool = makePool({ connectionLimit: 1, pipelineDepth: 1 })
+    await pool.query('SELECT 1')
+    const busy = pool.query('SELECT pg_sleep(0.2)')
+    const calls = []
+    for (let i = 0; i < 20; i++) {
+      // Even calls hold a client and insert through it; odd calls are plain pool.query inserts.
+      calls.push(i % 2 === 0
+        ? pool.acquire().then(async (c) => { try { return await c.query(INSERT, ['mixed', 0, i]) } finally { c.release() } })
+        : pool.query(INSERT, ['mixed', 0, i]))
+    }
+    await Promise.all([busy, ...calls])
+    expect((await serverOrder('mixed')).get(0)).toEqual([...Array(20).keys()])
+  })
 
   test('pipelineDepth 1: 200 statements called in one tick behind a busy connection run and resolve in call order', async () => {
     const pool = makePool({ connectionLimit: 1, pipelineDepth: 1 })

@@ -18,15 +18,29 @@ function copyError (e, bounds) {
 }
 
 /**
- * A Readable over `start(timeoutMs, abortId)` (→ NativeCopyOut), started on the first read.
- * `bounds`: `{ timeoutMs, abortId, signal, done() }` of the COPY (each step is bounded).
+ * Starts a COPY once: `begin()` calls `start(timeoutMs, abortId)` the first time and gives its
+ * promise after. `eager`: begun now, so that on a held connection the COPY takes its place
+ * among the statements in the order it was asked for.
  */
-function copyTo (start, bounds) {
+function starter (start, bounds, eager) {
+  let starting = null
+  const begin = () => (starting ??= start(bounds.timeoutMs, bounds.abortId))
+  if (eager) begin().catch(() => {}) // its error is the stream's, when it first needs the COPY
+  return { begin, started: () => starting }
+}
+
+/**
+ * A Readable over `start(timeoutMs, abortId)` (→ NativeCopyOut), started on the first read
+ * (or at once with `eager`). `bounds`: `{ timeoutMs, abortId, signal, done() }` of the COPY
+ * (each step is bounded).
+ */
+function copyTo (start, bounds, { eager = false } = {}) {
+  const copy = starter(start, bounds, eager)
   let handle = null
   return new Readable({
     async read () {
       try {
-        handle ??= await start(bounds.timeoutMs, bounds.abortId)
+        handle ??= await copy.begin()
         const data = await handle.next(READ_BYTES)
         if (data === null) bounds.ended(null)
         this.push(data ?? null)
@@ -39,19 +53,24 @@ function copyTo (start, bounds) {
     destroy (err, callback) {
       bounds.done()
       // Stopped early: the connection, with unread data on it, is closed.
-      Promise.resolve(handle && handle.close()).then(() => callback(err), () => callback(err))
+      const started = copy.started()
+      Promise.resolve(started && started.then((h) => h.close())).then(() => callback(err), () => callback(err))
     }
   })
 }
 
-/** A Writable over `start(timeoutMs, abortId)` (→ NativeCopyIn), started on the first write or at the end. */
-function copyFrom (start, bounds) {
+/**
+ * A Writable over `start(timeoutMs, abortId)` (→ NativeCopyIn), started on the first write or
+ * at the end (or at once with `eager`).
+ */
+function copyFrom (start, bounds, { eager = false } = {}) {
+  const copy = starter(start, bounds, eager)
   let handle = null
   let finished = false
   const writable = new Writable({
     async writev (chunks, callback) {
       try {
-        handle ??= await start(bounds.timeoutMs, bounds.abortId)
+        handle ??= await copy.begin()
         await handle.write(chunks.map((c) => c.chunk))
         callback()
       } catch (e) {
@@ -62,7 +81,7 @@ function copyFrom (start, bounds) {
     },
     async final (callback) {
       try {
-        handle ??= await start(bounds.timeoutMs, bounds.abortId)
+        handle ??= await copy.begin()
         writable.rowCount = await handle.finish()
         finished = true
         bounds.ended(writable.rowCount)
@@ -76,8 +95,9 @@ function copyFrom (start, bounds) {
     destroy (err, callback) {
       bounds.done()
       // Destroyed before the end: CopyFail, nothing of this COPY is committed.
-      if (!handle || finished) return callback(err)
-      handle.abort().then(() => callback(err), () => callback(err))
+      const started = copy.started()
+      if (!started || finished) return callback(err)
+      started.then((h) => h.abort()).then(() => callback(err), () => callback(err))
     }
   })
   writable.rowCount = null

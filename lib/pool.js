@@ -214,6 +214,7 @@ function connectHook (pool, onConnect) {
 function withSetupCause (pool, e) {
   if (e && e.code === 'ERR_PGWARDEN_ON_CONNECT' && pool._setupFailure !== undefined && e.cause === undefined) {
     e.cause = pool._setupFailure
+    pool._setupFailure = undefined // each failure is the cause of one rejection, never a later one
   }
   return e
 }
@@ -265,14 +266,15 @@ class Client {
   copyFrom (sql, opts) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    return copy.copyFrom((t, id) => this._handle.copyIn(sql, t, id), copyBounds(this._pool, this._handle, sql, opts))
+    // Begun now: the COPY takes its place among this connection's statements as asked.
+    return copy.copyFrom((t, id) => this._handle.copyIn(sql, t, id), copyBounds(this._pool, this._handle, sql, opts), { eager: true })
   }
 
   /** A Readable of the data of `COPY … TO STDOUT` on this connection. */
   copyTo (sql, opts) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    return copy.copyTo((t, id) => this._handle.copyOut(sql, t, id), copyBounds(this._pool, this._handle, sql, opts))
+    return copy.copyTo((t, id) => this._handle.copyOut(sql, t, id), copyBounds(this._pool, this._handle, sql, opts), { eager: true })
   }
 
   /**

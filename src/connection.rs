@@ -145,6 +145,18 @@ pub(crate) struct Conn {
     generation: u64,
 }
 
+/// Whether `conn` is outside any transaction once every request sent on it was answered
+/// (within the cancel grace).
+async fn settled_idle(conn: &Conn) -> bool {
+    let settled = async {
+        while !conn.client.is_settled() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::time::timeout(crate::pool::CANCEL_GRACE, settled).await.is_ok()
+        && conn.client.transaction_status() == tokio_postgres::TransactionStatus::Idle
+}
+
 /// Opens and checks connections for the deadpool pool.
 pub(crate) struct Manager {
     settings: Arc<Settings>,
@@ -291,6 +303,14 @@ impl Manager {
         let outcome = hook(lent.clone()).await;
         // After the hook's own statements, which took their places before it settled.
         let conn = lent.lock().await.take();
+        let conn = match conn {
+            // A hook that left a transaction open (or failed one) would hand its first caller a
+            // session inside it: the connection is not handed out.
+            Some(conn) if outcome.is_ok() && !settled_idle(&conn).await => {
+                return Err(Error::ConnectHook { reason: "onConnect left the connection inside a transaction".into() });
+            }
+            conn => conn,
+        };
         match (outcome, conn) {
             (Ok(()), Some(mut conn)) if !conn.broken && !conn.client.is_closed() => {
                 // What the hook set is this connection's start, not a change to reset.

@@ -161,7 +161,10 @@ impl Drop for Lease {
             // Left inside a transaction, or with its session changed: tidied on the runtime
             // before it goes back (see src/reset.rs); off it, closed instead.
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                // Still work in flight for `end()`, until the connection is back.
+                let flight = InFlight::new(&core);
                 rt.spawn(async move {
+                    let _flight = flight;
                     let tidied = crate::reset::tidy(&mut conn, &core.stats).await;
                     if let Some(report) = tidied.report(conn.last_command.as_deref(), &core.events) {
                         core.events.emit("releasedInTransaction", report);
@@ -233,6 +236,8 @@ struct LineTurn {
     flight: InFlight,
     /// When it started to wait (poolTimeoutMs counts from here).
     start: tokio::time::Instant,
+    /// How long it may wait in all, ms (0: no limit).
+    wait: u64,
 }
 
 /// How a `pool.query` statement is served (see [`PoolCore::route`]).
@@ -253,6 +258,8 @@ pub(crate) struct Entered {
     flight: InFlight,
     /// When it entered the line (poolTimeoutMs counts from here).
     start: tokio::time::Instant,
+    /// How long it may wait in all, ms (poolTimeoutMs, or `acquire()`'s maxWaitMs; 0: no limit).
+    wait: u64,
 }
 
 /// Counts one unit of work in flight until dropped (even when a checkout is abandoned).
@@ -433,7 +440,25 @@ impl PoolCore {
     /// Takes a statement's place in the waiting line now: callers are served in the order they
     /// called, and poolTimeoutMs counts from here. `rider`: it is offered to convoys too.
     pub(crate) fn enter(self: &Arc<Self>, rider: bool) -> Entered {
-        Entered { entry: self.line.enter(rider), flight: InFlight::new(self), start: tokio::time::Instant::now() }
+        Entered {
+            entry: self.line.enter(rider),
+            flight: InFlight::new(self),
+            start: tokio::time::Instant::now(),
+            wait: self.settings.pool_timeout_ms,
+        }
+    }
+
+    /// `pool.acquire()`: a connection to hold, its place in the waiting line taken now (as a
+    /// `pool.query` statement's is), waiting at most `wait_ms` (default poolTimeoutMs). It keeps
+    /// its turn until it is released.
+    pub(crate) fn acquire(
+        self: &Arc<Self>,
+        wait_ms: Option<u64>,
+    ) -> impl std::future::Future<Output = Result<Lease, Error>> + Send + 'static {
+        let mut entered = self.enter(false);
+        entered.wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
+        let core = self.clone();
+        async move { core.checkout_entered(entered, &QueryOptions::default()).await }
     }
 
     /// Counts a wait for a turn that ran out (P2024) in the stats.
@@ -447,8 +472,7 @@ impl PoolCore {
     /// A statement's turn in the line (the first half of [`Self::checkout_for`]).
     async fn turn_for(self: &Arc<Self>, entered: Entered, opts: &QueryOptions) -> Result<LineTurn, Error> {
         let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
-        let wait = self.settings.pool_timeout_ms;
-        let Entered { entry, flight, start } = entered;
+        let Entered { entry, flight, start, wait } = entered;
         let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
         let turn = tokio::select! {
             // Counted by the caller, once it knows the statement is still its own.
@@ -456,15 +480,14 @@ impl PoolCore {
             _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
             _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
         };
-        Ok(LineTurn { turn, flight, start })
+        Ok(LineTurn { turn, flight, start, wait })
     }
 
     /// The connection for a statement that has its turn (the second half of
     /// [`Self::checkout_for`]); its large state is boxed.
     async fn checkout_on(self: &Arc<Self>, t: LineTurn, opts: &QueryOptions) -> Result<Lease, Error> {
         let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
-        let wait = self.settings.pool_timeout_ms;
-        let checkout = Box::pin(self.checkout_since(t.start, wait, !opts.fail_fast, t.flight));
+        let checkout = Box::pin(self.checkout_since(t.start, t.wait, !opts.fail_fast, t.flight));
         let mut lease = tokio::select! {
             lease = checkout => lease?,
             _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
@@ -745,6 +768,7 @@ impl PoolCore {
         opts: &QueryOptions,
     ) -> Result<(Pin<Box<RowStream>>, Prepared, Option<Interruption>), Error> {
         let started = std::time::Instant::now();
+        crate::reset::note(conn, sql, crate::sql::shape(sql));
         let cancel = conn.cancel.clone();
         // The server answers Bind only once the first rows are ready: a timeout can fire here
         // and the cancel's 57014 then comes with the rows (the stream's `interrupted`).

@@ -93,18 +93,22 @@ pub(crate) fn shape(sql: &str) -> Shape {
 /// end with their transaction and are not counted.
 const SESSION_VERBS: [&[u8]; 8] = [b"set", b"reset", b"listen", b"prepare", b"declare", b"load", b"do", b"call"];
 
-/// Functions that change the session from inside a statement that reads rows: session-level
-/// advisory locks (`pg_advisory_xact_lock` ends with its transaction and does not match) and
-/// `set_config`.
-const SESSION_FUNCTIONS: [&[u8]; 2] = [b"advisory_lock", b"set_config"];
+/// Names that change the session from inside any statement: session-level advisory locks
+/// (`pg_advisory_xact_lock` ends with its transaction and does not match), `set_config`, and
+/// the session's temporary schema (`CREATE TABLE pg_temp.t`, `SELECT … INTO pg_temp.t`).
+const SESSION_FUNCTIONS: [&[u8]; 3] = [b"advisory_lock", b"set_config", b"pg_temp"];
 
 /// Whether the statement starting at `at` may leave state in the session: one of
 /// [`SESSION_VERBS`] (not its transaction-scoped forms), `CREATE` of a temporary object, or a
 /// statement that reads rows (`data`) calling one of [`SESSION_FUNCTIONS`]. Lexical and
 /// conservative: a function that changes settings inside is not seen.
 fn touches_session(b: &[u8], at: usize, data: bool) -> bool {
+    if SESSION_FUNCTIONS.iter().any(|f| contains_ignoring_case(b, f)) {
+        return true;
+    }
     if data {
-        return SESSION_FUNCTIONS.iter().any(|f| contains_ignoring_case(b, f));
+        // `SELECT … INTO TEMP t` makes a temporary table (looked at only when "temp" occurs).
+        return b.windows(4).any(|w| w.eq_ignore_ascii_case(b"temp")) && into_temp(b);
     }
     let mut words = b[at..]
         .split(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
@@ -116,6 +120,8 @@ fn touches_session(b: &[u8], at: usize, data: bool) -> bool {
         b"set" => !matches!(second.as_slice(), b"local" | b"transaction" | b"constraints"),
         b"prepare" => second != b"transaction",
         b"create" => {
+            // CREATE OR REPLACE TEMP VIEW …
+            let second = if second == b"or" { words.nth(1).unwrap_or_default() } else { second };
             let third = words.next().unwrap_or_default();
             matches!(second.as_slice(), b"temp" | b"temporary")
                 || (matches!(second.as_slice(), b"local" | b"global")
@@ -123,6 +129,19 @@ fn touches_session(b: &[u8], at: usize, data: bool) -> bool {
         }
         w => SESSION_VERBS.contains(&w),
     }
+}
+
+/// Whether a statement reading rows writes them into a new temporary table
+/// (`SELECT … INTO TEMP t`, `INTO TEMPORARY`, `INTO LOCAL TEMP`).
+fn into_temp(b: &[u8]) -> bool {
+    let words: Vec<Vec<u8>> = b
+        .split(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_lowercase())
+        .collect();
+    words
+        .windows(2)
+        .any(|w| w[0] == b"into" && matches!(w[1].as_slice(), b"temp" | b"temporary" | b"local" | b"global"))
 }
 
 /// Whether `sql` is a `PREPARE` of a named statement (not `PREPARE TRANSACTION`): a name that
@@ -381,6 +400,10 @@ mod tests {
             "select set_config('app.x', '1', false)",
             "SELECT 1; SELECT 2",
             "/* c */ SET x = 1",
+            "CREATE OR REPLACE TEMP VIEW v AS SELECT 1",
+            "CREATE TABLE pg_temp.t (a int)",
+            "SELECT 1 AS a INTO TEMP t",
+            "select * into temporary table t from x",
         ] {
             assert!(session(sql), "{sql}");
         }
@@ -397,6 +420,8 @@ mod tests {
             "SELECT pg_advisory_xact_lock(1)",
             "SELECT my_column FROM t",
             "LOCK TABLE t",
+            "SELECT * INTO t FROM x",
+            "INSERT INTO t VALUES (1)",
         ] {
             assert!(!session(sql), "{sql}");
         }

@@ -201,7 +201,9 @@ async fn begin<T>(
         Ok(end) => Ok(Mutex::new(Some((held, Box::pin(end))))),
         Err(e) => {
             bounds.ended(Some(&e));
-            held.done(broken || e.spoils_connection());
+            // A COPY IN refused at its start still sends CopyFail when its sink goes, and gets a
+            // second ReadyForQuery: that connection is not trusted to be in step again.
+            held.done(broken || e.spoils_connection() || direction == CopyDirection::In);
             Err(e)
         }
     }
@@ -305,11 +307,13 @@ impl NativeCopyIn {
                 }
                 sink.flush().await.map_err(|e| from_driver(&e, true))
             };
-            let (sent, broken) = self.bounds.step(send).await;
+            let (sent, _) = self.bounds.step(send).await;
             if let Err(e) = &sent {
                 self.bounds.ended(Some(e));
                 if let Some((held, _)) = state.take() {
-                    held.done(broken || e.spoils_connection());
+                    // A COPY IN that failed may still get a second ReadyForQuery (its CopyFail's)
+                    // after the first: the connection is not trusted to be in step again.
+                    held.done(true);
                 }
             }
             sent
@@ -327,7 +331,8 @@ impl NativeCopyIn {
             let (finished, broken) =
                 self.bounds.step(async { sink.as_mut().finish().await.map_err(|e| from_driver(&e, true)) }).await;
             self.bounds.ended(finished.as_ref().err());
-            held.done(broken || finished.as_ref().is_err_and(Error::spoils_connection));
+            // A failed end, as a failed write: the connection is not trusted to be in step.
+            held.done(broken || finished.is_err());
             finished.map(|rows| rows as f64)
         })
         .await

@@ -15,7 +15,7 @@ use crate::pool::{PoolCore, QueryOptions};
 use crate::replicas::Replicas;
 use crate::stats::Stats;
 use futures_util::FutureExt;
-use napi::bindgen_prelude::{Either, Function, Promise};
+use napi::bindgen_prelude::{Either, Function, Promise, PromiseRaw};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
@@ -372,15 +372,16 @@ impl NativePool {
         guarded(Some(&sql), async { super::copy::copy_in(self.core()?, None, &sql, timeout_ms, abort_id).await }).await
     }
 
-    /// Checks out a connection for several statements.
-    #[napi]
-    pub async fn acquire(&self, wait_ms: Option<f64>) -> napi::Result<NativeClient> {
-        guarded(None, async {
-            let core = self.core()?;
-            let lease = core.checkout_with(millis(wait_ms), true).await?;
-            Ok(NativeClient::new(core, lease, self.dispatch.get().cloned()))
+    /// Checks out a connection for several statements, its place in the waiting line taken now.
+    #[napi(ts_return_type = "Promise<NativeClient>")]
+    pub fn acquire<'env>(&self, env: &'env Env, wait_ms: Option<f64>) -> napi::Result<PromiseRaw<'env, NativeClient>> {
+        let core = self.core().map_err(|e| js_error(&e, None))?;
+        let dispatch = self.dispatch.get().cloned();
+        // Its place in the waiting line is taken now, as a pool.query statement's is.
+        let checkout = core.acquire(millis(wait_ms));
+        env.spawn_future(async move {
+            guarded(None, async move { Ok(NativeClient::new(core, checkout.await?, dispatch)) }).await
         })
-        .await
     }
 
     /// Starts a streamed statement; rows are pulled in batches with `next`. `timeout_ms`
