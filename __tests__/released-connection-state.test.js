@@ -83,6 +83,31 @@ async function nextOnSameBackend (pool, dirty) {
   return next
 }
 
+/** A pgwarden/pg Pool of one connection, ended after the test. */
+function onePgPool () {
+  const pool = new PgPool({ connectionString: db.url, max: 1, logger: false })
+  db.pools.push(pool)
+  return pool
+}
+
+/** Like nextOnSameBackend, for pg's `pool.connect()` and `client.release()`. */
+async function nextPgClientOnSameBackend (pool, dirty) {
+  const first = await pool.connect()
+  const pid = await backendPid(first)
+  await dirty(first)
+  first.release()
+  const next = await pool.connect()
+  held.push({ release: () => { if (!next._released) next.release() } })
+  expect(await pidOrRefusal(next)).toBe(pid)
+  return next
+}
+
+/** The held clients the rules hold for: pgwarden's `acquire()` and pgwarden/pg's `connect()`. */
+const HELD_CLIENTS = [
+  ['acquire()', { onePool: () => onePool(), next: (pool, dirty) => nextOnSameBackend(pool, dirty) }],
+  ['pgwarden/pg connect()', { onePool: onePgPool, next: nextPgClientOnSameBackend }]
+]
+
 let tableSeq = 0
 /** A fresh table `(note text)` for one test, created through `pool`; resolves to its name. */
 async function notesTable (pool) {
@@ -101,29 +126,32 @@ async function committedNotes (t) {
 const connectionStats = (pool) => pool.getPoolStats().connections
 
 describe('a connection released inside a transaction is rolled back before the next caller gets it', () => {
-  test('forgotten COMMIT: the next caller is outside any transaction, and its COMMIT does not commit the leaked writes', async () => {
-    const pool = onePool()
-    const t = await notesTable(pool)
-    const next = await nextOnSameBackend(pool, async (c) => {
-      await c.query('BEGIN')
-      await c.query(`INSERT INTO ${t} VALUES ('leaked')`)
+  describe.each(HELD_CLIENTS)('through %s', (_, kind) => {
+    test('forgotten COMMIT: the next caller is outside any transaction, and its COMMIT does not commit the leaked writes', async () => {
+      const pool = kind.onePool()
+      const t = await notesTable(pool)
+      const next = await kind.next(pool, async (c) => {
+        await c.query('BEGIN')
+        await c.query(`INSERT INTO ${t} VALUES ('leaked')`)
+      })
+      await next.query(`INSERT INTO ${t} VALUES ('mine')`)
+      await next.query('COMMIT')
+      next.release()
+      expect(await committedNotes(t)).toEqual(['mine'])
+      expect(connectionStats(pool.pgwarden || pool).releasedInTransaction).toBe(1)
+      // nothing of the leaked transaction is left on the connection: a savepoint has no block
+      await expect(pool.query('SAVEPOINT s')).rejects.toMatchObject({ code: '25P01' })
     })
-    await next.query(`INSERT INTO ${t} VALUES ('mine')`)
-    await next.query('COMMIT')
-    next.release()
-    expect(await committedNotes(t)).toEqual(['mine'])
-    // nothing of the leaked transaction is left on the connection: a savepoint has no block
-    await expect(pool.query('SAVEPOINT s')).rejects.toMatchObject({ code: '25P01' })
-  })
 
-  test('failed transaction: the next caller\'s first statement runs instead of failing 25P02', async () => {
-    const pool = onePool()
-    const next = await nextOnSameBackend(pool, async (c) => {
-      await c.query('BEGIN')
-      expect((await failure(c.query('SELECT 1/0'))).code).toBe('22012')
+    test('failed transaction: the next caller\'s first statement runs instead of failing 25P02', async () => {
+      const pool = kind.onePool()
+      const next = await kind.next(pool, async (c) => {
+        await c.query('BEGIN')
+        expect((await failure(c.query('SELECT 1/0'))).code).toBe('22012')
+      })
+      // the pid query was the next caller's first statement; the rest of the session works too
+      expect((await next.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
     })
-    // nextOnSameBackend's pid query was the first statement; the rest of the session works too
-    expect((await next.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
   })
 
   test('pool.query(\'BEGIN\') leaves no transaction for the next pool.query', async () => {
@@ -227,11 +255,11 @@ describe('a connection released inside a transaction is rolled back before the n
 })
 
 describe('session state a held client changed never reaches the next caller', () => {
-  test('SET statement_timeout (no LOCAL): the next caller sees the value from before the SET', async () => {
-    const pool = onePool()
+  test.each(HELD_CLIENTS)('SET statement_timeout (no LOCAL) through %s: the next caller sees the value from before the SET', async (_, kind) => {
+    const pool = kind.onePool()
     const before = await show(pool, 'statement_timeout')
     expect(before).not.toBe('1234ms')
-    const next = await nextOnSameBackend(pool, (c) => c.query('SET statement_timeout = 1234'))
+    const next = await kind.next(pool, (c) => c.query('SET statement_timeout = 1234'))
     expect(await show(next, 'statement_timeout')).toBe(before)
   })
 
@@ -357,58 +385,6 @@ describe('session state a held client changed never reaches the next caller', ()
     const s = connectionStats(pool)
     expect({ sessionResets: s.sessionResets, releasedInTransaction: s.releasedInTransaction })
       .toEqual({ sessionResets: 0, releasedInTransaction: 0 })
-  })
-})
-
-describe('through pgwarden/pg', () => {
-  /** A pgwarden/pg Pool of one connection, ended after the test. */
-  function onePgPool () {
-    const pool = new PgPool({ connectionString: db.url, max: 1, logger: false })
-    db.pools.push(pool)
-    return pool
-  }
-
-  /** Like nextOnSameBackend, for pg's `pool.connect()` and `client.release()`. */
-  async function nextPgClientOnSameBackend (pool, dirty) {
-    const first = await pool.connect()
-    const pid = await backendPid(first)
-    await dirty(first)
-    first.release()
-    const next = await pool.connect()
-    held.push({ release: () => { if (!next._released) next.release() } })
-    expect(await pidOrRefusal(next)).toBe(pid)
-    return next
-  }
-
-  test('client.query(\'BEGIN\') then release(): the next client is outside the transaction; the leaked writes are never committed', async () => {
-    const pool = onePgPool()
-    const t = await notesTable(pool)
-    const next = await nextPgClientOnSameBackend(pool, async (c) => {
-      await c.query('BEGIN')
-      await c.query(`INSERT INTO ${t} VALUES ('leaked')`)
-    })
-    await next.query(`INSERT INTO ${t} VALUES ('mine')`)
-    await next.query('COMMIT')
-    next.release()
-    expect(await committedNotes(t)).toEqual(['mine'])
-    expect(pool.getPoolStats().connections.releasedInTransaction).toBe(1)
-  })
-
-  test('a client released in a failed transaction: the next client\'s first statement runs', async () => {
-    const pool = onePgPool()
-    const next = await nextPgClientOnSameBackend(pool, async (c) => {
-      await c.query('BEGIN')
-      expect((await failure(c.query('SELECT 1/0'))).code).toBe('22012')
-    })
-    // nextPgClientOnSameBackend's pid query was the first statement; the rest of the session works too
-    expect((await next.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
-  })
-
-  test('SET statement_timeout on a client: the next client sees the value from before', async () => {
-    const pool = onePgPool()
-    const before = await show(pool, 'statement_timeout')
-    const next = await nextPgClientOnSameBackend(pool, (c) => c.query('SET statement_timeout = 1234'))
-    expect(await show(next, 'statement_timeout')).toBe(before)
   })
 })
 
