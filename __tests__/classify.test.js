@@ -253,16 +253,17 @@ describe('PgWardenError from real failures', () => {
       expectOurs(e, code, true, RETRYABLE[code])
     })
 
-  // 57P0x on a statement already sent is treated as "outcome unknown" (the server normally sends
-  // them as FATAL while terminating the backend): maybeCommitted, hence not retryable. Whatever
-  // the pool decides, the error's own fields and classifyError must agree.
-  test.each(['57P01', '57P02', '57P03'])('%s raised by the server: server_unavailable, retryable unless maybeCommitted', async (code) => {
+  // 57P0x raised as a plain ERROR (RAISE): the server answered that the statement failed, and the
+  // session lives on, so nothing was committed and it may be retried. Only a FATAL 57P0x (the
+  // backend terminated mid-statement: faults.test.js, outcome-truth.test.js) is "maybe committed".
+  test.each(['57P01', '57P02', '57P03'])('%s raised by the server as an ERROR: server_unavailable, not committed, retryable', async (code) => {
     const e = await failure(pool.query(`DO $$ BEGIN RAISE EXCEPTION 'raised' USING ERRCODE = '${code}'; END $$`))
     expect(e).toBeInstanceOf(PgWardenError)
     expect(e.code).toBe(code)
     expect(e.kind).toBe('server_unavailable')
-    expect(e.retryable).toBe(!e.maybeCommitted)
-    expect(classifyError(e)).toEqual({ retryable: !e.maybeCommitted, kind: 'server_unavailable', code })
+    expect(e.maybeCommitted).toBe(false)
+    expect(e.retryable).toBe(true)
+    expect(classifyError(e)).toEqual({ retryable: true, kind: 'server_unavailable', code })
   })
 
   test.each(['28P01', '3D000'])('non-retryable %s raised by the server', async (code) => {
