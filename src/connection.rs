@@ -148,12 +148,7 @@ pub(crate) struct Conn {
 /// Whether `conn` is outside any transaction once every request sent on it was answered
 /// (within the cancel grace).
 async fn settled_idle(conn: &Conn) -> bool {
-    let settled = async {
-        while !conn.client.is_settled() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    };
-    tokio::time::timeout(crate::pool::CANCEL_GRACE, settled).await.is_ok()
+    tokio::time::timeout(crate::pool::CANCEL_GRACE, crate::reset::settled(conn)).await.is_ok()
         && conn.client.transaction_status() == tokio_postgres::TransactionStatus::Idle
 }
 
@@ -176,7 +171,7 @@ pub(crate) struct Manager {
 
 /// A new connection lent to the pool's `onConnect` hook: its statements run in the order the
 /// hook issues them (see `src/held.rs`); it is taken back once the hook has settled.
-pub(crate) type Lent = Arc<tokio::sync::Mutex<Option<Conn>>>;
+pub(crate) type Lent = crate::held::Held<Conn>;
 
 /// The pool's `onConnect` hook (a JS function): runs on each new connection before it serves
 /// anyone; an error is why the connection must be closed.
@@ -299,10 +294,10 @@ impl Manager {
     /// dropped here) and becomes the caller's.
     async fn set_up(&self, conn: Conn) -> Result<Conn, Error> {
         let Some(hook) = self.connect_hook.get() else { return Ok(conn) };
-        let lent: Lent = Arc::new(tokio::sync::Mutex::new(Some(conn)));
+        let lent = Lent::new(conn);
         let outcome = hook(lent.clone()).await;
         // After the hook's own statements, which took their places before it settled.
-        let conn = lent.lock().await.take();
+        let conn = lent.take().await;
         let conn = match conn {
             // A hook that left a transaction open (or failed one) would hand its first caller a
             // session inside it: the connection is not handed out.

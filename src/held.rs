@@ -1,5 +1,5 @@
-//! A connection held by one caller (`pool.acquire()`, a transaction, a `pgwarden/pg` client):
-//! its work runs one piece at a time, in the order JS issued it.
+//! A connection held by one caller (`pool.acquire()`, a transaction, a `pgwarden/pg` client,
+//! the `onConnect` hook): its work runs one piece at a time, in the order JS issued it.
 //!
 //! Each statement, script, COPY and the release take their [`Place`] when JS calls them, on
 //! the JS thread, so they reach the server in that order (as pg queues a client's queries,
@@ -10,25 +10,37 @@ use crate::pool::Lease;
 use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-/// The connection while a piece of work has it: `None` once the client was released.
-pub(crate) type HeldGuard = OwnedMutexGuard<Option<Lease>>;
+/// The connection while a piece of work has it: `None` once it was given back.
+pub(crate) type HeldGuard<T = Lease> = OwnedMutexGuard<Option<T>>;
 
-/// A held connection and the line of work waiting for it.
-pub(crate) struct Held {
-    slot: Arc<Mutex<Option<Lease>>>,
+/// A held connection (a pool's lease, or a new connection lent to `onConnect`) and the line of
+/// work waiting for it.
+pub(crate) struct Held<T = Lease> {
+    slot: Arc<Mutex<Option<T>>>,
 }
 
-impl Held {
-    /// Holds `lease` until [`Held::place`]'s last taker releases it.
-    pub(crate) fn new(lease: Lease) -> Self {
-        Held { slot: Arc::new(Mutex::new(Some(lease))) }
+impl<T> Clone for Held<T> {
+    fn clone(&self) -> Self {
+        Held { slot: self.slot.clone() }
+    }
+}
+
+impl<T: Send + 'static> Held<T> {
+    /// Holds `conn` until it is taken back.
+    pub(crate) fn new(conn: T) -> Self {
+        Held { slot: Arc::new(Mutex::new(Some(conn))) }
     }
 
     /// The next piece of work's place, taken now: after everything asked before it.
-    pub(crate) fn place(&self) -> Place<HeldGuard> {
+    pub(crate) fn place(&self) -> Place<HeldGuard<T>> {
         match self.slot.clone().try_lock_owned() {
             Ok(guard) => Place::Granted(guard),
             Err(_) => Place::ask(self.slot.clone().lock_owned()),
         }
+    }
+
+    /// Takes the connection back once the work asked before has ended; later work finds none.
+    pub(crate) async fn take(&self) -> Option<T> {
+        self.slot.lock().await.take()
     }
 }

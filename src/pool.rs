@@ -154,19 +154,19 @@ impl Drop for Lease {
     fn drop(&mut self) {
         // SAFETY: `conn` is taken exactly once, here, and never used afterwards.
         let mut conn = unsafe { ManuallyDrop::take(&mut self.conn) };
-        let core = self._flight.0.clone();
+        let max_uses = self._flight.0.settings.max_uses;
         // Served its `maxUses` checkouts: closed, as pg-pool closes it at release.
-        let discard = self.discard || (core.settings.max_uses > 0 && conn.uses >= core.settings.max_uses);
+        let discard = self.discard || (max_uses > 0 && conn.uses >= max_uses);
         if !discard && crate::reset::needs_tidy(&conn) {
             // Left inside a transaction, or with its session changed: tidied on the runtime
             // before it goes back (see src/reset.rs); off it, closed instead.
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                let core = self._flight.0.clone();
                 // Still work in flight for `end()`, until the connection is back.
                 let flight = InFlight::new(&core);
                 rt.spawn(async move {
                     let _flight = flight;
-                    let tidied = crate::reset::tidy(&mut conn, &core.stats).await;
-                    if let Some(report) = tidied.report(conn.last_command.as_deref(), &core.events) {
+                    if let Some(report) = crate::reset::tidy_reported(&mut conn, &core.stats, &core.events).await {
                         core.events.emit("releasedInTransaction", report);
                     }
                     Lease::give_back(conn, false);

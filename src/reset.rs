@@ -96,7 +96,7 @@ pub(crate) async fn tidy(conn: &mut Conn, stats: &Stats) -> Tidied {
 
 /// Resolves once every request sent on `conn` was answered up to its ReadyForQuery (at once,
 /// nearly always).
-async fn settled(conn: &Conn) {
+pub(crate) async fn settled(conn: &Conn) {
     let mut polls = 0;
     while !conn.client.is_settled() {
         // The connection task reads it within microseconds, nearly always.
@@ -114,10 +114,17 @@ async fn run(conn: &Conn, sql: &str) -> bool {
     matches!(tokio::time::timeout(RESET_GRACE, conn.client.batch_execute(sql)).await, Ok(Ok(())))
 }
 
+/// [`tidy`], and the report of a connection given back inside a transaction (see
+/// [`Tidied::report`]) when it was one: the one way a connection is given back tidied.
+pub(crate) async fn tidy_reported(conn: &mut Conn, stats: &Stats, events: &Events) -> Option<serde_json::Value> {
+    let tidied = tidy(conn, stats).await;
+    tidied.report(conn.last_command.as_deref(), events)
+}
+
 impl Tidied {
     /// The report of a connection given back inside a transaction (`releasedInTransaction`
     /// event), as JSON; `None` when it was not. `log`: whether the warning is due (cool-down).
-    pub(crate) fn report(&self, last_command: Option<&str>, events: &Events) -> Option<serde_json::Value> {
+    fn report(&self, last_command: Option<&str>, events: &Events) -> Option<serde_json::Value> {
         let state = self.left_in?;
         Some(json!({
             "state": state,

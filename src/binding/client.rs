@@ -173,8 +173,7 @@ impl NativeClient {
                 lease.finish(discard);
                 return Ok(None);
             }
-            let tidied = crate::reset::tidy(&mut lease.conn, &core.stats).await;
-            let report = tidied.report(lease.conn.last_command.as_deref(), &core.events);
+            let report = crate::reset::tidy_reported(&mut lease.conn, &core.stats, &core.events).await;
             drop(lease);
             Ok(report.map(|r| r.to_string()))
         })

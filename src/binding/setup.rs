@@ -7,7 +7,6 @@ use crate::connection::Lent;
 use crate::convert::params::text_params;
 use crate::convert::Style;
 use crate::error::Error;
-use crate::place::Place;
 use crate::statement::{check_params, execute};
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
@@ -39,10 +38,7 @@ impl NativeSetupClient {
         sql: String,
         params: Vec<Option<String>>,
     ) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
-        let place = match self.lent.clone().try_lock_owned() {
-            Ok(guard) => Place::Granted(guard),
-            Err(_) => Place::ask(self.lent.clone().lock_owned()),
-        };
+        let place = self.lent.place();
         let settings = self.settings.clone();
         env.spawn_future(async move {
             let run = async {
