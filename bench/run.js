@@ -2,12 +2,18 @@
 // Benchmark runner: pgwarden against pg, pg-native and postgres.js, with pgbench as the ceiling.
 //
 //   node bench/run.js [--duration 10] [--warmup 2] [--rounds 1] [--only select1,point]
-//                     [--drivers pgwarden,pg,pg-native,postgres,pgbench] [--long] [--write]
+//                     [--drivers pgwarden,pgwarden-depth1,pg,pg-named,pg-native,postgres,pgbench]
+//                     [--long] [--write]
 //
 // Starts a throwaway PostgreSQL (the test harness's Cluster, fsync off), loads pgbench -i -s 10
 // data plus a 1,000-row mixed-type table, then runs every (workload, driver) cell as its own
 // child process (bench/worker.js), drivers interleaved within each workload (order rotated each
 // round), and prints one table. --write also writes docs/BENCHMARKS.md. Not part of npm test.
+// Workloads: select1, point, rows10k, mixed1k, lat1, lat10, idle. Drivers (all by default):
+// pgwarden with its defaults; pgwarden-depth1, pgwarden with pipelineDepth: 1 (on the 100-caller
+// workloads only: with fewer callers than connections no statement shares a connection); pg;
+// pg-named, pg with named statements (not on idle, where it is pg); pg-native; postgres.js;
+// pgbench.
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -18,9 +24,6 @@ const { Cluster, exec } = require('../lib/cluster')
 const ROOT = path.join(__dirname, '..')
 const SCALE = 10
 const POOL = 20
-const PEERS = ['pg', 'pg-native', 'postgres']
-const ALL_DRIVERS = ['pgwarden', ...PEERS, 'pgbench']
-const LABEL = { pgwarden: 'pgwarden', pg: 'pg', 'pg-native': 'pg-native', postgres: 'postgres.js', pgbench: 'pgbench' }
 
 // Timed workloads (one cell per driver). select1 also gives the CPU row and latency at c=100.
 const WORKLOADS = {
@@ -32,6 +35,30 @@ const WORKLOADS = {
   lat10: { concurrency: 10 },
   idle: { concurrency: 0 }
 }
+
+// The drivers, in the table's column order. `peer`: counted for "best peer". `runs(w)`: the
+// workloads a variant is measured on (default: all).
+const DRIVERS = {
+  pgwarden: { label: 'pgwarden' },
+  // Statements share a connection only while every connection is busy: with fewer callers than
+  // connections pipelineDepth changes nothing, so the variant runs where callers outnumber them.
+  'pgwarden-depth1': { label: 'pgwarden, pipelineDepth 1', runs: (w) => WORKLOADS[w].concurrency > POOL },
+  pg: { label: 'pg', peer: true },
+  // Loading the driver and holding idle connections is the same with or without names.
+  'pg-named': { label: 'pg, named statements', peer: true, runs: (w) => w !== 'idle' },
+  'pg-native': { label: 'pg-native', peer: true },
+  postgres: { label: 'postgres.js', peer: true },
+  pgbench: { label: 'pgbench' }
+}
+const ALL_DRIVERS = Object.keys(DRIVERS)
+const PEERS = ALL_DRIVERS.filter((d) => DRIVERS[d].peer)
+const LABEL = Object.fromEntries(ALL_DRIVERS.map((d) => [d, DRIVERS[d].label]))
+/** Whether driver `d` is measured on workload `w`. */
+const runsOn = (d, w) => !DRIVERS[d].runs || DRIVERS[d].runs(w)
+
+// Environment variables pgwarden reads that change how it sends statements: set, they would make
+// "pgwarden with its defaults" untrue.
+const PGWARDEN_ENV = /^(DB_PIPELINE_DEPTH|DB_STATEMENT_CACHE_SIZE|PGWARDEN_WORKER_THREADS)$/
 
 function parseArgs (argv) {
   const o = { duration: 10, warmup: 2, rounds: 1, only: null, drivers: ALL_DRIVERS, long: false, write: false, queries: 1000000 }
@@ -50,7 +77,8 @@ function parseArgs (argv) {
     else if (k === '--long') o.long = true
     else if (k === '--write') o.write = true
     else if (k === '-h' || k === '--help') {
-      console.log(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 11).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'))
+      const lines = fs.readFileSync(__filename, 'utf8').split('\n').slice(1)
+      console.log(lines.slice(0, lines.findIndex((l) => !l.startsWith('//'))).map((l) => l.replace(/^\/\/ ?/, '')).join('\n'))
       process.exit(0)
     } else throw new Error(`unknown option ${k}`)
   }
@@ -187,10 +215,13 @@ function derive (r) {
 }
 
 function buildTable (results, pgbenchResults, drivers, withPgbench, skipped) {
-  const cols = ['pgwarden', ...PEERS].filter((d) => drivers.includes(d))
+  const cols = ['pgwarden', 'pgwarden-depth1', ...PEERS].filter((d) => drivers.includes(d))
+  // pgwarden's columns, each with its ratio to the best peer.
+  const ours = ['pgwarden', 'pgwarden-depth1'].filter((d) => drivers.includes(d))
+  const ratioHead = { pgwarden: 'pgwarden / best peer', 'pgwarden-depth1': 'pipelineDepth 1 / best peer' }
   // A "best peer" is only the best of all peers: with one missing, no ratio is claimed.
   const missing = PEERS.filter((d) => !drivers.includes(d) || skipped[d])
-  const head = ['Workload', ...cols.map((d) => LABEL[d]), ...(withPgbench ? ['pgbench'] : []), 'pgwarden / best peer']
+  const head = ['Workload', ...cols.map((d) => LABEL[d]), ...(withPgbench ? ['pgbench'] : []), ...ours.map((d) => ratioHead[d])]
   const title = missing.length
     ? `**Not measured: ${missing.map((d) => LABEL[d]).join(', ')}${missing.some((d) => skipped[d]) ? ` (${missing.filter((d) => skipped[d]).map((d) => `${LABEL[d]}: ${skipped[d]}`).join('; ')})` : ''}. No "best peer" ratio is computed without every peer.**\n\n`
     : ''
@@ -209,13 +240,13 @@ function buildTable (results, pgbenchResults, drivers, withPgbench, skipped) {
     })
     let bench = '—'
     if (row.bench && pgbenchResults[row.w] && pgbenchResults[row.w].length) bench = row.fmt(median(pgbenchResults[row.w].map(row.bench)))
-    const peers = PEERS.map((d) => vals[d]).filter((v) => v != null && v > 0)
-    let ratio = '—'
-    if (vals.pgwarden != null && peers.length && !missing.length) {
+    const peers = PEERS.filter((d) => runsOn(d, row.w)).map((d) => vals[d]).filter((v) => v != null && v > 0)
+    const ratios = ours.map((d) => {
+      if (vals[d] == null || !peers.length || missing.length) return '—'
       const best = row.higher ? Math.max(...peers) : Math.min(...peers)
-      ratio = `${(vals.pgwarden / best).toFixed(2)}x`
-    }
-    lines.push(`| ${[row.label, ...cells, ...(withPgbench ? [bench] : []), ratio].join(' | ')} |`)
+      return `${(vals[d] / best).toFixed(2)}x`
+    })
+    lines.push(`| ${[row.label, ...cells, ...(withPgbench ? [bench] : []), ...ratios].join(' | ')} |`)
   }
   return title + lines.join('\n')
 }
@@ -247,11 +278,15 @@ async function main () {
     const pgbenchResults = {}
     const skipped = {}
     const oddities = []
+    for (const k of Object.keys(process.env).filter((k) => PGWARDEN_ENV.test(k)).sort()) {
+      oddities.push(`${k}=${process.env[k]} was set: pgwarden reads it, so its columns are not its defaults`)
+    }
     const cellMs = (o.duration + o.warmup) * 1000
     for (const w of wanted) {
       results[w] = {}
       for (let round = 0; round < o.rounds; round++) {
-        const order = drivers.slice(round % drivers.length).concat(drivers.slice(0, round % drivers.length))
+        const here = drivers.filter((d) => runsOn(d, w))
+        const order = here.slice(round % here.length).concat(here.slice(0, round % here.length))
         for (const d of order) {
           if (skipped[d]) { results[w][d] = { skipped: skipped[d] }; continue }
           const args = ['--driver', d, '--workload', w, '--duration', String(o.duration), '--warmup', String(o.warmup),
@@ -349,6 +384,27 @@ function renderDoc ({ o, command, table, info, longText, notes, oddities }) {
 Produced by \`bench/run.js\` (\`npm run bench\`); not part of \`npm test\`. Re-run it after a change
 that could matter and commit the new file.
 
+How each ratio in the Results table was obtained:
+
+- **pgwarden runs with its defaults, and at 100 callers that means shared connections.** With 100
+  callers on 20 connections every connection is busy, and pgwarden then lets up to 8 statements
+  share one connection (\`pipelineDepth\` 8, the default): the next statement to get a connection
+  takes up to 7 waiting ones along and sends them in one write. pg and pg-native send one
+  statement per connection at a time; postgres.js also sends statements on busy connections (its
+  \`max_pipeline\`, 100 by default). The column "pgwarden, pipelineDepth 1" is pgwarden with
+  sharing off (\`pipelineDepth: 1\`, one statement per connection at a time) on the same 100-caller
+  cells, and "pipelineDepth 1 / best peer" is its ratio. At 1, 4 and 10 callers no statement waits
+  for a connection, so none shares one and \`pipelineDepth\` changes nothing: those rows have no
+  pipelineDepth 1 cell.
+- **pgwarden and postgres.js reuse prepared statements; pg and pg-native parse every call.**
+  pgwarden and postgres.js (\`prepare: true\`) prepare each statement text once per connection and
+  then only bind and execute it. pg and pg-native send a statement without parameters as a simple
+  query and one with parameters as an unnamed statement, so the server parses and plans it on every
+  call. The column "pg, named statements" is pg given \`{ name, text, values }\`, which prepares each
+  text once per connection and then reuses it.
+- **"best peer"** is the best of pg, pg with named statements, pg-native and postgres.js in that
+  row. pgbench is the ceiling, not a peer.
+
 ## Command
 
 \`\`\`
@@ -372,10 +428,13 @@ also leaves more CPU to the server; absolute numbers are machine-specific, compa
 
 Each cell: a fresh process per driver and workload, ${o.warmup} s warm-up then ${o.duration} s measured,
 closed loop (each caller sends its next query when the previous one returns), pool of ${POOL}
-connections (pg \`max: 20\`, postgres.js \`max: 20, prepare: true\`, pgwarden \`connectionLimit: 20\`).
+connections (pg \`max: 20\`, the same for pg with named statements; postgres.js \`max: 20, prepare: true\`;
+pgwarden \`connectionLimit: 20\`, and \`pipelineDepth: 1\` in its second column).
 Drivers run one after another within each workload, order rotated each round; ${o.rounds} round(s),
-median shown. "pgwarden / best peer" compares against the best of pg, pg-native and postgres.js:
+median shown. The ratio columns compare against the best peer (see the top of this file):
 above 1 is better for throughput rows, below 1 is better for CPU, latency and memory rows.
+pg with named statements has no memory cells: loading pg and holding idle connections do not
+depend on how statements are sent.
 
 ${table}
 ${longText ? `\n${longText}\n` : ''}${notes.length ? '\n' + notes.map((n) => `- ${n}`).join('\n') + '\n' : ''}${oddities.length ? '\nIssues seen during the run:\n\n' + oddities.map((n) => `- ${n}`).join('\n') + '\n' : ''}
@@ -393,14 +452,17 @@ ${longText ? `\n${longText}\n` : ''}${notes.length ? '\n' + notes.map((n) => `- 
 - Memory: RSS after loading the driver, then after opening 20 connections and returning them to
   the pool idle (gc run before both readings; the server confirms the connection count).
   \`--long\` adds pgwarden's RSS over 1M \`SELECT 1\`.
-- Result types are each driver's defaults (e.g. int8: string in pg and postgres.js, bigint in
-  pgwarden; numeric: string), so the mixed-types row measures what users get out of the box.
-- pg sends parameterless queries with the simple protocol and parameterised ones as unnamed
-  extended-protocol statements; postgres.js and pgwarden prepare and cache statements.
+- Result types are each driver's defaults, so the mixed-types row measures what users get out of
+  the box: int8 and numeric come back as strings in all four drivers (pgwarden's \`int8\` option
+  can make int8 a bigint or a number).
 `
 }
 
-main().catch((e) => {
-  console.error(e && e.stack ? e.stack : e)
-  process.exit(1)
-})
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e && e.stack ? e.stack : e)
+    process.exit(1)
+  })
+}
+
+module.exports = { buildTable, renderDoc }

@@ -1,8 +1,12 @@
 'use strict'
 // One benchmark cell: one driver, one workload, in its own process. Prints one JSON line.
 //
-//   node --expose-gc bench/worker.js --driver pgwarden|pg|pg-native|postgres --workload NAME
+//   node --expose-gc bench/worker.js --driver DRIVER --workload NAME
 //        --duration S --warmup S --concurrency N --pool 20 --url URL [--scale 10] [--queries N]
+//
+// DRIVER: pgwarden (its defaults, pipelineDepth 8), pgwarden-depth1 (pipelineDepth: 1, one
+// statement per connection at a time), pg, pg-named (pg with { name, text, values }: each text
+// prepared once per connection, then reused), pg-native or postgres.
 //
 // Every driver is reached through the same tiny adapter: query(text, params) → row count,
 // open(n) → n connections opened and returned idle, close().
@@ -22,21 +26,15 @@ function parseArgs (argv) {
 }
 
 const ADAPTERS = {
-  pgwarden ({ url, pool }) {
-    const { Pool } = require(path.join(__dirname, '..'))
-    const p = new Pool({ connectionString: url, connectionLimit: pool, logger: false })
-    return {
-      query: async (text, params) => (await p.query(text, params)).rows.length,
-      open: async (n) => {
-        const cs = await Promise.all(Array.from({ length: n }, () => p.acquire()))
-        for (const c of cs) c.release()
-      },
-      close: () => p.end()
-    }
-  },
+  pgwarden: (opts) => pgwardenAdapter(opts, {}),
+  'pgwarden-depth1': (opts) => pgwardenAdapter(opts, { pipelineDepth: 1 }),
   pg ({ url, pool }) {
     const pg = require('pg')
     return pgPoolAdapter(new pg.Pool({ connectionString: url, max: pool }))
+  },
+  'pg-named' ({ url, pool }) {
+    const pg = require('pg')
+    return pgPoolAdapter(new pg.Pool({ connectionString: url, max: pool }), { named: true })
   },
   'pg-native' ({ url, pool }) {
     let native = null
@@ -62,10 +60,35 @@ const ADAPTERS = {
   }
 }
 
-function pgPoolAdapter (p) {
-  p.on('error', () => {}) // an idle client error must not crash the cell
+function pgwardenAdapter ({ url, pool }, options) {
+  const { Pool } = require(path.join(__dirname, '..'))
+  const p = new Pool({ connectionString: url, connectionLimit: pool, logger: false, ...options })
   return {
     query: async (text, params) => (await p.query(text, params)).rows.length,
+    open: async (n) => {
+      const cs = await Promise.all(Array.from({ length: n }, () => p.acquire()))
+      for (const c of cs) c.release()
+    },
+    close: () => p.end()
+  }
+}
+
+/**
+ * pg's Pool. `named`: every call as `{ name, text, values }`, one name per text, so that each
+ * connection prepares a text once and then only binds and executes it (pg's way of reusing a
+ * prepared statement); otherwise pg parses every call.
+ */
+function pgPoolAdapter (p, { named = false } = {}) {
+  p.on('error', () => {}) // an idle client error must not crash the cell
+  const names = new Map()
+  const nameOf = (text) => {
+    if (!names.has(text)) names.set(text, `bench_${names.size}`)
+    return names.get(text)
+  }
+  return {
+    query: named
+      ? async (text, params) => (await p.query({ name: nameOf(text), text, values: params })).rows.length
+      : async (text, params) => (await p.query(text, params)).rows.length,
     open: async (n) => {
       const cs = await Promise.all(Array.from({ length: n }, () => p.connect()))
       for (const c of cs) c.release()

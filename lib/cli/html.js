@@ -18,8 +18,8 @@ function summaryRows (r) {
     ['Clients', `${r.config.concurrent} over ${r.config.rampUp}s ramp-up, ${r.config.duration}s, ${r.config.queryType}`],
     ['Statements', `${s.total} (${s.succeeded} ok, ${s.failed} failed) · success ${s.successRate}%`],
     ['Throughput', `${s.throughput} statements/s`],
-    ['Acquire (ms)', lat(s.acquireMs)],
-    ['Query (ms)', lat(s.queryMs)],
+    ['Acquire (ms), of acquisitions that got a connection', lat(s.acquireMs)],
+    ['Query (ms), of every statement, failed ones included', lat(s.queryMs)],
     ['Connections', `peak active ${s.peakActive}, active at the end ${s.finalActive}`],
     ['Assessment', r.assessment.pass ? 'PASS' : 'FAIL'],
     ...r.assessment.criteria.map((c) => [`${c.pass ? '✓' : '✗'} ${c.name}`, `${c.value} (want ${c.want})`])
@@ -52,8 +52,8 @@ function chart (id, title, unit, lines) {
     series: [{ label: 's' }, ...lines.map(([label, , stroke]) => ({ label, stroke, width: 2 }))] };
   new uPlot(opts, [t, ...lines.map(([, key]) => series.map((s) => s[key]))], document.getElementById(id));
 }
-chart('throughput', 'Throughput', 'statements/s', [['throughput', 'throughput', '#1f77b4'], ['errors', 'errors', '#d62728']]);
-chart('latency', 'Latency', 'ms', [['p50', 'p50', '#2ca02c'], ['p95', 'p95', '#ff7f0e']]);
+chart('throughput', 'Throughput', 'statements/s', [['succeeded', 'throughput', '#1f77b4'], ['failed', 'errors', '#d62728']]);
+chart('latency', 'Latency of every statement, failed ones included', 'ms', [['p50', 'p50', '#2ca02c'], ['p95', 'p95', '#ff7f0e']]);
 chart('pool', 'Pool connections', 'connections', [['active', 'active', '#9467bd'], ['idle', 'idle', '#8c564b'], ['waiting', 'waiting', '#e377c2']]);
 </script></body></html>
 `

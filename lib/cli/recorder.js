@@ -1,7 +1,9 @@
 'use strict'
-// What a load test measured: every statement's latency as its caller saw it, errors by code,
-// and a per-second series (throughput, latency percentiles, errors, pool state). The time to
-// acquire a connection comes from the pool's own histogram (getPoolStats().acquire).
+// What a load test measured: every statement's latency as its caller saw it (failed statements
+// included: a statement that waited 10 s for a connection and then failed took 10 s), errors by
+// code, and a per-second series (statements that succeeded, latency percentiles of all of them,
+// errors, pool state). The time to acquire a connection comes from the pool's own histogram
+// (getPoolStats().acquire), which holds the acquisitions that got a connection.
 
 /** avg, p50, p95, p99 and max of `values` (ms, rounded to 0.01), or zeros when empty. */
 function summarize (values) {
@@ -29,9 +31,11 @@ class Recorder {
     return { t, queries: 0, errors: 0, latencies: [] }
   }
 
-  /** One statement: its time (ms) from call to answer, and its error if it failed. */
+  /** One statement: its time (ms) from call to answer or error, and its error if it failed. */
   record (queryMs, error) {
     const s = this._second
+    this.query.push(queryMs)
+    s.latencies.push(queryMs)
     if (error) {
       this.failed++
       s.errors++
@@ -42,9 +46,7 @@ class Recorder {
       return
     }
     this.ok++
-    this.query.push(queryMs)
     s.queries++
-    s.latencies.push(queryMs)
   }
 
   /** Closes the current second with the pool's state (`getPoolStats().pool`). */

@@ -29,8 +29,8 @@ function text (r) {
     '',
     `  statements      ${s.total} (${s.succeeded} ok, ${s.failed} failed), success ${s.successRate}%`,
     `  throughput      ${s.throughput} statements/s`,
-    `  acquire         ${ms(s.acquireMs)}`,
-    `  query           ${ms(s.queryMs)}`,
+    `  acquire         ${ms(s.acquireMs)}, of acquisitions that got a connection`,
+    `  query           ${ms(s.queryMs)}, of every statement, failed ones included`,
     `  connections     peak active ${s.peakActive}, active at the end ${s.finalActive}`
   ]
   if (s.errors.length) {

@@ -45,7 +45,8 @@ async function fromPackage (settings) {
     persistent: false,
     createPostgresUser: isRoot(),
     initdbFlags: ['--no-sync'],
-    postgresFlags: ['-c', 'fsync=off', ...flags],
+    // As the binaries' cluster (lib/cluster.js): nothing waits for the disk.
+    postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', ...flags],
     onLog: () => {},
     onError: () => {}
   })
