@@ -106,9 +106,14 @@ function table (results, o) {
 
 async function main () {
   const { values, positionals } = parseArgs({
-    options: { bursts: { type: 'string', default: '10' }, queries: { type: 'string', default: '50000' }, pool: { type: 'string', default: '8' }, cell: { type: 'boolean' } },
+    options: { bursts: { type: 'string', default: '10' }, queries: { type: 'string', default: '50000' }, pool: { type: 'string', default: '8' }, cell: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
     allowPositionals: true
   })
+  if (values.help) {
+    process.stdout.write('node bench/bursts.js [--bursts 10] [--queries 50000] [--pool 8]\n' +
+      'Memory under bursts of queued queries, pgwarden and pg side by side, on a throwaway PostgreSQL.\n')
+    return
+  }
   const o = { bursts: Number(values.bursts), queries: Number(values.queries), pool: Number(values.pool) }
   if (values.cell) {
     const [driver, url] = positionals
