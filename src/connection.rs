@@ -92,8 +92,10 @@ pub(crate) struct Canceller {
 
 impl Canceller {
     /// Asks the server to cancel whatever this connection is running, giving up after the
-    /// cancel grace (a network cut can swallow the request or its TLS handshake). An error
-    /// means the request did not reach the server; success does not mean anything was cancelled.
+    /// cancel grace (a network cut can swallow the request or its TLS handshake). Success means
+    /// the server closed the cancel connection, which it does after signalling the backend (so
+    /// the signal cannot reach a statement sent after this returns); it does not mean anything
+    /// was cancelled. An error means that was not seen: the signal may still come.
     pub(crate) async fn cancel(&self) -> Result<(), String> {
         let request = async {
             match &self.tls {

@@ -860,16 +860,24 @@ impl PoolCore {
         let canceller = cancel.clone();
         let request = tokio::spawn(async move { canceller.cancel().await });
         let ended = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
-        if let Ok(Err(e)) = request.await {
-            tracing::warn!(pool = self.id, "the cancel request did not reach the server: {e}");
-        }
+        // The request is done once the server closed its connection, which it does after
+        // signalling the backend (see `Canceller::cancel`). One not seen through may still land
+        // later, on the connection's next statement: that connection is not reused.
+        let landed = match request.await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(pool = self.id, "the cancel request did not reach the server: {e}");
+                false
+            }
+            Err(_) => false,
+        };
         match ended {
             // It finished just as it was stopped: the result is real.
-            Ok(Ok(done)) => (Ok(done), false, Some(why)),
-            Ok(Err(e)) if e.is_query_canceled() => (stopped(Stopped::Cancelled), false, Some(why)),
+            Ok(Ok(done)) => (Ok(done), !landed, Some(why)),
+            Ok(Err(e)) if e.is_query_canceled() => (stopped(Stopped::Cancelled), !landed, Some(why)),
             // It failed on its own (or lost its connection): that error is the truth.
             Ok(Err(e)) => {
-                let lost = e.spoils_connection();
+                let lost = e.spoils_connection() || !landed;
                 (Err(e), lost, Some(why))
             }
             Err(_) => (stopped(Stopped::Unconfirmed), true, Some(why)),

@@ -3,7 +3,8 @@ use crate::tls::TlsConnect;
 use crate::{Error, connect_tls};
 use bytes::BytesMut;
 use postgres_protocol::message::frontend;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use std::io::ErrorKind;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 pub async fn cancel_query_raw<S, T>(
     stream: S,
@@ -27,5 +28,19 @@ where
     stream.flush().await.map_err(Error::io)?;
     stream.shutdown().await.map_err(Error::io)?;
 
-    Ok(())
+    // pgwarden fork: wait for the server to close the cancel connection, as libpq's PQcancel does.
+    // The server signals the backend before it closes, so once this returns the signal is
+    // pending and the backend takes it before it can read the connection's next statement (a
+    // cancel that finds it reading a command is ignored). Returning at once let a late signal
+    // cancel the next statement on the connection.
+    let mut sink = [0u8; 64];
+    loop {
+        match stream.read(&mut sink).await {
+            Ok(0) => return Ok(()),
+            Ok(_) => {}
+            // Over TLS the server closes without a close_notify; a reset is a close too.
+            Err(e) if matches!(e.kind(), ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset) => return Ok(()),
+            Err(e) => return Err(Error::io(e)),
+        }
+    }
 }
