@@ -1,7 +1,8 @@
 'use strict'
 // docs/API.md cannot drift from the types: every export of index.d.ts, express.d.ts and
 // prisma.d.ts, every option, per-call option, event, Pool method, error kind and error code the
-// code raises appears in it (as `name`).
+// code raises appears in it (as `name`). docs/RELIABILITY.md cannot cite a test that is not
+// there: every `file.test.js` › name it gives names a test file and words of that file's tests.
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -49,4 +50,30 @@ test('every error kind and every error code the code raises is documented', () =
   const codes = [...new Set(sources.flatMap((s) => [...s.matchAll(/\b(ERR_PGWARDEN_[A-Z_]+|P[12]\d{3})\b/g)].map((m) => m[1])))]
   expect(codes).toEqual(expect.arrayContaining(['P1001', 'P2024', 'ERR_PGWARDEN_CONFIG', 'ERR_PGWARDEN_NO_BINARY']))
   expect(undocumented([...kinds, ...codes])).toEqual([])
+})
+
+test('every test docs/RELIABILITY.md cites exists', () => {
+  const doc = read('docs/RELIABILITY.md')
+  const rows = doc.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| fault |'))
+  const cited = []
+  for (const row of rows) {
+    const tests = row.slice(row.lastIndexOf(' | ') + 3)
+    // `file.test.js` › name › name …; a name ends at ';', '(' or the next file; '…' elides words.
+    for (const m of tests.matchAll(/`(?:__tests__\/)?([\w.-]+\.test\.js)`((?:\s*›\s*[^;`›(|]+)*)/g)) {
+      const file = path.join('__tests__', m[1])
+      const parts = m[2].split(/[›…]/).map((s) => s.trim()).filter(Boolean)
+      cited.push({ file, parts })
+    }
+  }
+  expect(cited.length).toBeGreaterThan(40)
+  const missing = []
+  for (const { file, parts } of cited) {
+    if (!fs.existsSync(path.join(ROOT, file))) {
+      missing.push(file)
+      continue
+    }
+    const source = read(file)
+    for (const part of parts) if (!source.includes(part)) missing.push(`${file} › ${part}`)
+  }
+  expect(missing).toEqual([])
 })
