@@ -170,6 +170,20 @@ describe('health', () => {
     expect(logger.calls.warn.filter((w) => w.includes('read replica'))).toHaveLength(1)
   }, 60000)
 
+  test('a read that needs a new connection to a stopped replica is not retried there: it goes to the primary at once', async () => {
+    await r1.stop()
+    try {
+      const pool = makePool({ replicaUrls: [r1.url], poolTimeoutMs: 3000 })
+      const t0 = Date.now()
+      expect(await where(pool)).toEqual({ standby: false, port: primary.port })
+      expect(Date.now() - t0).toBeLessThan(1000)
+      expect(pool.getPoolStats().replicas.fallbacks).toBe(1)
+      expect(replicaState(pool)).toBe('down')
+    } finally {
+      await r1.start()
+    }
+  }, 30000)
+
   test('a replica with replay paused is skipped once over maxReplicaLagMs and used again after it catches up', async () => {
     const pool = makePool({ replicaUrls: [r2.url], maxReplicaLagMs: 300 })
     // A replayed transaction first, so the replica has a replay timestamp to measure from.

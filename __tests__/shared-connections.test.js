@@ -142,6 +142,16 @@ test('statements with an AbortSignal, several statements in one text, and comman
   expect(results[2].command).toBe('SET')
   expect(results[3].rows).toEqual([{ n: 4 }])
   expect(pool.getPoolStats().queries.pipelined).toBe(0)
+  // Each kind first in the line, a plain statement behind it (nothing waiting alone ahead of
+  // them, so the plain one would be taken along if the first could share).
+  for (const first of [
+    (p) => p.query('SELECT 1 AS n', [], { signal }),
+    (p) => p.query('SELECT 2 AS n; SELECT 3 AS n'),
+    (p) => p.query("SELECT set_config('application_name', 'shared', false) AS s")
+  ]) {
+    await Promise.all(await sentTogether(pool, [first, (p) => p.query('SELECT 5 AS n')]))
+    expect(pool.getPoolStats().queries.pipelined).toBe(0)
+  }
 })
 
 test('pipelineDepth is at least 1, and 1 behind PgBouncer or without a statement cache', async () => {
