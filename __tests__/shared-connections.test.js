@@ -1,5 +1,5 @@
 'use strict'
-// While every connection is busy, pool.query statements share one (src/convoy.rs): the next
+// While every connection is busy, pool.query statements share one (src/pool/convoy.rs): the next
 // statement to get a connection takes up to pipelineDepth - 1 of those still waiting along and
 // sends them in one write. Each keeps its own answer and error; a timeout sends no cancel
 // request while statements sent with it are unanswered (it could stop one of them), so its

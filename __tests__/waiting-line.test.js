@@ -1,5 +1,5 @@
 'use strict'
-// Statements beyond the connection limit wait in a line (src/waiting.rs) holding a small
+// Statements beyond the connection limit wait in a line (src/pool/waiting.rs) holding a small
 // record: they are counted as waiting, all served, bounded by poolTimeout and by
 // their AbortSignal (nothing sent), and a graceful end() still serves them.
 

@@ -1,5 +1,6 @@
 //! One server connection: how it is opened, checked before reuse, and its statement cache.
 
+use crate::cancel::{Canceller, CANCEL_GRACE};
 use crate::config::{Settings, SslMode, TargetSessionAttrs};
 use crate::error::{io_source, Error};
 use crate::events::Events;
@@ -10,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio_postgres::{CancelToken, Client, NoTls, Statement};
+use tokio_postgres::{Client, NoTls, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// A statement with the result format codes its Bind asks for (see `convert::decodes_binary`).
@@ -83,33 +84,6 @@ impl StatementCache {
     }
 }
 
-/// Sends cancel requests for one connection, over TLS when the connection uses it (a server
-/// that only accepts TLS rejects a plain cancel request).
-pub(crate) struct Canceller {
-    token: CancelToken,
-    tls: Option<MakeRustlsConnect>,
-}
-
-impl Canceller {
-    /// Asks the server to cancel whatever this connection is running, giving up after the
-    /// cancel grace (a network cut can swallow the request or its TLS handshake). Success means
-    /// the server closed the cancel connection, which it does after signalling the backend (so
-    /// the signal cannot reach a statement sent after this returns); it does not mean anything
-    /// was cancelled. An error means that was not seen: the signal may still come.
-    pub(crate) async fn cancel(&self) -> Result<(), String> {
-        let request = async {
-            match &self.tls {
-                None => self.token.cancel_query(NoTls).await,
-                Some(tls) => self.token.cancel_query(tls.clone()).await,
-            }
-        };
-        match tokio::time::timeout(crate::pool::CANCEL_GRACE, request).await {
-            Ok(sent) => sent.map_err(|e| e.to_string()),
-            Err(_) => Err("no answer within the cancel grace".into()),
-        }
-    }
-}
-
 /// A pooled connection.
 pub(crate) struct Conn {
     /// The driver's client.
@@ -147,10 +121,27 @@ pub(crate) struct Conn {
     generation: u64,
 }
 
+impl Conn {
+    /// Resolves once every request sent on this connection was answered up to its
+    /// ReadyForQuery (at once, nearly always).
+    pub(crate) async fn settled(&self) {
+        let mut polls = 0;
+        while !self.client.is_settled() {
+            // The connection task reads it within microseconds, nearly always.
+            if polls < 16 {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            polls += 1;
+        }
+    }
+}
+
 /// Whether `conn` is outside any transaction once every request sent on it was answered
 /// (within the cancel grace).
 async fn settled_idle(conn: &Conn) -> bool {
-    tokio::time::timeout(crate::pool::CANCEL_GRACE, crate::reset::settled(conn)).await.is_ok()
+    tokio::time::timeout(CANCEL_GRACE, conn.settled()).await.is_ok()
         && conn.client.transaction_status() == tokio_postgres::TransactionStatus::Idle
 }
 
@@ -548,7 +539,7 @@ impl Manager {
             let jitter = (nanos % 1000) as f64 / 1000.0 * 0.025;
             Duration::from_millis((self.settings.max_lifetime_ms as f64 * (1.0 - jitter)) as u64)
         });
-        let cancel = Arc::new(Canceller { token: client.cancel_token(), tls: self.tls.clone() });
+        let cancel = Arc::new(Canceller::new(&client, self.tls.clone()));
         Ok(Conn {
             client,
             cancel,

@@ -205,11 +205,14 @@ pub(crate) enum Stopped {
     NotSent,
     /// The server confirmed the cancel (57014 for this statement): it did not take effect.
     Cancelled,
-    /// A cancel request was sent but not confirmed in time: it may still run or have run.
-    Unconfirmed,
+    /// A cancel request was sent but not confirmed within `grace_ms`: it may still run or have run.
+    Unconfirmed {
+        /// The cancel grace that ran out (ms).
+        grace_ms: u64,
+    },
     /// Behind PgBouncer no cancel is sent: it was abandoned with its connection.
     Abandoned,
-    /// It shared its connection with statements not yet answered (see `src/convoy.rs`), which
+    /// It shared its connection with statements not yet answered (see `src/pool/convoy.rs`), which
     /// a cancel request could have stopped instead: it was abandoned with its connection.
     Shared,
 }
@@ -217,7 +220,7 @@ pub(crate) enum Stopped {
 impl Stopped {
     /// Whether the statement may have taken effect.
     pub(crate) fn maybe_committed(self) -> bool {
-        matches!(self, Stopped::Unconfirmed | Stopped::Abandoned | Stopped::Shared)
+        matches!(self, Stopped::Unconfirmed { .. } | Stopped::Abandoned | Stopped::Shared)
     }
 
     /// The outcome, in words for the end of an error message.
@@ -225,9 +228,8 @@ impl Stopped {
         match self {
             Stopped::NotSent => "before the statement was sent".into(),
             Stopped::Cancelled => "the statement was cancelled on the server".into(),
-            Stopped::Unconfirmed => format!(
-                "a cancel request was sent but the server did not confirm it within {}ms, so the statement may still be running or may have completed (its outcome is unknown); its connection was closed",
-                crate::pool::CANCEL_GRACE.as_millis()
+            Stopped::Unconfirmed { grace_ms } => format!(
+                "a cancel request was sent but the server did not confirm it within {grace_ms}ms, so the statement may still be running or may have completed (its outcome is unknown); its connection was closed"
             ),
             Stopped::Abandoned => "behind PgBouncer the statement is abandoned with its connection rather than cancelled, so it may still be running or may have completed (its outcome is unknown)".into(),
             Stopped::Shared => "its connection was carrying other statements not yet answered, which a cancel request could have stopped instead, so the statement was abandoned with its connection rather than cancelled: it may still be running or may have completed (its outcome is unknown)".into(),

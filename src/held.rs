@@ -6,16 +6,15 @@
 //! and libpq and tokio-postgres send them), whichever runtime worker later runs their task.
 
 use crate::place::Place;
-use crate::pool::Lease;
 use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The connection while a piece of work has it: `None` once it was given back.
-pub(crate) type HeldGuard<T = Lease> = OwnedMutexGuard<Option<T>>;
+pub(crate) type HeldGuard<T> = OwnedMutexGuard<Option<T>>;
 
 /// A held connection (a pool's lease, or a new connection lent to `onConnect`) and the line of
 /// work waiting for it.
-pub(crate) struct Held<T = Lease> {
+pub(crate) struct Held<T> {
     slot: Arc<Mutex<Option<T>>>,
 }
 

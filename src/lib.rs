@@ -12,16 +12,18 @@
 #[cfg_attr(test, allow(dead_code))]
 mod binding;
 mod breaker;
+mod cancel;
 mod completion;
 mod config;
 mod connection;
 mod convert;
-mod convoy;
 mod defaults;
 mod error;
 mod events;
 mod held;
 mod hosts;
+#[cfg(test)]
+mod layering;
 mod logging;
 mod metrics;
 mod outages;
@@ -35,4 +37,3 @@ mod statement;
 mod stats;
 mod tls;
 mod trim;
-mod waiting;

@@ -59,7 +59,7 @@ pub(crate) fn note(conn: &mut Conn, sql: &str, shape: crate::sql::Shape) {
 /// connection where either fails is marked broken (closed when it goes back).
 pub(crate) async fn tidy(conn: &mut Conn, stats: &Stats) -> Tidied {
     // A statement that failed ended at its error, before the ReadyForQuery after it was read.
-    if tokio::time::timeout(RESET_GRACE, settled(conn)).await.is_err() {
+    if tokio::time::timeout(RESET_GRACE, conn.settled()).await.is_err() {
         conn.broken = true;
         return Tidied { left_in: Some("unknown"), rolled_back: false, reset: false };
     }
@@ -92,21 +92,6 @@ pub(crate) async fn tidy(conn: &mut Conn, stats: &Stats) -> Tidied {
         }
     }
     out
-}
-
-/// Resolves once every request sent on `conn` was answered up to its ReadyForQuery (at once,
-/// nearly always).
-pub(crate) async fn settled(conn: &Conn) {
-    let mut polls = 0;
-    while !conn.client.is_settled() {
-        // The connection task reads it within microseconds, nearly always.
-        if polls < 16 {
-            tokio::task::yield_now().await;
-        } else {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        polls += 1;
-    }
 }
 
 /// Runs `sql` (simple protocol) within [`RESET_GRACE`]; whether it succeeded.

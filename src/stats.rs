@@ -128,7 +128,7 @@ pub(crate) struct Stats {
     pub query_errors: AtomicU64,
     /// Statements slower than slowQueryThresholdMs.
     pub slow_queries: AtomicU64,
-    /// Statements sent together with others on one connection (see `src/convoy.rs`).
+    /// Statements sent together with others on one connection (see `src/pool/convoy.rs`).
     pub pipelined: AtomicU64,
     /// Statement latency.
     pub query_ms: Histogram,

@@ -2,7 +2,7 @@
 
 use super::dispatch::Dispatch;
 use super::{guarded, query_options, statement, NativeCopyIn, NativeCopyOut};
-use crate::connection::Canceller;
+use crate::cancel::Canceller;
 use crate::convert::params::text_params;
 use crate::error::{Error, Interruption, Stopped};
 use crate::held::{Held, HeldGuard};
@@ -24,7 +24,7 @@ pub struct NativeClient {
     /// Cancels this connection's running statement without waiting for its turn.
     cancel: Arc<Canceller>,
     /// The connection, and the line of this client's work waiting for it.
-    held: Held,
+    held: Held<Lease>,
 }
 
 impl NativeClient {
@@ -183,7 +183,7 @@ impl NativeClient {
 
 /// Waits for a piece of work's turn on its held connection; an AbortSignal that fires first
 /// rejects it unsent, and its place is given up without holding up the work behind it.
-async fn turn(place: Place<HeldGuard>, opts: &crate::pool::QueryOptions) -> Result<HeldGuard, Error> {
+async fn turn(place: Place<HeldGuard<Lease>>, opts: &crate::pool::QueryOptions) -> Result<HeldGuard<Lease>, Error> {
     tokio::select! {
         guard = place.turn() => Ok(guard),
         _ = opts.aborted() => Err(Error::Interrupted { why: Interruption::Abort, stopped: Stopped::NotSent }),

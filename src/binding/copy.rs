@@ -23,7 +23,7 @@ pub(super) enum Held {
     /// Checked out by `pool.copyFrom` / `pool.copyTo`; returned when the COPY ends.
     Lease(Box<Lease>),
     /// A client's (`acquire()`, `transaction()`), locked for the COPY's duration.
-    Client(HeldGuard),
+    Client(HeldGuard<Lease>),
 }
 
 impl Held {
@@ -48,7 +48,11 @@ impl Held {
 }
 
 /// Takes the connection for a COPY: a new checkout, or `client`'s (locked).
-async fn hold(core: &Arc<PoolCore>, client: Option<Place<HeldGuard>>, opts: &QueryOptions) -> Result<Held, Error> {
+async fn hold(
+    core: &Arc<PoolCore>,
+    client: Option<Place<HeldGuard<Lease>>>,
+    opts: &QueryOptions,
+) -> Result<Held, Error> {
     match client {
         Some(place) => Ok(Held::Client(place.turn().await)),
         None => Ok(Held::Lease(Box::new(core.checkout_for(opts).await?))),
@@ -58,7 +62,7 @@ async fn hold(core: &Arc<PoolCore>, client: Option<Place<HeldGuard>>, opts: &Que
 /// The connection and bounds of a new COPY: `client`'s connection, or one checked out for it.
 async fn prepare(
     core: Arc<PoolCore>,
-    client: Option<Place<HeldGuard>>,
+    client: Option<Place<HeldGuard<Lease>>>,
     sql: &str,
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,
@@ -78,7 +82,7 @@ async fn prepare(
 /// Starts `COPY … TO STDOUT` (`sql`) on `client`'s connection or a new checkout.
 pub(super) async fn copy_out(
     core: Arc<PoolCore>,
-    client: Option<Place<HeldGuard>>,
+    client: Option<Place<HeldGuard<Lease>>>,
     sql: &str,
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,
@@ -90,7 +94,7 @@ pub(super) async fn copy_out(
 /// Starts `COPY … FROM STDIN` (`sql`) on `client`'s connection or a new checkout.
 pub(super) async fn copy_in(
     core: Arc<PoolCore>,
-    client: Option<Place<HeldGuard>>,
+    client: Option<Place<HeldGuard<Lease>>>,
     sql: &str,
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,
@@ -117,7 +121,7 @@ pub(super) struct Bounds {
     core: Arc<PoolCore>,
     opts: QueryOptions,
     abort_id: Option<u32>,
-    cancel: Arc<crate::connection::Canceller>,
+    cancel: Arc<crate::cancel::Canceller>,
     /// What stopped a step that still succeeded (its cancel's 57014 comes with a later step).
     interrupted: std::sync::Mutex<Option<Interruption>>,
     /// The statement and its start, to count the COPY in the stats when it ends.

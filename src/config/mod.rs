@@ -242,7 +242,7 @@ pub(crate) struct Settings {
     /// Named statements kept per connection (LRU); 0 uses unnamed statements.
     pub statement_cache_size: usize,
     /// The most `pool.query` statements one connection carries at once when every connection
-    /// is busy (see `src/convoy.rs`); 1: one at a time. Always 1 with PgBouncer or without
+    /// is busy (see `src/pool/convoy.rs`); 1: one at a time. Always 1 with PgBouncer or without
     /// a statement cache.
     pub pipeline_depth: usize,
     /// Running behind PgBouncer in transaction mode.

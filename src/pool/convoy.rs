@@ -17,11 +17,11 @@
 //! nothing in the session (see `sql::Shape::session`), no AbortSignal, named statements
 //! cached on the connection (not behind PgBouncer), outside transactions and held clients.
 
+use super::{with_field, Lease, PoolCore, QueryOptions};
 use crate::connection::{Conn, Prepared};
 use crate::convert::params::TextParam;
 use crate::convert::result::ResultText;
 use crate::error::{Error, Interruption, Stopped};
-use crate::pool::{with_field, Lease, PoolCore, QueryOptions};
 use crate::sql::Shape;
 use crate::statement::{execute_prepared, is_stale_plan, prepared};
 use futures_util::future::join_all;

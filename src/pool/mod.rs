@@ -1,0 +1,164 @@
+//! The pool: checkout with a deadline, statements with timeouts that cancel on the server,
+//! convoys of statements sharing a connection, streaming, graceful shutdown and the reaper.
+//!
+//! `PoolCore` is the shared state; each file holds one concern of it:
+//! - `waiting.rs`: the line of statements waiting for a connection (first come, first served);
+//! - `checkout.rs`: a turn in the line, then a connection within poolTimeoutMs;
+//! - `lease.rs`: a checked-out connection and what is counted while it lives;
+//! - `route.rs`: how a `pool.query` statement is served (alone, or in a convoy);
+//! - `convoy.rs`: statements that share a connection while every connection is busy;
+//! - `run.rs`: a statement, script or stream on a connection, and its outcome told;
+//! - `supervise.rs`: timeouts, aborts and `end()` that cancel on the server;
+//! - `failover.rs`: a write refused as read-only on a pool meant for the primary;
+//! - `upkeep.rs`: `end()`, the reaper, the refill to minConnections;
+//! - `options.rs`: a statement's options and abort flags.
+
+mod checkout;
+mod convoy;
+mod failover;
+mod lease;
+mod options;
+mod route;
+mod run;
+mod supervise;
+mod upkeep;
+mod waiting;
+
+use self::convoy::Riders;
+use self::waiting::WaitingLine;
+use crate::breaker::Breaker;
+use crate::config::Settings;
+use crate::connection::Manager;
+use crate::error::Error;
+use crate::events::Events;
+use crate::stats::Stats;
+use deadpool::managed::Object;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub(crate) use self::checkout::Entered;
+pub(crate) use self::lease::Lease;
+use self::lease::{InFlight, Running};
+use self::options::aborted;
+pub(crate) use self::options::{AbortFlag, QueryOptions};
+pub(crate) use self::run::with_field;
+
+/// A connection checked out of the pool; returned to it when dropped.
+pub(crate) type Pooled = Object<Manager>;
+
+/// The shared state of one pool.
+pub(crate) struct PoolCore {
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// Counters.
+    pub stats: Arc<Stats>,
+    /// Background events (idle connection errors, utilization).
+    pub events: Arc<Events>,
+    /// This pool's id in log events (`pool` field).
+    pub id: u64,
+    pool: deadpool::managed::Pool<Manager>,
+    /// Work in flight (checkouts held), for a graceful `end()`.
+    in_flight: AtomicUsize,
+    /// Connections checked out right now (kept here so the hot path needs no pool lock).
+    active: AtomicUsize,
+    /// Fails checkouts fast while the server is down (optional).
+    breaker: Option<Breaker>,
+    /// Abort flags of statements in flight, by the id JS chose.
+    aborts: Mutex<HashMap<u32, Arc<AbortFlag>>>,
+    /// Set by the first checkout: from then on the reaper keeps minConnections open (before
+    /// it the pool stays lazy).
+    used: AtomicBool,
+    /// Statements sent and not yet finished (what `end()` cancels when it runs out of time).
+    running: AtomicUsize,
+    /// Raised when `end()` runs out of time: statements still in flight are cancelled.
+    shutdown: AbortFlag,
+    /// Statements waiting for a connection, each holding a small record until its turn.
+    line: WaitingLine,
+    /// Those of them that a convoy may take along (see `src/pool/convoy.rs`).
+    pub(crate) riders: Riders,
+}
+
+impl PoolCore {
+    /// A pool for `settings`; connects lazily.
+    pub(crate) fn new(settings: Settings) -> Result<Arc<Self>, Error> {
+        let settings = Arc::new(settings);
+        let stats = Arc::new(Stats::default());
+        let events = Arc::new(Events::new(Duration::from_millis(settings.utilization_alert_cooldown_ms)));
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let manager = Manager::new(settings.clone(), stats.clone(), events.clone(), id)?;
+        let pool = deadpool::managed::Pool::builder(manager)
+            .max_size(settings.connection_limit)
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .map_err(|e| Error::Internal(format!("pool build failed: {e}")))?;
+        let breaker = settings.circuit_breaker.map(|(n, ms)| Breaker::new(n, Duration::from_millis(ms)));
+        Ok(Arc::new(PoolCore {
+            line: WaitingLine::new(settings.connection_limit),
+            riders: Riders::default(),
+            settings,
+            stats,
+            pool,
+            in_flight: AtomicUsize::new(0),
+            active: AtomicUsize::new(0),
+            breaker,
+            aborts: Mutex::new(HashMap::new()),
+            shutdown: AbortFlag::default(),
+            running: AtomicUsize::new(0),
+            used: AtomicBool::new(false),
+            events,
+            id,
+        }))
+    }
+
+    /// The pool's (size, idle, waiting, limit).
+    /// Where each new connection's password comes from (see `Manager::set_password_source`).
+    pub(crate) fn set_password_source(&self, source: crate::connection::PasswordSource) {
+        self.pool.manager().set_password_source(source);
+    }
+
+    /// The hook run on each new connection before it serves anyone (`onConnect`).
+    pub(crate) fn set_connect_hook(&self, hook: crate::connection::ConnectHook) {
+        self.pool.manager().set_connect_hook(hook);
+    }
+
+    /// deadpool's status, with the statements waiting in the line counted as waiting.
+    pub(crate) fn status(&self) -> deadpool::Status {
+        let mut s = self.pool.status();
+        s.waiting += self.line.waiting();
+        s
+    }
+
+    /// Every host with its role now, as JSON (`pgwarden doctor`).
+    pub(crate) async fn host_roles(&self) -> Result<String, Error> {
+        Ok(serde_json::Value::Array(self.pool.manager().roles().await?).to_string())
+    }
+
+    /// Whether a statement has checked out a connection yet (the pool is no longer lazy).
+    pub(crate) fn was_used(&self) -> bool {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Whether `end()` closed the pool.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+
+    /// Registers the abort flag for statement `id` (an abort that came first is kept).
+    pub(crate) fn abort_flag(&self, id: u32) -> Arc<AbortFlag> {
+        let mut m = self.aborts.lock().unwrap_or_else(|e| e.into_inner());
+        m.entry(id).or_default().clone()
+    }
+
+    /// Aborts statement `id` (from a JS AbortSignal).
+    pub(crate) fn abort(&self, id: u32) {
+        self.abort_flag(id).abort();
+    }
+
+    /// Forgets the abort flag of a finished statement.
+    pub(crate) fn forget_abort(&self, id: u32) {
+        self.aborts.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+}

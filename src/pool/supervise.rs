@@ -1,0 +1,118 @@
+//! A sent statement under its timeout, its AbortSignal and `end()`: when one fires first the
+//! statement is cancelled on the server, and the error says what is known of its outcome.
+
+use super::{aborted, PoolCore, QueryOptions, Running};
+use crate::cancel::{Canceller, CANCEL_GRACE};
+use crate::error::{Error, Interruption, Stopped};
+use futures_util::pin_mut;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+impl PoolCore {
+    /// Runs a sent statement's future under its timeout, its AbortSignal and `end()`. When one
+    /// of them fires first, the statement is cancelled on the server and awaited a little
+    /// longer; the error then says what is known of its outcome (only a cancel the server
+    /// confirmed is "not committed"). The flag returned says the connection must not be reused.
+    ///
+    /// Behind PgBouncer no cancel request is sent (through PgBouncer 1.18 it can hit the wrong
+    /// query): the statement is abandoned with its connection, its outcome unknown.
+    pub(crate) async fn supervise<T, Fut>(
+        &self,
+        cancel: &Arc<Canceller>,
+        opts: &QueryOptions,
+        fut: Fut,
+    ) -> (Result<T, Error>, bool)
+    where
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let (out, broken, _) = self.supervise_step(cancel, opts, fut).await;
+        (out, broken)
+    }
+
+    /// [`Self::supervise`] for one step of a longer statement (the start of a stream): also
+    /// says what stopped it when the step itself still succeeded, so the error that the
+    /// statement's next step then reads can be told for what it is.
+    pub(crate) async fn supervise_step<T, Fut>(
+        &self,
+        cancel: &Arc<Canceller>,
+        opts: &QueryOptions,
+        fut: Fut,
+    ) -> (Result<T, Error>, bool, Option<Interruption>)
+    where
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        self.supervise_shared(cancel, opts, fut, None).await
+    }
+
+    /// [`Self::supervise_step`] for a statement that may share its connection: `unanswered`
+    /// counts its convoy's statements not yet answered (itself included). While others are,
+    /// no cancel request is sent (it could stop one of them): the statement is abandoned
+    /// with its connection instead.
+    pub(crate) async fn supervise_shared<T, Fut>(
+        &self,
+        cancel: &Arc<Canceller>,
+        opts: &QueryOptions,
+        fut: Fut,
+        unanswered: Option<&AtomicUsize>,
+    ) -> (Result<T, Error>, bool, Option<Interruption>)
+    where
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let not_sent = |why| (Err(Error::Interrupted { why, stopped: Stopped::NotSent }), false, None);
+        if opts.abort.as_ref().is_some_and(|a| a.is_aborted()) {
+            return not_sent(Interruption::Abort);
+        }
+        if self.shutdown.is_aborted() {
+            return not_sent(Interruption::Shutdown);
+        }
+        let _running = Running::new(&self.running);
+        let timeout_ms = self.timeout_ms(opts);
+        let from = opts.timed_from.unwrap_or_else(tokio::time::Instant::now);
+        let deadline = async {
+            match timeout_ms {
+                0 => std::future::pending().await,
+                ms => tokio::time::sleep_until(from + Duration::from_millis(ms)).await,
+            }
+        };
+        pin_mut!(fut);
+        let why = tokio::select! {
+            r = &mut fut => return (r, false, None),
+            _ = deadline => Interruption::Timeout { timeout_ms },
+            _ = aborted(&opts.abort) => Interruption::Abort,
+            _ = self.shutdown.wait() => Interruption::Shutdown,
+        };
+        let stopped = |stopped| Err(Error::Interrupted { why, stopped });
+        if self.settings.pgbouncer {
+            return (stopped(Stopped::Abandoned), true, Some(why));
+        }
+        if unanswered.is_some_and(|n| n.load(Ordering::Acquire) > 1) {
+            return (stopped(Stopped::Shared), true, Some(why));
+        }
+        let canceller = cancel.clone();
+        let request = tokio::spawn(async move { canceller.cancel().await });
+        let ended = tokio::time::timeout(CANCEL_GRACE, &mut fut).await;
+        // The request is done once the server closed its connection, which it does after
+        // signalling the backend (see `Canceller::cancel`). One not seen through may still land
+        // later, on the connection's next statement: that connection is not reused.
+        let landed = match request.await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(pool = self.id, "the cancel request did not reach the server: {e}");
+                false
+            }
+            Err(_) => false,
+        };
+        match ended {
+            // It finished just as it was stopped: the result is real.
+            Ok(Ok(done)) => (Ok(done), !landed, Some(why)),
+            Ok(Err(e)) if e.is_query_canceled() => (stopped(Stopped::Cancelled), !landed, Some(why)),
+            // It failed on its own (or lost its connection): that error is the truth.
+            Ok(Err(e)) => {
+                let lost = e.spoils_connection() || !landed;
+                (Err(e), lost, Some(why))
+            }
+            Err(_) => (stopped(Stopped::Unconfirmed { grace_ms: CANCEL_GRACE.as_millis() as u64 }), true, Some(why)),
+        }
+    }
+}
