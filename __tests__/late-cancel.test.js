@@ -6,6 +6,7 @@
 // connectionLimit 1 every follow-up runs on the connection the cancel was aimed at.
 
 const { poolsOnFreshDatabase } = require('./helpers/common')
+const { TcpProxy } = require('./helpers/proxy')
 
 const db = poolsOnFreshDatabase('late_cancel')
 beforeAll(db.create)
@@ -94,4 +95,29 @@ describe('a cancel that races a statement\'s own completion never reaches the ne
       })
     }
   }
+  // A proxy (Node's net, as many are) closes both ways when the client half-closes: a cancel
+  // request that shut its write side down would get its EOF before the server had signalled
+  // anything. The cancel requests here go through the proxy too.
+  test('through a TCP proxy that closes both ways on a half-close, stopped by timeoutMs', async () => {
+    const direct = new URL(db.url)
+    const proxy = new TcpProxy({ targetPort: Number(direct.port) })
+    await proxy.start()
+    try {
+      const url = new URL(db.url)
+      url.hostname = '127.0.0.1'
+      url.port = String(proxy.port)
+      const pool = makePool({ connectionLimit: 1 }, url.toString())
+      await pool.query('SELECT 1')
+      const stopLoad = serverLoad()
+      const n = await race(pool, 'timeout').finally(stopLoad)
+      if (process.env.LATE_CANCEL_VERBOSE) console.log('proxy', JSON.stringify({ ...n, followUpFailures: n.followUpFailures.length, first: n.followUpFailures.slice(0, 3) }))
+      expect({ followUpsFailed: n.followUpFailures.length, otherOutcomes: n.otherOutcomes.length, of: n.attempts })
+        .toEqual({ followUpsFailed: 0, otherOutcomes: 0, of: ATTEMPTS })
+      expect(n.cancelled).toBeGreaterThan(ATTEMPTS / 10)
+      expect(n.answered).toBeGreaterThan(ATTEMPTS / 10)
+      expect(pool.getPoolStats().connections.created).toBe(1)
+    } finally {
+      await proxy.close()
+    }
+  })
 })

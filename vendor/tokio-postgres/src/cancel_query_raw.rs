@@ -26,13 +26,14 @@ where
 
     stream.write_all(&buf).await.map_err(Error::io)?;
     stream.flush().await.map_err(Error::io)?;
-    stream.shutdown().await.map_err(Error::io)?;
 
     // pgwarden fork: wait for the server to close the cancel connection, as libpq's PQcancel does.
     // The server signals the backend before it closes, so once this returns the signal is
     // pending and the backend takes it before it can read the connection's next statement (a
     // cancel that finds it reading a command is ignored). Returning at once let a late signal
-    // cancel the next statement on the connection.
+    // cancel the next statement on the connection. No half-close first (upstream shut the write
+    // side down): a proxy that closes both ways on the client's FIN would answer with an EOF
+    // before the server had signalled anything.
     let mut sink = [0u8; 64];
     loop {
         match stream.read(&mut sink).await {
