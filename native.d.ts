@@ -16,7 +16,7 @@ export declare class NativeClient {
    * before it; its outcome comes back through the pool's completion queue, like
    * `NativePool.submit` (no napi promise per statement).
    */
-  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, style?: number | undefined | null): void
+  submit(id: number, sql: string, params: Array<string | undefined | null>, style?: ValueStyle | undefined | null, options?: StatementOptions | undefined | null): void
   /** Starts `COPY … TO STDOUT` on this connection (held by the COPY until it ends). */
   copyOut(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyOut>
   /** Starts `COPY … FROM STDIN` on this connection (held by the COPY until it ends). */
@@ -94,7 +94,7 @@ export declare class NativePool {
    * `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
    * `replica`: a read for the replicas (see [`Replicas::read`]).
    */
-  submit(id: number, sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, replica?: boolean | undefined | null, style?: number | undefined | null): void
+  submit(id: number, sql: string, params: Array<string | undefined | null>, style?: ValueStyle | undefined | null, options?: StatementOptions | undefined | null): void
   /**
    * The oldest batch of completions, `[[id,status,payload],…]`; when results in it came
    * with their rows in parts (see `ResultText`), `[batch, ...parts]` instead.
@@ -205,6 +205,12 @@ export declare function configEnvNames(): Array<string>
 export declare function cutSql(sql: string): string
 
 /**
+ * OIDs below this are built into PostgreSQL; from it on, types a database defined (JS reads
+ * it for the Prisma adapter's column types).
+ */
+export declare function firstUserOid(): number
+
+/**
  * The codes of the per-column fixes in result JSON (`{ date: 1, … }`), so `lib/result.js`
  * keys its fix-ups by what they mean instead of by position.
  */
@@ -218,5 +224,28 @@ export interface NativeClassification {
   kind: string
 }
 
+/** A statement's options from JS; absent when it has none (the common call converts nothing). */
+export interface StatementOptions {
+  /** Its timeout (ms), validated by JS; absent: the pool's queryTimeoutMs. */
+  timeoutMs?: number
+  /** The id its AbortSignal aborts it by (`abort(id)`). */
+  abortId?: number
+  /**
+   * A read for the replicas (`replica: true`); a held connection is the primary's and
+   * ignores it.
+   */
+  replica?: boolean
+}
+
 /** The error payload of a transaction that ran past its `timeoutMs` and was rolled back. */
 export declare function transactionTimedOut(timeoutMs: number): string
+
+/** The conventions a statement's result values follow. */
+export declare const enum ValueStyle {
+  /** pgwarden's own (`pool.query`). */
+  Pgwarden = 0,
+  /** Prisma's driver adapters (`pgwarden/prisma`). */
+  Prisma = 1,
+  /** pg's driver (`pgwarden/pg`): fields with their table, column and type modifier. */
+  PgDriver = 2,
+}

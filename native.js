@@ -848,5 +848,7 @@ module.exports.classifyCode = nativeBinding.classifyCode
 module.exports.commandOf = nativeBinding.commandOf
 module.exports.configEnvNames = nativeBinding.configEnvNames
 module.exports.cutSql = nativeBinding.cutSql
+module.exports.firstUserOid = nativeBinding.firstUserOid
 module.exports.fixCodes = nativeBinding.fixCodes
 module.exports.transactionTimedOut = nativeBinding.transactionTimedOut
+module.exports.ValueStyle = nativeBinding.ValueStyle

@@ -61,8 +61,14 @@ const PRISMA_VALUES = Symbol('pgwarden.prismaValues')
 /** Query option (for `pgwarden/pg`): fields with their source table, column and type modifier. */
 const PG_DRIVER_FIELDS = Symbol('pgwarden.pgDriverFields')
 
-/** The native value style of a statement's options: 1 Prisma's, 2 pg's driver, else pgwarden's. */
-const styleOf = (opts) => (opts[PRISMA_VALUES] ? 1 : opts[PG_DRIVER_FIELDS] ? 2 : undefined)
+/** The conventions a statement's result values follow (undefined: pgwarden's own). */
+const styleOf = (opts) => (opts[PRISMA_VALUES] ? native.ValueStyle.Prisma : opts[PG_DRIVER_FIELDS] ? native.ValueStyle.PgDriver : undefined)
+
+/** A statement's native options (`StatementOptions`), or undefined when it has none. */
+function statementOptions (timeoutMs, replica, abortId) {
+  if (timeoutMs === undefined && !replica && abortId === undefined) return undefined
+  return { timeoutMs, replica, abortId }
+}
 
 /**
  * Runs `run(abortId)` so that `signal` aborting cancels the statement on the server.
@@ -152,15 +158,15 @@ async function runQuery (pool, target, text, values, opts) {
   const timeoutMs = a.opts === NO_OPTS ? undefined : timeoutOf(a.opts)
   // A client (acquire, transactions) is a primary connection: it ignores `replica`.
   const replica = a.opts === NO_OPTS ? false : replicaOf(a.opts)
-  const style = styleOf(a.opts)
+  const style = a.opts === NO_OPTS ? undefined : styleOf(a.opts)
   const started = performance.now()
   // Started here, synchronously, so the span's parent is the caller's active context.
   const span = pool._telemetry === null ? null : pool._telemetry.start(a.sql, a.values, started)
   let json
   try {
     json = a.opts.signal === undefined
-      ? await target.query(a.sql, params, timeoutMs, undefined, replica, style)
-      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, timeoutMs, id, replica, style))
+      ? await target.query(a.sql, params, style, statementOptions(timeoutMs, replica, undefined))
+      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, style, statementOptions(timeoutMs, replica, id)))
   } catch (raw) {
     // Built here, inside the caller's await chain, so err.stack names the caller's functions.
     const e = withSetupCause(pool, fromNative(raw))
@@ -242,9 +248,9 @@ class Client {
     this._handle = handle
     this._pool = pool
     this._released = false
-    // A held connection is the primary's: `replica` does not apply to it.
-    this._submitter = pool._submitterFor((id, sql, params, timeoutMs, abortId, replica, style) =>
-      handle.submit(id, sql, params, timeoutMs, abortId, style), (id) => handle.abort(id))
+    // A held connection is the primary's: its native submit ignores `replica`.
+    this._submitter = pool._submitterFor((id, sql, params, style, options) =>
+      handle.submit(id, sql, params, style, options), (id) => handle.abort(id))
   }
 
   /** Runs one statement on this connection (same arguments as `pool.query`). */
@@ -354,8 +360,8 @@ class Pool extends EventEmitter {
     this._lastId = 0
     this._native.setCompletionSink(() => this._drain())
     const handle = this._native
-    this._submitter = this._submitterFor((id, sql, params, timeoutMs, abortId, replica, style) =>
-      handle.submit(id, sql, params, timeoutMs, abortId, replica, style), (id) => handle.abort(id))
+    this._submitter = this._submitterFor((id, sql, params, style, options) =>
+      handle.submit(id, sql, params, style, options), (id) => handle.abort(id))
   }
 
   /**
@@ -365,11 +371,11 @@ class Pool extends EventEmitter {
   _submitterFor (submit, abort) {
     const waiting = this._waiting
     return {
-      query: (sql, params, timeoutMs, abortId, replica, style) => new Promise((resolve, reject) => {
+      query: (sql, params, style, options) => new Promise((resolve, reject) => {
         const id = (this._lastId = (this._lastId + 1) >>> 0)
         waiting.set(id, { resolve, reject })
         try {
-          submit(id, sql, params, timeoutMs, abortId, replica, style)
+          submit(id, sql, params, style, options)
         } catch (e) {
           waiting.delete(id)
           reject(e)

@@ -1,9 +1,10 @@
 //! `NativeClient`, the native half of JS `Client`: one connection held until `release()`.
 
 use super::dispatch::Dispatch;
-use super::{guarded, query_options, statement, NativeCopyIn, NativeCopyOut};
+use super::{guarded, query_options, statement, AbortGuard, NativeCopyIn, NativeCopyOut, StatementOptions, ValueStyle};
 use crate::cancel::Canceller;
 use crate::convert::params::text_params;
+use crate::convert::Style;
 use crate::error::{Error, Interruption, Stopped};
 use crate::held::{Held, HeldGuard};
 use crate::place::Place;
@@ -40,7 +41,6 @@ impl NativeClient {
     /// Starts statement `id` on this connection, after everything this client was asked
     /// before it; its outcome comes back through the pool's completion queue, like
     /// `NativePool.submit` (no napi promise per statement).
-    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn submit(
         &self,
@@ -48,15 +48,15 @@ impl NativeClient {
         id: u32,
         sql: String,
         params: Vec<Option<String>>,
-        timeout_ms: Option<f64>,
-        abort_id: Option<u32>,
-        style: Option<u32>,
+        style: Option<ValueStyle>,
+        options: Option<StatementOptions>,
     ) -> napi::Result<()> {
         let dispatch = self.dispatch.clone().ok_or_else(Dispatch::missing)?;
         let core = self.core.clone();
-        let opts = query_options(&core, timeout_ms, abort_id, style);
+        let opts = StatementOptions::for_core(&options, &core, style);
+        let forget = AbortGuard::new(&core, StatementOptions::abort_id(&options));
         let place = self.held.place();
-        dispatch.spawn(&env, id, sql, core.clone(), abort_id, move |sql| async move {
+        dispatch.spawn(&env, id, sql, forget, move |sql| async move {
             let shape = match check_params(&sql, params.len()) {
                 Ok(shape) => shape,
                 Err(e) => return (Err(e), None),
@@ -115,7 +115,7 @@ impl NativeClient {
         abort_id: Option<u32>,
     ) -> napi::Result<PromiseRaw<'env, ()>> {
         let (core, place) = (self.core.clone(), self.held.place());
-        let opts = query_options(&core, timeout_ms, abort_id, None);
+        let opts = query_options(&core, timeout_ms, abort_id, Style::Pg);
         env.spawn_future(async move {
             let (core, sql) = (&core, sql.as_str());
             statement(core, sql, opts, abort_id, |opts| async move {

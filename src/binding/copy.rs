@@ -3,6 +3,7 @@
 //! chunks, not per chunk).
 
 use super::guarded;
+use crate::convert::Style;
 use crate::error::{from_driver, Error, Interruption, Stopped};
 use crate::held::HeldGuard;
 use crate::place::Place;
@@ -67,7 +68,7 @@ async fn prepare(
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,
 ) -> Result<(Held, Bounds), Error> {
-    let opts = super::query_options(&core, timeout_ms, abort_id, None);
+    let opts = super::query_options(&core, timeout_ms, abort_id, Style::Pg);
     let mut held = hold(&core, client, &opts).await?;
     let bounds = Bounds::new(core, opts, abort_id, &mut held, sql);
     match bounds {

@@ -5,7 +5,6 @@ use super::{caught, js_error, AbortGuard};
 use crate::completion::Completions;
 use crate::convert::result::ResultText;
 use crate::error::Error;
-use crate::pool::PoolCore;
 use crate::trim::BurstWatch;
 use futures_util::FutureExt;
 use napi::threadsafe_function::ThreadsafeFunction;
@@ -31,22 +30,13 @@ pub(super) struct Dispatch {
 
 impl Dispatch {
     /// Runs statement `id` (`run(sql)`, called now: see below) on the runtime, under
-    /// `catch_unwind`, its abort flag
-    /// (`abort_id`, registered on `core`) forgotten when it ends; its outcome joins the queue
+    /// `catch_unwind`, its abort flag forgotten when it ends (`forget`); its outcome joins the queue
     /// as `[id,0,result]` or `[id,1,error payload]`, and the JS thread is woken for it.
     ///
     /// `Fut` gives the outcome and what it holds until that outcome is queued (a held
     /// connection's turn: the next statement on it is answered after this one).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn spawn<F, Fut, H>(
-        self: &Arc<Self>,
-        env: &Env,
-        id: u32,
-        sql: String,
-        core: Arc<PoolCore>,
-        abort_id: Option<u32>,
-        run: F,
-    ) where
+    pub(super) fn spawn<F, Fut, H>(self: &Arc<Self>, env: &Env, id: u32, sql: String, forget: AbortGuard, run: F)
+    where
         F: FnOnce(Arc<str>) -> Fut + Send + 'static,
         Fut: Future<Output = (Result<ResultText, Error>, H)> + Send + 'static,
         H: Send + 'static,
@@ -59,7 +49,7 @@ impl Dispatch {
         let work = std::panic::catch_unwind(AssertUnwindSafe(|| run(sql.clone())));
         napi::bindgen_prelude::spawn(async move {
             let (out, held) = {
-                let _forget = AbortGuard(&core, abort_id);
+                let _forget = forget;
                 let out = match work {
                     Ok(work) => caught(work.map(Ok)).await,
                     Err(_) => Err(Error::Internal("internal error (a panic was caught); please report it".into())),

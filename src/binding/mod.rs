@@ -21,6 +21,7 @@ use napi::Status;
 use napi_derive::napi;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 pub(crate) use client::NativeClient;
 pub(crate) use copy::{NativeCopyIn, NativeCopyOut};
@@ -51,15 +52,61 @@ fn millis(ms: Option<f64>) -> Option<u64> {
     ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64)
 }
 
-/// A statement's options from JS: its timeout, its AbortSignal's id, and the conventions its
-/// result follows.
-fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>, style: Option<u32>) -> QueryOptions {
-    // The value style JS asked for: 1 a Prisma adapter's, 2 pg's driver (pgwarden/pg).
-    let style = match style {
-        Some(1) => Style::Prisma,
-        Some(2) => Style::PgDriver,
-        _ => Style::Pg,
-    };
+/// OIDs below this are built into PostgreSQL; from it on, types a database defined (JS reads
+/// it for the Prisma adapter's column types).
+#[napi]
+pub(crate) fn first_user_oid() -> u32 {
+    crate::convert::FIRST_USER_OID
+}
+
+/// The conventions a statement's result values follow.
+#[napi]
+pub enum ValueStyle {
+    /// pgwarden's own (`pool.query`).
+    Pgwarden,
+    /// Prisma's driver adapters (`pgwarden/prisma`).
+    Prisma,
+    /// pg's driver (`pgwarden/pg`): fields with their table, column and type modifier.
+    PgDriver,
+}
+
+/// A statement's options from JS; absent when it has none (the common call converts nothing).
+#[napi(object)]
+pub struct StatementOptions {
+    /// Its timeout (ms), validated by JS; absent: the pool's queryTimeoutMs.
+    pub timeout_ms: Option<f64>,
+    /// The id its AbortSignal aborts it by (`abort(id)`).
+    pub abort_id: Option<u32>,
+    /// A read for the replicas (`replica: true`); a held connection is the primary's and
+    /// ignores it.
+    pub replica: Option<bool>,
+}
+
+impl StatementOptions {
+    /// Whether it is a read for the replicas.
+    fn for_replicas(opts: &Option<StatementOptions>) -> bool {
+        opts.as_ref().and_then(|o| o.replica).unwrap_or(false)
+    }
+
+    /// Its AbortSignal's id, if any.
+    fn abort_id(opts: &Option<StatementOptions>) -> Option<u32> {
+        opts.as_ref().and_then(|o| o.abort_id)
+    }
+
+    /// The core's options of a statement with these options and `style`.
+    fn for_core(opts: &Option<StatementOptions>, core: &PoolCore, style: Option<ValueStyle>) -> QueryOptions {
+        let style = match style {
+            Some(ValueStyle::Prisma) => Style::Prisma,
+            Some(ValueStyle::PgDriver) => Style::PgDriver,
+            Some(ValueStyle::Pgwarden) | None => Style::Pg,
+        };
+        query_options(core, opts.as_ref().and_then(|o| o.timeout_ms), Self::abort_id(opts), style)
+    }
+}
+
+/// A statement's options for the core: its timeout, its abort flag (registered on `core`) and
+/// the conventions its result follows.
+fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>, style: Style) -> QueryOptions {
     QueryOptions {
         timeout_ms: millis(timeout_ms),
         abort: abort_id.map(|id| core.abort_flag(id)),
@@ -72,7 +119,7 @@ fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>
 /// Runs a statement's future with its options, its abort flag forgotten however it ends, and
 /// its error converted for JS: the shape of every statement method.
 async fn statement<T, F, Fut>(
-    core: &PoolCore,
+    core: &Arc<PoolCore>,
     sql: &str,
     opts: QueryOptions,
     abort_id: Option<u32>,
@@ -82,17 +129,24 @@ where
     F: FnOnce(QueryOptions) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
-    let _forget = AbortGuard(core, abort_id);
+    let _forget = AbortGuard::new(core, abort_id);
     guarded(Some(sql), run(opts)).await
 }
 
-/// Forgets a statement's abort flag however the statement ends.
-struct AbortGuard<'a>(&'a PoolCore, Option<u32>);
+/// Forgets a statement's abort flag however the statement ends (nothing to hold without one).
+struct AbortGuard(Option<(Arc<PoolCore>, u32)>);
 
-impl Drop for AbortGuard<'_> {
+impl AbortGuard {
+    /// The guard of abort flag `id` on `core`, if the statement has one.
+    fn new(core: &Arc<PoolCore>, id: Option<u32>) -> Self {
+        AbortGuard(id.map(|id| (core.clone(), id)))
+    }
+}
+
+impl Drop for AbortGuard {
     fn drop(&mut self) {
-        if let Some(id) = self.1 {
-            self.0.forget_abort(id);
+        if let Some((core, id)) = &self.0 {
+            core.forget_abort(*id);
         }
     }
 }

@@ -5,10 +5,11 @@ use super::dispatch::{Dispatch, WakeFn};
 use super::NativeSetupClient;
 use super::{
     guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeCopyIn, NativeCopyOut,
-    NativeStream,
+    NativeStream, StatementOptions, ValueStyle,
 };
 use crate::completion::Completions;
 use crate::config;
+use crate::convert::Style;
 use crate::error::Error;
 use crate::metrics::PoolGauges;
 use crate::pool::{PoolCore, QueryOptions};
@@ -234,7 +235,6 @@ impl NativePool {
     /// Starts statement `id`; its outcome arrives through the completion sink as
     /// `[id,0,result]` or `[id,1,error payload]`. Throws at once when the pool is closed.
     /// `replica`: a read for the replicas (see [`Replicas::read`]).
-    #[allow(clippy::too_many_arguments)]
     #[napi]
     pub fn submit(
         &self,
@@ -242,16 +242,15 @@ impl NativePool {
         id: u32,
         sql: String,
         params: Vec<Option<String>>,
-        timeout_ms: Option<f64>,
-        abort_id: Option<u32>,
-        replica: Option<bool>,
-        style: Option<u32>,
+        style: Option<ValueStyle>,
+        options: Option<StatementOptions>,
     ) -> napi::Result<()> {
         let dispatch = self.dispatch.get().cloned().ok_or_else(Dispatch::missing)?;
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
-        let replicas = replica.unwrap_or(false).then(|| self.replicas.clone());
-        let opts = query_options(&core, timeout_ms, abort_id, style);
-        dispatch.spawn(&env, id, sql, core.clone(), abort_id, move |sql| match replicas {
+        let replicas = StatementOptions::for_replicas(&options).then(|| self.replicas.clone());
+        let opts = StatementOptions::for_core(&options, &core, style);
+        let forget = AbortGuard::new(&core, StatementOptions::abort_id(&options));
+        dispatch.spawn(&env, id, sql, forget, move |sql| match replicas {
             // The statement takes its place in the line now (first come, first served).
             None => futures_util::future::Either::Left(core.query(sql, params, opts).map(|out| (out, ()))),
             Some(replicas) => futures_util::future::Either::Right(async move {
@@ -340,7 +339,7 @@ impl NativePool {
     ) -> napi::Result<()> {
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
         let (core, sql) = (&core, sql.as_str());
-        let opts = query_options(core, timeout_ms, abort_id, None);
+        let opts = query_options(core, timeout_ms, abort_id, Style::Pg);
         statement(core, sql, opts, abort_id, |opts| async move {
             let mut lease = core.checkout_for(&opts).await?;
             core.script(&mut lease.conn, sql, &opts).await
@@ -397,8 +396,8 @@ impl NativePool {
     ) -> napi::Result<NativeStream> {
         guarded(Some(&sql), async {
             let core = self.core()?;
-            let opts = query_options(&core, timeout_ms, abort_id, None);
-            let forget = AbortGuard(&core, abort_id);
+            let opts = query_options(&core, timeout_ms, abort_id, Style::Pg);
+            let forget = AbortGuard::new(&core, abort_id);
             let read = |pool, on_replica| {
                 let (home, params, opts, sql) = (core.clone(), params.clone(), on(&opts, on_replica), &sql);
                 async move { NativeStream::open(pool, home, sql, params, opts, abort_id).await }
