@@ -70,6 +70,11 @@ function codeOf (err) {
 
 /** `{ retryable, kind, code }` for any thrown value. */
 function classifyError (err) {
+  // pgwarden's own errors carry Rust's judgement already: read it, never re-derive it.
+  // An outcome that may have committed is never retryable, whatever the error says.
+  if (err instanceof PgWardenError && typeof err.kind === 'string' && typeof err.retryable === 'boolean') {
+    return { retryable: err.retryable && !err.maybeCommitted, kind: err.kind, code: err.code }
+  }
   const code = codeOf(err)
   const message = err && typeof err.message === 'string' ? err.message : ''
   // A Prisma error from pgwarden/prisma carries pgwarden's judgement on its driver adapter error.

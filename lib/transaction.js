@@ -16,7 +16,8 @@ const ISOLATION = {
   RepeatableRead: 'REPEATABLE READ',
   Serializable: 'SERIALIZABLE'
 }
-const RERUN_CODES = new Set(['40001', '40P01'])
+/** Error kinds (as Rust classifies codes: 40001 and P2034 serialization, 40P01 deadlock) that re-run the callback. */
+const RERUN_KINDS = new Set(['serialization', 'deadlock'])
 
 function beginSql (opts) {
   let sql = 'BEGIN'
@@ -176,7 +177,7 @@ async function transaction (pool, fn, opts = {}) {
       if (attempt > 1) pool._native.recordRetrySucceeded()
       return value
     } catch (err) {
-      const rerun = err && RERUN_CODES.has(err.code) && !err.maybeCommitted
+      const rerun = err && RERUN_KINDS.has(err.kind) && !err.maybeCommitted
       if (!rerun || attempt > retries) {
         if (rerun) pool._native.recordRetryExhausted()
         throw withCallSite(err, callSite)

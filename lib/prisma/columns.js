@@ -29,7 +29,7 @@ const COLUMN_TYPES = new Map([
 ])
 
 /** OIDs from here on are types a database defined (enums, extensions): read as text. */
-const FIRST_USER_OID = 16384
+const FIRST_USER_OID = require('../native').firstUserOid()
 
 /** Names of built-in types Prisma cannot read, for its "Unsupported column type" error. */
 const TYPE_NAMES = new Map([

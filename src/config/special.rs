@@ -81,11 +81,10 @@ pub(super) fn address(
         Ok::<_, Error>(found)
     };
     let value = |found: Option<(String, String)>| found.map(|(v, _)| v);
-    let host =
-        value(part("host", Some(url.host).filter(|h| !h.is_empty()), None)?).unwrap_or_else(|| "localhost".into());
+    let host = value(part("host", Some(url.host).filter(|h| !h.is_empty()), None)?).unwrap_or(text_default("host")?);
     let hosts = pair_ports(&host, part("port", url.port, None)?)?;
     let (host, port) = hosts[0].clone();
-    let user = value(part("user", url.user, base.map(|b| b.user.clone()))?).unwrap_or_else(|| "postgres".into());
+    let user = value(part("user", url.user, base.map(|b| b.user.clone()))?).unwrap_or(text_default("user")?);
     let given = value(part("password", url.password, None)?);
     let database =
         value(part("database", url.database, base.map(|b| b.database.clone()))?).unwrap_or_else(|| user.clone());
@@ -119,8 +118,24 @@ pub(super) fn address(
     Ok(Address { hosts, user, password, database, host_passwords, sources })
 }
 
+/// The default of an address part that is text (`host`, `user`), from the settings table.
+fn text_default(option: &str) -> Result<String, Error> {
+    match table::setting(option)?.default {
+        DefaultValue::Str(s) => Ok(s.to_string()),
+        other => Err(Error::Internal(format!("{option} has no text default ({other:?})"))),
+    }
+}
+
+/// The default port, from the settings table.
+fn default_port() -> Result<u16, Error> {
+    match table::setting("port")?.default {
+        DefaultValue::Num(n) => Ok(n as u16),
+        other => Err(Error::Internal(format!("port has no numeric default ({other:?})"))),
+    }
+}
+
 /// Pairs a host list (`a,b`) with its ports as libpq does: one port for every host, or one per
-/// host (an empty entry, or no port at all, is 5432).
+/// host (an empty entry, or no port at all, is the default port, 5432).
 fn pair_ports(hosts: &str, ports: Option<(String, String)>) -> Result<Vec<(String, u16)>, Error> {
     let hosts: Vec<&str> = hosts.split(',').map(str::trim).collect();
     if hosts.iter().any(|h| h.is_empty()) {
@@ -130,7 +145,7 @@ fn pair_ports(hosts: &str, ports: Option<(String, String)>) -> Result<Vec<(Strin
     let parsed = text
         .split(',')
         .map(|p| match p.trim() {
-            "" => Ok(5432),
+            "" => default_port(),
             p => p
                 .parse::<u16>()
                 .map_err(|_| Error::Config(format!("Invalid port: '{p}' from {from} (expected a port number)"))),

@@ -99,7 +99,7 @@ pub(crate) fn write_prisma_text(out: &mut String, ty: &Type, raw: Option<&[u8]>,
 }
 
 /// OIDs below this are built into PostgreSQL; above it, types a database defined.
-const FIRST_USER_OID: u32 = 16_384;
+pub(crate) const FIRST_USER_OID: u32 = 16_384;
 
 fn json_text(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed> {
     let text = if *ty == Type::JSONB { b.split_first().filter(|(v, _)| **v == 1).ok_or(Malformed)?.1 } else { b };
