@@ -68,4 +68,4 @@ function onNativeEvent (pool, json) {
   }
 }
 
-module.exports = { observe, onNativeEvent, cut, safeEmit }
+module.exports = { observe, onNativeEvent, safeEmit }

@@ -78,4 +78,4 @@ async function withRetry (fn, a, b, counters) {
   }
 }
 
-module.exports = { withRetry, sleep, delayFor, DEFAULTS }
+module.exports = { withRetry, sleep, delayFor }

@@ -190,4 +190,4 @@ async function transaction (pool, fn, opts = {}) {
   }
 }
 
-module.exports = { transaction, Transaction }
+module.exports = { transaction }

@@ -146,4 +146,4 @@ function normalize (config) {
   return config !== null && typeof config === 'object' ? config : {}
 }
 
-module.exports = { poolOptions, normalize, connectionUrl }
+module.exports = { poolOptions, normalize }

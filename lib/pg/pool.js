@@ -1,7 +1,7 @@
 'use strict'
 // pg's Pool over a pgwarden Pool: pg's methods, properties and events; pgwarden's own methods
-// and events reached through it. The pgwarden pool is made at once, or, when `password` is a
-// function, on first use (after the function resolves).
+// and events reached through it. The pgwarden pool is made at once (a `password` function is
+// asked for each new connection, as pg asks it).
 
 const { EventEmitter } = require('node:events')
 const { Pool: PgWardenPool } = require('../pool')
@@ -26,7 +26,6 @@ class Pool extends EventEmitter {
     this.ending = false
     this.ended = false
     this._inner = null
-    this._opening = null
     this._forwarders = new Map()
     // pg-pool's `log`: called with its lifecycle lines (pgwarden's own log lines go to it too).
     this._log = typeof c.log === 'function' ? c.log : () => {}
@@ -132,16 +131,14 @@ class Pool extends EventEmitter {
     this.ending = true
     this._letProcessGo()
     this._log('ending')
-    const inner = this._inner ? Promise.resolve(this._inner) : this._opening ? this._opening.catch(() => null) : Promise.resolve(null)
-    const ending = inner.then((p) => p && p.end()).then(() => {
+    const ending = this._inner.end().then(() => {
       this.ended = true
     })
     return settle(ending, callback)
   }
 
-  /** The pgwarden pool behind this one (throws before a password function has resolved). */
+  /** The pgwarden pool behind this one (built with it). */
   get pgwarden () {
-    if (!this._inner) throw new Error('pgwarden/pg: the pool opens on first use when password is a function; call query() or connect() first')
     return this._inner
   }
 

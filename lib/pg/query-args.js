@@ -72,4 +72,4 @@ function settle (promise, callback) {
   return undefined
 }
 
-module.exports = { queryArgs, settle, localDateText }
+module.exports = { queryArgs, settle }

@@ -71,4 +71,4 @@ function converter (oid, getTypeParser) {
   return (v) => parser(textOf(v, oid))
 }
 
-module.exports = { converter, textOf }
+module.exports = { converter }
