@@ -365,6 +365,16 @@ impl Error {
         matches!(self, Error::Server { fields, .. } if fields.code == "57014")
     }
 
+    /// The error a statement stopped earlier by `why` (its timeout, its AbortSignal, `end()`)
+    /// ended with: the server's 57014 is then the cancel of that stop, confirmed; any other
+    /// error is the statement's own. (A stream's or a COPY's cancel comes with a later read.)
+    pub(crate) fn after(self, why: Option<Interruption>) -> Error {
+        match why {
+            Some(why) if self.is_query_canceled() => Error::Interrupted { why, stopped: Stopped::Cancelled },
+            _ => self,
+        }
+    }
+
     /// Whether the connection the statement ran on is gone (or may be): it must not be reused.
     pub(crate) fn lost_connection(&self) -> bool {
         self.maybe_committed() || matches!(self, Error::ConnectionClosed { .. })
@@ -574,6 +584,20 @@ mod tests {
         assert_eq!(k("P2024"), Kind::PoolTimeout);
         assert_eq!(classify(Some("57014"), "canceling statement due to statement timeout", false).kind, Kind::Timeout);
         assert_eq!(k("57014"), Kind::Cancelled);
+    }
+
+    #[test]
+    fn a_57014_after_a_stop_is_that_stop_confirmed_and_nothing_else_is() {
+        let server = |code: &str| Error::Server {
+            fields: Box::new(ServerError { code: code.into(), ..Default::default() }),
+            maybe_committed: false,
+        };
+        let timeout = Interruption::Timeout { timeout_ms: 20 };
+        let cancelled = server("57014").after(Some(timeout));
+        assert!(matches!(cancelled, Error::Interrupted { why, stopped: Stopped::Cancelled } if why == timeout));
+        assert!(!cancelled.maybe_committed());
+        assert_eq!(server("57014").after(None).code(), "57014");
+        assert_eq!(server("23505").after(Some(Interruption::Abort)).code(), "23505");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::guarded;
 use crate::convert::Style;
-use crate::error::{from_driver, Error, Interruption, Stopped};
+use crate::error::{from_driver, Error, Interruption};
 use crate::held::HeldGuard;
 use crate::place::Place;
 use crate::pool::{Lease, PoolCore, QueryOptions};
@@ -160,10 +160,7 @@ impl Bounds {
         let (out, broken, why) = self.core.supervise_step(&self.cancel, &self.opts, fut).await;
         let Ok(mut earlier) = self.interrupted.lock() else { return (out, broken) };
         match out {
-            Err(e) if e.is_query_canceled() && earlier.is_some() => {
-                let why = earlier.take().unwrap_or(Interruption::Abort);
-                (Err(Error::Interrupted { why, stopped: Stopped::Cancelled }), broken)
-            }
+            Err(e) if e.is_query_canceled() && earlier.is_some() => (Err(e.after(earlier.take())), broken),
             out => {
                 if out.is_ok() && why.is_some() {
                     *earlier = why;

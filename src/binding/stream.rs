@@ -3,7 +3,7 @@
 use super::guarded;
 use crate::convert::params::text_params;
 use crate::convert::result::RowWriter;
-use crate::error::{Error, Interruption, Stopped};
+use crate::error::{Error, Interruption};
 use crate::pool::{Lease, PoolCore, QueryOptions};
 use crate::statement::{check_params, read_batch};
 use napi_derive::napi;
@@ -71,12 +71,7 @@ impl NativeStream {
                     match self.core.supervise(&cancel, &self.opts, batch).await {
                         (Ok(done), _) => done,
                         (Err(e), broken) => {
-                            let e = match st.interrupted {
-                                Some(why) if e.is_query_canceled() => {
-                                    Error::Interrupted { why, stopped: Stopped::Cancelled }
-                                }
-                                _ => e,
-                            };
+                            let e = e.after(st.interrupted);
                             st.rows = None;
                             if let Some(lease) = st.lease.take() {
                                 lease.finish(broken || e.spoils_connection());
