@@ -240,12 +240,10 @@ export interface StatementOptions {
 /** The error payload of a transaction that ran past its `timeoutMs` and was rolled back. */
 export declare function transactionTimedOut(timeoutMs: number): string
 
-/** The conventions a statement's result values follow. */
+/** The conventions a statement's result values follow, when not pgwarden's own (absent). */
 export declare const enum ValueStyle {
-  /** pgwarden's own (`pool.query`). */
-  Pgwarden = 0,
   /** Prisma's driver adapters (`pgwarden/prisma`). */
-  Prisma = 1,
+  Prisma = 0,
   /** pg's driver (`pgwarden/pg`): fields with their table, column and type modifier. */
-  PgDriver = 2,
+  PgDriver = 1,
 }

@@ -107,8 +107,8 @@ fn touches_session(b: &[u8], at: usize, data: bool) -> bool {
         return true;
     }
     if data {
-        // `SELECT … INTO TEMP t` makes a temporary table (looked at only when "temp" occurs).
-        return b.windows(4).any(|w| w.eq_ignore_ascii_case(b"temp")) && into_temp(b);
+        // `SELECT … INTO TEMP t` makes a temporary table.
+        return into_temp(b);
     }
     let mut words = b[at..]
         .split(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
@@ -132,16 +132,18 @@ fn touches_session(b: &[u8], at: usize, data: bool) -> bool {
 }
 
 /// Whether a statement reading rows writes them into a new temporary table
-/// (`SELECT … INTO TEMP t`, `INTO TEMPORARY`, `INTO LOCAL TEMP`).
+/// (`SELECT … INTO TEMP t`, `INTO TEMPORARY`, `INTO LOCAL TEMP`): one pass over its words, no
+/// allocation (it runs for every data statement).
 fn into_temp(b: &[u8]) -> bool {
-    let words: Vec<Vec<u8>> = b
-        .split(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_ascii_lowercase())
-        .collect();
-    words
-        .windows(2)
-        .any(|w| w[0] == b"into" && matches!(w[1].as_slice(), b"temp" | b"temporary" | b"local" | b"global"))
+    const AFTER_INTO: [&[u8]; 4] = [b"temp", b"temporary", b"local", b"global"];
+    let mut after_into = false;
+    for w in b.split(|c| !(c.is_ascii_alphanumeric() || *c == b'_')).filter(|w| !w.is_empty()) {
+        if after_into && AFTER_INTO.iter().any(|k| w.eq_ignore_ascii_case(k)) {
+            return true;
+        }
+        after_into = w.eq_ignore_ascii_case(b"into");
+    }
+    false
 }
 
 /// Whether `sql` is a `PREPARE` of a named statement (not `PREPARE TRANSACTION`): a name that

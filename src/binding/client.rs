@@ -1,7 +1,9 @@
 //! `NativeClient`, the native half of JS `Client`: one connection held until `release()`.
 
 use super::dispatch::Dispatch;
-use super::{guarded, query_options, statement, AbortGuard, NativeCopyIn, NativeCopyOut, StatementOptions, ValueStyle};
+use super::{
+    guarded, query_options, statement, style_of, AbortGuard, NativeCopyIn, NativeCopyOut, StatementOptions, ValueStyle,
+};
 use crate::cancel::Canceller;
 use crate::convert::params::text_params;
 use crate::convert::Style;
@@ -53,8 +55,9 @@ impl NativeClient {
     ) -> napi::Result<()> {
         let dispatch = self.dispatch.clone().ok_or_else(Dispatch::missing)?;
         let core = self.core.clone();
-        let opts = StatementOptions::for_core(&options, &core, style);
-        let forget = AbortGuard::new(&core, StatementOptions::abort_id(&options));
+        let o = options.unwrap_or_default();
+        let opts = query_options(&core, o.timeout_ms, o.abort_id, style_of(style));
+        let forget = AbortGuard::new(&core, o.abort_id);
         let place = self.held.place();
         dispatch.spawn(&env, id, sql, forget, move |sql| async move {
             let shape = match check_params(&sql, params.len()) {

@@ -59,19 +59,27 @@ pub(crate) fn first_user_oid() -> u32 {
     crate::convert::FIRST_USER_OID
 }
 
-/// The conventions a statement's result values follow.
+/// The conventions a statement's result values follow, when not pgwarden's own (absent).
 #[napi]
 pub enum ValueStyle {
-    /// pgwarden's own (`pool.query`).
-    Pgwarden,
     /// Prisma's driver adapters (`pgwarden/prisma`).
     Prisma,
     /// pg's driver (`pgwarden/pg`): fields with their table, column and type modifier.
     PgDriver,
 }
 
+/// The core's style for a statement's `ValueStyle` (absent: pgwarden's own).
+fn style_of(style: Option<ValueStyle>) -> Style {
+    match style {
+        Some(ValueStyle::Prisma) => Style::Prisma,
+        Some(ValueStyle::PgDriver) => Style::PgDriver,
+        None => Style::Pg,
+    }
+}
+
 /// A statement's options from JS; absent when it has none (the common call converts nothing).
 #[napi(object)]
+#[derive(Default)]
 pub struct StatementOptions {
     /// Its timeout (ms), validated by JS; absent: the pool's queryTimeoutMs.
     pub timeout_ms: Option<f64>,
@@ -80,28 +88,6 @@ pub struct StatementOptions {
     /// A read for the replicas (`replica: true`); a held connection is the primary's and
     /// ignores it.
     pub replica: Option<bool>,
-}
-
-impl StatementOptions {
-    /// Whether it is a read for the replicas.
-    fn for_replicas(opts: &Option<StatementOptions>) -> bool {
-        opts.as_ref().and_then(|o| o.replica).unwrap_or(false)
-    }
-
-    /// Its AbortSignal's id, if any.
-    fn abort_id(opts: &Option<StatementOptions>) -> Option<u32> {
-        opts.as_ref().and_then(|o| o.abort_id)
-    }
-
-    /// The core's options of a statement with these options and `style`.
-    fn for_core(opts: &Option<StatementOptions>, core: &PoolCore, style: Option<ValueStyle>) -> QueryOptions {
-        let style = match style {
-            Some(ValueStyle::Prisma) => Style::Prisma,
-            Some(ValueStyle::PgDriver) => Style::PgDriver,
-            Some(ValueStyle::Pgwarden) | None => Style::Pg,
-        };
-        query_options(core, opts.as_ref().and_then(|o| o.timeout_ms), Self::abort_id(opts), style)
-    }
 }
 
 /// A statement's options for the core: its timeout, its abort flag (registered on `core`) and

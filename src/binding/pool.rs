@@ -4,8 +4,8 @@
 use super::dispatch::{Dispatch, WakeFn};
 use super::NativeSetupClient;
 use super::{
-    guarded, js_error, millis, query_options, statement, AbortGuard, NativeClient, NativeCopyIn, NativeCopyOut,
-    NativeStream, StatementOptions, ValueStyle,
+    guarded, js_error, millis, query_options, statement, style_of, AbortGuard, NativeClient, NativeCopyIn,
+    NativeCopyOut, NativeStream, StatementOptions, ValueStyle,
 };
 use crate::completion::Completions;
 use crate::config;
@@ -247,9 +247,10 @@ impl NativePool {
     ) -> napi::Result<()> {
         let dispatch = self.dispatch.get().cloned().ok_or_else(Dispatch::missing)?;
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
-        let replicas = StatementOptions::for_replicas(&options).then(|| self.replicas.clone());
-        let opts = StatementOptions::for_core(&options, &core, style);
-        let forget = AbortGuard::new(&core, StatementOptions::abort_id(&options));
+        let o = options.unwrap_or_default();
+        let replicas = o.replica.unwrap_or(false).then(|| self.replicas.clone());
+        let opts = query_options(&core, o.timeout_ms, o.abort_id, style_of(style));
+        let forget = AbortGuard::new(&core, o.abort_id);
         dispatch.spawn(&env, id, sql, forget, move |sql| match replicas {
             // The statement takes its place in the line now (first come, first served).
             None => futures_util::future::Either::Left(core.query(sql, params, opts).map(|out| (out, ()))),

@@ -81,10 +81,16 @@ pub(super) fn address(
         Ok::<_, Error>(found)
     };
     let value = |found: Option<(String, String)>| found.map(|(v, _)| v);
-    let host = value(part("host", Some(url.host).filter(|h| !h.is_empty()), None)?).unwrap_or(text_default("host")?);
+    let host = match value(part("host", Some(url.host).filter(|h| !h.is_empty()), None)?) {
+        Some(host) => host,
+        None => text_default("host")?,
+    };
     let hosts = pair_ports(&host, part("port", url.port, None)?)?;
     let (host, port) = hosts[0].clone();
-    let user = value(part("user", url.user, base.map(|b| b.user.clone()))?).unwrap_or(text_default("user")?);
+    let user = match value(part("user", url.user, base.map(|b| b.user.clone()))?) {
+        Some(user) => user,
+        None => text_default("user")?,
+    };
     let given = value(part("password", url.password, None)?);
     let database =
         value(part("database", url.database, base.map(|b| b.database.clone()))?).unwrap_or_else(|| user.clone());

@@ -106,11 +106,11 @@ impl PoolCore {
         match ended {
             // It finished just as it was stopped: the result is real.
             Ok(Ok(done)) => (Ok(done), !landed, Some(why)),
-            Ok(Err(e)) if e.is_query_canceled() => (stopped(Stopped::Cancelled), !landed, Some(why)),
-            // It failed on its own (or lost its connection): that error is the truth.
+            // Its 57014 is this cancel, confirmed; any other error is its own (or a lost
+            // connection's): that error is the truth.
             Ok(Err(e)) => {
-                let lost = e.spoils_connection() || !landed;
-                (Err(e), lost, Some(why))
+                let lost = !landed || (!e.is_query_canceled() && e.spoils_connection());
+                (Err(e.after(Some(why))), lost, Some(why))
             }
             Err(_) => (stopped(Stopped::Unconfirmed { grace_ms: CANCEL_GRACE.as_millis() as u64 }), true, Some(why)),
         }
