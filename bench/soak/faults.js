@@ -8,7 +8,7 @@
 const FAULTS = ['terminate', 'statement-timeout', 'restart-fast', 'blackhole', 'abort', 'reset', 'restart-immediate', 'failover']
 
 const WINDOW_MS = 1500 // how long a timeout or abort window lasts
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('../../lib/retry')
 const between = ([lo, hi]) => lo + Math.random() * (hi - lo)
 
 /**

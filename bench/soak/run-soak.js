@@ -17,7 +17,7 @@ const { WriteLedger, HeldRunLedger } = require('./ledger')
 const { SCHEMA_SQL, ACCOUNTS, START_BALANCE, caller } = require('./workload')
 const { FAULTS, RecoveryWatch, injectFaults } = require('./faults')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('../../lib/retry')
 const memory = () => ({ rssMB: +(process.memoryUsage().rss / 1048576).toFixed(1), fds: fs.readdirSync('/proc/self/fd').length })
 
 /** The pool's logger: counts what it logs by level and keeps the first lines of each level. */

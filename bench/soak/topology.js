@@ -17,7 +17,7 @@ const path = require('node:path')
 const { Cluster } = require('../../lib/cluster')
 const { TcpProxy } = require('../../__tests__/helpers/proxy')
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('../../lib/retry')
 
 // The application_name the synchronous standby streams under. Only it is named in
 // synchronous_standby_names: the read replica and pg_basebackup's own WAL streams (which

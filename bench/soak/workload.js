@@ -26,7 +26,7 @@ const READ_KEY = 'SELECT count(*)::int AS n FROM soak_keys WHERE k = $1'
 const INSERT_ORDER = 'INSERT INTO soak_order (run, i) VALUES ($1, $2) RETURNING i'
 const SLOW_INSERT_ORDER = 'INSERT INTO soak_order (run, i) SELECT $1::bigint, $2::int FROM pg_sleep($3::float8) RETURNING i'
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const { sleep } = require('../../lib/retry')
 const randomInt = (lo, hi) => lo + Math.floor(Math.random() * (hi - lo + 1))
 
 /**
