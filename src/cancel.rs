@@ -16,6 +16,18 @@ pub(crate) struct Canceller {
     tls: Option<MakeRustlsConnect>,
 }
 
+/// What stops a running statement on the server (a [`Canceller`], or a test's).
+pub(crate) trait Cancel: Send + Sync + 'static {
+    /// Asks the server to cancel whatever the connection is running (see [`Canceller::cancel`]).
+    fn cancel(&self) -> impl std::future::Future<Output = Result<(), String>> + Send;
+}
+
+impl Cancel for Canceller {
+    fn cancel(&self) -> impl std::future::Future<Output = Result<(), String>> + Send {
+        Canceller::cancel(self)
+    }
+}
+
 impl Canceller {
     /// Asks the server to cancel whatever this connection is running, giving up after the
     /// cancel grace (a network cut can swallow the request or its TLS handshake). Success means

@@ -2,8 +2,9 @@
 //! refused connection attempt (it sent nothing) with backoff while the wait allows.
 
 use super::waiting::{Entry, Turn};
-use super::{aborted, InFlight, Lease, PoolCore, QueryOptions};
+use super::{aborted, Backend, InFlight, Leasable, Lease, PoolCore, QueryOptions};
 use crate::breaker::Admission;
+use crate::connection::Manager;
 use crate::error::{Error, Interruption, Stopped};
 use crate::retry::Backoff;
 use crate::stats::Stats;
@@ -14,9 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A statement's turn in the waiting line, before its connection is taken.
-pub(super) struct LineTurn {
+pub(super) struct LineTurn<M: Backend = Manager> {
     turn: Turn,
-    flight: InFlight,
+    flight: InFlight<M>,
     /// When it started to wait (poolTimeoutMs counts from here).
     start: tokio::time::Instant,
     /// How long it may wait in all, ms (0: no limit).
@@ -24,16 +25,16 @@ pub(super) struct LineTurn {
 }
 
 /// A statement's place in the waiting line, taken when it was called (see [`PoolCore::enter`]).
-pub(crate) struct Entered {
+pub(crate) struct Entered<M: Backend = Manager> {
     entry: Entry,
-    flight: InFlight,
+    flight: InFlight<M>,
     /// When it entered the line (poolTimeoutMs counts from here).
     start: tokio::time::Instant,
     /// How long it may wait in all, ms (poolTimeoutMs, or `acquire()`'s maxWaitMs; 0: no limit).
     wait: u64,
 }
 
-impl PoolCore {
+impl<M: Backend> PoolCore<M> {
     /// Takes a connection, waiting at most `wait_ms` (default poolTimeoutMs) in all.
     ///
     /// A connection attempt that fails in a retryable way (refused, timed out, too many
@@ -43,7 +44,7 @@ impl PoolCore {
         self: &Arc<Self>,
         wait_ms: Option<u64>,
         retry_connect: bool,
-    ) -> Result<Lease, Error> {
+    ) -> Result<Lease<M>, Error> {
         let wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
         let start = tokio::time::Instant::now();
         self.checkout_since(start, wait, retry_connect, InFlight::new(self)).await
@@ -55,13 +56,13 @@ impl PoolCore {
         start: tokio::time::Instant,
         wait: u64,
         retry_connect: bool,
-        flight: InFlight,
-    ) -> Result<Lease, Error> {
+        flight: InFlight<M>,
+    ) -> Result<Lease<M>, Error> {
         let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
         let mut retry = 1;
         loop {
             if let Some(b) = &self.breaker {
-                if let Admission::Rejected(next) = b.admit(std::time::Instant::now()) {
+                if let Admission::Rejected(next) = b.admit(tokio::time::Instant::now().into_std()) {
                     return Err(Error::Unreachable {
                         address: self.settings.address(),
                         reason: format!(
@@ -88,9 +89,8 @@ impl PoolCore {
                     let active = self.active.fetch_add(1, Ordering::AcqRel) + 1;
                     self.events.waited(self.id, waited, active, self.settings.connection_limit);
                     self.check_utilization();
-                    conn.idle.store(false, Ordering::Release);
                     let mut conn = conn;
-                    conn.uses += 1;
+                    conn.on_lease();
                     if !self.used.load(Ordering::Relaxed) {
                         self.used.store(true, Ordering::Relaxed);
                     }
@@ -100,7 +100,7 @@ impl PoolCore {
                 Err(PoolError::Timeout(_)) => return Err(self.counted_timeout(self.pool_timeout(wait))),
                 Err(PoolError::Backend(e)) => {
                     if let Some(b) = &self.breaker {
-                        b.failure(std::time::Instant::now());
+                        b.failure(tokio::time::Instant::now().into_std());
                     }
                     // The last pause is cut to what is left, so a server back just before the
                     // deadline is still found; with under 20 ms left, give up.
@@ -132,23 +132,23 @@ impl PoolCore {
     ///
     /// The statement first waits for its turn in the [`WaitingLine`], holding only small
     /// state; the checkout's large state is boxed once it has its turn.
-    pub(crate) async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease, Error> {
+    pub(crate) async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease<M>, Error> {
         self.checkout_entered(self.enter(false), opts).await
     }
 
     /// [`Self::checkout_for`] for a statement that entered the line already (see [`Self::enter`]).
     pub(super) async fn checkout_entered(
         self: &Arc<Self>,
-        entry: Entered,
+        entry: Entered<M>,
         opts: &QueryOptions,
-    ) -> Result<Lease, Error> {
+    ) -> Result<Lease<M>, Error> {
         let turn = self.turn_for(entry, opts).await.map_err(|e| self.counted_timeout(e))?;
         self.checkout_on(turn, opts).await
     }
 
     /// Takes a statement's place in the waiting line now: callers are served in the order they
     /// called, and poolTimeoutMs counts from here. `rider`: it is offered to convoys too.
-    pub(crate) fn enter(self: &Arc<Self>, rider: bool) -> Entered {
+    pub(crate) fn enter(self: &Arc<Self>, rider: bool) -> Entered<M> {
         Entered {
             entry: self.line.enter(rider),
             flight: InFlight::new(self),
@@ -163,7 +163,7 @@ impl PoolCore {
     pub(crate) fn acquire(
         self: &Arc<Self>,
         wait_ms: Option<u64>,
-    ) -> impl std::future::Future<Output = Result<Lease, Error>> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<Lease<M>, Error>> + Send + 'static {
         let mut entered = self.enter(false);
         entered.wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
         let core = self.clone();
@@ -179,7 +179,11 @@ impl PoolCore {
     }
 
     /// A statement's turn in the line (the first half of [`Self::checkout_for`]).
-    pub(super) async fn turn_for(self: &Arc<Self>, entered: Entered, opts: &QueryOptions) -> Result<LineTurn, Error> {
+    pub(super) async fn turn_for(
+        self: &Arc<Self>,
+        entered: Entered<M>,
+        opts: &QueryOptions,
+    ) -> Result<LineTurn<M>, Error> {
         let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
         let Entered { entry, flight, start, wait } = entered;
         let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
@@ -194,7 +198,7 @@ impl PoolCore {
 
     /// The connection for a statement that has its turn (the second half of
     /// [`Self::checkout_for`]); its large state is boxed.
-    pub(super) async fn checkout_on(self: &Arc<Self>, t: LineTurn, opts: &QueryOptions) -> Result<Lease, Error> {
+    pub(super) async fn checkout_on(self: &Arc<Self>, t: LineTurn<M>, opts: &QueryOptions) -> Result<Lease<M>, Error> {
         let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
         let checkout = Box::pin(self.checkout_since(t.start, t.wait, !opts.fail_fast, t.flight));
         let mut lease = tokio::select! {

@@ -2,7 +2,8 @@
 //! for `end()`, statements running.
 
 use super::waiting::Turn;
-use super::{PoolCore, Pooled};
+use super::{Backend, Leasable, PoolCore};
+use crate::connection::Manager;
 use deadpool::managed::Object;
 use std::mem::ManuallyDrop;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,12 +11,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A checked-out connection, counted as work in flight for as long as it lives.
-pub(crate) struct Lease {
+pub(crate) struct Lease<M: Backend = Manager> {
     /// The connection.
-    pub conn: ManuallyDrop<Pooled>,
+    pub conn: ManuallyDrop<Object<M>>,
     /// Close the connection instead of returning it.
     pub discard: bool,
-    pub(super) _flight: InFlight,
+    pub(super) _flight: InFlight<M>,
     /// How long the checkout waited for the connection (the waiting line included).
     pub waited: Duration,
     /// The statement's turn in the waiting line (none for a held client), given back after
@@ -23,7 +24,7 @@ pub(crate) struct Lease {
     pub(super) _turn: Option<Turn>,
 }
 
-impl Drop for Lease {
+impl<M: Backend> Drop for Lease<M> {
     /// Returns the connection to the pool, or closes it at once when it is broken or
     /// `discard` was asked for, so a dead or dirty connection never waits in the idle set.
     fn drop(&mut self) {
@@ -31,8 +32,8 @@ impl Drop for Lease {
         let mut conn = unsafe { ManuallyDrop::take(&mut self.conn) };
         let max_uses = self._flight.0.settings.max_uses;
         // Served its `maxUses` checkouts: closed, as pg-pool closes it at release.
-        let discard = self.discard || (max_uses > 0 && conn.uses >= max_uses);
-        if !discard && crate::reset::needs_tidy(&conn) {
+        let discard = self.discard || (max_uses > 0 && conn.uses() >= max_uses);
+        if !discard && conn.needs_tidy() {
             // Left inside a transaction, or with its session changed: tidied on the runtime
             // before it goes back (see src/reset.rs); off it, closed instead.
             if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -41,7 +42,7 @@ impl Drop for Lease {
                 let flight = InFlight::new(&core);
                 rt.spawn(async move {
                     let _flight = flight;
-                    if let Some(report) = crate::reset::tidy_reported(&mut conn, &core.stats, &core.events).await {
+                    if let Some(report) = conn.tidy(&core.stats, &core.events).await {
                         core.events.emit("releasedInTransaction", report);
                     }
                     Lease::give_back(conn, false);
@@ -49,25 +50,24 @@ impl Drop for Lease {
                 self.released();
                 return;
             }
-            conn.broken = true;
+            conn.set_broken();
         }
         self.released();
         Lease::give_back(conn, discard);
     }
 }
 
-impl Lease {
+impl<M: Backend> Lease<M> {
     /// Returns `conn` to the pool, or closes it at once when it is broken or `discard` was asked
     /// for, so a dead or dirty connection never waits in the idle set.
-    fn give_back(conn: Pooled, discard: bool) {
-        if discard || conn.broken {
+    fn give_back(conn: Object<M>, discard: bool) {
+        if discard || conn.is_broken() {
             // Still "in use" for the connection task: its failure was already reported to
             // the statement, so it is no background `error` event.
             drop(Object::take(conn));
         } else {
-            conn.idle.store(true, Ordering::Release);
             let mut conn = conn;
-            conn.idle_since = Some(std::time::Instant::now());
+            conn.on_return();
             drop(conn);
         }
     }
@@ -82,7 +82,7 @@ impl Lease {
     }
 }
 
-impl Lease {
+impl<M: Backend> Lease<M> {
     /// Gives the connection back (see `Drop`); `discard` closes it instead.
     pub(crate) fn finish(mut self, discard: bool) {
         self.discard |= discard;
@@ -106,16 +106,16 @@ impl Drop for Running<'_> {
 }
 
 /// Counts one unit of work in flight until dropped (even when a checkout is abandoned).
-pub(super) struct InFlight(Arc<PoolCore>);
+pub(super) struct InFlight<M: Backend = Manager>(Arc<PoolCore<M>>);
 
-impl InFlight {
-    pub(super) fn new(core: &Arc<PoolCore>) -> Self {
+impl<M: Backend> InFlight<M> {
+    pub(super) fn new(core: &Arc<PoolCore<M>>) -> Self {
         core.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight(core.clone())
     }
 }
 
-impl Drop for InFlight {
+impl<M: Backend> Drop for InFlight<M> {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }

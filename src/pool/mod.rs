@@ -11,8 +11,10 @@
 //! - `supervise.rs`: timeouts, aborts and `end()` that cancel on the server;
 //! - `failover.rs`: a write refused as read-only on a pool meant for the primary;
 //! - `upkeep.rs`: `end()`, the reaper, the refill to minConnections;
-//! - `options.rs`: a statement's options and abort flags.
+//! - `options.rs`: a statement's options and abort flags;
+//! - `backend.rs`: what the core needs of a connection (the seam its tests use).
 
+mod backend;
 mod checkout;
 mod convoy;
 mod failover;
@@ -21,9 +23,12 @@ mod options;
 mod route;
 mod run;
 mod supervise;
+#[cfg(test)]
+mod tests;
 mod upkeep;
 mod waiting;
 
+pub(crate) use self::backend::{Backend, Leasable};
 use self::convoy::Riders;
 use self::waiting::WaitingLine;
 use crate::breaker::Breaker;
@@ -32,7 +37,6 @@ use crate::connection::Manager;
 use crate::error::Error;
 use crate::events::Events;
 use crate::stats::Stats;
-use deadpool::managed::Object;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,11 +49,8 @@ use self::options::aborted;
 pub(crate) use self::options::{AbortFlag, QueryOptions};
 pub(crate) use self::run::with_field;
 
-/// A connection checked out of the pool; returned to it when dropped.
-pub(crate) type Pooled = Object<Manager>;
-
-/// The shared state of one pool.
-pub(crate) struct PoolCore {
+/// The shared state of one pool; its connections come from `M` (see `backend.rs`).
+pub(crate) struct PoolCore<M: Backend = Manager> {
     /// Validated settings.
     pub settings: Arc<Settings>,
     /// Counters.
@@ -58,7 +59,7 @@ pub(crate) struct PoolCore {
     pub events: Arc<Events>,
     /// This pool's id in log events (`pool` field).
     pub id: u64,
-    pool: deadpool::managed::Pool<Manager>,
+    pool: deadpool::managed::Pool<M>,
     /// Work in flight (checkouts held), for a graceful `end()`.
     in_flight: AtomicUsize,
     /// Connections checked out right now (kept here so the hot path needs no pool lock).
@@ -86,9 +87,41 @@ impl PoolCore {
         let settings = Arc::new(settings);
         let stats = Arc::new(Stats::default());
         let events = Arc::new(Events::new(Duration::from_millis(settings.utilization_alert_cooldown_ms)));
-        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let id = next_id();
         let manager = Manager::new(settings.clone(), stats.clone(), events.clone(), id)?;
+        Self::with_manager(settings, stats, events, id, manager)
+    }
+    /// Where each new connection's password comes from (see `Manager::set_password_source`).
+    pub(crate) fn set_password_source(&self, source: crate::connection::PasswordSource) {
+        self.pool.manager().set_password_source(source);
+    }
+
+    /// The hook run on each new connection before it serves anyone (`onConnect`).
+    pub(crate) fn set_connect_hook(&self, hook: crate::connection::ConnectHook) {
+        self.pool.manager().set_connect_hook(hook);
+    }
+
+    /// Every host with its role now, as JSON (`pgwarden doctor`).
+    pub(crate) async fn host_roles(&self) -> Result<String, Error> {
+        Ok(serde_json::Value::Array(self.pool.manager().roles().await?).to_string())
+    }
+}
+
+/// A new pool's id in log events.
+fn next_id() -> u64 {
+    static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+impl<M: Backend> PoolCore<M> {
+    /// A pool whose connections `manager` makes; connects lazily.
+    pub(crate) fn with_manager(
+        settings: Arc<Settings>,
+        stats: Arc<Stats>,
+        events: Arc<Events>,
+        id: u64,
+        manager: M,
+    ) -> Result<Arc<Self>, Error> {
         let pool = deadpool::managed::Pool::builder(manager)
             .max_size(settings.connection_limit)
             .runtime(deadpool::Runtime::Tokio1)
@@ -113,27 +146,11 @@ impl PoolCore {
         }))
     }
 
-    /// The pool's (size, idle, waiting, limit).
-    /// Where each new connection's password comes from (see `Manager::set_password_source`).
-    pub(crate) fn set_password_source(&self, source: crate::connection::PasswordSource) {
-        self.pool.manager().set_password_source(source);
-    }
-
-    /// The hook run on each new connection before it serves anyone (`onConnect`).
-    pub(crate) fn set_connect_hook(&self, hook: crate::connection::ConnectHook) {
-        self.pool.manager().set_connect_hook(hook);
-    }
-
     /// deadpool's status, with the statements waiting in the line counted as waiting.
     pub(crate) fn status(&self) -> deadpool::Status {
         let mut s = self.pool.status();
         s.waiting += self.line.waiting();
         s
-    }
-
-    /// Every host with its role now, as JSON (`pgwarden doctor`).
-    pub(crate) async fn host_roles(&self) -> Result<String, Error> {
-        Ok(serde_json::Value::Array(self.pool.manager().roles().await?).to_string())
     }
 
     /// Whether a statement has checked out a connection yet (the pool is no longer lazy).

@@ -2,7 +2,8 @@
 //! or offered to convoys while it waits (see `convoy.rs`).
 
 use super::convoy::{Answer, Member, Rider};
-use super::{Entered, PoolCore, QueryOptions};
+use super::{Backend, Entered, PoolCore, QueryOptions};
+use crate::connection::Manager;
 use crate::convert::params::{text_params, TextParam};
 use crate::convert::result::ResultText;
 use crate::error::Error;
@@ -11,15 +12,15 @@ use crate::statement::check_params;
 use std::sync::Arc;
 
 /// How a `pool.query` statement is served (see [`PoolCore::route`]).
-pub(super) enum Route {
+pub(super) enum Route<M: Backend = Manager> {
     /// Its parameters do not fit its text: nothing is sent.
     Refused(Error),
     /// On a connection of its own.
-    Alone { entered: Entered, params: Vec<TextParam>, opts: QueryOptions, shape: Shape },
+    Alone { entered: Entered<M>, params: Vec<TextParam>, opts: QueryOptions, shape: Shape },
     /// Leading a convoy (alone when nobody waits).
-    Lead { entered: Entered, own: Member },
+    Lead { entered: Entered<M>, own: Member },
     /// Offered to convoys while it waits for its turn.
-    Ride { entered: Entered, opts: QueryOptions, rider: Arc<Rider>, answered: Answer },
+    Ride { entered: Entered<M>, opts: QueryOptions, rider: Arc<Rider>, answered: Answer },
 }
 
 impl PoolCore {
@@ -52,33 +53,6 @@ impl PoolCore {
         }
     }
 
-    /// How a `pool.query` statement will be served, decided when it is called: refused (its
-    /// parameters do not fit), on a connection of its own, or as a statement that may share
-    /// one (see `src/pool/convoy.rs`): leading a convoy when a turn is free or enough statements are
-    /// offered already, else offered to convoys while it waits in the line.
-    pub(super) fn route(self: &Arc<Self>, sql: &Arc<str>, params: Vec<Option<String>>, opts: QueryOptions) -> Route {
-        let shape = match check_params(sql, params.len()) {
-            Ok(shape) => shape,
-            Err(e) => return Route::Refused(e),
-        };
-        let params = text_params(params);
-        if !(self.settings.pipeline_depth > 1 && opts.abort.is_none() && shape.data && !shape.several && !shape.session)
-        {
-            return Route::Alone { entered: self.enter(false), params, opts, shape };
-        }
-        let own = Member::new(sql.clone(), params, &opts);
-        // Enough are offered to fill every connection's next few convoys: under a burst the
-        // rest wait in the line as small as before, and lead convoys when their turn comes.
-        // Only while every statement waiting before it is offered too: a convoy serves the
-        // statements it takes before any left in the line, so riders are the line's head.
-        let enough = 4 * self.settings.connection_limit * self.settings.pipeline_depth;
-        if self.line.has_free_turn() || self.riders.live() >= enough || self.line.solo_waiting() > 0 {
-            return Route::Lead { entered: self.enter(false), own };
-        }
-        let (rider, answered) = self.riders.offer(own);
-        Route::Ride { entered: self.enter(true), opts, rider, answered }
-    }
-
     /// A statement offered to convoys: while every connection is busy it waits both for its
     /// turn and for a convoy to take it along, whichever comes first; with its turn it claims
     /// itself back before its connection is taken (or opened), so that no checkout is
@@ -101,5 +75,34 @@ impl PoolCore {
         };
         let lease = self.checkout_on(turn.map_err(|e| self.counted_timeout(e))?, &opts).await?;
         Box::pin(self.lead(lease, own)).await
+    }
+}
+
+impl<M: Backend> PoolCore<M> {
+    /// How a `pool.query` statement will be served, decided when it is called: refused (its
+    /// parameters do not fit), on a connection of its own, or as a statement that may share
+    /// one (see `src/pool/convoy.rs`): leading a convoy when a turn is free or enough statements are
+    /// offered already, else offered to convoys while it waits in the line.
+    pub(super) fn route(self: &Arc<Self>, sql: &Arc<str>, params: Vec<Option<String>>, opts: QueryOptions) -> Route<M> {
+        let shape = match check_params(sql, params.len()) {
+            Ok(shape) => shape,
+            Err(e) => return Route::Refused(e),
+        };
+        let params = text_params(params);
+        if !(self.settings.pipeline_depth > 1 && opts.abort.is_none() && shape.data && !shape.several && !shape.session)
+        {
+            return Route::Alone { entered: self.enter(false), params, opts, shape };
+        }
+        let own = Member::new(sql.clone(), params, &opts);
+        // Enough are offered to fill every connection's next few convoys: under a burst the
+        // rest wait in the line as small as before, and lead convoys when their turn comes.
+        // Only while every statement waiting before it is offered too: a convoy serves the
+        // statements it takes before any left in the line, so riders are the line's head.
+        let enough = 4 * self.settings.connection_limit * self.settings.pipeline_depth;
+        if self.line.has_free_turn() || self.riders.live() >= enough || self.line.solo_waiting() > 0 {
+            return Route::Lead { entered: self.enter(false), own };
+        }
+        let (rider, answered) = self.riders.offer(own);
+        Route::Ride { entered: self.enter(true), opts, rider, answered }
     }
 }

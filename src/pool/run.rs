@@ -122,11 +122,6 @@ impl PoolCore {
         (ms, self.counted(sql, ms, out))
     }
 
-    /// A statement's timeout in ms: its own, or the pool's queryTimeoutMs (0: none).
-    pub(crate) fn timeout_ms(&self, opts: &QueryOptions) -> u64 {
-        opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms)
-    }
-
     /// Counts a finished statement in the stats; whether it was slow.
     pub(crate) fn counted<T>(&self, sql: &str, ms: f64, out: &Result<T, Error>) -> bool {
         let code = out.as_ref().err().map(Error::code);

@@ -1,15 +1,20 @@
 //! A sent statement under its timeout, its AbortSignal and `end()`: when one fires first the
 //! statement is cancelled on the server, and the error says what is known of its outcome.
 
-use super::{aborted, PoolCore, QueryOptions, Running};
-use crate::cancel::{Canceller, CANCEL_GRACE};
+use super::{aborted, Backend, PoolCore, QueryOptions, Running};
+use crate::cancel::{Cancel, CANCEL_GRACE};
 use crate::error::{Error, Interruption, Stopped};
 use futures_util::pin_mut;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-impl PoolCore {
+impl<M: Backend> PoolCore<M> {
+    /// A statement's timeout in ms: its own, or the pool's queryTimeoutMs (0: none).
+    pub(crate) fn timeout_ms(&self, opts: &QueryOptions) -> u64 {
+        opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms)
+    }
+
     /// Runs a sent statement's future under its timeout, its AbortSignal and `end()`. When one
     /// of them fires first, the statement is cancelled on the server and awaited a little
     /// longer; the error then says what is known of its outcome (only a cancel the server
@@ -17,9 +22,9 @@ impl PoolCore {
     ///
     /// Behind PgBouncer no cancel request is sent (through PgBouncer 1.18 it can hit the wrong
     /// query): the statement is abandoned with its connection, its outcome unknown.
-    pub(crate) async fn supervise<T, Fut>(
+    pub(crate) async fn supervise<T, Fut, C: Cancel>(
         &self,
-        cancel: &Arc<Canceller>,
+        cancel: &Arc<C>,
         opts: &QueryOptions,
         fut: Fut,
     ) -> (Result<T, Error>, bool)
@@ -33,9 +38,9 @@ impl PoolCore {
     /// [`Self::supervise`] for one step of a longer statement (the start of a stream): also
     /// says what stopped it when the step itself still succeeded, so the error that the
     /// statement's next step then reads can be told for what it is.
-    pub(crate) async fn supervise_step<T, Fut>(
+    pub(crate) async fn supervise_step<T, Fut, C: Cancel>(
         &self,
-        cancel: &Arc<Canceller>,
+        cancel: &Arc<C>,
         opts: &QueryOptions,
         fut: Fut,
     ) -> (Result<T, Error>, bool, Option<Interruption>)
@@ -49,9 +54,9 @@ impl PoolCore {
     /// counts its convoy's statements not yet answered (itself included). While others are,
     /// no cancel request is sent (it could stop one of them): the statement is abandoned
     /// with its connection instead.
-    pub(crate) async fn supervise_shared<T, Fut>(
+    pub(crate) async fn supervise_shared<T, Fut, C: Cancel>(
         &self,
-        cancel: &Arc<Canceller>,
+        cancel: &Arc<C>,
         opts: &QueryOptions,
         fut: Fut,
         unanswered: Option<&AtomicUsize>,

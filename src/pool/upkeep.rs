@@ -1,7 +1,7 @@
 //! Upkeep: graceful shutdown, the reaper of idle and expired connections, and the refill up
 //! to minConnections.
 
-use super::PoolCore;
+use super::{Backend, Leasable, PoolCore};
 use crate::cancel::CANCEL_GRACE;
 use crate::retry::Backoff;
 use deadpool::managed::Timeouts;
@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Weak;
 use std::time::Duration;
 
-impl PoolCore {
+impl<M: Backend> PoolCore<M> {
     /// Graceful shutdown: waits up to `timeout` for work in flight, then closes every connection.
     pub(crate) async fn end(&self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -50,7 +50,7 @@ impl PoolCore {
         let limit = Duration::from_millis(idle_ms);
         self.pool.retain(|conn, metrics| {
             // A dead connection is never kept, not even to make up minConnections (refill does).
-            if conn.client.is_closed() {
+            if conn.is_closed() {
                 return false;
             }
             if metrics.last_used() < limit || keep > 0 {
@@ -84,7 +84,7 @@ impl PoolCore {
 
     /// Runs [`Self::reap`] and [`Self::refill`] periodically until the pool is dropped or
     /// closed; a failed refill is tried again after a backoff (doubling up to 30 s).
-    pub(crate) async fn reaper(weak: Weak<PoolCore>) {
+    pub(crate) async fn reaper(weak: Weak<PoolCore<M>>) {
         let period = weak
             .upgrade()
             .map(|c| Duration::from_millis((c.settings.idle_timeout_ms / 4).clamp(250, 10_000)))
