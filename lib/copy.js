@@ -10,48 +10,39 @@ const { fromNative } = require('./errors')
 
 const READ_BYTES = 64 * 1024
 
-/** The error of a native COPY step; an abort by the signal carries its reason, as queries do. */
-function copyError (e, bounds) {
-  const err = fromNative(e)
-  if (bounds.signal && bounds.signal.aborted && err && err.code === '57014') err.cause = bounds.signal.reason
-  return err
-}
-
 /**
  * Starts a COPY once: `begin()` calls `start(timeoutMs, abortId)` the first time and gives its
  * promise after. `eager`: begun now, so that on a held connection the COPY takes its place
  * among the statements in the order it was asked for.
  */
-function starter (start, bounds, eager) {
+function starter (start, scope, eager) {
   let starting = null
-  const begin = () => (starting ??= start(bounds.timeoutMs, bounds.abortId))
+  const begin = () => (starting ??= start(scope.timeoutMs, scope.abortId))
   if (eager) begin().catch(() => {}) // its error is the stream's, when it first needs the COPY
   return { begin, started: () => starting }
 }
 
 /**
  * A Readable over `start(timeoutMs, abortId)` (→ NativeCopyOut), started on the first read
- * (or at once with `eager`). `bounds`: `{ timeoutMs, abortId, signal, done() }` of the COPY
- * (each step is bounded).
+ * (or at once with `eager`). `scope`: the COPY's StatementScope (lib/statement-scope.js): each
+ * step is bounded by its timeoutMs and signal, and it reports how the COPY ended.
  */
-function copyTo (start, bounds, { eager = false } = {}) {
-  const copy = starter(start, bounds, eager)
+function copyTo (start, scope, { eager = false } = {}) {
+  const copy = starter(start, scope, eager)
   let handle = null
   return new Readable({
     async read () {
       try {
         handle ??= await copy.begin()
         const data = await handle.next(READ_BYTES)
-        if (data === null) bounds.ended(null)
+        if (data === null) scope.ended(null)
         this.push(data ?? null)
       } catch (e) {
-        const err = copyError(e, bounds)
-        bounds.ended(null, err)
-        this.destroy(err)
+        this.destroy(scope.failed(fromNative(e)))
       }
     },
     destroy (err, callback) {
-      bounds.done()
+      scope.disarm()
       // Stopped early: the connection, with unread data on it, is closed.
       const started = copy.started()
       Promise.resolve(started && started.then((h) => h.close())).then(() => callback(err), () => callback(err))
@@ -61,10 +52,10 @@ function copyTo (start, bounds, { eager = false } = {}) {
 
 /**
  * A Writable over `start(timeoutMs, abortId)` (→ NativeCopyIn), started on the first write or
- * at the end (or at once with `eager`).
+ * at the end (or at once with `eager`); `scope` as for copyTo.
  */
-function copyFrom (start, bounds, { eager = false } = {}) {
-  const copy = starter(start, bounds, eager)
+function copyFrom (start, scope, { eager = false } = {}) {
+  const copy = starter(start, scope, eager)
   let handle = null
   let finished = false
   const writable = new Writable({
@@ -74,9 +65,7 @@ function copyFrom (start, bounds, { eager = false } = {}) {
         await handle.write(chunks.map((c) => c.chunk))
         callback()
       } catch (e) {
-        const err = copyError(e, bounds)
-        bounds.ended(null, err)
-        callback(err)
+        callback(scope.failed(fromNative(e)))
       }
     },
     async final (callback) {
@@ -84,16 +73,14 @@ function copyFrom (start, bounds, { eager = false } = {}) {
         handle ??= await copy.begin()
         writable.rowCount = await handle.finish()
         finished = true
-        bounds.ended(writable.rowCount)
+        scope.ended(writable.rowCount)
         callback()
       } catch (e) {
-        const err = copyError(e, bounds)
-        bounds.ended(null, err)
-        callback(err)
+        callback(scope.failed(fromNative(e)))
       }
     },
     destroy (err, callback) {
-      bounds.done()
+      scope.disarm()
       // Destroyed before the end: CopyFail, nothing of this COPY is committed.
       const started = copy.started()
       if (!started || finished) return callback(err)

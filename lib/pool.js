@@ -8,12 +8,13 @@ const native = require('./native')
 const { fromNative, nativePayload, closedError, paramsError, configError } = require('./errors')
 const { withRetry } = require('./retry')
 const { transaction } = require('./transaction')
-const { observe, onNativeEvent, safeEmit } = require('./observe')
+const { onNativeEvent, safeEmit } = require('./observe')
 const health = require('./health')
 const { prepareParams } = require('./params')
 const { decodeResult, buildRows } = require('./result')
 const copy = require('./copy')
 const { telemetryOptions, Telemetry } = require('./telemetry')
+const { StatementScope, QUERY, COPY, SCRIPT } = require('./statement-scope')
 
 const ENV_NAMES = native.configEnvNames()
 const DEFAULT_BATCH = 500
@@ -53,7 +54,6 @@ function queryArgs (text, values, opts) {
   return { sql: text, values, opts: opts || {} }
 }
 
-let lastAbortId = 0
 const NO_OPTS = Object.freeze({})
 const NO_PARAMS = Object.freeze([])
 /** Query option (for `pgwarden/prisma`): values as Prisma's driver adapters give them. */
@@ -70,43 +70,8 @@ function statementOptions (timeoutMs, replica, abortId) {
   return { timeoutMs, replica, abortId }
 }
 
-/**
- * Runs `run(abortId)` so that `signal` aborting cancels the statement on the server.
- * `target` is the native pool or client that knows the statement by its id.
- */
-async function withSignal (target, signal, run) {
-  if (signal.aborted) throw abortError(signal)
-  const id = (lastAbortId = (lastAbortId + 1) >>> 0)
-  const onAbort = () => target.abort(id)
-  signal.addEventListener('abort', onAbort, { once: true })
-  try {
-    return await call(() => run(id))
-  } catch (e) {
-    if (signal.aborted && e && e.code === '57014') e.cause = signal.reason
-    throw e
-  } finally {
-    signal.removeEventListener('abort', onAbort)
-  }
-}
-
-function abortError (signal) {
-  const e = fromNative(nativePayload(JSON.parse(native.abortedBeforeSend())))
-  e.cause = signal.reason
-  return e
-}
-
 function checkSql (sql) {
   if (typeof sql !== 'string') throw paramsError(`Query text must be a string, got ${typeof sql}`)
-}
-
-/** A statement's `timeoutMs` option: undefined (the pool's queryTimeoutMs) or a number ≥ 0. */
-function timeoutOf (opts) {
-  const t = opts.timeoutMs
-  if (t === undefined) return undefined
-  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) {
-    throw paramsError(`timeoutMs must be a non-negative finite number of milliseconds, got ${typeof t === 'number' ? t : typeof t}`)
-  }
-  return t
 }
 
 /** A statement's `replica` option: true sends a read to the replicas, anything else the primary. */
@@ -116,88 +81,53 @@ function replicaOf (opts) {
   return r === true
 }
 
-/** Runs `run(timeoutMs, abortId)` natively with the statement's timeout and AbortSignal. */
-function bounded (target, opts, run) {
-  const timeoutMs = timeoutOf(opts)
-  return opts.signal === undefined
-    ? call(() => run(timeoutMs, undefined))
-    : withSignal(target, opts.signal, (id) => run(timeoutMs, id))
-}
-
-/**
- * The bounds of a COPY on `target`: its validated `timeoutMs`, and its AbortSignal wired to
- * the native abort of the COPY's steps (`done()` unwires it).
- */
-function copyBounds (pool, target, sql, opts = {}) {
-  const timeoutMs = timeoutOf(opts)
-  const signal = opts.signal
-  const started = performance.now()
-  // `query` and `slowQuery` events for the COPY once it ended, as for any statement.
-  const ended = (rowCount, error) => {
-    if (pool.listenerCount('query') === 0 && pool.listenerCount('slowQuery') === 0) return
-    const ms = performance.now() - started
-    observe(pool, sql, undefined, ms, pool._native.isSlow(ms), rowCount, error)
-  }
-  if (signal === undefined) return { timeoutMs, abortId: undefined, signal, ended, done () {} }
-  if (signal.aborted) throw abortError(signal)
-  const abortId = (lastAbortId = (lastAbortId + 1) >>> 0)
-  const onAbort = () => target.abort(abortId)
-  signal.addEventListener('abort', onAbort, { once: true })
-  return { timeoutMs, abortId, signal, ended, done: () => signal.removeEventListener('abort', onAbort) }
-}
-
-/** Runs one statement through `target` (native pool or client) with events and signal. */
+/** Runs one statement through `target` (native pool or client) in its scope (events, span, signal). */
 async function runQuery (pool, target, text, values, opts) {
   // The common call, query(text) or query(text, array), skips the argument juggling.
-  const a = typeof text === 'string' && opts === undefined && (values === undefined || Array.isArray(values))
-    ? { sql: text, values, opts: NO_OPTS }
-    : queryArgs(text, values, opts)
-  checkSql(a.sql)
-  const params = a.values === undefined ? NO_PARAMS : prepareParams(a.values)
-  const arrayMode = a.opts.rowMode === 'array'
-  const timeoutMs = a.opts === NO_OPTS ? undefined : timeoutOf(a.opts)
+  let sql = text
+  let vals = values
+  let o = NO_OPTS
+  if (!(typeof text === 'string' && opts === undefined && (values === undefined || Array.isArray(values)))) {
+    const a = queryArgs(text, values, opts)
+    sql = a.sql
+    vals = a.values
+    o = a.opts
+  }
+  checkSql(sql)
+  const params = vals === undefined ? NO_PARAMS : prepareParams(vals)
+  const arrayMode = o.rowMode === 'array'
   // A client (acquire, transactions) is a primary connection: it ignores `replica`.
-  const replica = a.opts === NO_OPTS ? false : replicaOf(a.opts)
-  const style = a.opts === NO_OPTS ? undefined : styleOf(a.opts)
-  const started = performance.now()
-  // Started here, synchronously, so the span's parent is the caller's active context.
-  const span = pool._telemetry === null ? null : pool._telemetry.start(a.sql, a.values, started)
+  const replica = o === NO_OPTS ? false : replicaOf(o)
+  const style = o === NO_OPTS ? undefined : styleOf(o)
+  // Opened once every argument was checked, so a throw never leaves its span or signal behind
+  // (for the common call it is the one object this function allocates).
+  const scope = new StatementScope(pool, target, sql, vals, o, QUERY)
   let json
   try {
-    json = a.opts.signal === undefined
-      ? await target.query(a.sql, params, style, statementOptions(timeoutMs, replica, undefined))
-      : await withSignal(target, a.opts.signal, (id) => target.query(a.sql, params, style, statementOptions(timeoutMs, replica, id)))
+    json = await target.query(sql, params, style, statementOptions(scope.timeoutMs, replica, scope.abortId))
   } catch (raw) {
     // Built here, inside the caller's await chain, so err.stack names the caller's functions.
-    const e = withSetupCause(pool, fromNative(raw))
-    if (span !== null) pool._telemetry.fail(span, e, performance.now() - started)
-    if (pool.listenerCount('query') > 0 || pool.listenerCount('slowQuery') > 0) {
-      const ms = performance.now() - started
-      observe(pool, a.sql, a.values, ms, pool._native.isSlow(ms), null, e)
-    }
-    throw e
+    throw scope.failed(withSetupCause(pool, fromNative(raw)))
   }
   const r = decodeResult(json, arrayMode)
-  // The span covers the whole call, its checkout's wait included (the wait is its child).
-  if (span !== null) pool._telemetry.end(span, performance.now() - started, r.waitMs)
-  if (r.slow || pool.listenerCount('query') > 0) observe(pool, a.sql, a.values, r.ms, r.slow, r.rowCount)
+  scope.answered(r)
   return r.result
 }
 
-/** Runs `run()` (a statement whose result carries no duration) inside a span when telemetry is on. */
-async function traced (pool, sql, run) {
-  const t = pool._telemetry
-  if (t === null) return run()
-  const started = performance.now()
-  const span = t.start(sql, undefined, started)
+/** Runs a script on `target` (native pool or client) in its scope: span and signal, no events. */
+async function runScript (pool, target, sql, opts) {
+  const scope = new StatementScope(pool, target, sql, undefined, opts, SCRIPT)
   try {
-    const value = await run()
-    t.end(span, performance.now() - started)
-    return value
+    await target.executeScript(sql, scope.timeoutMs, scope.abortId)
   } catch (e) {
-    t.fail(span, e, performance.now() - started)
-    throw e
+    throw scope.failed(fromNative(e))
   }
+  scope.ended(null)
+}
+
+/** The scope of a COPY on `target`: each of its steps is bounded, and aborted, as the one statement. */
+function copyScope (pool, target, sql, opts = NO_OPTS) {
+  return new StatementScope(pool, target, sql, undefined, opts, COPY)
 }
 
 /**
@@ -265,7 +195,7 @@ class Client {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
     this._lastStatement = sql
-    await traced(this._pool, sql, () => bounded(this._handle, opts, (timeoutMs, id) => this._handle.executeScript(sql, timeoutMs, id)))
+    await runScript(this._pool, this._handle, sql, opts)
   }
 
   /** A Writable for `COPY … FROM STDIN` on this connection (inside a transaction, its part of it). */
@@ -273,14 +203,14 @@ class Client {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
     // Begun now: the COPY takes its place among this connection's statements as asked.
-    return copy.copyFrom((t, id) => this._handle.copyIn(sql, t, id), copyBounds(this._pool, this._handle, sql, opts), { eager: true })
+    return copy.copyFrom((t, id) => this._handle.copyIn(sql, t, id), copyScope(this._pool, this._handle, sql, opts), { eager: true })
   }
 
   /** A Readable of the data of `COPY … TO STDOUT` on this connection. */
   copyTo (sql, opts) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    return copy.copyTo((t, id) => this._handle.copyOut(sql, t, id), copyBounds(this._pool, this._handle, sql, opts), { eager: true })
+    return copy.copyTo((t, id) => this._handle.copyOut(sql, t, id), copyScope(this._pool, this._handle, sql, opts), { eager: true })
   }
 
   /**
@@ -429,26 +359,17 @@ class Pool extends EventEmitter {
     const params = prepareParams(a.values)
     const arrayMode = a.opts.rowMode === 'array'
     const batchSize = Math.max(1, Math.floor(a.opts.batchSize || DEFAULT_BATCH))
-    const timeoutMs = timeoutOf(a.opts)
     const replica = replicaOf(a.opts)
-    const signal = a.opts.signal
-    const started = performance.now()
+    // The signal stays armed for the whole stream: it cancels the start or any batch. The
+    // scope ends (span, events) once the handle is closed, however the loop ended.
+    const scope = new StatementScope(this, this._native, a.sql, a.values, a.opts, QUERY)
     let rowCount = 0
     let failure
     let meta = null
     let done = false
     let handle = null
-    // The signal stays armed for the whole stream: it cancels the start or any batch.
-    const abortId = signal === undefined ? undefined : (lastAbortId = (lastAbortId + 1) >>> 0)
-    const onAbort = () => this._native.abort(abortId)
-    if (signal !== undefined) {
-      if (signal.aborted) throw abortError(signal)
-      signal.addEventListener('abort', onAbort, { once: true })
-    }
-    // Started once nothing can throw before the `try` whose `finally` ends it.
-    const span = this._telemetry === null ? null : this._telemetry.start(a.sql, a.values, started)
     try {
-      handle = await call(() => this._native.stream(a.sql, params, timeoutMs, abortId, replica))
+      handle = await call(() => this._native.stream(a.sql, params, scope.timeoutMs, scope.abortId, replica))
       while (!done) {
         const batch = JSON.parse(await call(() => handle.next(batchSize)))
         if (batch.fields) meta = batch
@@ -458,20 +379,13 @@ class Pool extends EventEmitter {
         for (const row of rows) yield row
       }
     } catch (e) {
-      if (signal !== undefined && signal.aborted && e && e.code === '57014') e.cause = signal.reason
       failure = e
       throw e
     } finally {
-      if (signal !== undefined) signal.removeEventListener('abort', onAbort)
+      scope.disarm()
       if (!done && handle) await handle.close()
-      if (span !== null) {
-        if (failure) this._telemetry.fail(span, failure, performance.now() - started)
-        else this._telemetry.end(span, performance.now() - started)
-      }
-      if (this.listenerCount('query') > 0 || this.listenerCount('slowQuery') > 0) {
-        const ms = performance.now() - started
-        observe(this, a.sql, a.values, ms, this._native.isSlow(ms), rowCount, failure)
-      }
+      if (failure) scope.failed(failure, rowCount)
+      else scope.ended(rowCount)
     }
   }
 
@@ -494,7 +408,7 @@ class Pool extends EventEmitter {
   /** Runs a multi-statement script with the simple protocol (no parameters); `opts`: `{ timeoutMs, signal }`. */
   async executeScript (sql, opts = {}) {
     checkSql(sql)
-    await traced(this, sql, () => bounded(this._native, opts, (timeoutMs, id) => this._native.executeScript(sql, timeoutMs, id)))
+    await runScript(this, this._native, sql, opts)
   }
 
   /**
@@ -505,7 +419,7 @@ class Pool extends EventEmitter {
    */
   copyFrom (sql, opts) {
     checkSql(sql)
-    return copy.copyFrom((t, id) => this._native.copyIn(sql, t, id), copyBounds(this, this._native, sql, opts))
+    return copy.copyFrom((t, id) => this._native.copyIn(sql, t, id), copyScope(this, this._native, sql, opts))
   }
 
   /**
@@ -514,7 +428,7 @@ class Pool extends EventEmitter {
    */
   copyTo (sql, opts) {
     checkSql(sql)
-    return copy.copyTo((t, id) => this._native.copyOut(sql, t, id), copyBounds(this, this._native, sql, opts))
+    return copy.copyTo((t, id) => this._native.copyOut(sql, t, id), copyScope(this, this._native, sql, opts))
   }
 
   /**

@@ -1,0 +1,121 @@
+'use strict'
+// One statement's lifecycle on the JS side, the same for a query (on the pool or a held client),
+// a stream, a COPY and a script: its validated `timeoutMs`, its AbortSignal wired to the native
+// abort of the statement (and unwired once it ended), its telemetry span, its timing, and the one
+// report of how it ended (`query` and `slowQuery` events, or the default slow-query warning).
+// Connections, timeouts and the slow threshold live in Rust: this only carries what JS owns.
+//
+// The common query (no options, no signal, telemetry off) allocates the scope and nothing else:
+// no closure, no span, no extra timing.
+
+const native = require('./native')
+const { fromNative, nativePayload, paramsError } = require('./errors')
+const { observe } = require('./observe')
+
+let lastAbortId = 0
+
+/** What a kind of statement reports: a telemetry span (`traced`) and events (`observed`). */
+const QUERY = Object.freeze({ traced: true, observed: true }) // query, stream, held clients' queries
+const COPY = Object.freeze({ traced: false, observed: true }) // COPY gets events, no span
+const SCRIPT = Object.freeze({ traced: true, observed: false }) // executeScript gets a span, no events
+
+/** A statement's `timeoutMs` option: undefined (the pool's queryTimeoutMs) or a number ≥ 0. */
+function timeoutOf (opts) {
+  const t = opts.timeoutMs
+  if (t === undefined) return undefined
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0) {
+    throw paramsError(`timeoutMs must be a non-negative finite number of milliseconds, got ${typeof t === 'number' ? t : typeof t}`)
+  }
+  return t
+}
+
+/** The rejection of a statement whose signal was aborted before it was sent (57014). */
+function abortError (signal) {
+  const e = fromNative(nativePayload(JSON.parse(native.abortedBeforeSend())))
+  e.cause = signal.reason
+  return e
+}
+
+class StatementScope {
+  /**
+   * Opens the scope of statement `sql` (with `values`, for events and spans) on `pool`, now:
+   * its timing starts, its span too (synchronously, so the span's parent is the caller's active
+   * context), and `opts.signal` is armed to abort it on `target` (the native pool or client
+   * that knows the statement by `abortId`). Throws a bad `timeoutMs` before anything starts,
+   * and the 57014 of a signal already aborted (reported as a failed statement).
+   */
+  constructor (pool, target, sql, values, opts, kind = QUERY) {
+    this.timeoutMs = timeoutOf(opts)
+    this.pool = pool
+    this.sql = sql
+    this.values = values
+    this.observed = kind.observed
+    this.signal = opts.signal
+    this.abortId = undefined
+    this.onAbort = null
+    this.started = performance.now()
+    this.span = kind.traced && pool._telemetry !== null ? pool._telemetry.start(sql, values, this.started) : null
+    if (this.signal !== undefined) this._arm(target)
+  }
+
+  /** Aborting the signal aborts the statement natively, for as long as the scope is armed. */
+  _arm (target) {
+    const signal = this.signal
+    if (signal.aborted) throw this.failed(abortError(signal))
+    const id = (lastAbortId = (lastAbortId + 1) >>> 0)
+    this.abortId = id
+    this.onAbort = () => target.abort(id)
+    signal.addEventListener('abort', this.onAbort, { once: true })
+  }
+
+  /** Unwires the signal (idempotent): what comes after can no longer be aborted by it. */
+  disarm () {
+    if (this.onAbort === null) return
+    this.signal.removeEventListener('abort', this.onAbort)
+    this.onAbort = null
+  }
+
+  /**
+   * A query answered: `r` is its decoded result, whose duration and slowness (`r.ms`, `r.slow`)
+   * the native side measured. The span covers the whole call, its checkout's wait (`r.waitMs`)
+   * included as its child.
+   */
+  answered (r) {
+    this.disarm()
+    if (this.span !== null) this.pool._telemetry.end(this.span, performance.now() - this.started, r.waitMs)
+    if (this.observed) this._report(r.ms, r.slow, r.rowCount, undefined)
+  }
+
+  /** Ended well (a stream, COPY or script: timed here); `rowCount` for the events. */
+  ended (rowCount) {
+    this.disarm()
+    const ms = performance.now() - this.started
+    if (this.span !== null) this.pool._telemetry.end(this.span, ms)
+    if (this.observed) this._report(ms, this.pool._native.isSlow(ms), rowCount, undefined)
+  }
+
+  /**
+   * Ended with `e` (the error the caller throws, returned): a 57014 after the signal aborted
+   * is that abort, and carries its reason as `cause`. `rowCount`: rows given before it failed.
+   */
+  failed (e, rowCount = null) {
+    this.disarm()
+    if (this.signal !== undefined && this.signal.aborted && e && e.code === '57014') e.cause = this.signal.reason
+    const ms = performance.now() - this.started
+    if (this.span !== null) this.pool._telemetry.fail(this.span, e, ms)
+    if (this.observed) this._report(ms, this.pool._native.isSlow(ms), rowCount, e)
+    return e
+  }
+
+  /**
+   * The one rule, for every statement however it ended: a slow one is always reported (its
+   * `slowQuery` event, or the default warning without a listener); any other only when
+   * someone listens to `query`.
+   */
+  _report (ms, slow, rowCount, error) {
+    const pool = this.pool
+    if (slow || pool.listenerCount('query') > 0) observe(pool, this.sql, this.values, ms, slow, rowCount, error)
+  }
+}
+
+module.exports = { StatementScope, QUERY, COPY, SCRIPT }
