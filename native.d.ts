@@ -116,10 +116,10 @@ export declare class NativePool {
    */
   isSlow(ms: number): boolean
   /**
-   * Why a pool at `utilization` % (from `stats()`) counts as busy for `healthCheck`: at or
-   * over utilizationAlertThreshold, the same band as the highUtilization alert. Else nothing.
+   * Why a pool with `active` of `limit` connections checked out (from `stats()`) counts as
+   * busy for `healthCheck`: in the highUtilization alert's band. Else nothing.
    */
-  busyReason(utilization: number): string | null
+  busyReason(active: number, limit: number): string | null
   /** Runs a multi-statement script (simple protocol, no parameters). */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /**

@@ -12,7 +12,7 @@ async function healthCheck (pool, opts = {}) {
     await pool.query('SELECT 1', [], { timeoutMs: opts.timeoutMs || DEFAULTS.timeoutMs })
     const latency = Math.round((performance.now() - started) * 100) / 100
     const reasons = []
-    const busy = pool._native.busyReason(stats.pool.utilization)
+    const busy = pool._native.busyReason(stats.pool.active, stats.pool.limit)
     if (busy) reasons.push(busy)
     // A replica out of rotation degrades the pool; reads still have the primary.
     reasons.push(...pool._native.replicaReasons())

@@ -2,6 +2,7 @@
 //! its threshold), delivered through a sink the binding installs. Statement events (`query`,
 //! `slowQuery`) need no sink: they ride on each statement's own result.
 
+use crate::utilization;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -84,18 +85,12 @@ impl Events {
 
     /// Checks utilization after a checkout; fires highUtilization once per crossing.
     pub(crate) fn utilization(&self, active: usize, limit: usize, threshold: f64) {
-        if limit == 0 {
-            return;
-        }
-        let u = active as f64 / limit as f64;
-        if u >= threshold {
+        if utilization::is_busy(active, limit, threshold) {
             if self.armed.load(Ordering::Acquire) && self.cooled_down() && self.armed.swap(false, Ordering::AcqRel) {
-                self.emit(
-                    "highUtilization",
-                    json!({ "utilization": (u * 1000.0).round() / 10.0, "active": active, "limit": limit }),
-                );
+                let percent = utilization::percent(active, limit);
+                self.emit("highUtilization", json!({ "utilization": percent, "active": active, "limit": limit }));
             }
-        } else if u <= threshold - 0.10 {
+        } else if utilization::is_calm(active, limit, threshold) {
             self.armed.store(true, Ordering::Release);
         }
     }

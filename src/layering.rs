@@ -11,6 +11,7 @@ const LAYERS: &[&str] = &[
     "outages",
     "trim",
     "logging",
+    "utilization",
     "events",
     "cancel",
     "error",

@@ -37,3 +37,4 @@ mod statement;
 mod stats;
 mod tls;
 mod trim;
+mod utilization;

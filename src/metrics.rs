@@ -1,21 +1,9 @@
 //! Prometheus text exposition (format 0.0.4) of a pool's figures, names under `pgwarden_`.
 
 use crate::replicas::{ReplicaFigures, Replicas, State};
-use crate::stats::{Histogram, Stats, BUCKETS_MS};
+use crate::stats::{Histogram, PoolGauges, Stats, BUCKETS_MS};
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
-
-/// Pool gauges at the moment of the scrape.
-pub(crate) struct PoolGauges {
-    /// Connections in use.
-    pub active: usize,
-    /// Connections idle in the pool.
-    pub idle: usize,
-    /// connectionLimit.
-    pub limit: usize,
-    /// Callers waiting for a connection.
-    pub waiting: usize,
-}
 
 fn head(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -100,8 +88,7 @@ pub(crate) fn render(stats: &Stats, pool: &PoolGauges, replica_set: &Replicas) -
     head(&mut out, "pgwarden_pool_waiting", "gauge", "Callers waiting for a connection.");
     sample(&mut out, "pgwarden_pool_waiting", "", pool.waiting);
     head(&mut out, "pgwarden_pool_utilization_ratio", "gauge", "Active connections over the limit (0-1).");
-    let ratio = if pool.limit > 0 { pool.active as f64 / pool.limit as f64 } else { 0.0 };
-    sample(&mut out, "pgwarden_pool_utilization_ratio", "", ratio);
+    sample(&mut out, "pgwarden_pool_utilization_ratio", "", crate::utilization::ratio(pool.active, pool.limit));
     counter(&mut out, "pgwarden_queries_total", "Statements run, failed ones included.", stats.queries.load(Relaxed));
     counter(&mut out, "pgwarden_query_errors_total", "Statements that failed.", stats.query_errors.load(Relaxed));
     counter(

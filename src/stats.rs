@@ -352,6 +352,25 @@ impl Stats {
     }
 }
 
+/// A pool's gauges at one moment (`getPoolStats().pool`, the Prometheus gauges).
+pub(crate) struct PoolGauges {
+    /// Connections checked out.
+    pub active: usize,
+    /// Connections idle in the pool.
+    pub idle: usize,
+    /// connectionLimit.
+    pub limit: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
+impl PoolGauges {
+    /// Connections in use as a percentage of the limit, to one decimal.
+    pub(crate) fn utilization(&self) -> f64 {
+        crate::utilization::percent(self.active, self.limit)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

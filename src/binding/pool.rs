@@ -11,9 +11,9 @@ use crate::completion::Completions;
 use crate::config;
 use crate::convert::Style;
 use crate::error::Error;
-use crate::metrics::PoolGauges;
 use crate::pool::{PoolCore, QueryOptions};
 use crate::replicas::Replicas;
+use crate::stats::PoolGauges;
 use crate::stats::Stats;
 use futures_util::FutureExt;
 use napi::bindgen_prelude::{Either, Function, Promise, PromiseRaw};
@@ -100,15 +100,7 @@ impl NativePool {
 
     fn gauges(&self) -> PoolGauges {
         match self.core() {
-            Ok(core) => {
-                let s = core.status();
-                PoolGauges {
-                    active: s.size.saturating_sub(s.available),
-                    idle: s.available,
-                    limit: s.max_size,
-                    waiting: s.waiting,
-                }
-            }
+            Ok(core) => core.gauges(),
             Err(_) => PoolGauges { active: 0, idle: 0, limit: self.settings.connection_limit, waiting: 0 },
         }
     }
@@ -118,10 +110,9 @@ impl NativePool {
     pub fn stats(&self) -> String {
         let g = self.gauges();
         let mut v = self.stats.snapshot();
-        let utilization = utilization_percent(&g);
         v["pool"] = serde_json::json!({
             "active": g.active, "idle": g.idle, "total": g.active + g.idle,
-            "limit": g.limit, "waiting": g.waiting, "utilization": utilization,
+            "limit": g.limit, "waiting": g.waiting, "utilization": g.utilization(),
         });
         let st = &self.settings;
         v["config"] = serde_json::json!({
@@ -322,12 +313,15 @@ impl NativePool {
         crate::stats::is_slow(ms, self.settings.slow_query_threshold_ms)
     }
 
-    /// Why a pool at `utilization` % (from `stats()`) counts as busy for `healthCheck`: at or
-    /// over utilizationAlertThreshold, the same band as the highUtilization alert. Else nothing.
+    /// Why a pool with `active` of `limit` connections checked out (from `stats()`) counts as
+    /// busy for `healthCheck`: in the highUtilization alert's band. Else nothing.
     #[napi]
-    pub fn busy_reason(&self, utilization: f64) -> Option<String> {
-        let threshold = self.settings.utilization_alert_threshold * 100.0;
-        (utilization >= threshold).then(|| format!("pool utilization {utilization}% ≥ {threshold}%"))
+    pub fn busy_reason(&self, active: u32, limit: u32) -> Option<String> {
+        let (active, limit) = (active as usize, limit as usize);
+        let threshold = self.settings.utilization_alert_threshold;
+        crate::utilization::is_busy(active, limit, threshold).then(|| {
+            format!("pool utilization {}% ≥ {}%", crate::utilization::percent(active, limit), threshold * 100.0)
+        })
     }
 
     /// Runs a multi-statement script (simple protocol, no parameters).
@@ -470,15 +464,6 @@ impl Drop for NativePool {
         if let Ok(Some(core)) = self.inner.read().map(|g| g.clone()) {
             crate::logging::unregister(core.id);
         }
-    }
-}
-
-/// Connections in use as a percentage of the limit, to one decimal.
-fn utilization_percent(g: &PoolGauges) -> f64 {
-    if g.limit > 0 {
-        (g.active as f64 * 1000.0 / g.limit as f64).round() / 10.0
-    } else {
-        0.0
     }
 }
 

@@ -36,7 +36,7 @@ use crate::config::Settings;
 use crate::connection::Manager;
 use crate::error::Error;
 use crate::events::Events;
-use crate::stats::Stats;
+use crate::stats::{PoolGauges, Stats};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -151,6 +151,18 @@ impl<M: Backend> PoolCore<M> {
         let mut s = self.pool.status();
         s.waiting += self.line.waiting();
         s
+    }
+
+    /// The pool's gauges now: the connections checked out (as the utilization alarm counts
+    /// them), idle, the limit, and the callers waiting (in the line too).
+    pub(crate) fn gauges(&self) -> PoolGauges {
+        let s = self.status();
+        PoolGauges {
+            active: self.active.load(Ordering::Acquire),
+            idle: s.available,
+            limit: s.max_size,
+            waiting: s.waiting,
+        }
     }
 
     /// Whether a statement has checked out a connection yet (the pool is no longer lazy).
