@@ -5,14 +5,12 @@ use super::{
     guarded, query_options, statement, style_of, AbortGuard, NativeCopyIn, NativeCopyOut, StatementOptions, ValueStyle,
 };
 use crate::cancel::Canceller;
-use crate::convert::params::text_params;
 use crate::convert::Style;
 use crate::error::{Error, Interruption, Stopped};
 use crate::held::{Held, HeldGuard};
 use crate::place::Place;
 use crate::pool::{Lease, PoolCore};
 use crate::reset::needs_tidy;
-use crate::statement::check_params;
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
@@ -60,16 +58,12 @@ impl NativeClient {
         let forget = AbortGuard::new(&core, o.abort_id);
         let place = self.held.place();
         dispatch.spawn(&env, id, sql, forget, move |sql| async move {
-            let shape = match check_params(&sql, params.len()) {
-                Ok(shape) => shape,
-                Err(e) => return (Err(e), None),
-            };
             let mut guard = match turn(place, &opts).await {
                 Ok(guard) => guard,
                 Err(e) => return (Err(e), None),
             };
             let out = match guard.as_mut() {
-                Some(lease) => core.run(&mut lease.conn, &sql, text_params(params), &opts, shape).await,
+                Some(lease) => core.run_held(&mut lease.conn, &sql, params, &opts).await,
                 None => Err(released()),
             };
             // The turn is held until the outcome is queued: answers come in the order asked.

@@ -4,10 +4,10 @@
 
 use super::guarded;
 use crate::convert::Style;
-use crate::error::{from_driver, Error, Interruption};
+use crate::error::{from_driver, Error};
 use crate::held::HeldGuard;
 use crate::place::Place;
-use crate::pool::{Lease, PoolCore, QueryOptions};
+use crate::pool::{Lease, PoolCore, QueryOptions, Steps};
 use crate::sql::{self, CopyDirection};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -124,7 +124,7 @@ pub(super) struct Bounds {
     abort_id: Option<u32>,
     cancel: Arc<crate::cancel::Canceller>,
     /// What stopped a step that still succeeded (its cancel's 57014 comes with a later step).
-    interrupted: std::sync::Mutex<Option<Interruption>>,
+    steps: Steps,
     /// The statement and its start, to count the COPY in the stats when it ends.
     sql: String,
     started: std::time::Instant,
@@ -141,7 +141,7 @@ impl Bounds {
     ) -> Result<Self, Error> {
         let cancel = held.lease()?.conn.cancel.clone();
         let started = std::time::Instant::now();
-        Ok(Bounds { core, opts, abort_id, cancel, interrupted: Default::default(), sql: sql.into(), started })
+        Ok(Bounds { core, opts, abort_id, cancel, steps: Steps::default(), sql: sql.into(), started })
     }
 
     /// Counts the ended COPY in the stats, like any statement (latency, errors, slow).
@@ -157,17 +157,7 @@ impl Bounds {
 
     /// Runs one step under the bounds; the flag says the connection must not be reused.
     async fn step<T>(&self, fut: impl std::future::Future<Output = Result<T, Error>>) -> (Result<T, Error>, bool) {
-        let (out, broken, why) = self.core.supervise_step(&self.cancel, &self.opts, fut).await;
-        let Ok(mut earlier) = self.interrupted.lock() else { return (out, broken) };
-        match out {
-            Err(e) if e.is_query_canceled() && earlier.is_some() => (Err(e.after(earlier.take())), broken),
-            out => {
-                if out.is_ok() && why.is_some() {
-                    *earlier = why;
-                }
-                (out, broken)
-            }
-        }
+        self.core.step(&self.steps, &self.cancel, &self.opts, fut).await
     }
 }
 

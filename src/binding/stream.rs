@@ -1,11 +1,10 @@
 //! `NativeStream`: a statement whose rows JS pulls in batches (`pool.stream`).
 
 use super::guarded;
-use crate::convert::params::text_params;
 use crate::convert::result::RowWriter;
-use crate::error::{Error, Interruption};
-use crate::pool::{Lease, PoolCore, QueryOptions};
-use crate::statement::{check_params, read_batch};
+use crate::error::Error;
+use crate::pool::{Lease, PoolCore, QueryOptions, Steps};
+use crate::statement::read_batch;
 use napi_derive::napi;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,8 +15,8 @@ struct StreamState {
     rows: Option<Pin<Box<RowStream>>>,
     writer: RowWriter,
     sent_meta: bool,
-    /// What stopped the stream's start (its cancel's 57014 arrives with the rows).
-    interrupted: Option<Interruption>,
+    /// What stopped a step that still succeeded (its cancel's 57014 arrives with later rows).
+    steps: Steps,
 }
 
 /// A statement whose rows are pulled in batches; memory stays bounded by the batch size
@@ -46,11 +45,10 @@ impl NativeStream {
         opts: QueryOptions,
         abort_id: Option<u32>,
     ) -> Result<Self, Error> {
-        check_params(sql, params.len())?;
-        let mut lease = core.checkout_for(&opts).await?;
-        let (rows, prepared, interrupted) = core.open_stream(&mut lease.conn, sql, text_params(params), &opts).await?;
+        let steps = Steps::default();
+        let (lease, rows, prepared) = core.open_stream(sql, params, &opts, &steps).await?;
         let writer = RowWriter::new(prepared.stmt.columns(), core.settings.int8, Default::default());
-        let state = StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false, interrupted };
+        let state = StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false, steps };
         let state = Arc::new(tokio::sync::Mutex::new(state));
         Ok(NativeStream { sql: sql.to_string(), state, core, home, opts, abort_id })
     }
@@ -68,10 +66,9 @@ impl NativeStream {
                 (Some(rows), Some(lease)) => {
                     let cancel = lease.conn.cancel.clone();
                     let batch = read_batch(rows, &mut st.writer, batch_size);
-                    match self.core.supervise(&cancel, &self.opts, batch).await {
+                    match self.core.step(&st.steps, &cancel, &self.opts, batch).await {
                         (Ok(done), _) => done,
                         (Err(e), broken) => {
-                            let e = e.after(st.interrupted);
                             st.rows = None;
                             if let Some(lease) = st.lease.take() {
                                 lease.finish(broken || e.spoils_connection());

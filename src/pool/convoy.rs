@@ -224,9 +224,10 @@ impl PoolCore {
                 continue;
             }
             let started = Instant::now();
-            let (out, broken) = match self.time_left(&member.opts) {
-                Some(0) => {
-                    let why = Interruption::Timeout { timeout_ms: self.timeout_ms(&member.opts) };
+            let (out, broken) = match self.deadline(&member.opts) {
+                // Its time ran out while it waited in the convoy: it is not sent.
+                Some((at, timeout_ms)) if at <= tokio::time::Instant::now() => {
+                    let why = Interruption::Timeout { timeout_ms };
                     (Err(Error::Interrupted { why, stopped: Stopped::NotSent }), false)
                 }
                 _ => self.supervise(&cancel, &member.opts, prepared(conn, &member.sql)).await,
@@ -248,13 +249,6 @@ impl PoolCore {
             return None;
         }
         Some(ready)
-    }
-
-    /// What is left of a statement's timeout, in ms (`None`: it has none).
-    fn time_left(&self, opts: &QueryOptions) -> Option<u64> {
-        let ms = self.timeout_ms(opts);
-        let from = opts.timed_from?;
-        (ms > 0).then(|| ms.saturating_sub(from.elapsed().as_millis() as u64))
     }
 
     /// Sends every statement at once (the connection task writes them in one go) and answers

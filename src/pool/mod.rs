@@ -48,6 +48,7 @@ use self::lease::{InFlight, Running};
 use self::options::aborted;
 pub(crate) use self::options::{AbortFlag, QueryOptions};
 pub(crate) use self::run::with_field;
+pub(crate) use self::supervise::Steps;
 
 /// The shared state of one pool; its connections come from `M` (see `backend.rs`).
 pub(crate) struct PoolCore<M: Backend = Manager> {

@@ -1,14 +1,16 @@
 //! Running a statement, a script or a stream on a checked-out connection, and telling its
 //! outcome: duration, slowness, the counts.
 
-use super::{Lease, PoolCore, QueryOptions};
+use super::{Lease, PoolCore, QueryOptions, Steps};
 use crate::connection::{Conn, Prepared};
+use crate::convert::params::text_params;
 use crate::convert::params::TextParam;
 use crate::convert::result::ResultText;
 use crate::error::{Error, Interruption};
 use crate::sql::Shape;
-use crate::statement::{execute, execute_script, start};
+use crate::statement::{check_params, execute, execute_script, start};
 use std::pin::Pin;
+use std::sync::Arc;
 use tokio_postgres::RowStream;
 
 impl PoolCore {
@@ -28,9 +30,22 @@ impl PoolCore {
         out.map(|r| with_field(r, ",\"waitMs\":", lease.waited.as_secs_f64() * 1000.0))
     }
 
+    /// A held client's statement: its parameters are checked against its text (nothing is sent
+    /// when they do not fit), then it runs as [`Self::run`].
+    pub(crate) async fn run_held(
+        &self,
+        conn: &mut Conn,
+        sql: &str,
+        params: Vec<Option<String>>,
+        opts: &QueryOptions,
+    ) -> Result<ResultText, Error> {
+        let shape = check_params(sql, params.len())?;
+        self.run(conn, sql, text_params(params), opts, shape).await
+    }
+
     /// Runs one statement on a checked-out connection and returns the result JSON; `shape` is
     /// its text's [`Shape`] (several statements go by the simple protocol).
-    pub(crate) async fn run(
+    pub(super) async fn run(
         &self,
         conn: &mut Conn,
         sql: &str,
@@ -91,21 +106,26 @@ impl PoolCore {
 
     /// Starts a statement whose rows are read in batches (`pool.stream`).
     pub(crate) async fn open_stream(
-        &self,
-        conn: &mut Conn,
+        self: &Arc<Self>,
         sql: &str,
-        params: Vec<TextParam>,
+        params: Vec<Option<String>>,
         opts: &QueryOptions,
-    ) -> Result<(Pin<Box<RowStream>>, Prepared, Option<Interruption>), Error> {
+        steps: &Steps,
+    ) -> Result<(Lease, Pin<Box<RowStream>>, Prepared), Error> {
+        check_params(sql, params.len())?;
+        let params = text_params(params);
+        let mut lease = self.checkout_for(opts).await?;
+        let conn = &mut lease.conn;
         let started = std::time::Instant::now();
         crate::reset::note(conn, sql, crate::sql::shape(sql));
         let cancel = conn.cancel.clone();
         // The server answers Bind only once the first rows are ready: a timeout can fire here
-        // and the cancel's 57014 then comes with the rows (the stream's `interrupted`).
-        let (r, broken, interrupted) = self.supervise_step(&cancel, opts, start(conn, sql, &params)).await;
+        // and the cancel's 57014 then comes with the rows (told by `steps`).
+        let (r, broken) = self.step(steps, &cancel, opts, start(conn, sql, &params)).await;
         conn.broken |= broken;
         self.finished(conn, sql, started, &r);
-        r.map(|(s, cols)| (Box::pin(s), cols, interrupted))
+        let (rows, prepared) = r?;
+        Ok((lease, Box::pin(rows), prepared))
     }
 
     /// Bookkeeping after every statement: a statement that lost its connection (or may have)

@@ -15,6 +15,38 @@ impl<M: Backend> PoolCore<M> {
         opts.timeout_ms.unwrap_or(self.settings.query_timeout_ms)
     }
 
+    /// When a statement's timeout passes, and the timeout (ms); none without one. It counts from
+    /// `timed_from` (a convoy's statements: when the convoy took them), else from now.
+    pub(crate) fn deadline(&self, opts: &QueryOptions) -> Option<(tokio::time::Instant, u64)> {
+        let ms = self.timeout_ms(opts);
+        let from = opts.timed_from.unwrap_or_else(tokio::time::Instant::now);
+        (ms > 0).then(|| (from + Duration::from_millis(ms), ms))
+    }
+
+    /// Runs one step of a statement run in steps (see [`Steps`]) under [`Self::supervise_step`].
+    pub(crate) async fn step<T, Fut, C: Cancel>(
+        &self,
+        steps: &Steps,
+        cancel: &Arc<C>,
+        opts: &QueryOptions,
+        fut: Fut,
+    ) -> (Result<T, Error>, bool)
+    where
+        Fut: std::future::Future<Output = Result<T, Error>>,
+    {
+        let (out, broken, why) = self.supervise_step(cancel, opts, fut).await;
+        let mut earlier = steps.0.lock().unwrap_or_else(|e| e.into_inner());
+        match out {
+            Err(e) => (Err(e.after(earlier.take())), broken),
+            Ok(done) => {
+                if why.is_some() {
+                    *earlier = why;
+                }
+                (Ok(done), broken)
+            }
+        }
+    }
+
     /// Runs a sent statement's future under its timeout, its AbortSignal and `end()`. When one
     /// of them fires first, the statement is cancelled on the server and awaited a little
     /// longer; the error then says what is known of its outcome (only a cancel the server
@@ -72,12 +104,12 @@ impl<M: Backend> PoolCore<M> {
             return not_sent(Interruption::Shutdown);
         }
         let _running = Running::new(&self.running);
-        let timeout_ms = self.timeout_ms(opts);
-        let from = opts.timed_from.unwrap_or_else(tokio::time::Instant::now);
+        let bound = self.deadline(opts);
+        let timeout_ms = bound.map_or(0, |(_, ms)| ms);
         let deadline = async {
-            match timeout_ms {
-                0 => std::future::pending().await,
-                ms => tokio::time::sleep_until(from + Duration::from_millis(ms)).await,
+            match bound {
+                None => std::future::pending().await,
+                Some((at, _)) => tokio::time::sleep_until(at).await,
             }
         };
         pin_mut!(fut);
@@ -121,3 +153,10 @@ impl<M: Backend> PoolCore<M> {
         }
     }
 }
+
+/// A statement run in steps (a stream's start and batches, a COPY's start, writes and end).
+/// A step that succeeded although its timeout or AbortSignal fired (it finished as the cancel
+/// was sent) leaves that cancel to land on a later step: its 57014 is then told for what it is,
+/// a confirmed cancel, not a server error of its own.
+#[derive(Debug, Default)]
+pub(crate) struct Steps(std::sync::Mutex<Option<Interruption>>);
