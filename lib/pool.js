@@ -15,6 +15,7 @@ const { decodeResult, buildRows } = require('./result')
 const copy = require('./copy')
 const { telemetryOptions, Telemetry } = require('./telemetry')
 const { StatementScope, QUERY, COPY, SCRIPT } = require('./statement-scope')
+const { splitQuery } = require('./query-args')
 
 const ENV_NAMES = native.configEnvNames()
 const DEFAULT_BATCH = 500
@@ -43,15 +44,6 @@ async function call (fn) {
   } catch (e) {
     throw fromNative(e)
   }
-}
-
-/** Splits pg's `query(config)` / `query(text, values, opts)` forms. */
-function queryArgs (text, values, opts) {
-  if (text !== null && typeof text === 'object') {
-    return { sql: text.text, values: text.values !== undefined ? text.values : values, opts: { ...text, ...(opts || {}) } }
-  }
-  if (values !== null && typeof values === 'object' && !Array.isArray(values)) return { sql: text, values: undefined, opts: values }
-  return { sql: text, values, opts: opts || {} }
 }
 
 const NO_OPTS = Object.freeze({})
@@ -88,7 +80,7 @@ async function runQuery (pool, target, text, values, opts) {
   let vals = values
   let o = NO_OPTS
   if (!(typeof text === 'string' && opts === undefined && (values === undefined || Array.isArray(values)))) {
-    const a = queryArgs(text, values, opts)
+    const a = splitQuery(text, values, opts)
     sql = a.sql
     vals = a.values
     o = a.opts
@@ -354,7 +346,7 @@ class Pool extends EventEmitter {
    * loop consumes them. Breaking out of the loop cancels the statement.
    */
   async * stream (text, values, opts = {}) {
-    const a = queryArgs(text, values, opts)
+    const a = splitQuery(text, values, opts)
     checkSql(a.sql)
     const params = prepareParams(a.values)
     const arrayMode = a.opts.rowMode === 'array'
@@ -396,7 +388,7 @@ class Pool extends EventEmitter {
   replica () {
     const pool = this
     const onReplica = (text, values, opts) => {
-      const a = queryArgs(text, values, opts)
+      const a = splitQuery(text, values, opts)
       return [a.sql, a.values, { ...a.opts, replica: true }]
     }
     return {

@@ -23,7 +23,7 @@ const REJECTED = {
 
 const SSL_KEYS = new Set(['ca', 'cert', 'key', 'rejectUnauthorized'])
 
-/** pg's defaults that differ from pgwarden's. */
+/** pg's defaults that differ from pgwarden's (also what `pool.options` shows, as pg-pool's). */
 const PG_DEFAULTS = { max: 10, idleTimeoutMillis: 10000, connectionTimeoutMillis: 0, maxLifetimeSeconds: 0 }
 
 function checkRejected (config) {
@@ -146,4 +146,4 @@ function normalize (config) {
   return config !== null && typeof config === 'object' ? config : {}
 }
 
-module.exports = { poolOptions, normalize }
+module.exports = { poolOptions, normalize, PG_DEFAULTS }

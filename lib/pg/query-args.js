@@ -4,6 +4,7 @@
 
 const pgTypes = require('pg-types')
 const { paramsError } = require('../errors')
+const { splitQuery } = require('../query-args')
 
 const pad = (n, w = 2) => String(n).padStart(w, '0')
 
@@ -46,15 +47,17 @@ function queryArgs (config, values, callback, types) {
     callback = values
     values = undefined
   }
-  const c = config !== null && typeof config === 'object' ? config : { text: config }
+  // pg's values are an array: a second argument that is not one is not options here.
+  const a = splitQuery(config)
+  const c = a.opts
   const opts = {}
   if (c.rowMode === 'array') opts.rowMode = 'array'
   if (c.query_timeout !== undefined) opts.timeoutMs = c.query_timeout
   for (const k of ['signal', 'timeoutMs', 'replica']) if (c[k] !== undefined) opts[k] = c[k]
   const t = c.types || types || pgTypes
   return {
-    text: c.text,
-    values: pgValues(c.values !== undefined ? c.values : values),
+    text: a.sql,
+    values: pgValues(a.values !== undefined ? a.values : values),
     opts,
     callback: callback || (typeof c.callback === 'function' ? c.callback : undefined),
     getTypeParser: (oid, format) => t.getTypeParser(oid, format)
