@@ -327,6 +327,49 @@ pub(crate) enum Error {
     Internal(String),
 }
 
+/// The errors pgwarden raises itself, named once (the napi layer and the core use these).
+impl Error {
+    /// A statement stopped before it was sent: nothing reached the server.
+    pub(crate) fn not_sent(why: Interruption) -> Error {
+        Error::Interrupted { why, stopped: Stopped::NotSent }
+    }
+
+    /// A call on a pool after `end()`.
+    pub(crate) fn pool_ended() -> Error {
+        Error::Closed("The pool has been closed (end() was called)".into())
+    }
+
+    /// A statement or COPY on a held client after it was released.
+    pub(crate) fn client_released() -> Error {
+        Error::Closed("The client was released".into())
+    }
+
+    /// A read or write on a COPY that has ended.
+    pub(crate) fn copy_ended() -> Error {
+        Error::Closed("The COPY has ended".into())
+    }
+
+    /// A statement on the client lent to `onConnect` after the hook settled.
+    pub(crate) fn hook_settled() -> Error {
+        Error::Closed("onConnect has settled: its client can no longer run statements".into())
+    }
+
+    /// A panic caught at the napi boundary.
+    pub(crate) fn panicked() -> Error {
+        Error::Internal("internal error (a panic was caught); please report it".into())
+    }
+
+    /// A statement submitted before JS installed the completion sink (a bug).
+    pub(crate) fn no_completion_sink() -> Error {
+        Error::Internal("no completion sink installed".into())
+    }
+
+    /// A lock poisoned by a panic elsewhere (`what`: whose).
+    pub(crate) fn poisoned(what: &str) -> Error {
+        Error::Internal(format!("{what} lock poisoned"))
+    }
+}
+
 impl Error {
     /// The code JavaScript sees in `err.code`.
     pub(crate) fn code(&self) -> &str {

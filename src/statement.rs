@@ -202,6 +202,15 @@ pub(crate) fn reject_copy(sql: &str, shape: sql::Shape) -> Result<(), Error> {
 /// The most parameters one statement can carry (the protocol counts them in 16 bits).
 const MAX_PARAMS: usize = 65_535;
 
+/// Refuses, before anything is sent, a statement that is not a COPY in `direction`.
+pub(crate) fn check_copy(sql: &str, direction: sql::CopyDirection) -> Result<(), Error> {
+    if sql::copy_direction(sql) == Some(direction) {
+        return Ok(());
+    }
+    let wanted = if direction == sql::CopyDirection::In { "COPY … FROM STDIN" } else { "COPY … TO STDOUT" };
+    Err(Error::Params(format!("copyFrom/copyTo take a {wanted} statement")))
+}
+
 /// Rejects parameters the statement cannot take, before anything is sent; gives the
 /// statement's [`sql::Shape`] (found once, used again to choose the protocol).
 pub(crate) fn check_params(sql: &str, given: usize) -> Result<sql::Shape, Error> {

@@ -369,6 +369,14 @@ impl PoolGauges {
     pub(crate) fn utilization(&self) -> f64 {
         crate::utilization::percent(self.active, self.limit)
     }
+
+    /// `getPoolStats().pool`.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "active": self.active, "idle": self.idle, "total": self.active + self.idle,
+            "limit": self.limit, "waiting": self.waiting, "utilization": self.utilization(),
+        })
+    }
 }
 
 #[cfg(test)]

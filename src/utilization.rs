@@ -21,6 +21,12 @@ pub(crate) fn is_busy(active: usize, limit: usize, threshold: f64) -> bool {
     limit > 0 && ratio(active, limit) >= threshold
 }
 
+/// Why the pool counts as busy (`healthCheck`'s reason), when it does.
+pub(crate) fn busy_reason(active: usize, limit: usize, threshold: f64) -> Option<String> {
+    is_busy(active, limit, threshold)
+        .then(|| format!("pool utilization {}% ≥ {}%", percent(active, limit), threshold * 100.0))
+}
+
 /// Whether the pool has come back down far enough (10 points under `threshold`) for the alarm
 /// to fire again on the next crossing.
 pub(crate) fn is_calm(active: usize, limit: usize, threshold: f64) -> bool {

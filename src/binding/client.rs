@@ -6,7 +6,7 @@ use super::{
 };
 use crate::cancel::Canceller;
 use crate::convert::Style;
-use crate::error::{Error, Interruption, Stopped};
+use crate::error::{Error, Interruption};
 use crate::held::{Held, HeldGuard};
 use crate::place::Place;
 use crate::pool::{Lease, PoolCore};
@@ -64,7 +64,7 @@ impl NativeClient {
             };
             let out = match guard.as_mut() {
                 Some(lease) => core.run_held(&mut lease.conn, &sql, params, &opts).await,
-                None => Err(released()),
+                None => Err(Error::client_released()),
             };
             // The turn is held until the outcome is queued: answers come in the order asked.
             (out, Some(guard))
@@ -117,7 +117,7 @@ impl NativeClient {
             let (core, sql) = (&core, sql.as_str());
             statement(core, sql, opts, abort_id, |opts| async move {
                 let mut guard = turn(place, &opts).await?;
-                let lease = guard.as_mut().ok_or_else(released)?;
+                let lease = guard.as_mut().ok_or_else(Error::client_released)?;
                 core.script(&mut lease.conn, sql, &opts).await
             })
             .await
@@ -183,10 +183,6 @@ impl NativeClient {
 async fn turn(place: Place<HeldGuard<Lease>>, opts: &crate::pool::QueryOptions) -> Result<HeldGuard<Lease>, Error> {
     tokio::select! {
         guard = place.turn() => Ok(guard),
-        _ = opts.aborted() => Err(Error::Interrupted { why: Interruption::Abort, stopped: Stopped::NotSent }),
+        _ = opts.aborted() => Err(Error::not_sent(Interruption::Abort)),
     }
-}
-
-fn released() -> Error {
-    Error::Closed("The client was released".into())
 }

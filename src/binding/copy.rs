@@ -7,8 +7,9 @@ use crate::convert::Style;
 use crate::error::{from_driver, Error};
 use crate::held::HeldGuard;
 use crate::place::Place;
-use crate::pool::{Lease, PoolCore, QueryOptions, Steps};
-use crate::sql::{self, CopyDirection};
+use crate::pool::{Lease, PoolCore, QueryOptions, Stepwise as Bounds};
+use crate::sql::CopyDirection;
+use crate::statement::check_copy;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
@@ -31,7 +32,7 @@ impl Held {
     fn lease(&mut self) -> Result<&mut Lease, Error> {
         match self {
             Held::Lease(l) => Ok(&mut **l),
-            Held::Client(g) => g.as_mut().ok_or_else(|| Error::Closed("The client was released".into())),
+            Held::Client(g) => g.as_mut().ok_or_else(Error::client_released),
         }
     }
 
@@ -70,7 +71,7 @@ async fn prepare(
 ) -> Result<(Held, Bounds), Error> {
     let opts = super::query_options(&core, timeout_ms, abort_id, Style::Pg);
     let mut held = hold(&core, client, &opts).await?;
-    let bounds = Bounds::new(core, opts, abort_id, &mut held, sql);
+    let bounds = held.lease().map(|lease| Bounds::new(core, opts, abort_id, lease.conn.cancel.clone(), sql));
     match bounds {
         Ok(bounds) => Ok((held, bounds)),
         Err(e) => {
@@ -104,70 +105,8 @@ pub(super) async fn copy_in(
     NativeCopyIn::start(held, sql, bounds).await
 }
 
-/// Refuses, before anything is sent, a statement that is not a COPY in `direction`.
-fn expect_copy(sql: &str, direction: CopyDirection) -> Result<(), Error> {
-    if sql::copy_direction(sql) == Some(direction) {
-        return Ok(());
-    }
-    let wanted = if direction == CopyDirection::In { "COPY … FROM STDIN" } else { "COPY … TO STDOUT" };
-    Err(Error::Params(format!("copyFrom/copyTo take a {wanted} statement")))
-}
-
 /// A COPY in progress: its connection and the driver's end of it.
 type Copying<T> = Mutex<Option<(Held, Pin<Box<T>>)>>;
-
-/// What bounds each step of a COPY (a batch read or written, the end): its `timeoutMs` and
-/// AbortSignal, as for any statement: a step that outlives them is cancelled on the server.
-pub(super) struct Bounds {
-    core: Arc<PoolCore>,
-    opts: QueryOptions,
-    abort_id: Option<u32>,
-    cancel: Arc<crate::cancel::Canceller>,
-    /// What stopped a step that still succeeded (its cancel's 57014 comes with a later step).
-    steps: Steps,
-    /// The statement and its start, to count the COPY in the stats when it ends.
-    sql: String,
-    started: std::time::Instant,
-}
-
-impl Bounds {
-    /// The bounds of a COPY on `held`.
-    pub(super) fn new(
-        core: Arc<PoolCore>,
-        opts: QueryOptions,
-        abort_id: Option<u32>,
-        held: &mut Held,
-        sql: &str,
-    ) -> Result<Self, Error> {
-        let cancel = held.lease()?.conn.cancel.clone();
-        let started = std::time::Instant::now();
-        Ok(Bounds { core, opts, abort_id, cancel, steps: Steps::default(), sql: sql.into(), started })
-    }
-
-    /// Counts the ended COPY in the stats, like any statement (latency, errors, slow).
-    fn ended(&self, failed: Option<&Error>) {
-        let ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        self.core.stats.record_query(
-            &self.sql,
-            ms,
-            failed.map(Error::code),
-            self.core.settings.slow_query_threshold_ms,
-        );
-    }
-
-    /// Runs one step under the bounds; the flag says the connection must not be reused.
-    async fn step<T>(&self, fut: impl std::future::Future<Output = Result<T, Error>>) -> (Result<T, Error>, bool) {
-        self.core.step(&self.steps, &self.cancel, &self.opts, fut).await
-    }
-}
-
-impl Drop for Bounds {
-    fn drop(&mut self) {
-        if let Some(id) = self.abort_id {
-            self.core.forget_abort(id);
-        }
-    }
-}
 
 /// Starts the COPY `sql` (checked to go in `direction`) on `held` with `open`; a COPY that does
 /// not start gives its connection back (closed when the failure spoiled it).
@@ -178,7 +117,7 @@ async fn begin<T>(
     bounds: &Bounds,
     open: impl for<'a> FnOnce(&'a tokio_postgres::Client, &'a str) -> BoxFuture<'a, Result<T, tokio_postgres::Error>>,
 ) -> Result<Copying<T>, Error> {
-    if let Err(e) = expect_copy(sql, direction) {
+    if let Err(e) = check_copy(sql, direction) {
         held.done(false);
         return Err(e);
     }
@@ -291,7 +230,7 @@ impl NativeCopyIn {
         guarded(None, async {
             let mut state = self.state.lock().await;
             let Some((_, sink)) = state.as_mut() else {
-                return Err(Error::Closed("The COPY has ended".into()));
+                return Err(Error::copy_ended());
             };
             let send = async {
                 for chunk in chunks {
@@ -318,7 +257,7 @@ impl NativeCopyIn {
     pub async fn finish(&self) -> napi::Result<f64> {
         guarded(None, async {
             let Some((held, mut sink)) = self.state.lock().await.take() else {
-                return Err(Error::Closed("The COPY has ended".into()));
+                return Err(Error::copy_ended());
             };
             let (finished, broken) =
                 self.bounds.step(async { sink.as_mut().finish().await.map_err(|e| from_driver(&e, true)) }).await;

@@ -52,7 +52,7 @@ impl Dispatch {
                 let _forget = forget;
                 let out = match work {
                     Ok(work) => caught(work.map(Ok)).await,
-                    Err(_) => Err(Error::Internal("internal error (a panic was caught); please report it".into())),
+                    Err(_) => Err(Error::panicked()),
                 };
                 match out {
                     Ok((out, held)) => (out, Some(held)),
@@ -66,7 +66,7 @@ impl Dispatch {
 
     /// The error of a submit before JS installed the completion sink (a bug).
     pub(super) fn missing() -> napi::Error {
-        js_error(&Error::Internal("no completion sink installed".into()), None)
+        js_error(&Error::no_completion_sink(), None)
     }
 
     fn submitted(&self, env: &Env) {

@@ -14,7 +14,7 @@ mod stream;
 
 use crate::config::ENV_NAMES;
 use crate::convert::Style;
-use crate::error::{classify, Error, Interruption, Stopped};
+use crate::error::{classify, Error, Interruption};
 use crate::pool::{PoolCore, QueryOptions};
 use futures_util::FutureExt;
 use napi::Status;
@@ -37,9 +37,7 @@ fn js_error(e: &Error, query: Option<&str>) -> napi::Error {
 /// future (as an `async fn`, with a `write!` in the result envelope, it cost SELECT 1 at 100
 /// callers ~10%: 36k against 41k q/s).
 fn caught<T>(fut: impl Future<Output = Result<T, Error>>) -> impl Future<Output = Result<T, Error>> {
-    AssertUnwindSafe(fut).catch_unwind().map(|out| {
-        out.unwrap_or_else(|_| Err(Error::Internal("internal error (a panic was caught); please report it".into())))
-    })
+    AssertUnwindSafe(fut).catch_unwind().map(|out| out.unwrap_or_else(|_| Err(Error::panicked())))
 }
 
 /// [`caught`], with any error turned into a JS error: how every async method runs.
@@ -178,7 +176,7 @@ pub(crate) fn cut_sql(sql: String) -> String {
 /// The error payload of a statement whose AbortSignal fired before it was sent.
 #[napi]
 pub(crate) fn aborted_before_send() -> String {
-    Error::Interrupted { why: Interruption::Abort, stopped: Stopped::NotSent }.to_payload(None).to_string()
+    Error::not_sent(Interruption::Abort).to_payload(None).to_string()
 }
 
 /// The error payload of a transaction that ran past its `timeoutMs` and was rolled back.

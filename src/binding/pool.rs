@@ -43,11 +43,7 @@ pub struct NativePool {
 
 impl NativePool {
     fn core(&self) -> Result<Arc<PoolCore>, Error> {
-        self.inner
-            .read()
-            .map_err(|_| Error::Internal("pool lock poisoned".into()))?
-            .clone()
-            .ok_or_else(|| Error::Closed("The pool has been closed (end() was called)".into()))
+        self.inner.read().map_err(|_| Error::poisoned("pool"))?.clone().ok_or_else(Error::pool_ended)
     }
 }
 
@@ -110,18 +106,8 @@ impl NativePool {
     pub fn stats(&self) -> String {
         let g = self.gauges();
         let mut v = self.stats.snapshot();
-        v["pool"] = serde_json::json!({
-            "active": g.active, "idle": g.idle, "total": g.active + g.idle,
-            "limit": g.limit, "waiting": g.waiting, "utilization": g.utilization(),
-        });
-        let st = &self.settings;
-        v["config"] = serde_json::json!({
-            "connectionLimit": st.connection_limit,
-            "minConnections": st.min_connections,
-            "poolTimeout": st.pool_timeout_ms as f64 / 1000.0,
-            "queryTimeout": st.query_timeout_ms,
-            "slowQueryThreshold": st.slow_query_threshold_ms,
-        });
+        v["pool"] = g.to_json();
+        v["config"] = self.settings.stats_view();
         v["replicas"] = self.replicas.snapshot();
         v.to_string()
     }
@@ -317,11 +303,7 @@ impl NativePool {
     /// busy for `healthCheck`: in the highUtilization alert's band. Else nothing.
     #[napi]
     pub fn busy_reason(&self, active: u32, limit: u32) -> Option<String> {
-        let (active, limit) = (active as usize, limit as usize);
-        let threshold = self.settings.utilization_alert_threshold;
-        crate::utilization::is_busy(active, limit, threshold).then(|| {
-            format!("pool utilization {}% ≥ {}%", crate::utilization::percent(active, limit), threshold * 100.0)
-        })
+        crate::utilization::busy_reason(active as usize, limit as usize, self.settings.utilization_alert_threshold)
     }
 
     /// Runs a multi-statement script (simple protocol, no parameters).

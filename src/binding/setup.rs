@@ -44,9 +44,7 @@ impl NativeSetupClient {
             let run = async {
                 let shape = check_params(&sql, params.len())?;
                 let mut guard = place.turn().await;
-                let conn = guard.as_mut().ok_or_else(|| {
-                    Error::Closed("onConnect has settled: its client can no longer run statements".into())
-                })?;
+                let conn = guard.as_mut().ok_or_else(Error::hook_settled)?;
                 // Anything but a plain read or write may set what a reset would undo.
                 conn.set_up_by_hook |= !shape.data || shape.session;
                 let out = execute(conn, &sql, &text_params(params), &settings, Style::Pg, shape.several).await;

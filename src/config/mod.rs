@@ -285,6 +285,18 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// `getPoolStats().config`: the settings that bound the pool (poolTimeout in seconds, as
+    /// Prisma's connection-string parameter).
+    pub(crate) fn stats_view(&self) -> Value {
+        json!({
+            "connectionLimit": self.connection_limit,
+            "minConnections": self.min_connections,
+            "poolTimeout": self.pool_timeout_ms as f64 / 1000.0,
+            "queryTimeout": self.query_timeout_ms,
+            "slowQueryThreshold": self.slow_query_threshold_ms,
+        })
+    }
+
     /// `host:port` (or the socket path), safe to print; every host for a list.
     pub(crate) fn address(&self) -> String {
         self.hosts.iter().map(|(h, p)| format!("{h}:{p}")).collect::<Vec<_>>().join(",")

@@ -5,7 +5,7 @@ use super::waiting::{Entry, Turn};
 use super::{aborted, Backend, InFlight, Leasable, Lease, PoolCore, QueryOptions};
 use crate::breaker::Admission;
 use crate::connection::Manager;
-use crate::error::{Error, Interruption, Stopped};
+use crate::error::{Error, Interruption};
 use crate::retry::Backoff;
 use crate::stats::Stats;
 use deadpool::managed::{PoolError, Timeouts};
@@ -184,7 +184,7 @@ impl<M: Backend> PoolCore<M> {
         entered: Entered<M>,
         opts: &QueryOptions,
     ) -> Result<LineTurn<M>, Error> {
-        let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
+        let not_sent = |why| Err(Error::not_sent(why));
         let Entered { entry, flight, start, wait } = entered;
         let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
         let turn = tokio::select! {
@@ -199,7 +199,7 @@ impl<M: Backend> PoolCore<M> {
     /// The connection for a statement that has its turn (the second half of
     /// [`Self::checkout_for`]); its large state is boxed.
     pub(super) async fn checkout_on(self: &Arc<Self>, t: LineTurn<M>, opts: &QueryOptions) -> Result<Lease<M>, Error> {
-        let not_sent = |why| Err(Error::Interrupted { why, stopped: Stopped::NotSent });
+        let not_sent = |why| Err(Error::not_sent(why));
         let checkout = Box::pin(self.checkout_since(t.start, t.wait, !opts.fail_fast, t.flight));
         let mut lease = tokio::select! {
             lease = checkout => lease?,

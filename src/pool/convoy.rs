@@ -21,7 +21,7 @@ use super::{with_field, Lease, PoolCore, QueryOptions};
 use crate::connection::{Conn, Prepared};
 use crate::convert::params::TextParam;
 use crate::convert::result::ResultText;
-use crate::error::{Error, Interruption, Stopped};
+use crate::error::{Error, Interruption};
 use crate::sql::Shape;
 use crate::statement::{execute_prepared, is_stale_plan, prepared};
 use futures_util::future::join_all;
@@ -197,7 +197,7 @@ impl PoolCore {
     /// Answers a statement of the convoy: counted in the stats, with its duration, slowness
     /// and wait riding on its result, as `pool.query` answers.
     fn reply(&self, member: &Member, reply: Reply, ms: f64, waited: f64, out: Result<ResultText, Error>) {
-        let slow = self.counted(&member.sql, ms, &out);
+        let slow = self.counted(&member.sql, ms, out.as_ref().err());
         let _ = reply.send(self.told(&member.sql, ms, slow, out).map(|r| with_field(r, ",\"waitMs\":", waited)));
     }
 
@@ -228,7 +228,7 @@ impl PoolCore {
                 // Its time ran out while it waited in the convoy: it is not sent.
                 Some((at, timeout_ms)) if at <= tokio::time::Instant::now() => {
                     let why = Interruption::Timeout { timeout_ms };
-                    (Err(Error::Interrupted { why, stopped: Stopped::NotSent }), false)
+                    (Err(Error::not_sent(why)), false)
                 }
                 _ => self.supervise(&cancel, &member.opts, prepared(conn, &member.sql)).await,
             };

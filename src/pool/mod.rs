@@ -9,6 +9,7 @@
 //! - `convoy.rs`: statements that share a connection while every connection is busy;
 //! - `run.rs`: a statement, script or stream on a connection, and its outcome told;
 //! - `supervise.rs`: timeouts, aborts and `end()` that cancel on the server;
+//! - `stepwise.rs`: a statement run in steps (streams, COPY), each step bounded;
 //! - `failover.rs`: a write refused as read-only on a pool meant for the primary;
 //! - `upkeep.rs`: `end()`, the reaper, the refill to minConnections;
 //! - `options.rs`: a statement's options and abort flags;
@@ -22,6 +23,7 @@ mod lease;
 mod options;
 mod route;
 mod run;
+mod stepwise;
 mod supervise;
 #[cfg(test)]
 mod tests;
@@ -48,7 +50,7 @@ use self::lease::{InFlight, Running};
 use self::options::aborted;
 pub(crate) use self::options::{AbortFlag, QueryOptions};
 pub(crate) use self::run::with_field;
-pub(crate) use self::supervise::Steps;
+pub(crate) use self::stepwise::{Steps, Stepwise};
 
 /// The shared state of one pool; its connections come from `M` (see `backend.rs`).
 pub(crate) struct PoolCore<M: Backend = Manager> {

@@ -139,13 +139,12 @@ impl PoolCore {
     ) -> (f64, bool) {
         conn.broken |= out.as_ref().is_err_and(Error::spoils_connection);
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        (ms, self.counted(sql, ms, out))
+        (ms, self.counted(sql, ms, out.as_ref().err()))
     }
 
     /// Counts a finished statement in the stats; whether it was slow.
-    pub(crate) fn counted<T>(&self, sql: &str, ms: f64, out: &Result<T, Error>) -> bool {
-        let code = out.as_ref().err().map(Error::code);
-        self.stats.record_query(sql, ms, code, self.settings.slow_query_threshold_ms)
+    pub(crate) fn counted(&self, sql: &str, ms: f64, failed: Option<&Error>) -> bool {
+        self.stats.record_query(sql, ms, failed.map(Error::code), self.settings.slow_query_threshold_ms)
     }
 }
 

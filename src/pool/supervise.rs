@@ -23,30 +23,6 @@ impl<M: Backend> PoolCore<M> {
         (ms > 0).then(|| (from + Duration::from_millis(ms), ms))
     }
 
-    /// Runs one step of a statement run in steps (see [`Steps`]) under [`Self::supervise_step`].
-    pub(crate) async fn step<T, Fut, C: Cancel>(
-        &self,
-        steps: &Steps,
-        cancel: &Arc<C>,
-        opts: &QueryOptions,
-        fut: Fut,
-    ) -> (Result<T, Error>, bool)
-    where
-        Fut: std::future::Future<Output = Result<T, Error>>,
-    {
-        let (out, broken, why) = self.supervise_step(cancel, opts, fut).await;
-        let mut earlier = steps.0.lock().unwrap_or_else(|e| e.into_inner());
-        match out {
-            Err(e) => (Err(e.after(earlier.take())), broken),
-            Ok(done) => {
-                if why.is_some() {
-                    *earlier = why;
-                }
-                (Ok(done), broken)
-            }
-        }
-    }
-
     /// Runs a sent statement's future under its timeout, its AbortSignal and `end()`. When one
     /// of them fires first, the statement is cancelled on the server and awaited a little
     /// longer; the error then says what is known of its outcome (only a cancel the server
@@ -96,7 +72,7 @@ impl<M: Backend> PoolCore<M> {
     where
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
-        let not_sent = |why| (Err(Error::Interrupted { why, stopped: Stopped::NotSent }), false, None);
+        let not_sent = |why| (Err(Error::not_sent(why)), false, None);
         if opts.abort.as_ref().is_some_and(|a| a.is_aborted()) {
             return not_sent(Interruption::Abort);
         }
@@ -153,10 +129,3 @@ impl<M: Backend> PoolCore<M> {
         }
     }
 }
-
-/// A statement run in steps (a stream's start and batches, a COPY's start, writes and end).
-/// A step that succeeded although its timeout or AbortSignal fired (it finished as the cancel
-/// was sent) leaves that cancel to land on a later step: its 57014 is then told for what it is,
-/// a confirmed cancel, not a server error of its own.
-#[derive(Debug, Default)]
-pub(crate) struct Steps(std::sync::Mutex<Option<Interruption>>);
