@@ -507,3 +507,22 @@ async fn without_pipelining_every_statement_runs_alone() {
     let _held = core.acquire(None).await.expect("the only connection");
     assert_eq!(route_of(&core, "SELECT 1", QueryOptions::default()), "alone");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_later_step_reading_the_cancel_of_an_earlier_one_is_told_as_that_cancel() {
+    let (core, _) = pool(json!({}));
+    let cancel = Arc::new(TestCancel::default());
+    let steps = super::Steps::default();
+    // The first step finishes just as its timeout fires: its cancel lands on what comes next.
+    let finishes_as_cancelled = async {
+        cancel.arrived.notified().await;
+        Ok::<_, Error>(())
+    };
+    let (first, broken) = core.step(&steps, &cancel, &timeout(100), finishes_as_cancelled).await;
+    assert!(first.is_ok() && !broken);
+    let reads_the_cancel = async { Err::<(), _>(cancelled_by_server()) };
+    let (second, _) = core.step(&steps, &cancel, &timeout(100), reads_the_cancel).await;
+    assert_eq!(interrupted(&rejection(second)), Some((Interruption::Timeout { timeout_ms: 100 }, Stopped::Cancelled)));
+    let (third, _) = core.step(&steps, &cancel, &timeout(100), async { Err::<(), _>(cancelled_by_server()) }).await;
+    assert_eq!(rejection(third).code(), "57014", "told once: a later 57014 is the server's own");
+}
