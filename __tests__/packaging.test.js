@@ -25,17 +25,17 @@ afterAll(() => {
   for (const dir of [tarballs && tarballs.dir, project]) if (dir) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-/** Paths `npm pack` may ship: the entry points, their types, lib/, bin/, docs/ and the README. */
-const BELONGS = /^(bin\/[^/]+\.js|lib\/.+\.js|docs\/[A-Z]+\.md|(index|native)\.(js|d\.ts)|(express|prisma|pg)\.d\.ts|package\.json|README\.md|CHANGELOG\.md)$/
+/** Paths `npm pack` may ship: the entry points, their types, lib/, bin/, docs/, the README and the LICENSE. */
+const BELONGS = /^(bin\/[^/]+\.js|lib\/.+\.js|docs\/[A-Z]+\.md|(index|native)\.(js|d\.ts)|(express|prisma|pg)\.d\.ts|package\.json|README\.md|CHANGELOG\.md|LICENSE)$/
 
-test('the pgwarden tarball lists only what belongs: entry points, types, lib, bin, docs', async () => {
+test('the pgwarden tarball lists only what belongs: entry points, types, lib, bin, docs, the license', async () => {
   const listing = await packListing(ROOT)
   console.log(`npm pack: pgwarden ${(listing.size / 1024).toFixed(1)} kB packed, ${(listing.unpackedSize / 1024).toFixed(1)} kB unpacked, ` +
     `${listing.files.length} files; ${path.basename(tarballs.platform)} ${(fs.statSync(tarballs.platform).size / 1024 / 1024).toFixed(2)} MB`)
   expect(listing.files.filter((f) => !BELONGS.test(f))).toEqual([])
   expect(listing.files).toEqual(expect.arrayContaining([
     'index.js', 'index.d.ts', 'native.js', 'native.d.ts', 'express.d.ts', 'prisma.d.ts', 'pg.d.ts',
-    'lib/native.js', 'lib/express.js', 'lib/prisma.js', 'lib/pg/index.js', 'bin/pgwarden.js', 'README.md', 'CHANGELOG.md', 'docs/API.md', 'docs/CONFIGURATION.md'
+    'lib/native.js', 'lib/express.js', 'lib/prisma.js', 'lib/pg/index.js', 'bin/pgwarden.js', 'README.md', 'CHANGELOG.md', 'LICENSE', 'docs/API.md', 'docs/CONFIGURATION.md'
   ]))
   // Every exports target and the bin are in it.
   const targets = Object.values(pkg.exports).flatMap((e) => typeof e === 'string' ? [e] : Object.values(e))

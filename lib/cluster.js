@@ -140,9 +140,9 @@ class Cluster {
     return new Cluster({ url, owned: false, notOwnedReason: reason })
   }
 
-  // Create and start a private cluster. settings: extra postgresql.conf entries.
-  static async start ({ settings = {} } = {}) {
-    const binDir = findBinDir()
+  // Create and start a private cluster. settings: extra postgresql.conf entries; binDir: where
+  // initdb and pg_ctl are (default: the installed server binaries, as findBinDir() finds them).
+  static async start ({ settings = {}, binDir = findBinDir() } = {}) {
     return Cluster._create(binDir, (dataDir, baseDir) => exec(path.join(binDir, 'initdb'),
       ['-D', dataDir, '--auth=trust', '--no-locale', '-E', 'UTF8', '-U', 'postgres', '--no-sync'],
       { cwd: baseDir, asPostgres: true }), settings)

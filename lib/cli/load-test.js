@@ -5,7 +5,7 @@
 const fs = require('node:fs')
 const { Pool } = require('../pool')
 const { UsageError, parse, integer, seconds, oneOf } = require('./options')
-const { startThrowaway } = require('./throwaway')
+const { startThrowaway, NoServerError } = require('./throwaway')
 const { SEED, DROP, statements } = require('./workload')
 const { Recorder } = require('./recorder')
 const { Progress } = require('./progress')
@@ -192,7 +192,14 @@ async function loadTest (args, io, env = process.env) {
     io.out(HELP)
     return 0
   }
-  const where = await target(cfg, io, env)
+  let where
+  try {
+    where = await target(cfg, io, env)
+  } catch (e) {
+    // No stack trace: NoServerError says what to do; a server that failed says how, with its log.
+    io.err(e instanceof NoServerError ? `pgwarden: ${e.message}\n` : `could not start a throwaway PostgreSQL: ${e.message}\n`)
+    return 1
+  }
   const release = onInterrupt(where.stop, io)
   try {
     cfg.target = where.label
