@@ -235,9 +235,9 @@ describe('highUtilization', () => {
     }
   })
 
-  test('when nobody listens, busy alone is only a debug line `High pool utilization: 75.0% (3/4)`', async () => {
+  test('when nobody listens, busy alone is only a debug line (shown with logLevel debug) `High pool utilization: 75.0% (3/4)`', async () => {
     const logger = recordingLogger()
-    const pool = makePool({ connectionLimit: 4, utilizationAlertThreshold: 0.75, logger })
+    const pool = makePool({ connectionLimit: 4, utilizationAlertThreshold: 0.75, logger, logLevel: 'debug' })
     const held = [await pool.acquire(), await pool.acquire(), await pool.acquire()]
     try {
       const lines = await eventually(() => {

@@ -46,8 +46,11 @@ function onNativeEvent (pool, json) {
   }
   if (e.event === 'error') {
     const err = new PgWardenError(e.data) // the same payload a rejected statement carries
+    // A read replica's idle connection (its pool is the primary's too): named in the error.
+    if (e.replica !== undefined) err.replica = e.replica
+    const where = e.replica === undefined ? '' : ` on read replica ${e.replica}`
     if (pool.listenerCount('error') > 0) safeEmit(pool, 'error', err)
-    else pool.logger.error(`[pgwarden] idle connection error (the pool replaces it): ${err.code} ${err.message}`)
+    else pool.logger.error(`[pgwarden] idle connection error${where} (the pool replaces it): ${err.code} ${err.message}`)
   } else if (e.event === 'log') {
     const fn = pool.logger[e.data.level] || pool.logger.info
     try {
@@ -68,4 +71,21 @@ function onNativeEvent (pool, json) {
   }
 }
 
-module.exports = { observe, onNativeEvent, safeEmit }
+const LEVELS = ['debug', 'info', 'warn', 'error']
+const ignore = () => {}
+
+/**
+ * `logger` as pgwarden logs through it: the levels below `level` (logLevel) go nowhere; the
+ * others go to the logger's method of that name (its `info`, or `log`, when it has none).
+ */
+function leveled (logger, level) {
+  const lowest = Math.max(0, LEVELS.indexOf(level))
+  const out = {}
+  LEVELS.forEach((name, i) => {
+    const fn = logger[name] || logger.info || logger.log
+    out[name] = i < lowest || typeof fn !== 'function' ? ignore : (...args) => fn.apply(logger, args)
+  })
+  return out
+}
+
+module.exports = { leveled, observe, onNativeEvent, safeEmit }

@@ -8,7 +8,7 @@ const native = require('./native')
 const { fromNative, nativePayload, closedError, paramsError, configError } = require('./errors')
 const { withRetry } = require('./retry')
 const { transaction } = require('./transaction')
-const { onNativeEvent, safeEmit } = require('./observe')
+const { leveled, onNativeEvent, safeEmit } = require('./observe')
 const health = require('./health')
 const { prepareParams } = require('./params')
 const { decodeResult, buildRows } = require('./result')
@@ -259,7 +259,6 @@ class Pool extends EventEmitter {
     super()
     if (typeof options === 'string') options = { connectionString: options }
     if (options === null || typeof options !== 'object') options = {}
-    this.logger = options.logger === false ? silent : (options.logger || console)
     const telemetry = telemetryOptions(options.telemetry) // validated before anything starts
     try {
       this._native = new native.NativePool(nativeOptions(options), envSnapshot())
@@ -273,6 +272,8 @@ class Pool extends EventEmitter {
     }
     if (options.onConnect !== undefined && options.onConnect !== null) this._native.setConnectHook(connectHook(this, options.onConnect))
     this._settings = JSON.parse(this._native.describe())
+    // pgwarden's own lines below logLevel reach no logger, the default console included.
+    this.logger = options.logger === false ? silent : leveled(options.logger || console, this._settings.logLevel)
     this._ended = null
     this._telemetry = telemetry === null ? null : new Telemetry(this, telemetry)
     for (const w of this._native.warnings()) this.logger.warn(`[pgwarden] ${w}`)

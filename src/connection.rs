@@ -509,27 +509,21 @@ impl Manager {
             0 => connect.await,
             ms => match tokio::time::timeout(Duration::from_millis(ms), connect).await {
                 Ok(r) => r,
-                Err(_) => {
-                    Stats::bump(&self.stats.connections_failed);
-                    let err = Error::ConnectTimeout { address: address.to_string() };
-                    self.stats.outages.failed(err.code(), &err.message());
-                    tracing::warn!(pool = self.id, "cannot open a connection: {err}");
-                    return Err(err);
-                }
+                Err(_) => return Err(self.attempt_failed(Error::ConnectTimeout { address: address.to_string() })),
             },
         };
         let client = match connected {
             Ok((client, ())) => client,
-            Err(e) => {
-                Stats::bump(&self.stats.connections_failed);
-                let err = self.connect_error(&e, &address);
-                self.stats.outages.failed(err.code(), &err.message());
-                tracing::warn!(pool = self.id, "cannot open a connection: {err}");
-                return Err(err);
-            }
+            Err(e) => return Err(self.attempt_failed(self.connect_error(&e, &address))),
         };
         Stats::bump(&self.stats.connections_created);
-        self.stats.outages.connected();
+        if let Some((lasted, attempts)) = self.stats.outages.connected().filter(|_| !self.settings.is_replica) {
+            tracing::warn!(
+                pool = self.id,
+                "connections open again after an outage of {} ms ({attempts} failed attempts)",
+                lasted.as_millis()
+            );
+        }
         tracing::debug!(pool = self.id, "connection opened to {address}");
         // Behind PgBouncer a named statement may be gone by the next round trip: look enum,
         // domain and composite types up with unnamed statements too.
@@ -556,6 +550,19 @@ impl Manager {
             address,
             generation: self.placement.generation(),
         })
+    }
+
+    /// Counts a failed connection attempt; an outage is logged once, when it begins (with its
+    /// cause), and once when it ends (in [`Manager::open_on`]): the attempts between are in stats.
+    fn attempt_failed(&self, err: Error) -> Error {
+        Stats::bump(&self.stats.connections_failed);
+        // A read replica's outage is the probe's to announce (it leaves the rotation).
+        if self.stats.outages.failed(err.code(), &err.message()) && !self.settings.is_replica {
+            tracing::warn!(pool = self.id, "cannot open a connection: {err} (an outage begins: further failed attempts are counted in stats, not logged, until a connection opens)");
+        } else {
+            tracing::debug!(pool = self.id, "cannot open a connection: {err}");
+        }
+        err
     }
 
     /// One round trip (an empty query) to a connection that sat idle: a peer that a firewall or

@@ -97,9 +97,10 @@ impl Events {
 }
 
 impl Events {
-    /// After a checkout that waited `waited` for a connection: when it waited at least
-    /// [`SATURATED_WAIT`] (callers queue for connections), a warning, at most one per cool-down.
-    /// A busy pool whose callers do not wait (a pool of 1 doing its job) says nothing.
+    /// After a checkout that waited `waited` for its turn while every connection was taken: when
+    /// it waited at least [`SATURATED_WAIT`] (callers queue for connections), a warning, at most
+    /// one per cool-down. A busy pool whose callers do not wait (a pool of 1 doing its job) and a
+    /// connection slow to open say nothing.
     pub(crate) fn waited(&self, pool: u64, waited: Duration, active: usize, limit: usize) {
         if waited >= SATURATED_WAIT && Self::cooled(&self.last_saturated, self.cooldown) {
             tracing::warn!(

@@ -16,6 +16,8 @@ pub(crate) type LogSink = Arc<dyn Fn(&'static str, String) + Send + Sync>;
 struct Target {
     sink: LogSink,
     max: Level,
+    /// Whose lines these are, for a pool that logs into another's sink (a read replica's).
+    label: Option<String>,
 }
 
 fn targets() -> &'static RwLock<HashMap<u64, Target>> {
@@ -36,9 +38,19 @@ pub(crate) fn parse_level(s: &str) -> Option<Level> {
 
 /// Routes tracing events of pool `id` (and pool-less ones) at `max` or more severe to `sink`.
 pub(crate) fn register(id: u64, max: Level, sink: LogSink) {
+    insert(id, Target { sink, max, label: None });
+}
+
+/// Routes tracing events of pool `id` only, at `max` or more severe, to `sink`, each line
+/// named `label` (a read replica's pool, whose lines go to the primary's logger).
+pub(crate) fn register_labelled(id: u64, max: Level, sink: LogSink, label: String) {
+    insert(id, Target { sink, max, label: Some(label) });
+}
+
+fn insert(id: u64, target: Target) {
     install();
     if let Ok(mut t) = targets().write() {
-        t.insert(id, Target { sink, max });
+        t.insert(id, target);
     }
 }
 
@@ -98,8 +110,14 @@ impl<S: Subscriber> Layer<S> for JsLayer {
         let text = format!("[pgwarden] {}{}", f.message, f.extra);
         let Ok(t) = targets().read() else { return };
         for (id, target) in t.iter() {
-            if level <= target.max && f.pool.is_none_or(|p| p == *id) {
-                (target.sink)(name, text.clone());
+            match (&target.label, f.pool) {
+                _ if level > target.max => {}
+                (None, None) => (target.sink)(name, text.clone()),
+                (label, Some(pool)) if pool == *id => match label {
+                    None => (target.sink)(name, text.clone()),
+                    Some(label) => (target.sink)(name, format!("[pgwarden] {label}: {}{}", f.message, f.extra)),
+                },
+                _ => {}
             }
         }
     }

@@ -17,27 +17,35 @@ pub(crate) struct Outages {
 struct State {
     count: u64,
     since: Option<Instant>,
+    /// Failed attempts in the outage going on.
+    attempts: u64,
     last_duration: Option<Duration>,
     last_error: Option<(String, String)>,
 }
 
 impl Outages {
-    /// A connection attempt failed with `code` / `message` (no password in it).
-    pub(crate) fn failed(&self, code: &str, message: &str) {
-        let Ok(mut s) = self.state.lock() else { return };
-        if s.since.is_none() {
+    /// A connection attempt failed with `code` / `message` (no password in it). True when this
+    /// attempt began an outage (the one to log; the others are counted).
+    pub(crate) fn failed(&self, code: &str, message: &str) -> bool {
+        let Ok(mut s) = self.state.lock() else { return false };
+        let began = s.since.is_none();
+        if began {
             s.since = Some(Instant::now());
             s.count += 1;
+            s.attempts = 0;
         }
+        s.attempts += 1;
         s.last_error = Some((code.to_string(), message.to_string()));
+        began
     }
 
-    /// A connection opened: an outage in progress is over.
-    pub(crate) fn connected(&self) {
-        let Ok(mut s) = self.state.lock() else { return };
-        if let Some(since) = s.since.take() {
-            s.last_duration = Some(since.elapsed());
-        }
+    /// A connection opened: an outage in progress is over. Its length and failed attempts, when
+    /// there was one.
+    pub(crate) fn connected(&self) -> Option<(Duration, u64)> {
+        let Ok(mut s) = self.state.lock() else { return None };
+        let since = s.since.take()?;
+        s.last_duration = Some(since.elapsed());
+        Some((since.elapsed(), s.attempts))
     }
 
     /// Forgets everything (`resetStats`), except an outage still in progress.
@@ -67,12 +75,13 @@ mod tests {
     #[test]
     fn one_outage_is_many_failed_attempts() {
         let o = Outages::default();
-        o.failed("P1001", "refused");
-        o.failed("P1001", "refused again");
+        assert!(o.failed("P1001", "refused"), "the first failure begins the outage");
+        assert!(!o.failed("P1001", "refused again"));
         let v = o.snapshot();
         assert_eq!((v["count"].clone(), v["current"].clone()), (json!(1), json!(true)));
         assert_eq!(v["lastError"]["message"], "refused again");
-        o.connected();
+        assert_eq!(o.connected().map(|(_, attempts)| attempts), Some(2));
+        assert_eq!(o.connected(), None, "over once");
         let v = o.snapshot();
         assert_eq!((v["count"].clone(), v["current"].clone()), (json!(1), json!(false)));
         assert!(v["lastDurationMs"].is_u64());

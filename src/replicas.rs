@@ -162,6 +162,30 @@ impl Replicas {
         }))
     }
 
+    /// Forwards what each replica's pool says in the background to the primary's sinks, naming
+    /// the replica: its log lines (through `log`, at `level` and above) and the errors of its
+    /// idle connections (through `events`, as `{ event: "error", replica, data }`).
+    pub(crate) fn forward(&self, level: tracing::Level, events: crate::events::Sink, log: crate::logging::LogSink) {
+        for r in &self.list {
+            crate::logging::register_labelled(r.core.id, level, log.clone(), format!("read replica {}", r.address));
+            let (address, events) = (r.address.clone(), events.clone());
+            r.core.events.set_sink(Arc::new(move |event: String| {
+                let Ok(mut v) = serde_json::from_str::<Value>(&event) else { return };
+                if v["event"] == "error" {
+                    v["replica"] = json!(address);
+                    events(v.to_string());
+                }
+            }));
+        }
+    }
+
+    /// Stops forwarding the replicas' log lines (the pool ended).
+    pub(crate) fn unforward(&self) {
+        for r in &self.list {
+            crate::logging::unregister(r.core.id);
+        }
+    }
+
     /// The replicas' pools.
     pub(crate) fn cores(&self) -> impl Iterator<Item = &Arc<PoolCore>> {
         self.list.iter().map(|r| &r.core)

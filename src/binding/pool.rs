@@ -133,17 +133,16 @@ impl NativePool {
         let tsfn = Arc::new(tsfn);
         if let Ok(core) = self.core() {
             let events_fn = tsfn.clone();
-            core.events.set_sink(Arc::new(move |event: String| {
+            let events: crate::events::Sink = Arc::new(move |event: String| {
                 let _ = events_fn.call(event, ThreadsafeFunctionCallMode::NonBlocking);
-            }));
-            crate::logging::register(
-                core.id,
-                core.settings.log_level,
-                Arc::new(move |level: &'static str, message: String| {
-                    let event = serde_json::json!({ "event": "log", "data": { "level": level, "message": message } });
-                    let _ = tsfn.call(event.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
-                }),
-            );
+            });
+            let log: crate::logging::LogSink = Arc::new(move |level: &'static str, message: String| {
+                let event = serde_json::json!({ "event": "log", "data": { "level": level, "message": message } });
+                let _ = tsfn.call(event.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+            });
+            core.events.set_sink(events.clone());
+            crate::logging::register(core.id, core.settings.log_level, log.clone());
+            self.replicas.forward(core.settings.log_level, events, log);
         }
         Ok(())
     }
@@ -432,6 +431,7 @@ impl NativePool {
         let core = self.ending.lock().ok().and_then(|mut g| g.take());
         if let Some(core) = core {
             crate::logging::unregister(core.id);
+            self.replicas.unforward();
             let ms = millis(timeout_ms).unwrap_or(crate::defaults::END_TIMEOUT_MS);
             let timeout = Duration::from_millis(ms);
             futures_util::join!(core.end(timeout), self.replicas.end(timeout));
@@ -446,6 +446,7 @@ impl Drop for NativePool {
         if let Ok(Some(core)) = self.inner.read().map(|g| g.clone()) {
             crate::logging::unregister(core.id);
         }
+        self.replicas.unforward();
     }
 }
 

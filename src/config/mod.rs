@@ -259,6 +259,9 @@ pub(crate) struct Settings {
     pub replicas: Vec<Settings>,
     /// A replica further behind than this is skipped until it catches up (`None`: lag ignored).
     pub max_replica_lag_ms: Option<u64>,
+    /// These are a read replica's pool's settings: its outages are announced by the primary's
+    /// probe (one warning when it leaves the rotation), not by its own pool.
+    pub is_replica: bool,
     /// application_name reported to the server.
     pub application_name: String,
     /// search_path for every connection.
@@ -317,6 +320,7 @@ impl Settings {
             "pipelineDepth": self.pipeline_depth,
             "pgbouncer": self.pgbouncer, "applicationName": self.application_name,
             "slowQueryThresholdMs": self.slow_query_threshold_ms,
+            "logLevel": self.log_level.as_str().to_ascii_lowercase(),
             "utilizationAlertThreshold": self.utilization_alert_threshold,
             "int8": self.int8.name(),
             "logParams": self.log_params,
@@ -346,7 +350,6 @@ impl Settings {
                 "idleInTransactionTimeoutMs" => json!(self.idle_in_transaction_timeout_ms),
                 "utilizationAlertCooldownMs" => json!(self.utilization_alert_cooldown_ms),
                 "replicaUrls" => described["replicas"].clone(),
-                "logLevel" => json!(self.log_level.as_str().to_ascii_lowercase()),
                 "password" => json!(self.password.as_ref().map(|_| "(set)")),
                 "options" => json!(self.options),
                 other => described.get(other).cloned().unwrap_or(Value::Null),
@@ -397,7 +400,7 @@ pub(crate) fn resolve(options: &Value, env: &HashMap<String, String>, cpus: usiz
         _ => return Err(Error::Config("Invalid options: expected an object".into())),
     };
     let mut warnings: Vec<String> =
-        options.keys().filter(|k| !table::is_option(k)).map(|k| format!("Unknown option '{k}' ignored")).collect();
+        options.keys().filter(|k| !table::is_option(k)).map(|k| table::unknown_option_warning(k)).collect();
     let connection = table::setting("connectionString")?;
     let mut url = special::connection_url(connection, options, env)?;
     let known = known_params(&mut url, "", &mut warnings);
@@ -474,6 +477,7 @@ fn replica(
     let address = special::address(url, None, &own, Some(base), passfile.as_deref(), warnings).map_err(in_replica)?;
     let mut s = settings(values, address, Vec::new(), Vec::new()).map_err(in_replica)?;
     s.replica_urls.clear();
+    s.is_replica = true;
     Ok(s)
 }
 
@@ -543,6 +547,7 @@ fn settings(
         replica_urls: v.list("replicaUrls")?,
         replicas: Vec::new(),
         max_replica_lag_ms: v.opt_ms("maxReplicaLagMs")?.filter(|ms| *ms > 0),
+        is_replica: false,
         application_name: v.text("applicationName")?,
         schema,
         ssl: v.ssl("ssl")?,

@@ -379,6 +379,42 @@ pub(crate) const ENV_NAMES: &[&str] = &{
     names
 };
 
+/// Option names users type for a pgwarden option (Prisma's URL parameters, pg's and pg-pool's
+/// option names, a unit left off): the warning for one names the option meant.
+pub(super) const NEAR_MISSES: &[(&str, &str)] = &[
+    ("poolTimeout", "poolTimeoutMs (milliseconds; Prisma's pool_timeout is in seconds)"),
+    ("pool_timeout", "poolTimeoutMs (milliseconds; Prisma's pool_timeout is in seconds)"),
+    ("connection_limit", "connectionLimit"),
+    ("connectionTimeoutMillis", "poolTimeoutMs (how long a caller waits for a connection)"),
+    ("connectTimeout", "connectTimeoutMs"),
+    ("connect_timeout", "connectTimeoutMs (milliseconds; libpq's connect_timeout is in seconds)"),
+    ("idleTimeout", "idleTimeoutMs"),
+    ("idleTimeoutMillis", "idleTimeoutMs"),
+    ("queryTimeout", "queryTimeoutMs"),
+    ("query_timeout", "queryTimeoutMs"),
+    ("statementTimeout", "queryTimeoutMs"),
+    ("statement_timeout", "queryTimeoutMs"),
+    ("maxLifetime", "maxLifetimeMs"),
+    ("maxLifetimeSeconds", "maxLifetimeMs (milliseconds)"),
+    ("slowQueryThreshold", "slowQueryThresholdMs"),
+    ("max", "connectionLimit"),
+    ("poolSize", "connectionLimit"),
+    ("maxConnections", "connectionLimit"),
+    ("min", "minConnections"),
+    ("url", "connectionString"),
+    ("connectionUrl", "connectionString"),
+    ("databaseUrl", "connectionString"),
+];
+
+/// The warning for an option pgwarden does not understand, naming the one meant when it is a
+/// known near miss.
+pub(super) fn unknown_option_warning(name: &str) -> String {
+    match NEAR_MISSES.iter().find(|(typed, _)| *typed == name) {
+        Some((_, meant)) => format!("Unknown option '{name}' ignored: did you mean {meant}?"),
+        None => format!("Unknown option '{name}' ignored"),
+    }
+}
+
 /// Whether `name` is an option pgwarden understands (others draw one warning).
 pub(super) fn is_option(name: &str) -> bool {
     SETTINGS.iter().any(|s| s.option == name)

@@ -625,3 +625,17 @@ fn each_host_gets_its_own_password_file_line() {
     assert_eq!(one.password.map(|p| p.0), Some("for-b".to_string()));
     std::fs::remove_file(&path).unwrap();
 }
+
+#[test]
+fn a_near_miss_option_name_is_named_in_its_warning() {
+    let s = resolve(&json!({ "connectionString": URL, "poolTimeout": 20 }), &env(&[]), 2).unwrap();
+    assert_eq!(
+        s.warnings,
+        vec!["Unknown option 'poolTimeout' ignored: did you mean poolTimeoutMs (milliseconds; Prisma's pool_timeout is in seconds)?".to_string()]
+    );
+    for (typed, meant) in super::table::NEAR_MISSES {
+        assert!(!super::table::is_option(typed), "{typed} is an option, not a near miss");
+        let option = meant.split(' ').next().unwrap_or_default();
+        assert!(super::table::is_option(option), "{typed} points at {option}, which is not an option");
+    }
+}

@@ -20,6 +20,8 @@ pub(super) struct LineTurn<M: Backend = Manager> {
     flight: InFlight<M>,
     /// When it started to wait (poolTimeoutMs counts from here).
     start: tokio::time::Instant,
+    /// How long it waited for its turn: every connection was taken meanwhile.
+    queued: Duration,
     /// How long it may wait in all, ms (0: no limit).
     wait: u64,
 }
@@ -47,16 +49,19 @@ impl<M: Backend> PoolCore<M> {
     ) -> Result<Lease<M>, Error> {
         let wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
         let start = tokio::time::Instant::now();
-        self.checkout_since(start, wait, retry_connect, InFlight::new(self)).await
+        self.checkout_since(start, wait, retry_connect, InFlight::new(self), Duration::ZERO).await
     }
 
-    /// [`Self::checkout_with`] for a wait of `wait` ms that began at `start` (in the line).
+    /// [`Self::checkout_with`] for a wait of `wait` ms that began at `start` (in the line, where
+    /// it was `queued` for a turn: only that wait says the pool is saturated, not the time a
+    /// new connection takes to open).
     pub(super) async fn checkout_since(
         self: &Arc<Self>,
         start: tokio::time::Instant,
         wait: u64,
         retry_connect: bool,
         flight: InFlight<M>,
+        queued: Duration,
     ) -> Result<Lease<M>, Error> {
         let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
         let mut retry = 1;
@@ -87,7 +92,7 @@ impl<M: Backend> PoolCore<M> {
                     let waited = start.elapsed();
                     self.stats.acquire_ms.record(waited.as_secs_f64() * 1000.0);
                     let active = self.active.fetch_add(1, Ordering::AcqRel) + 1;
-                    self.events.waited(self.id, waited, active, self.settings.connection_limit);
+                    self.events.waited(self.id, queued, active, self.settings.connection_limit);
                     self.check_utilization();
                     let mut conn = conn;
                     conn.on_lease();
@@ -193,14 +198,14 @@ impl<M: Backend> PoolCore<M> {
             _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
             _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
         };
-        Ok(LineTurn { turn, flight, start, wait })
+        Ok(LineTurn { turn, flight, start, queued: start.elapsed(), wait })
     }
 
     /// The connection for a statement that has its turn (the second half of
     /// [`Self::checkout_for`]); its large state is boxed.
     pub(super) async fn checkout_on(self: &Arc<Self>, t: LineTurn<M>, opts: &QueryOptions) -> Result<Lease<M>, Error> {
         let not_sent = |why| Err(Error::not_sent(why));
-        let checkout = Box::pin(self.checkout_since(t.start, t.wait, !opts.fail_fast, t.flight));
+        let checkout = Box::pin(self.checkout_since(t.start, t.wait, !opts.fail_fast, t.flight, t.queued));
         let mut lease = tokio::select! {
             lease = checkout => lease?,
             _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
