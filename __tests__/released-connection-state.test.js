@@ -197,11 +197,14 @@ describe('a connection released inside a transaction is rolled back before the n
     await failure(failed.query('SELECT 1/0'))
     failed.release()
     await eventually(() => seen.length >= 3)
-    expect(seen).toEqual([
+    // A held client's event is told by JS (with its acquire() stack), a pool.query's by the
+    // native side: the two channels may deliver in either order under load.
+    expect(seen).toHaveLength(3)
+    expect(seen).toEqual(expect.arrayContaining([
       { state: 'inTransaction', rolledBack: true, lastStatement: insert, acquiredAt: expect.stringContaining(THIS_FILE) },
       { state: 'inTransaction', rolledBack: true, lastStatement: 'BEGIN', acquiredAt: undefined },
       { state: 'failedTransaction', rolledBack: true, lastStatement: 'SELECT 1/0', acquiredAt: expect.stringContaining(THIS_FILE) }
-    ])
+    ]))
   })
 
   test('the event\'s lastStatement is cut as other events cut SQL: 500 characters plus "..."', async () => {

@@ -32,6 +32,19 @@ afterEach(endPools)
 const where = async (pool, opts = { replica: true }) => (await pool.query(WHERE, [], opts)).rows[0]
 const replicaState = (pool, i = 0) => pool.getPoolStats().replicas.servers[i].state
 
+describe('background errors', () => {
+  test("a replica's idle connection that dies reaches the pool's error event, naming the replica", async () => {
+    const pool = makePool({ replicaUrls: [r1.url], applicationName: 'pgw_replica_idle_error' })
+    await where(pool) // one idle connection on the replica now
+    const errors = []
+    pool.on('error', (e) => errors.push(e))
+    await r1.admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pgw_replica_idle_error'")
+    await eventually(() => errors.length > 0)
+    expect(errors[0]).toBeInstanceOf(PgWardenError)
+    expect(errors[0].replica).toBe(`127.0.0.1:${r1.port}`)
+  })
+})
+
 describe('routing', () => {
   test('replica: true reads reach the replica; everything else uses the primary', async () => {
     const pool = makePool({ replicaUrls: [r1.url] })
