@@ -39,6 +39,8 @@ export interface PoolOptions {
   minConnections?: number
   /** Longest wait for a pooled connection, ms (pool_timeout in s). Default 10000; 0 waits forever. */
   poolTimeoutMs?: number
+  /** Retry a connection attempt that sent nothing (refused, timed out) while poolTimeoutMs allows; false fails at once, as pg. Default true. */
+  retryConnect?: boolean
   /** Longest wait to open one connection, ms (connect_timeout in s). Default 5000. */
   connectTimeoutMs?: number
   /** TCP keepalive on each connection (libpq's keepalives). Default true. */

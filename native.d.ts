@@ -201,6 +201,9 @@ export declare function commandOf(sql: string): string
 /** Names of the environment variables the configuration reads (the JS layer passes them). */
 export declare function configEnvNames(): Array<string>
 
+/** Every option name a Pool takes, from the settings table. */
+export declare function configOptionNames(): Array<string>
+
 /** SQL text as events and stats show it: cut to 500 characters. */
 export declare function cutSql(sql: string): string
 

@@ -847,6 +847,7 @@ module.exports.callDefaults = nativeBinding.callDefaults
 module.exports.classifyCode = nativeBinding.classifyCode
 module.exports.commandOf = nativeBinding.commandOf
 module.exports.configEnvNames = nativeBinding.configEnvNames
+module.exports.configOptionNames = nativeBinding.configOptionNames
 module.exports.cutSql = nativeBinding.cutSql
 module.exports.firstUserOid = nativeBinding.firstUserOid
 module.exports.fixCodes = nativeBinding.fixCodes

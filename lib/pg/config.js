@@ -3,14 +3,18 @@
 // honour are rejected when they would change behaviour; the harmless ones are ignored (listed
 // in docs/API.md, "Coming from pg"). Defaults are pg's, not pgwarden's.
 
+const native = require('../native')
 const { configError } = require('../errors')
 
-/** pgwarden's own option names, passed through so every pgwarden feature stays reachable. */
-const PGWARDEN_KEYS = ['connectionLimit', 'minConnections', 'poolTimeoutMs', 'connectTimeoutMs', 'keepalives',
-  'keepalivesIdleMs', 'keepalivesIntervalMs', 'keepalivesCount', 'tcpUserTimeoutMs', 'idleTimeoutMs',
-  'maxLifetimeMs', 'idleCheckMs', 'queryTimeoutMs', 'idleInTransactionTimeoutMs', 'statementCacheSize', 'pgbouncer',
-  'slowQueryThresholdMs', 'utilizationAlertThreshold', 'utilizationAlertCooldownMs', 'replicaUrls', 'maxReplicaLagMs',
-  'applicationName', 'schema', 'logger', 'logParams', 'logLevel', 'circuitBreaker', 'leakDetectionThresholdMs']
+/**
+ * The options pg has under the same name, or whose pg spelling is mapped below (the address
+ * parts, `ssl`, `options`, `maxUses`, `onConnect`), and `int8`, which is pg's convention here.
+ */
+const MAPPED_FROM_PG = new Set(['connectionString', 'host', 'port', 'user', 'password', 'database', 'options', 'ssl',
+  'maxUses', 'onConnect', 'int8'])
+
+/** pgwarden's own option names (the settings table's, less the mapped ones), passed through. */
+const PGWARDEN_KEYS = native.configOptionNames().filter((k) => !MAPPED_FROM_PG.has(k))
 
 /** pg keys whose effect pgwarden cannot give: accepting them silently would change behaviour. */
 const REJECTED = {
@@ -111,6 +115,9 @@ function poolOptions (config, password = config.password) {
   if (c.min !== undefined) out.minConnections ??= c.min
   out.idleTimeoutMs ??= c.idleTimeoutMillis
   out.poolTimeoutMs ??= c.connectionTimeoutMillis
+  // pg rejects a failed connect at once: its connectionTimeoutMillis bounds the wait for a
+  // client, it does not retry a refused server until then (with 0, forever).
+  out.retryConnect ??= false
   out.connectTimeoutMs ??= c.connectionTimeoutMillis
   out.maxLifetimeMs ??= seconds(c.maxLifetimeSeconds)
   // pg's query_timeout is client-side and statement_timeout server-side; pgwarden's one timeout
@@ -146,4 +153,19 @@ function normalize (config) {
   return config !== null && typeof config === 'object' ? config : {}
 }
 
-module.exports = { poolOptions, normalize, PG_DEFAULTS }
+/**
+ * `options` with its password and its ssl key kept but not enumerable, as pg-pool keeps them:
+ * `util.inspect` and `JSON.stringify` of a pool or client never show them. The ssl object is
+ * copied (the caller's stays as it was).
+ */
+function withHiddenSecrets (options) {
+  const hide = (o, key) => Object.defineProperty(o, key, { configurable: true, enumerable: false, writable: true, value: o[key] })
+  if ('password' in options) hide(options, 'password')
+  if (options.ssl !== null && typeof options.ssl === 'object') {
+    options.ssl = { ...options.ssl }
+    if ('key' in options.ssl) hide(options.ssl, 'key')
+  }
+  return options
+}
+
+module.exports = { poolOptions, normalize, withHiddenSecrets, PG_DEFAULTS }

@@ -5,7 +5,7 @@
 
 const { EventEmitter } = require('node:events')
 const { Pool: PgWardenPool } = require('../pool')
-const { poolOptions, normalize, PG_DEFAULTS } = require('./config')
+const { poolOptions, normalize, withHiddenSecrets, PG_DEFAULTS } = require('./config')
 const { queryArgs, settle } = require('./query-args')
 const { PoolClient, SetupPgClient, runPg } = require('./client')
 
@@ -21,7 +21,7 @@ class Pool extends EventEmitter {
   constructor (config) {
     super()
     const c = normalize(config)
-    this.options = { ...PG_DEFAULTS, ...c }
+    this.options = withHiddenSecrets({ ...PG_DEFAULTS, ...c })
     this._types = c.types
     this.ending = false
     this.ended = false

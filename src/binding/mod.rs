@@ -147,6 +147,12 @@ pub(crate) fn config_env_names() -> Vec<String> {
     ENV_NAMES.iter().map(|s| s.to_string()).collect()
 }
 
+/// Every option name a Pool takes, from the settings table.
+#[napi]
+pub(crate) fn config_option_names() -> Vec<String> {
+    crate::config::option_names().map(str::to_string).collect()
+}
+
 /// Defaults of the per-call options (`withRetry`, `transaction`, `healthCheck`, `end`) as JSON.
 #[napi]
 pub(crate) fn call_defaults() -> String {

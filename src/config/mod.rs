@@ -16,7 +16,7 @@ mod table;
 mod tests;
 mod url;
 
-pub(crate) use table::ENV_NAMES;
+pub(crate) use table::{option_names, ENV_NAMES};
 pub(crate) use url::redact_url;
 
 use crate::error::Error;
@@ -212,6 +212,9 @@ pub(crate) struct Settings {
     pub min_connections: usize,
     /// Longest wait for a pooled connection (0: wait forever).
     pub pool_timeout_ms: u64,
+    /// A refused connection attempt is retried with backoff while poolTimeoutMs allows (false:
+    /// its error rejects the caller at once, as pg's does).
+    pub retry_connect: bool,
     /// Longest wait to establish one connection (0: no limit).
     pub connect_timeout_ms: u64,
     /// TCP keepalive on each connection's socket (libpq's keepalives).
@@ -310,7 +313,8 @@ impl Settings {
         json!({
             "host": self.host, "port": self.port, "database": self.database, "user": self.user,
             "connectionLimit": self.connection_limit, "minConnections": self.min_connections,
-            "poolTimeoutMs": self.pool_timeout_ms, "connectTimeoutMs": self.connect_timeout_ms,
+            "poolTimeoutMs": self.pool_timeout_ms, "retryConnect": self.retry_connect,
+            "connectTimeoutMs": self.connect_timeout_ms,
             "keepalives": self.keepalives, "keepalivesIdleMs": self.keepalives_idle_ms,
             "keepalivesIntervalMs": self.keepalives_interval_ms, "keepalivesCount": self.keepalives_count,
             "tcpUserTimeoutMs": self.tcp_user_timeout_ms,
@@ -526,6 +530,7 @@ fn settings(
         connection_limit: v.count("connectionLimit")?,
         min_connections: v.count("minConnections")?,
         pool_timeout_ms: v.ms("poolTimeoutMs")?,
+        retry_connect: v.flag("retryConnect")?,
         connect_timeout_ms: v.ms("connectTimeoutMs")?,
         keepalives: v.flag("keepalives")?,
         keepalives_idle_ms: v.ms("keepalivesIdleMs")?,

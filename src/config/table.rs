@@ -199,6 +199,7 @@ pub(super) const SETTINGS: &[Setting] = &[
         default: D::Num(10_000.0),
         ..ROW
     },
+    Setting { option: "retryConnect", kind: K::Bool, default: D::Flag(true), ..ROW },
     Setting {
         option: "connectTimeoutMs",
         url: &["connect_timeout"],
@@ -413,6 +414,11 @@ pub(super) fn unknown_option_warning(name: &str) -> String {
         Some((_, meant)) => format!("Unknown option '{name}' ignored: did you mean {meant}?"),
         None => format!("Unknown option '{name}' ignored"),
     }
+}
+
+/// Every option name, in table order (`pgwarden/pg` passes these through as they are).
+pub(crate) fn option_names() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().map(|s| s.option)
 }
 
 /// Whether `name` is an option pgwarden understands (others draw one warning).

@@ -113,7 +113,8 @@ impl<M: Backend> PoolCore<M> {
                     let delay = Backoff::CONNECT.steady(retry);
                     let pause = left.map_or(delay, |l| delay.min(l.saturating_sub(Duration::from_millis(10))));
                     let worth_it = left.is_none_or(|l| l > Duration::from_millis(20));
-                    if !(retry_connect && e.classification().retryable && worth_it && self.breaker.is_none()) {
+                    let retries = retry_connect && self.settings.retry_connect && self.breaker.is_none();
+                    if !(retries && e.classification().retryable && worth_it) {
                         return Err(e);
                     }
                     tracing::debug!(
