@@ -30,8 +30,23 @@ function forwardServerMessages (client, pool) {
 
 /** Runs parsed pg arguments on a pgwarden pool or held client; the result in pg's shape. */
 async function runPg (target, a) {
-  const r = await target.query(a.text, a.values, { ...a.opts, [PG_DRIVER_FIELDS]: true })
+  let r
+  try {
+    r = await target.query(a.text, a.values, { ...a.opts, [PG_DRIVER_FIELDS]: true })
+  } catch (e) {
+    throw asPgError(e)
+  }
   return toPgResult(r, a.opts.rowMode === 'array', a.getTypeParser)
+}
+
+/**
+ * An error the server sent is named as pg names its DatabaseError, 'error', so `String(err)`
+ * reads as pg's (`error: duplicate key value …`; TypeORM builds its messages from it). It stays
+ * a PgWardenError, with kind, retryable and maybeCommitted.
+ */
+function asPgError (e) {
+  if (e !== null && typeof e === 'object' && e.severity !== undefined) e.name = 'error'
+  return e
 }
 
 /**
