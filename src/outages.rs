@@ -43,9 +43,9 @@ impl Outages {
     /// there was one.
     pub(crate) fn connected(&self) -> Option<(Duration, u64)> {
         let Ok(mut s) = self.state.lock() else { return None };
-        let since = s.since.take()?;
-        s.last_duration = Some(since.elapsed());
-        Some((since.elapsed(), s.attempts))
+        let lasted = s.since.take()?.elapsed();
+        s.last_duration = Some(lasted);
+        Some((lasted, s.attempts))
     }
 
     /// Forgets everything (`resetStats`), except an outage still in progress.

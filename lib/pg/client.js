@@ -41,8 +41,8 @@ async function runPg (target, a) {
 
 /**
  * An error the server sent is named as pg names its DatabaseError, 'error', so `String(err)`
- * reads as pg's (`error: duplicate key value …`; TypeORM builds its messages from it). It stays
- * a PgWardenError, with kind, retryable and maybeCommitted.
+ * reads as pg's (`error: duplicate key value …`). It stays a PgWardenError, with kind,
+ * retryable and maybeCommitted.
  */
 function asPgError (e) {
   if (e !== null && typeof e === 'object' && e.severity !== undefined) e.name = 'error'

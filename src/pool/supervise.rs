@@ -19,8 +19,7 @@ impl<M: Backend> PoolCore<M> {
     /// `timed_from` (a convoy's statements: when the convoy took them), else from now.
     pub(crate) fn deadline(&self, opts: &QueryOptions) -> Option<(tokio::time::Instant, u64)> {
         let ms = self.timeout_ms(opts);
-        let from = opts.timed_from.unwrap_or_else(tokio::time::Instant::now);
-        (ms > 0).then(|| (from + Duration::from_millis(ms), ms))
+        (ms > 0).then(|| (opts.timed_from.unwrap_or_else(tokio::time::Instant::now) + Duration::from_millis(ms), ms))
     }
 
     /// Runs a sent statement's future under its timeout, its AbortSignal and `end()`. When one
