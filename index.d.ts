@@ -237,6 +237,12 @@ export declare class Client {
    */
   query<R = Record<string, unknown>>(text: string | QueryConfig, values?: QueryValue[] | QueryOptions, opts?: QueryOptions): Promise<QueryResult<R>>
   executeScript(sql: string, opts?: ScriptOptions): Promise<void>
+  /**
+   * Rows of a statement on this connection with bounded memory; it takes its place among this
+   * connection's statements now and holds the connection until the loop ends (leaving early
+   * cancels the statement and keeps the connection).
+   */
+  stream<R = Record<string, unknown>>(text: string, values?: QueryValue[], opts?: StreamOptions): AsyncGenerator<R, void, undefined>
   /** A Writable for `COPY … FROM STDIN` on this connection; `rowCount` once it finished. */
   copyFrom(sql: string, opts?: ScriptOptions): import('node:stream').Writable & { rowCount: number | null }
   /** A Readable of the data of `COPY … TO STDOUT` on this connection. */

@@ -21,6 +21,11 @@ export declare class NativeClient {
   copyOut(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyOut>
   /** Starts `COPY … FROM STDIN` on this connection (held by the COPY until it ends). */
   copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
+  /**
+   * Starts a streamed statement on this connection, after everything asked before it; it
+   * holds the connection until its last batch is read or it is closed.
+   */
+  stream(sql: string, params: Array<string | undefined | null>, style?: ValueStyle | undefined | null, options?: StatementOptions | undefined | null): Promise<NativeStream>
   /** Runs a multi-statement script on this connection. */
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Cancels the statement running on this connection (cancel request), if any. */
@@ -135,10 +140,10 @@ export declare class NativePool {
   /** Checks out a connection for several statements, its place in the waiting line taken now. */
   acquire(waitMs?: number | undefined | null): Promise<NativeClient>
   /**
-   * Starts a streamed statement; rows are pulled in batches with `next`. `timeout_ms`
-   * bounds the start and each wait for a batch; `abort_id` names its AbortSignal.
+   * Starts a streamed statement; rows are pulled in batches with `next`. Its timeout
+   * bounds the start and each wait for a batch; `abortId` names its AbortSignal.
    */
-  stream(sql: string, params: Array<string | undefined | null>, timeoutMs?: number | undefined | null, abortId?: number | undefined | null, replica?: boolean | undefined | null): Promise<NativeStream>
+  stream(sql: string, params: Array<string | undefined | null>, style?: ValueStyle | undefined | null, options?: StatementOptions | undefined | null): Promise<NativeStream>
   /**
    * Why the replicas make the pool degraded (`healthCheck`): one sentence per replica out
    * of rotation.
@@ -174,8 +179,10 @@ export declare class NativeStream {
   /** Up to `batch_size` rows as `{"cols":[…],"n":k,"done":bool[,"fields":…,"fix":…]}`. */
   next(batchSize: number): Promise<string>
   /**
-   * Stops early: the statement is cancelled on the server and its connection closed,
-   * so no unread rows are left on a pooled connection. Idempotent.
+   * Stops early: the statement is cancelled on the server. A checked-out connection is
+   * closed, so no unread rows are left on a pooled connection; a held client's is read to
+   * the end of the cancelled statement and kept (closed if that end does not come within
+   * the cancel grace). Idempotent.
    */
   close(): Promise<void>
 }
@@ -227,6 +234,12 @@ export interface NativeClassification {
   kind: string
 }
 
+/**
+ * The types pg's style decodes natively, in the order `StatementOptions.textTypes` marks
+ * them (`lib/pg/values.js` marks those the caller has a parser of its own for).
+ */
+export declare function pgDecodedTypes(): Array<number>
+
 /** A statement's options from JS; absent when it has none (the common call converts nothing). */
 export interface StatementOptions {
   /** Its timeout (ms), validated by JS; absent: the pool's queryTimeoutMs. */
@@ -238,6 +251,11 @@ export interface StatementOptions {
    * ignores it.
    */
   replica?: boolean
+  /**
+   * In pg's style, the types (bits by position in `pgDecodedTypes()`) to have as the
+   * server's text, for parsers of the caller's own.
+   */
+  textTypes?: number
 }
 
 /** The error payload of a transaction that ran past its `timeoutMs` and was rolled back. */

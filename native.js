@@ -851,5 +851,6 @@ module.exports.configOptionNames = nativeBinding.configOptionNames
 module.exports.cutSql = nativeBinding.cutSql
 module.exports.firstUserOid = nativeBinding.firstUserOid
 module.exports.fixCodes = nativeBinding.fixCodes
+module.exports.pgDecodedTypes = nativeBinding.pgDecodedTypes
 module.exports.transactionTimedOut = nativeBinding.transactionTimedOut
 module.exports.ValueStyle = nativeBinding.ValueStyle

@@ -11,11 +11,12 @@ const { transaction } = require('./transaction')
 const { leveled, onNativeEvent, safeEmit } = require('./observe')
 const health = require('./health')
 const { prepareParams } = require('./params')
-const { decodeResult, buildRows } = require('./result')
+const { decodeResult } = require('./result')
 const copy = require('./copy')
 const { telemetryOptions, Telemetry } = require('./telemetry')
 const { StatementScope, QUERY, COPY, SCRIPT } = require('./statement-scope')
 const { splitQuery } = require('./query-args')
+const { RowReader, rowsOf } = require('./row-stream')
 
 const ENV_NAMES = native.configEnvNames()
 const DEFAULT_BATCH = 500
@@ -56,10 +57,35 @@ const PG_DRIVER_FIELDS = Symbol('pgwarden.pgDriverFields')
 /** The conventions a statement's result values follow (undefined: pgwarden's own). */
 const styleOf = (opts) => (opts[PRISMA_VALUES] ? native.ValueStyle.Prisma : opts[PG_DRIVER_FIELDS] ? native.ValueStyle.PgDriver : undefined)
 
+/** Query option (for `pgwarden/pg`): the types to have as the server's text (see `pgDecodedTypes`). */
+const PG_TEXT_TYPES = Symbol('pgwarden.pgTextTypes')
+
 /** A statement's native options (`StatementOptions`), or undefined when it has none. */
-function statementOptions (timeoutMs, replica, abortId) {
-  if (timeoutMs === undefined && !replica && abortId === undefined) return undefined
-  return { timeoutMs, replica, abortId }
+function statementOptions (timeoutMs, replica, abortId, opts = NO_OPTS) {
+  const textTypes = opts[PG_TEXT_TYPES]
+  if (timeoutMs === undefined && !replica && abortId === undefined && !textTypes) return undefined
+  return { timeoutMs, replica, abortId, textTypes }
+}
+
+/** A stream's `batchSize` option (rows per batch read from the server). */
+const batchSizeOf = (opts) => Math.max(1, Math.floor((opts && opts.batchSize) || DEFAULT_BATCH))
+
+/**
+ * Starts a streamed statement on `target` (the native pool, or a held client's handle) now,
+ * and returns its RowReader (see lib/row-stream.js).
+ */
+function openRows (pool, target, text, values, opts) {
+  const a = splitQuery(text, values, opts)
+  checkSql(a.sql)
+  const params = prepareParams(a.values)
+  const replica = replicaOf(a.opts)
+  // The signal stays armed for the whole stream: it cancels the start or any batch. The
+  // scope ends (span, events) once the handle is closed, however the reading ended.
+  const scope = new StatementScope(pool, target, a.sql, a.values, a.opts, QUERY)
+  const options = statementOptions(scope.timeoutMs, replica, scope.abortId, a.opts)
+  const reader = new RowReader(scope, () => target.stream(a.sql, params, styleOf(a.opts), options), a.opts.rowMode === 'array')
+  reader.batchSize = batchSizeOf(a.opts)
+  return reader
 }
 
 function checkSql (sql) {
@@ -96,7 +122,7 @@ async function runQuery (pool, target, text, values, opts) {
   const scope = new StatementScope(pool, target, sql, vals, o, QUERY)
   let json
   try {
-    json = await target.query(sql, params, style, statementOptions(scope.timeoutMs, replica, scope.abortId))
+    json = await target.query(sql, params, style, statementOptions(scope.timeoutMs, replica, scope.abortId, o))
   } catch (raw) {
     // Built here, inside the caller's await chain, so err.stack names the caller's functions.
     throw scope.failed(withSetupCause(pool, fromNative(raw)))
@@ -188,6 +214,23 @@ class Client {
     if (this._released) throw closedError('The client was released')
     this._lastStatement = sql
     await runScript(this._pool, this._handle, sql, opts)
+  }
+
+  /**
+   * Streams rows of a statement on this connection with bounded memory (as `pool.stream`); it
+   * takes its place among this connection's statements now, and holds the connection until
+   * the loop ends. Leaving the loop early cancels the statement and keeps the connection.
+   */
+  stream (text, values, opts = {}) {
+    if (this._released) throw closedError('The client was released')
+    this._lastStatement = text
+    return rowsOf(this._openRows(text, values, opts))
+  }
+
+  /** The RowReader of a statement on this connection, started now (pgwarden/pg's cursors). */
+  _openRows (text, values, opts = {}) {
+    if (this._released) throw closedError('The client was released')
+    return openRows(this._pool, this._handle, text, values, opts)
   }
 
   /** A Writable for `COPY … FROM STDIN` on this connection (inside a transaction, its part of it). */
@@ -347,39 +390,7 @@ class Pool extends EventEmitter {
    * loop consumes them. Breaking out of the loop cancels the statement.
    */
   async * stream (text, values, opts = {}) {
-    const a = splitQuery(text, values, opts)
-    checkSql(a.sql)
-    const params = prepareParams(a.values)
-    const arrayMode = a.opts.rowMode === 'array'
-    const batchSize = Math.max(1, Math.floor(a.opts.batchSize || DEFAULT_BATCH))
-    const replica = replicaOf(a.opts)
-    // The signal stays armed for the whole stream: it cancels the start or any batch. The
-    // scope ends (span, events) once the handle is closed, however the loop ended.
-    const scope = new StatementScope(this, this._native, a.sql, a.values, a.opts, QUERY)
-    let rowCount = 0
-    let failure
-    let meta = null
-    let done = false
-    let handle = null
-    try {
-      handle = await call(() => this._native.stream(a.sql, params, scope.timeoutMs, scope.abortId, replica))
-      while (!done) {
-        const batch = JSON.parse(await call(() => handle.next(batchSize)))
-        if (batch.fields) meta = batch
-        const rows = meta ? buildRows(batch, meta.fields, meta.fix, arrayMode) : []
-        done = batch.done
-        rowCount += rows.length
-        for (const row of rows) yield row
-      }
-    } catch (e) {
-      failure = e
-      throw e
-    } finally {
-      scope.disarm()
-      if (!done && handle) await handle.close()
-      if (failure) scope.failed(failure, rowCount)
-      else scope.ended(rowCount)
-    }
+    yield * rowsOf(openRows(this, this._native, text, values, opts))
   }
 
   /**
@@ -566,4 +577,4 @@ function getPool (options) {
 /** The singleton's stats (null when `getPool()` was never called). */
 const getPoolStats = () => (singleton ? singleton.getPoolStats() : null)
 
-module.exports = { Pool, Client, createPool, getPool, getPoolStats, releasedInTransaction, PRISMA_VALUES, PG_DRIVER_FIELDS }
+module.exports = { Pool, Client, createPool, getPool, getPoolStats, releasedInTransaction, PRISMA_VALUES, PG_DRIVER_FIELDS, PG_TEXT_TYPES }

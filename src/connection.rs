@@ -2,6 +2,7 @@
 
 use crate::cancel::{Canceller, CANCEL_GRACE};
 use crate::config::{Settings, SslMode, TargetSessionAttrs};
+use crate::convert::Style;
 use crate::error::{io_source, Error};
 use crate::events::Events;
 use crate::hosts::{Placement, Role};
@@ -26,8 +27,19 @@ pub(crate) struct Prepared {
 impl Prepared {
     /// Computes the format codes from the statement's column types.
     pub(crate) fn new(stmt: Statement) -> Self {
-        let formats = crate::convert::result_formats(stmt.columns().iter().map(|c| c.type_())).into();
+        let formats = crate::convert::result_formats(stmt.columns().iter().map(|c| c.type_()), Style::Pg).into();
         Prepared { stmt, formats }
+    }
+
+    /// The format codes for a result in `style`: pg's driver style asks for more columns as
+    /// text (see `convert::pg_driver`), computed per statement; the others are the cached ones.
+    pub(crate) fn formats_for(&self, style: Style) -> Arc<[i16]> {
+        match style {
+            Style::PgDriver { .. } => {
+                crate::convert::result_formats(self.stmt.columns().iter().map(|c| c.type_()), style).into()
+            }
+            _ => self.formats.clone(),
+        }
     }
 }
 

@@ -16,8 +16,13 @@ use tokio_postgres::{RowStream, SimpleQueryMessage};
 
 /// Sends the statement: a cached named statement, or an unnamed one (pgbouncer, cache 0)
 /// whose column types were described first, so each column is asked for in the format it
-/// can be read in.
-pub(crate) async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> Result<(RowStream, Prepared), Error> {
+/// can be read in (in `style`).
+pub(crate) async fn start(
+    conn: &mut Conn,
+    sql: &str,
+    params: &[TextParam],
+    style: Style,
+) -> Result<(RowStream, Prepared), Error> {
     if !conn.cache.enabled() {
         let described = match conn.described.get(sql) {
             Some(p) => p,
@@ -31,13 +36,13 @@ pub(crate) async fn start(conn: &mut Conn, sql: &str, params: &[TextParam]) -> R
         let typed = params.iter().map(|p| (p, Type::UNKNOWN));
         let rows = conn
             .client
-            .query_typed_raw_with_formats(sql, typed, &described.formats)
+            .query_typed_raw_with_formats(sql, typed, &described.formats_for(style))
             .await
             .map_err(|e| from_driver(&e, true))?;
         return Ok((rows, described));
     }
     let prepared = prepared(conn, sql).await?;
-    match conn.client.query_raw_with_formats(&prepared.stmt, params.iter(), &prepared.formats).await {
+    match conn.client.query_raw_with_formats(&prepared.stmt, params.iter(), &prepared.formats_for(style)).await {
         Ok(rows) => Ok((rows, prepared)),
         Err(e) => {
             let e = from_driver(&e, true);
@@ -83,7 +88,7 @@ pub(crate) async fn execute_prepared(
     style: Style,
 ) -> Result<ResultText, Error> {
     let rows = client
-        .query_raw_with_formats(&prepared.stmt, params.iter(), &prepared.formats)
+        .query_raw_with_formats(&prepared.stmt, params.iter(), &prepared.formats_for(style))
         .await
         .map_err(|e| from_driver(&e, true))?;
     read_result(rows, prepared, sql, settings, style).await
@@ -116,16 +121,16 @@ pub(crate) async fn execute(
     several: bool,
 ) -> Result<ResultText, Error> {
     if params.is_empty() && several {
-        return execute_several(conn, sql, settings).await.map(ResultText::whole);
+        return execute_several(conn, sql, settings, style).await.map(ResultText::whole);
     }
-    let (rows, prepared) = start(conn, sql, params).await?;
+    let (rows, prepared) = start(conn, sql, params, style).await?;
     read_result(rows, &prepared, sql, settings, style).await
 }
 
 /// Several statements in one text, as `pg` runs them: the simple protocol (one implicit
 /// transaction), values read the same as in the binary format, and one result per
 /// statement (`{"results":[…]}` when there is more than one).
-async fn execute_several(conn: &mut Conn, sql: &str, settings: &Settings) -> Result<String, Error> {
+async fn execute_several(conn: &mut Conn, sql: &str, settings: &Settings, style: Style) -> Result<String, Error> {
     let stream = conn.client.simple_query_tagged(sql).await.map_err(|e| from_driver(&e, true))?;
     pin_mut!(stream);
     let (mut results, mut writer, mut tag) = (Vec::new(), None, String::new());
@@ -137,7 +142,7 @@ async fn execute_several(conn: &mut Conn, sql: &str, settings: &Settings) -> Res
                     types.push(conn.client.get_type(c.type_oid()).await.map_err(|e| from_driver(&e, true))?);
                 }
                 let names = columns.iter().map(|c| c.name().to_string()).collect();
-                writer = Some(RowWriter::for_text(names, types, settings.int8));
+                writer = Some(RowWriter::for_text(names, types, settings.int8, style));
             }
             SimpleQueryMessage::Row(row) => {
                 if let Some(w) = writer.as_mut() {
@@ -146,7 +151,7 @@ async fn execute_several(conn: &mut Conn, sql: &str, settings: &Settings) -> Res
             }
             SimpleQueryMessage::CommandTag(t) => tag = t,
             SimpleQueryMessage::CommandComplete(n) => {
-                let mut w = writer.take().unwrap_or_else(|| RowWriter::for_text(vec![], vec![], settings.int8));
+                let mut w = writer.take().unwrap_or_else(|| RowWriter::for_text(vec![], vec![], settings.int8, style));
                 let command = std::mem::take(&mut tag);
                 let command = command.split(' ').next().unwrap_or_default();
                 results.push(w.result(command, Some(n)).json);
@@ -160,13 +165,14 @@ async fn execute_several(conn: &mut Conn, sql: &str, settings: &Settings) -> Res
     Ok(format!("{{\"results\":[{}]}}", results.join(",")))
 }
 
-/// Reads up to `batch` rows of a stream into `writer`; `true` once the stream is done.
+/// Reads up to `batch` rows of a stream into `writer`; `true` once the stream is done. A batch
+/// of 0 reads nothing: the caller wants the columns only (pg's Describe, for a cursor).
 pub(crate) async fn read_batch(
     rows: &mut Pin<Box<RowStream>>,
     writer: &mut RowWriter,
     batch: u32,
 ) -> Result<bool, Error> {
-    for _ in 0..batch.max(1) {
+    for _ in 0..batch {
         match rows.next().await {
             Some(Ok(row)) => writer.push_row(&row),
             Some(Err(e)) => return Err(from_driver(&e, true)),

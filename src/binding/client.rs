@@ -2,7 +2,8 @@
 
 use super::dispatch::Dispatch;
 use super::{
-    guarded, query_options, statement, style_of, AbortGuard, NativeCopyIn, NativeCopyOut, StatementOptions, ValueStyle,
+    guarded, query_options, statement, style_of, AbortGuard, NativeCopyIn, NativeCopyOut, NativeStream,
+    StatementOptions, ValueStyle,
 };
 use crate::cancel::Canceller;
 use crate::convert::Style;
@@ -54,7 +55,7 @@ impl NativeClient {
         let dispatch = self.dispatch.clone().ok_or_else(Dispatch::missing)?;
         let core = self.core.clone();
         let o = options.unwrap_or_default();
-        let opts = query_options(&core, o.timeout_ms, o.abort_id, style_of(style));
+        let opts = query_options(&core, o.timeout_ms, o.abort_id, style_of(style, &o));
         let forget = AbortGuard::new(&core, o.abort_id);
         let place = self.held.place();
         dispatch.spawn(&env, id, sql, forget, move |sql| async move {
@@ -99,6 +100,32 @@ impl NativeClient {
         let (core, place) = (self.core.clone(), Some(self.held.place()));
         env.spawn_future(async move {
             guarded(Some(&sql), super::copy::copy_in(core, place, &sql, timeout_ms, abort_id)).await
+        })
+    }
+
+    /// Starts a streamed statement on this connection, after everything asked before it; it
+    /// holds the connection until its last batch is read or it is closed.
+    #[napi(ts_return_type = "Promise<NativeStream>")]
+    pub fn stream<'env>(
+        &self,
+        env: &'env Env,
+        sql: String,
+        params: Vec<Option<String>>,
+        style: Option<ValueStyle>,
+        options: Option<StatementOptions>,
+    ) -> napi::Result<PromiseRaw<'env, NativeStream>> {
+        let (core, place) = (self.core.clone(), Some(self.held.place()));
+        let o = options.unwrap_or_default();
+        let opts = query_options(&core, o.timeout_ms, o.abort_id, style_of(style, &o));
+        let forget = AbortGuard::new(&core, o.abort_id);
+        env.spawn_future(async move {
+            let open = NativeStream::open(core.clone(), core, place, &sql, params, opts, o.abort_id);
+            let stream = guarded(Some(&sql), open).await;
+            if stream.is_ok() {
+                // Started: the stream forgets its abort flag when it ends.
+                std::mem::forget(forget);
+            }
+            stream
         })
     }
 

@@ -3,11 +3,12 @@
 //! chunks, not per chunk).
 
 use super::guarded;
+use super::hold::Hold;
 use crate::convert::Style;
 use crate::error::{from_driver, Error};
 use crate::held::HeldGuard;
 use crate::place::Place;
-use crate::pool::{Lease, PoolCore, QueryOptions, Stepwise as Bounds};
+use crate::pool::{Lease, PoolCore, Stepwise as Bounds};
 use crate::sql::CopyDirection;
 use crate::statement::check_copy;
 use bytes::Bytes;
@@ -20,47 +21,6 @@ use std::sync::Arc;
 use tokio::sync::Mutex;
 use tokio_postgres::{CopyInSink, CopyOutStream};
 
-/// The connection a COPY runs on: checked out for it, or a held client's.
-pub(super) enum Held {
-    /// Checked out by `pool.copyFrom` / `pool.copyTo`; returned when the COPY ends.
-    Lease(Box<Lease>),
-    /// A client's (`acquire()`, `transaction()`), locked for the COPY's duration.
-    Client(HeldGuard<Lease>),
-}
-
-impl Held {
-    fn lease(&mut self) -> Result<&mut Lease, Error> {
-        match self {
-            Held::Lease(l) => Ok(&mut **l),
-            Held::Client(g) => g.as_mut().ok_or_else(Error::client_released),
-        }
-    }
-
-    /// Ends the COPY's hold: a connection whose COPY did not finish cleanly is closed.
-    fn done(self, spoiled: bool) {
-        match self {
-            Held::Lease(l) => (*l).finish(spoiled),
-            Held::Client(mut g) => {
-                if let Some(l) = g.as_mut() {
-                    l.conn.broken |= spoiled;
-                }
-            }
-        }
-    }
-}
-
-/// Takes the connection for a COPY: a new checkout, or `client`'s (locked).
-async fn hold(
-    core: &Arc<PoolCore>,
-    client: Option<Place<HeldGuard<Lease>>>,
-    opts: &QueryOptions,
-) -> Result<Held, Error> {
-    match client {
-        Some(place) => Ok(Held::Client(place.turn().await)),
-        None => Ok(Held::Lease(Box::new(core.checkout_for(opts).await?))),
-    }
-}
-
 /// The connection and bounds of a new COPY: `client`'s connection, or one checked out for it.
 async fn prepare(
     core: Arc<PoolCore>,
@@ -68,9 +28,9 @@ async fn prepare(
     sql: &str,
     timeout_ms: Option<f64>,
     abort_id: Option<u32>,
-) -> Result<(Held, Bounds), Error> {
+) -> Result<(Hold, Bounds), Error> {
     let opts = super::query_options(&core, timeout_ms, abort_id, Style::Pg);
-    let mut held = hold(&core, client, &opts).await?;
+    let mut held = Hold::take(&core, client, &opts).await?;
     let bounds = held.lease().map(|lease| Bounds::new(core, opts, abort_id, lease.conn.cancel.clone(), sql));
     match bounds {
         Ok(bounds) => Ok((held, bounds)),
@@ -106,12 +66,12 @@ pub(super) async fn copy_in(
 }
 
 /// A COPY in progress: its connection and the driver's end of it.
-type Copying<T> = Mutex<Option<(Held, Pin<Box<T>>)>>;
+type Copying<T> = Mutex<Option<(Hold, Pin<Box<T>>)>>;
 
 /// Starts the COPY `sql` (checked to go in `direction`) on `held` with `open`; a COPY that does
 /// not start gives its connection back (closed when the failure spoiled it).
 async fn begin<T>(
-    mut held: Held,
+    mut held: Hold,
     sql: &str,
     direction: CopyDirection,
     bounds: &Bounds,
@@ -149,7 +109,7 @@ pub struct NativeCopyOut {
 
 impl NativeCopyOut {
     /// Starts `sql` on `held`, each step within `bounds`.
-    pub(super) async fn start(held: Held, sql: &str, bounds: Bounds) -> Result<Self, Error> {
+    pub(super) async fn start(held: Hold, sql: &str, bounds: Bounds) -> Result<Self, Error> {
         let state = begin(held, sql, CopyDirection::Out, &bounds, |client, sql| Box::pin(client.copy_out(sql))).await?;
         Ok(NativeCopyOut { state, bounds })
     }
@@ -216,7 +176,7 @@ pub struct NativeCopyIn {
 
 impl NativeCopyIn {
     /// Starts `sql` on `held`, each step within `bounds`.
-    pub(super) async fn start(held: Held, sql: &str, bounds: Bounds) -> Result<Self, Error> {
+    pub(super) async fn start(held: Hold, sql: &str, bounds: Bounds) -> Result<Self, Error> {
         let state = begin(held, sql, CopyDirection::In, &bounds, |client, sql| Box::pin(client.copy_in(sql))).await?;
         Ok(NativeCopyIn { state, bounds })
     }

@@ -8,6 +8,7 @@
 mod client;
 mod copy;
 mod dispatch;
+mod hold;
 mod pool;
 mod setup;
 mod stream;
@@ -66,13 +67,20 @@ pub enum ValueStyle {
     PgDriver,
 }
 
-/// The core's style for a statement's `ValueStyle` (absent: pgwarden's own).
-fn style_of(style: Option<ValueStyle>) -> Style {
+/// The core's style for a statement's `ValueStyle` (absent: pgwarden's own) and options.
+fn style_of(style: Option<ValueStyle>, options: &StatementOptions) -> Style {
     match style {
         Some(ValueStyle::Prisma) => Style::Prisma,
-        Some(ValueStyle::PgDriver) => Style::PgDriver,
+        Some(ValueStyle::PgDriver) => Style::PgDriver { text_types: options.text_types.unwrap_or(0) as u64 },
         None => Style::Pg,
     }
+}
+
+/// The types pg's style decodes natively, in the order `StatementOptions.textTypes` marks
+/// them (`lib/pg/values.js` marks those the caller has a parser of its own for).
+#[napi]
+pub(crate) fn pg_decoded_types() -> Vec<u32> {
+    crate::convert::pg_driver::PG_DECODED.to_vec()
 }
 
 /// A statement's options from JS; absent when it has none (the common call converts nothing).
@@ -86,6 +94,9 @@ pub struct StatementOptions {
     /// A read for the replicas (`replica: true`); a held connection is the primary's and
     /// ignores it.
     pub replica: Option<bool>,
+    /// In pg's style, the types (bits by position in `pgDecodedTypes()`) to have as the
+    /// server's text, for parsers of the caller's own.
+    pub text_types: Option<i64>,
 }
 
 /// A statement's options for the core: its timeout, its abort flag (registered on `core`) and

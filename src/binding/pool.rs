@@ -225,7 +225,7 @@ impl NativePool {
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
         let o = options.unwrap_or_default();
         let replicas = o.replica.unwrap_or(false).then(|| self.replicas.clone());
-        let opts = query_options(&core, o.timeout_ms, o.abort_id, style_of(style));
+        let opts = query_options(&core, o.timeout_ms, o.abort_id, style_of(style, &o));
         let forget = AbortGuard::new(&core, o.abort_id);
         dispatch.spawn(&env, id, sql, forget, move |sql| match replicas {
             // The statement takes its place in the line now (first come, first served).
@@ -359,24 +359,25 @@ impl NativePool {
         })
     }
 
-    /// Starts a streamed statement; rows are pulled in batches with `next`. `timeout_ms`
-    /// bounds the start and each wait for a batch; `abort_id` names its AbortSignal.
+    /// Starts a streamed statement; rows are pulled in batches with `next`. Its timeout
+    /// bounds the start and each wait for a batch; `abortId` names its AbortSignal.
     #[napi]
     pub async fn stream(
         &self,
         sql: String,
         params: Vec<Option<String>>,
-        timeout_ms: Option<f64>,
-        abort_id: Option<u32>,
-        replica: Option<bool>,
+        style: Option<ValueStyle>,
+        options: Option<StatementOptions>,
     ) -> napi::Result<NativeStream> {
         guarded(Some(&sql), async {
             let core = self.core()?;
-            let opts = query_options(&core, timeout_ms, abort_id, Style::Pg);
+            let o = options.unwrap_or_default();
+            let (abort_id, replica) = (o.abort_id, o.replica);
+            let opts = query_options(&core, o.timeout_ms, abort_id, style_of(style, &o));
             let forget = AbortGuard::new(&core, abort_id);
             let read = |pool, on_replica| {
                 let (home, params, opts, sql) = (core.clone(), params.clone(), on(&opts, on_replica), &sql);
-                async move { NativeStream::open(pool, home, sql, params, opts, abort_id).await }
+                async move { NativeStream::open(pool, home, None, sql, params, opts, abort_id).await }
             };
             let stream = match replica {
                 Some(true) => self.replicas.read(core.clone(), read).await,

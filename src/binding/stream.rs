@@ -1,17 +1,21 @@
-//! `NativeStream`: a statement whose rows JS pulls in batches (`pool.stream`).
+//! `NativeStream`: a statement whose rows JS pulls in batches (`pool.stream`, a held
+//! client's `stream`).
 
 use super::guarded;
+use super::hold::Hold;
 use crate::convert::result::RowWriter;
 use crate::error::Error;
+use crate::held::HeldGuard;
+use crate::place::Place;
 use crate::pool::{Lease, PoolCore, QueryOptions, Steps};
-use crate::statement::read_batch;
+use crate::statement::{check_params, read_batch};
 use napi_derive::napi;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio_postgres::RowStream;
 
 struct StreamState {
-    lease: Option<Lease>,
+    lease: Option<Hold>,
     rows: Option<Pin<Box<RowStream>>>,
     writer: RowWriter,
     sent_meta: bool,
@@ -34,24 +38,46 @@ pub struct NativeStream {
 }
 
 impl NativeStream {
-    /// Checks out a connection of `core` and starts the statement. Its abort flag is registered
-    /// with `home` (the primary, also for a replica read), which forgets it when the stream
-    /// ends; the caller forgets it when the start fails.
+    /// Starts the statement on `client`'s connection (after its earlier work), or on a new
+    /// checkout of `core`. Its abort flag is registered with `home` (the primary, also for a
+    /// replica read), which forgets it when the stream ends; the caller forgets it when the
+    /// start fails.
     pub(super) async fn open(
         core: Arc<PoolCore>,
         home: Arc<PoolCore>,
+        client: Option<Place<HeldGuard<Lease>>>,
         sql: &str,
         params: Vec<Option<String>>,
         opts: QueryOptions,
         abort_id: Option<u32>,
     ) -> Result<Self, Error> {
+        check_params(sql, params.len())?;
         let steps = Steps::default();
-        let (lease, rows, prepared) = core.open_stream(sql, params, &opts, &steps).await?;
-        let writer = RowWriter::new(prepared.stmt.columns(), core.settings.int8, Default::default());
-        let state = StreamState { lease: Some(lease), rows: Some(rows), writer, sent_meta: false, steps };
+        let mut hold = Hold::take(&core, client, &opts).await?;
+        let started = match hold.lease() {
+            Ok(lease) => core.start_stream(&mut lease.conn, sql, params, &opts, &steps).await,
+            Err(e) => Err(e),
+        };
+        let (rows, prepared) = match started {
+            Ok(s) => s,
+            Err(e) => {
+                hold.done(false);
+                return Err(e);
+            }
+        };
+        let writer = RowWriter::new(prepared.stmt.columns(), core.settings.int8, opts.style);
+        let state = StreamState { lease: Some(hold), rows: Some(rows), writer, sent_meta: false, steps };
         let state = Arc::new(tokio::sync::Mutex::new(state));
         Ok(NativeStream { sql: sql.to_string(), state, core, home, opts, abort_id })
     }
+}
+
+/// Reads a cancelled statement's remaining rows (its 57014 included) so its connection is in
+/// step again; false when its end does not come within the cancel grace.
+async fn read_to_end(rows: &mut Pin<Box<RowStream>>) -> bool {
+    use futures_util::StreamExt;
+    let drain = async { while let Some(Ok(_)) = rows.next().await {} };
+    tokio::time::timeout(crate::cancel::CANCEL_GRACE, drain).await.is_ok()
 }
 
 #[napi]
@@ -62,16 +88,16 @@ impl NativeStream {
         guarded(Some(&self.sql), async {
             let mut st = self.state.lock().await;
             let st = &mut *st;
-            let done = match (st.rows.as_mut(), st.lease.as_ref()) {
-                (Some(rows), Some(lease)) => {
-                    let cancel = lease.conn.cancel.clone();
+            let cancel = st.lease.as_mut().and_then(|h| h.lease().ok()).map(|l| l.conn.cancel.clone());
+            let done = match (st.rows.as_mut(), cancel) {
+                (Some(rows), Some(cancel)) => {
                     let batch = read_batch(rows, &mut st.writer, batch_size);
                     match self.core.step(&st.steps, &cancel, &self.opts, batch).await {
                         (Ok(done), _) => done,
                         (Err(e), broken) => {
                             st.rows = None;
-                            if let Some(lease) = st.lease.take() {
-                                lease.finish(broken || e.spoils_connection());
+                            if let Some(hold) = st.lease.take() {
+                                hold.done(broken || e.spoils_connection());
                             }
                             return Err(e);
                         }
@@ -92,8 +118,10 @@ impl NativeStream {
         .await
     }
 
-    /// Stops early: the statement is cancelled on the server and its connection closed,
-    /// so no unread rows are left on a pooled connection. Idempotent.
+    /// Stops early: the statement is cancelled on the server. A checked-out connection is
+    /// closed, so no unread rows are left on a pooled connection; a held client's is read to
+    /// the end of the cancelled statement and kept (closed if that end does not come within
+    /// the cancel grace). Idempotent.
     #[napi]
     pub async fn close(&self) -> napi::Result<()> {
         guarded(None, async {
@@ -101,14 +129,19 @@ impl NativeStream {
                 self.home.forget_abort(id);
             }
             let mut st = self.state.lock().await;
-            let unfinished = st.rows.take().is_some();
-            if let Some(lease) = st.lease.take() {
-                if unfinished {
-                    // The connection closes anyway: a cancel that fails changes nothing.
-                    let _ = lease.conn.cancel.cancel().await;
+            let rows = st.rows.take();
+            let Some(mut hold) = st.lease.take() else { return Ok(()) };
+            let spoiled = match (rows, hold.lease()) {
+                (None, _) => false,
+                (Some(mut rows), Ok(lease)) => {
+                    // A cancel that fails changes nothing: the connection is closed then.
+                    let cancelled = lease.conn.cancel.cancel().await.is_ok();
+                    let client = matches!(hold, Hold::Client(_));
+                    !(cancelled && client && read_to_end(&mut rows).await)
                 }
-                lease.finish(unfinished);
-            }
+                (Some(_), Err(_)) => true,
+            };
+            hold.done(spoiled);
             Ok(())
         })
         .await

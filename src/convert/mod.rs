@@ -9,6 +9,7 @@
 pub(crate) mod array_literal;
 pub(crate) mod extra;
 pub(crate) mod params;
+pub(crate) mod pg_driver;
 pub(crate) mod result;
 pub(crate) mod text;
 pub(crate) mod text_value;
@@ -51,9 +52,14 @@ pub(crate) enum Style {
     /// As `pg` gives them: json parsed, arrays as arrays.
     #[default]
     Pg,
-    /// As pg's own driver reports fields (`pgwarden/pg`): the values as [`Style::Pg`], and
-    /// each field's source table, column and type modifier too.
-    PgDriver,
+    /// As pg's own driver gives them (`pgwarden/pg`): only the values pg's default parsers
+    /// give the same are decoded here, every other column is the server's text for pg's
+    /// parsers (see [`pg_driver`]); each field has its source table, column and type modifier.
+    PgDriver {
+        /// Bits by position in [`pg_driver::PG_DECODED`]: types the caller parses itself,
+        /// asked for as text.
+        text_types: u64,
+    },
     /// As Prisma's driver adapters give them: json and jsonb (and their arrays' elements) as
     /// their text (Prisma parses it itself, with its own precision), arrays of user-defined
     /// types (enums) as PostgreSQL's array literal text.
@@ -406,10 +412,10 @@ pub(crate) fn decodes_binary(ty: &Type) -> bool {
     }
 }
 
-/// The result format codes for Bind: one code when every column agrees (the common case,
-/// as upstream sends), else one per column.
-pub(crate) fn result_formats<'a>(types: impl Iterator<Item = &'a Type>) -> Vec<i16> {
-    let codes: Vec<i16> = types.map(|t| i16::from(decodes_binary(t))).collect();
+/// The result format codes for Bind in `style`: one code when every column agrees (the
+/// common case, as upstream sends), else one per column.
+pub(crate) fn result_formats<'a>(types: impl Iterator<Item = &'a Type>, style: Style) -> Vec<i16> {
+    let codes: Vec<i16> = types.map(|t| i16::from(pg_driver::decoded_here(t, style))).collect();
     match codes.first() {
         Some(&first) if codes.iter().all(|&c| c == first) => vec![first],
         Some(_) => codes,
@@ -596,10 +602,13 @@ mod tests {
 
     #[test]
     fn one_format_code_when_columns_agree() {
-        assert_eq!(result_formats([Type::INT4, Type::TEXT].iter()), vec![1]);
-        assert_eq!(result_formats([Type::REGTYPE].iter()), vec![0]);
-        assert_eq!(result_formats([Type::INT4, Type::REGTYPE].iter()), vec![1, 0]);
-        assert_eq!(result_formats([].iter()), vec![1]);
+        let pg = Style::Pg;
+        assert_eq!(result_formats([Type::INT4, Type::TEXT].iter(), pg), vec![1]);
+        assert_eq!(result_formats([Type::REGTYPE].iter(), pg), vec![0]);
+        assert_eq!(result_formats([Type::INT4, Type::REGTYPE].iter(), pg), vec![1, 0]);
+        assert_eq!(result_formats([].iter(), pg), vec![1]);
+        let driver = Style::PgDriver { text_types: 0 };
+        assert_eq!(result_formats([Type::INT4, Type::TIMESTAMP].iter(), driver), vec![1, 0]);
     }
 
     #[test]

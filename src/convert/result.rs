@@ -3,7 +3,8 @@
 //! many rows, that text without `cols` and the rows beside it in parts (see [`PART_BYTES`]).
 
 use super::{
-    decodes_binary, fix_of, json_str, text_value, write_json, write_prisma_text, write_text_json, RawValue, Style,
+    fix_of, json_str, pg_driver::decoded_here, text_value, write_json, write_prisma_text, write_text_json, RawValue,
+    Style,
 };
 use crate::config::Int8Mode;
 use postgres_types::Type;
@@ -38,7 +39,7 @@ impl ResultText {
 pub(crate) struct RowWriter {
     names: Vec<String>,
     types: Vec<Type>,
-    /// Columns asked for in text format (see `decodes_binary`).
+    /// Columns asked for in text format (see `pg_driver::decoded_here`).
     text: Vec<bool>,
     int8: Int8Mode,
     /// Whose conventions the values follow.
@@ -60,7 +61,7 @@ impl RowWriter {
     /// A writer for these columns.
     pub(crate) fn new(columns: &[Column], int8: Int8Mode, style: Style) -> Self {
         let origins = match style {
-            Style::PgDriver => columns
+            Style::PgDriver { .. } => columns
                 .iter()
                 .map(|c| (c.table_oid().unwrap_or(0), c.column_id().unwrap_or(0), c.type_modifier()))
                 .collect(),
@@ -69,7 +70,7 @@ impl RowWriter {
         let names = columns.iter().map(|c| c.name().to_string()).collect();
         let types: Vec<Type> = columns.iter().map(|c| c.type_().clone()).collect();
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
-        let text = types.iter().map(|t| !decodes_binary(t)).collect();
+        let text = types.iter().map(|t| !decoded_here(t, style)).collect();
         RowWriter {
             names,
             types,
@@ -86,23 +87,11 @@ impl RowWriter {
     }
 
     /// A writer for columns whose values arrive in text format (the simple protocol).
-    pub(crate) fn for_text(names: Vec<String>, types: Vec<Type>, int8: Int8Mode) -> Self {
+    pub(crate) fn for_text(names: Vec<String>, types: Vec<Type>, int8: Int8Mode, style: Style) -> Self {
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
-        let text = types.iter().map(|t| !decodes_binary(t)).collect();
+        let text = types.iter().map(|t| !decoded_here(t, style)).collect();
         let (parts, in_parts) = (Vec::new(), false);
-        RowWriter {
-            names,
-            types,
-            text,
-            int8,
-            style: Style::Pg,
-            origins: Vec::new(),
-            cols,
-            n: 0,
-            parted: 0,
-            parts,
-            in_parts,
-        }
+        RowWriter { names, types, text, int8, style, origins: Vec::new(), cols, n: 0, parted: 0, parts, in_parts }
     }
 
     /// Many rows go out in parts (a whole result read by [`Self::result`]; not a stream's
@@ -121,7 +110,7 @@ impl RowWriter {
             }
             let raw = row.get(i);
             if self.text[i] {
-                write_text_json(col, ty, raw.map(str::as_bytes));
+                write_text(self.style, col, ty, raw.map(str::as_bytes));
             } else {
                 text_value::write_json(col, ty, raw, self.int8);
             }
@@ -140,7 +129,7 @@ impl RowWriter {
                 continue;
             }
             if self.text[i] {
-                write_text_json(col, ty, raw);
+                write_text(self.style, col, ty, raw);
             } else {
                 write_json(col, ty, raw, self.int8);
             }
@@ -256,6 +245,16 @@ impl RowWriter {
         }
         out.push('}');
         out
+    }
+}
+
+/// A value that arrived in text format: the server's text as it is in pg's driver style
+/// (pg's parsers read it), else as [`write_text_json`] writes it.
+fn write_text(style: Style, out: &mut String, ty: &Type, raw: Option<&[u8]>) {
+    match (style, raw) {
+        (Style::PgDriver { .. }, Some(b)) => json_str(out, &String::from_utf8_lossy(b)),
+        (Style::PgDriver { .. }, None) => out.push_str("null"),
+        _ => write_text_json(out, ty, raw),
     }
 }
 

@@ -10,7 +10,6 @@ use crate::error::{Error, Interruption};
 use crate::sql::Shape;
 use crate::statement::{check_params, execute, execute_script, start};
 use std::pin::Pin;
-use std::sync::Arc;
 use tokio_postgres::RowStream;
 
 impl PoolCore {
@@ -104,28 +103,27 @@ impl PoolCore {
         out
     }
 
-    /// Starts a statement whose rows are read in batches (`pool.stream`).
-    pub(crate) async fn open_stream(
-        self: &Arc<Self>,
+    /// Starts a statement whose rows are read in batches on `conn` (a checkout's, or a held
+    /// client's): the parameters were checked.
+    pub(crate) async fn start_stream(
+        &self,
+        conn: &mut Conn,
         sql: &str,
         params: Vec<Option<String>>,
         opts: &QueryOptions,
         steps: &Steps,
-    ) -> Result<(Lease, Pin<Box<RowStream>>, Prepared), Error> {
-        check_params(sql, params.len())?;
+    ) -> Result<(Pin<Box<RowStream>>, Prepared), Error> {
         let params = text_params(params);
-        let mut lease = self.checkout_for(opts).await?;
-        let conn = &mut lease.conn;
         let started = std::time::Instant::now();
         crate::reset::note(conn, sql, crate::sql::shape(sql));
         let cancel = conn.cancel.clone();
         // The server answers Bind only once the first rows are ready: a timeout can fire here
         // and the cancel's 57014 then comes with the rows (told by `steps`).
-        let (r, broken) = self.step(steps, &cancel, opts, start(conn, sql, &params)).await;
+        let (r, broken) = self.step(steps, &cancel, opts, start(conn, sql, &params, opts.style)).await;
         conn.broken |= broken;
         self.finished(conn, sql, started, &r);
         let (rows, prepared) = r?;
-        Ok((lease, Box::pin(rows), prepared))
+        Ok((Box::pin(rows), prepared))
     }
 
     /// Bookkeeping after every statement: a statement that lost its connection (or may have)
