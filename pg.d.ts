@@ -7,7 +7,55 @@ import type {
   SlowQueryEvent, QueryEvent, HighUtilizationEvent
 } from './index'
 
-export { PgWardenError, PgWardenError as DatabaseError }
+export { PgWardenError }
+
+/** An error the server sent, named as pg's (`String(err)` is `error: …`); a PgWardenError. */
+export declare class DatabaseError extends PgWardenError {}
+
+/** pg's connection defaults (after the PG* environment) and `parseInt8`. */
+export declare const defaults: {
+  host: string
+  user: string | undefined
+  database: string | undefined
+  password: string | null
+  port: number
+  application_name?: string
+  fallback_application_name?: string
+  options?: string
+  statement_timeout: number | false
+  lock_timeout: number | false
+  idle_in_transaction_session_timeout: number | false
+  query_timeout: number | false
+  parseInputDatesAsUTC: boolean
+  /** true: int8 (and int8[]) parsed to numbers, as pg's. */
+  parseInt8: boolean
+  [key: string]: unknown
+}
+
+/** Parsers of one pool, client or query, falling back to pg-types. */
+export declare class TypeOverrides implements CustomTypes {
+  constructor(userTypes?: CustomTypes)
+  setTypeParser(oid: number, parser: (value: string) => unknown): void
+  setTypeParser(oid: number, format: 'text' | 'binary', parser: (value: string) => unknown): void
+  getTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown
+}
+
+/** `"name"` with its double quotes doubled, as pg's. */
+export declare function escapeIdentifier(str: string): string
+/** `'text'` with quotes and backslashes doubled (` E'…'` with a backslash), as pg's. */
+export declare function escapeLiteral(str: string): string
+
+/** pg's Query: emits 'row' per row, then 'end' (or 'error', or its callback gets the outcome). */
+export declare class Query<R = any> extends EventEmitter {
+  constructor(config: string | QueryConfig, values?: QueryValue[], callback?: QueryCallback<R>)
+  text: string
+  values?: QueryValue[]
+}
+
+/** Anything pg submits itself (pg-cursor, pg-query-stream): `client.query(x)` returns it. */
+export interface Submittable {
+  submit(connection: unknown): void
+}
 
 /** pg-types, the same module pg exports as `types`. */
 export declare const types: {
@@ -99,6 +147,7 @@ export interface QueryConfig {
 export type QueryCallback<R = any> = (err: Error | null, result: QueryResult<R>) => void
 
 interface Queryable {
+  query<T extends Submittable>(submittable: T): T
   query<R = any>(text: string | QueryConfig, values?: QueryValue[]): Promise<QueryResult<R>>
   query<R = any>(text: string | QueryConfig, callback: QueryCallback<R>): void
   query<R = any>(text: string | QueryConfig, values: QueryValue[], callback: QueryCallback<R>): void
@@ -110,6 +159,8 @@ export interface PoolClient extends Queryable, EventEmitter {
   release(err?: Error | boolean): void
   /** Cancels the statement running on this connection (pgwarden). */
   cancel(): Promise<void>
+  escapeIdentifier(str: string): string
+  escapeLiteral(str: string): string
 }
 
 export declare class Pool extends EventEmitter implements Queryable {
@@ -123,6 +174,7 @@ export declare class Pool extends EventEmitter implements Queryable {
   ended: boolean
   /** The pgwarden pool behind this one. */
   readonly pgwarden: PgWardenPool
+  query<T extends Submittable>(submittable: T): T
   query<R = any>(text: string | QueryConfig, values?: QueryValue[]): Promise<QueryResult<R>>
   query<R = any>(text: string | QueryConfig, callback: QueryCallback<R>): void
   query<R = any>(text: string | QueryConfig, values: QueryValue[], callback: QueryCallback<R>): void
@@ -155,8 +207,16 @@ export declare class Pool extends EventEmitter implements Queryable {
 export declare class Client extends EventEmitter implements Queryable {
   constructor(config?: PoolConfig | string)
   readonly pgwarden: PgWardenPool
-  connect(): Promise<void>
+  /** The backend's process id, once connected. */
+  processID: number | null
+  /** Emits `parameterStatus` ({ parameterName, parameterValue }) at connect, as pg's Connection. */
+  readonly connection: EventEmitter
+  /** Resolves to the client, as pg's. */
+  connect(): Promise<Client>
   connect(callback: (err?: Error) => void): void
+  escapeIdentifier(str: string): string
+  escapeLiteral(str: string): string
+  query<T extends Submittable>(submittable: T): T
   query<R = any>(text: string | QueryConfig, values?: QueryValue[]): Promise<QueryResult<R>>
   query<R = any>(text: string | QueryConfig, callback: QueryCallback<R>): void
   query<R = any>(text: string | QueryConfig, values: QueryValue[], callback: QueryCallback<R>): void

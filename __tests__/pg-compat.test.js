@@ -334,10 +334,6 @@ describe('configuration', () => {
     expect(ours).toEqual(await roundTrip(pg.Pool, 'copied_theirs'))
     expect(ours).toEqual({ rowCount: 3, out: '1,one\n2,"two, too"\n3,three\n' })
   })
-
-  test('pg-cursor style submittables are rejected with a pointer to stream()', async () => {
-    expect(() => poolOf(compat.Pool).query({ submit () {} })).toThrow(/pool\.stream/)
-  })
 })
 
 describe("pgwarden's features on a pgwarden/pg pool", () => {

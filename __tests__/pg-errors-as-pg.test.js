@@ -30,3 +30,9 @@ test("a server error's name and String() are pg's; pgwarden's fields stay", asyn
   expect(ours).toBeInstanceOf(PgWardenError)
   expect([ours.kind, ours.retryable, ours.maybeCommitted]).toEqual(['constraint', false, false])
 })
+
+test("a server error's class is pg's DatabaseError, by name and by instanceof", async () => {
+  const [theirs, ours] = [await uniqueViolation(pg), await uniqueViolation(compat)]
+  expect(ours.constructor.name).toBe(theirs.constructor.name)
+  expect(ours).toBeInstanceOf(compat.DatabaseError)
+})

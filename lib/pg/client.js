@@ -7,7 +7,9 @@ const { Writable } = require('node:stream')
 const { isCopyStream, adoptCopyStream } = require('./copy-streams')
 const { queryArgs, settle } = require('./query-args')
 const { toPgResult } = require('./result')
-const { PG_DRIVER_FIELDS } = require('../pool')
+const { Query } = require('./query')
+const { asPgError, escapeIdentifier, escapeLiteral } = require('./surface')
+const { isSubmittable, submit } = require('./submittable')
 
 /**
  * Re-emits the pool's `notification` and `notice` events on `client` while it has listeners
@@ -32,21 +34,11 @@ function forwardServerMessages (client, pool) {
 async function runPg (target, a) {
   let r
   try {
-    r = await target.query(a.text, a.values, { ...a.opts, [PG_DRIVER_FIELDS]: true })
+    r = await target.query(a.text, a.values, a.opts)
   } catch (e) {
     throw asPgError(e)
   }
   return toPgResult(r, a.opts.rowMode === 'array', a.getTypeParser)
-}
-
-/**
- * An error the server sent is named as pg names its DatabaseError, 'error', so `String(err)`
- * reads as pg's (`error: duplicate key value …`). It stays a PgWardenError, with kind,
- * retryable and maybeCommitted.
- */
-function asPgError (e) {
-  if (e !== null && typeof e === 'object' && e.severity !== undefined) e.name = 'error'
-  return e
 }
 
 /**
@@ -76,9 +68,17 @@ class PoolClient extends EventEmitter {
     forwardServerMessages(this, pool)
   }
 
-  /** pg's `query(text | config, values?, callback?)`; pg-copy-streams' `from()`/`to()` too. */
+  /**
+   * pg's `query(text | config, values?, callback?)`; a Query or a submittable (pg-cursor,
+   * pg-query-stream), returned as pg returns it; pg-copy-streams' `from()`/`to()` too.
+   */
   query (config, values, callback) {
     if (isCopyStream(config)) return adoptCopyStream(config, async (sql) => this._copy(config, sql))
+    if (config instanceof Query) return config._runWith((c) => this._run(queryArgs(c, undefined, undefined, this._pool._types)))
+    if (isSubmittable(config)) {
+      submit(this._held, config, typeof values === 'function' ? values : callback)
+      return config
+    }
     const a = queryArgs(config, values, callback, this._pool._types)
     return settle(this._run(a), a.callback)
   }
@@ -109,6 +109,12 @@ class PoolClient extends EventEmitter {
   }
 }
 
+/** The settings PostgreSQL reports to a client at startup (GUC_REPORT), as pg receives them. */
+const REPORTED_SETTINGS = ['application_name', 'client_encoding', 'DateStyle', 'default_transaction_read_only',
+  'in_hot_standby', 'integer_datetimes', 'IntervalStyle', 'is_superuser', 'server_encoding', 'server_version',
+  'session_authorization', 'standard_conforming_strings', 'TimeZone']
+const ANNOUNCE_SQL = 'SELECT pg_backend_pid() AS pid, n AS name, current_setting(n, true) AS value FROM unnest($1::text[]) n'
+
 /**
  * pg's standalone Client: one session. It is a pgwarden pool of one connection, held from
  * connect() to end(), so session state (SET, temporary tables, LISTEN) lasts as in pg.
@@ -124,6 +130,10 @@ class Client extends EventEmitter {
     forwardServerMessages(this, this._pool)
     this._connecting = null
     this._client = null
+    // pg's Connection, for what tools read of it: its `parameterStatus` messages at connect.
+    this.connection = new EventEmitter()
+    this.processID = null
+    this.secretKey = null
     // Queries sent before connect() wait for it, as pg queues them until the client is ready.
     this._connectCalled = new Promise((resolve) => { this._onConnectCalled = resolve })
   }
@@ -134,16 +144,39 @@ class Client extends EventEmitter {
       const e = new Error('Client has already been connected. You cannot reuse a client.')
       return settle(Promise.reject(e), callback)
     }
-    this._connecting = this._pool.connect().then((client) => {
+    this._connecting = this._pool.connect().then(async (client) => {
       this._client = client
+      await this._announce(client)
     })
     this._onConnectCalled()
-    return settle(this._connecting, callback)
+    // pg's connect() resolves to the client.
+    return settle(this._connecting.then(() => this), callback)
+  }
+
+  /**
+   * What pg's Client learns at startup: its backend's process id (`processID`, which Knex's
+   * cancel uses) and the server's reported settings, emitted as `parameterStatus` messages on
+   * `client.connection` (Sequelize reads server_version and standard_conforming_strings).
+   * pgwarden's connections do not keep them, so one statement asks.
+   */
+  async _announce (client) {
+    const r = await client._held.query(ANNOUNCE_SQL, [REPORTED_SETTINGS])
+    for (const { pid, name, value } of r.rows) {
+      this.processID = pid
+      if (value !== null) this.connection.emit('parameterStatus', { parameterName: name, parameterValue: value })
+    }
   }
 
   /** pg's `query`; before connect() settles it waits for it, as pg queues queries. */
   query (config, values, callback) {
     if (isCopyStream(config)) return adoptCopyStream(config, async (sql) => (await this._whenConnected())._copy(config, sql))
+    if (config instanceof Query) {
+      return config._runWith((c) => this._whenConnected().then((client) => client._run(queryArgs(c, undefined, undefined, this._pool._types))))
+    }
+    if (isSubmittable(config)) {
+      submit(this._whenConnected().then((client) => client._held), config, typeof values === 'function' ? values : callback)
+      return config
+    }
     const a = queryArgs(config, values, callback, this._pool._types)
     return settle(this._whenConnected().then((client) => client._run(a)), a.callback)
   }
@@ -172,6 +205,11 @@ class Client extends EventEmitter {
   get pgwarden () {
     return this._pool.pgwarden
   }
+}
+
+for (const C of [PoolClient, Client]) {
+  C.prototype.escapeIdentifier = escapeIdentifier
+  C.prototype.escapeLiteral = escapeLiteral
 }
 
 module.exports = { PoolClient, SetupPgClient, Client, runPg }

@@ -5,6 +5,7 @@
 
 const native = require('../native')
 const { configError } = require('../errors')
+const { defaults } = require('./surface')
 
 /**
  * The options pg has under the same name, or whose pg spelling is mapped below (the address
@@ -45,15 +46,16 @@ function checkRejected (config) {
 const env = (name) => (process.env[name] === '' ? undefined : process.env[name])
 
 /**
- * A connection URL from host/port/user/password/database (pg's PG* environment defaults), each
- * part encoded. A Unix socket directory goes in the `host` query parameter.
+ * A connection URL from host/port/user/password/database, each part encoded, falling back as
+ * pg's do: the config, the PG* environment, then `pg.defaults`. A Unix socket directory goes
+ * in the `host` query parameter.
  */
 function connectionUrl (config, password) {
-  const user = config.user ?? env('PGUSER') ?? env('USER') ?? 'postgres'
-  const host = String(config.host ?? env('PGHOST') ?? 'localhost')
-  const port = config.port ?? env('PGPORT') ?? 5432
-  const database = config.database ?? env('PGDATABASE') ?? user
-  const pass = password ?? env('PGPASSWORD')
+  const user = config.user ?? env('PGUSER') ?? defaults.user ?? 'postgres'
+  const host = String(config.host ?? env('PGHOST') ?? defaults.host)
+  const port = config.port ?? env('PGPORT') ?? defaults.port
+  const database = config.database ?? env('PGDATABASE') ?? defaults.database ?? user
+  const pass = password ?? env('PGPASSWORD') ?? defaults.password
   const auth = encodeURIComponent(user) + (pass !== undefined && pass !== null ? ':' + encodeURIComponent(pass) : '')
   const socket = host.startsWith('/')
   const hostPart = socket ? 'localhost' : host.includes(':') ? `[${host}]` : encodeURIComponent(host)
@@ -106,8 +108,8 @@ function logFrom (log) {
  * result), or undefined to read config.password.
  */
 function poolOptions (config, password = config.password) {
-  checkRejected(config)
-  const c = { ...PG_DEFAULTS, ...stripUndefined(config) }
+  checkRejected({ ...sessionDefaults(), ...config })
+  const c = { ...PG_DEFAULTS, ...sessionDefaults(), ...stripUndefined(config) }
   const out = {}
   for (const k of PGWARDEN_KEYS) if (config[k] !== undefined) out[k] = config[k]
   out.connectionString = config.connectionString || connectionUrl(config, password)
@@ -138,6 +140,15 @@ function poolOptions (config, password = config.password) {
   // pg-pool's maxUses (Infinity by default): pgwarden's 0 is "never".
   if (c.maxUses !== undefined) out.maxUses = c.maxUses === Infinity ? 0 : c.maxUses
   out.int8 = 'string' // pg's convention; setTypeParser(20, …) changes it per value
+  return out
+}
+
+/** The `pg.defaults` a session setting falls back to, where set (pg's false: not set). */
+const SESSION_DEFAULTS = ['application_name', 'fallback_application_name', 'options', 'statement_timeout', 'lock_timeout',
+  'idle_in_transaction_session_timeout', 'query_timeout', 'binary']
+function sessionDefaults () {
+  const out = {}
+  for (const k of SESSION_DEFAULTS) if (defaults[k] !== undefined && defaults[k] !== false) out[k] = defaults[k]
   return out
 }
 

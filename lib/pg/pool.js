@@ -8,6 +8,8 @@ const { Pool: PgWardenPool } = require('../pool')
 const { poolOptions, normalize, withHiddenSecrets, PG_DEFAULTS } = require('./config')
 const { queryArgs, settle } = require('./query-args')
 const { PoolClient, SetupPgClient, runPg } = require('./client')
+const { Query } = require('./query')
+const { isSubmittable, submit } = require('./submittable')
 
 /** Events of the pgwarden pool re-emitted by this one, subscribed only while someone listens. */
 const FORWARDED = ['error', 'slowQuery', 'highUtilization', 'query', 'notification', 'notice']
@@ -99,10 +101,26 @@ class Pool extends EventEmitter {
     this._holding = null
   }
 
-  /** pg's `query(text | config, values?, callback?)`; a promise without a callback. */
+  /**
+   * pg's `query(text | config, values?, callback?)`; a promise without a callback. A Query or
+   * a submittable runs on a client of its own, given back once it finished.
+   */
   query (config, values, callback) {
     this._holdProcess()
-    const a = queryArgs(config, values, callback, this._types)
+    if (config instanceof Query) return config._runWith((c) => this.query(c))
+    if (isSubmittable(config)) {
+      const client = this._acquire()
+      const done = submit(client.then((c) => c._held), config, typeof values === 'function' ? values : callback)
+      done.then(() => client.then((c) => c.release(), () => {}))
+      return config
+    }
+    let a
+    try {
+      a = queryArgs(config, values, callback, this._types)
+    } catch (e) {
+      // pg-pool reports a query it cannot run through the callback or promise, not a throw.
+      return settle(Promise.reject(e), typeof values === 'function' ? values : callback)
+    }
     const run = this._inner ? runPg(this._inner, a) : this._ready().then((inner) => runPg(inner, a))
     return settle(run.catch(setupFailure), a.callback)
   }

@@ -5,6 +5,9 @@
 const pgTypes = require('pg-types')
 const { paramsError } = require('../errors')
 const { splitQuery } = require('../query-args')
+const { PG_DRIVER_FIELDS, PG_TEXT_TYPES } = require('../pool')
+const { textTypesOf } = require('./values')
+const { defaults } = require('./surface')
 
 const pad = (n, w = 2) => String(n).padStart(w, '0')
 
@@ -14,6 +17,7 @@ const pad = (n, w = 2) => String(n).padStart(w, '0')
  */
 function localDateText (d) {
   if (Number.isNaN(d.getTime())) throw paramsError('invalid Date')
+  if (defaults.parseInputDatesAsUTC) return utcDateText(d)
   let offset = -d.getTimezoneOffset()
   const y = d.getFullYear()
   const sign = offset < 0 ? '-' : '+'
@@ -23,6 +27,13 @@ function localDateText (d) {
     `${pad(offset % 60)}${y < 1 ? ' BC' : ''}`
 }
 
+/** A Date parameter in UTC, as pg sends it under `defaults.parseInputDatesAsUTC`. */
+function utcDateText (d) {
+  const y = d.getUTCFullYear()
+  return `${pad(y < 1 ? 1 - y : y, 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}T${pad(d.getUTCHours())}:` +
+    `${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}+00:00${y < 1 ? ' BC' : ''}`
+}
+
 /** Values with Dates (also inside arrays) in pg's local form; the rest is pgwarden's to convert. */
 function pgValues (values) {
   if (!Array.isArray(values)) return values
@@ -30,19 +41,12 @@ function pgValues (values) {
   return values.some((v) => v instanceof Date || Array.isArray(v)) ? values.map(map) : values
 }
 
-/** A query pg submits itself (pg-cursor, pg-query-stream): not something pgwarden can run. */
-function rejectSubmittable (config) {
-  if (config !== null && typeof config === 'object' && typeof config.submit === 'function') {
-    throw paramsError('pgwarden/pg: submittable queries (pg-cursor, pg-query-stream) are not supported; use pool.stream(text, values) for bounded-memory reads')
-  }
-}
-
 /**
  * `{ text, values, opts, callback, getTypeParser }` from pg's arguments. `types` is the
  * pool's `types` option, if any.
  */
 function queryArgs (config, values, callback, types) {
-  rejectSubmittable(config)
+  if (config === null || config === undefined) throw new TypeError('Client was passed a null or undefined query')
   if (typeof values === 'function') {
     callback = values
     values = undefined
@@ -55,12 +59,16 @@ function queryArgs (config, values, callback, types) {
   if (c.query_timeout !== undefined) opts.timeoutMs = c.query_timeout
   for (const k of ['signal', 'timeoutMs', 'replica']) if (c[k] !== undefined) opts[k] = c[k]
   const t = c.types || types || pgTypes
+  const getTypeParser = (oid, format) => t.getTypeParser(oid, format)
+  opts[PG_DRIVER_FIELDS] = true
+  const textTypes = textTypesOf(getTypeParser)
+  if (textTypes !== 0) opts[PG_TEXT_TYPES] = textTypes
   return {
     text: a.sql,
     values: pgValues(a.values !== undefined ? a.values : values),
     opts,
     callback: callback || (typeof c.callback === 'function' ? c.callback : undefined),
-    getTypeParser: (oid, format) => t.getTypeParser(oid, format)
+    getTypeParser
   }
 }
 
