@@ -6,7 +6,7 @@ const pgTypes = require('pg-types')
 const { paramsError } = require('../errors')
 const { splitQuery } = require('../query-args')
 const { PG_DRIVER_FIELDS, PG_TEXT_TYPES } = require('../pool')
-const { textTypesOf } = require('./values')
+const { textTypesFor } = require('./values')
 const { defaults } = require('./surface')
 
 const pad = (n, w = 2) => String(n).padStart(w, '0')
@@ -61,7 +61,7 @@ function queryArgs (config, values, callback, types) {
   const t = c.types || types || pgTypes
   const getTypeParser = (oid, format) => t.getTypeParser(oid, format)
   opts[PG_DRIVER_FIELDS] = true
-  const textTypes = textTypesOf(getTypeParser)
+  const textTypes = textTypesFor(t)
   if (textTypes !== 0) opts[PG_TEXT_TYPES] = textTypes
   return {
     text: a.sql,

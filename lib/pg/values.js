@@ -21,8 +21,8 @@ const noParse = pgTypes.getTypeParser(-1, 'text')
 const TIMESTAMPTZ = 1184
 
 /**
- * The `textTypes` bits for a statement: the natively decoded types `getTypeParser` has a
- * parser of the caller's own for (0 when none, the common case).
+ * The `textTypes` bits for `getTypeParser`: the natively decoded types it has a parser of the
+ * caller's own for (0 when none, the common case).
  */
 function textTypesOf (getTypeParser) {
   let bits = 0
@@ -31,6 +31,31 @@ function textTypesOf (getTypeParser) {
     if (getTypeParser(oid, 'text') !== DEFAULT_OF.get(oid)) bits += 2 ** i
   }
   return bits
+}
+
+/**
+ * Counts changes to pg-types' own parsers (`types.setTypeParser`, `defaults.parseInt8`, pg's
+ * too when it shares this pg-types), so the bits of a statement on the default parsers are
+ * computed once per change, not once per statement (46 lookups, about 1.4 µs).
+ */
+let parsersVersion = 0
+const setTypeParser = pgTypes.setTypeParser
+pgTypes.setTypeParser = function (...args) {
+  parsersVersion++
+  return setTypeParser.apply(this, args)
+}
+let defaultBits = { version: -1, bits: 0 }
+
+/**
+ * The `textTypes` bits for a statement whose parsers are `types` (pg-types, a `types` option or
+ * a TypeOverrides): cached for pg-types itself, computed for any other.
+ */
+function textTypesFor (types) {
+  if (types !== pgTypes) return textTypesOf((oid, format) => types.getTypeParser(oid, format))
+  if (defaultBits.version !== parsersVersion) {
+    defaultBits = { version: parsersVersion, bits: textTypesOf(pgTypes.getTypeParser) }
+  }
+  return defaultBits.bits
 }
 
 /**
@@ -46,4 +71,4 @@ function converter (oid, getTypeParser) {
   return null
 }
 
-module.exports = { converter, textTypesOf, ALL_TEXT_TYPES }
+module.exports = { converter, textTypesFor, ALL_TEXT_TYPES }
