@@ -22,6 +22,12 @@ export declare class NativeClient {
   /** Starts `COPY … FROM STDIN` on this connection (held by the COPY until it ends). */
   copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
   /**
+   * The transaction status of the connection's last ReadyForQuery, as pg's
+   * `getTransactionStatus()`: `I` idle, `T` in a transaction, `E` in a failed one; null
+   * before the first.
+   */
+  transactionStatus(): string | null
+  /**
    * Starts a streamed statement on this connection, after everything asked before it; it
    * holds the connection until its last batch is read or it is closed.
    */

@@ -83,9 +83,9 @@ export interface PoolConfig extends Omit<PoolOptions, 'ssl' | 'connectionString'
   ssl?: boolean | { rejectUnauthorized?: boolean; ca?: string; cert?: string; key?: string }
   application_name?: string
   fallback_application_name?: string
-  /** ms; the statement is cancelled on the server (error P1008). */
   /** ms; sent as the startup option `-c lock_timeout=…`. */
   lock_timeout?: number
+  /** ms; sent as the startup option `-c statement_timeout=…` (the server cancels: 57014). */
   statement_timeout?: number
   /** ms; the statement is cancelled on the server (error P1008). */
   query_timeout?: number
@@ -107,6 +107,8 @@ export interface PoolConfig extends Omit<PoolOptions, 'ssl' | 'connectionString'
   allowExitOnIdle?: boolean
   log?: (...args: unknown[]) => void
   types?: CustomTypes
+  /** The class of the promises its methods return (pg's option). */
+  Promise?: PromiseConstructorLike
 }
 
 export interface FieldDef {
@@ -161,6 +163,8 @@ export interface PoolClient extends Queryable, EventEmitter {
   cancel(): Promise<void>
   escapeIdentifier(str: string): string
   escapeLiteral(str: string): string
+  /** 'I' idle, 'T' in a transaction, 'E' in a failed one (the last ReadyForQuery's). */
+  getTransactionStatus(): 'I' | 'T' | 'E' | null
 }
 
 export declare class Pool extends EventEmitter implements Queryable {
@@ -216,6 +220,8 @@ export declare class Client extends EventEmitter implements Queryable {
   connect(callback: (err?: Error) => void): void
   escapeIdentifier(str: string): string
   escapeLiteral(str: string): string
+  /** 'I' idle, 'T' in a transaction, 'E' in a failed one; null before connect. */
+  getTransactionStatus(): 'I' | 'T' | 'E' | null
   query<T extends Submittable>(submittable: T): T
   query<R = any>(text: string | QueryConfig, values?: QueryValue[]): Promise<QueryResult<R>>
   query<R = any>(text: string | QueryConfig, callback: QueryCallback<R>): void

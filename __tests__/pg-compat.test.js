@@ -252,14 +252,16 @@ describe('configuration', () => {
     expect(calls).toBe(2)
   })
 
-  test("pg's defaults and option names become pgwarden's settings", () => {
+  test("pg's defaults and option names become pgwarden's settings", async () => {
     const pool = poolOf(compat.Pool, { idleTimeoutMillis: 2500, maxLifetimeSeconds: 60, statement_timeout: 800, query_timeout: 900, application_name: 'app1' })
     expect(pool.pgwarden.toJSON()).toMatchObject({
-      connectionLimit: 10, idleTimeoutMs: 2500, maxLifetimeMs: 60000, poolTimeoutMs: 0, queryTimeoutMs: 800, applicationName: 'app1'
+      connectionLimit: 10, idleTimeoutMs: 2500, maxLifetimeMs: 60000, poolTimeoutMs: 0, queryTimeoutMs: 900, applicationName: 'app1'
     })
+    // statement_timeout is the server's setting, sent at startup as pg sends it.
+    expect((await pool.query('SHOW statement_timeout')).rows).toEqual([{ statement_timeout: '800ms' }])
   })
 
-  test("pg's keepAlive and keepAliveInitialDelayMillis set pgwarden's keepalive only where given", () => {
+  test("pg's keepAlive and keepAliveInitialDelayMillis set pgwarden's keepalive only where given", async () => {
     const settings = (config) => poolOf(compat.Pool, config).pgwarden.toJSON()
     const keepalive = (config) => { const s = settings(config); return [s.keepalives, s.keepalivesIdleMs] }
     expect(keepalive({})).toEqual([true, 30000]) // pgwarden's defaults, not pg's (off)
@@ -268,13 +270,20 @@ describe('configuration', () => {
     expect(keepalive({ keepAlive: true, keepAliveInitialDelayMillis: 0 })).toEqual([true, 30000]) // 0: pg's "leave it"
     expect(keepalive({ keepAlive: false, keepAliveInitialDelayMillis: 10000 })).toEqual([false, 30000])
     expect(keepalive({ keepAlive: true, keepAliveInitialDelayMillis: 20000, keepalives: false, keepalivesIdleMs: 5000 })).toEqual([false, 5000])
-    expect(() => new compat.Pool({ connectionString: db.url, keepAliveInitialDelayMillis: -1 }))
-      .toThrow(expect.objectContaining({ code: 'ERR_PGWARDEN_CONFIG', message: expect.stringContaining('keepAliveInitialDelayMillis') }))
+    const bad = poolOf(compat.Pool, { keepAliveInitialDelayMillis: -1 })
+    expect(await failure(bad.query('SELECT 1')))
+      .toMatchObject({ code: 'ERR_PGWARDEN_CONFIG', message: expect.stringContaining('keepAliveInitialDelayMillis') })
   })
 
-  test.each([['binary', { binary: true }], ['ssl servername', { ssl: { servername: 'x' } }]])(
-    'an option pgwarden cannot honour is rejected: %s', (_, config) => {
-      expect(() => new compat.Pool({ connectionString: db.url, ...config })).toThrow(expect.objectContaining({ code: 'ERR_PGWARDEN_CONFIG' }))
+  // As pg reports a bad configuration: the constructor takes it, the first query or connect fails.
+  test.each([['binary', { binary: true }], ['ssl servername', { ssl: { servername: 'x' } }], ['pipeline', { pipeline: true }]])(
+    'an option pgwarden cannot honour is rejected on query and connect: %s', async (_, config) => {
+      const pool = new compat.Pool({ connectionString: db.url, ...config })
+      expect(await failure(pool.query('SELECT 1'))).toMatchObject({ code: 'ERR_PGWARDEN_CONFIG' })
+      expect(await failure(pool.connect())).toMatchObject({ code: 'ERR_PGWARDEN_CONFIG' })
+      const client = new compat.Client({ connectionString: db.url, ...config })
+      expect(await failure(client.connect())).toMatchObject({ code: 'ERR_PGWARDEN_CONFIG' })
+      await pool.end()
     })
 
   test('options and lock_timeout reach the server as startup options, as libpq sends them', async () => {

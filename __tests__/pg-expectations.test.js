@@ -97,7 +97,7 @@ describe('LISTEN/NOTIFY and notices on the pool', () => {
       await pool.query("SELECT pg_notify('orders', '42')")
       await pool.query("DO $$ BEGIN RAISE NOTICE 'heads up'; END $$")
       expect(await eventually(() => notes.length, 1)).toBe(1)
-      expect(notes[0]).toEqual({ name: 'notification', processId: expect.any(Number), channel: 'orders', payload: '42' })
+      expect(notes[0]).toEqual({ name: 'notification', processId: expect.any(Number), channel: 'orders', payload: '42', length: 18 })
       expect(notices).toEqual([expect.objectContaining({ name: 'notice', severity: 'NOTICE', code: '00000', message: 'heads up' })])
     } finally {
       listener.release()

@@ -58,7 +58,7 @@ function onNativeEvent (pool, json) {
     } catch {}
   } else if (e.event === 'notification' || e.event === 'notice') {
     // LISTEN/NOTIFY and RAISE NOTICE, from whichever pooled connection got them (pg's shapes).
-    if (pool.listenerCount(e.event) > 0) safeEmit(pool, e.event, { name: e.event, ...e.data })
+    if (pool.listenerCount(e.event) > 0) safeEmit(pool, e.event, serverMessage(e.event, e.data))
   } else if (e.event === 'releasedInTransaction') {
     // A pool.query statement (no held client) left its connection inside a transaction.
     require('./pool').releasedInTransaction(pool, e.data)
@@ -69,6 +69,16 @@ function onNativeEvent (pool, json) {
     if (pool.listenerCount('highUtilization') > 0) safeEmit(pool, 'highUtilization', d)
     else pool.logger.debug(`High pool utilization: ${d.utilization.toFixed(1)}% (${d.active}/${d.limit})`)
   }
+}
+
+/**
+ * A notification or notice in pg's shape; a notification has pg's `length` too (its protocol
+ * message's length field: the length itself, the process id, and the two NUL-ended strings).
+ */
+function serverMessage (name, data) {
+  const m = { name, ...data }
+  if (name === 'notification') m.length = 4 + 4 + Buffer.byteLength(data.channel) + 1 + Buffer.byteLength(data.payload) + 1
+  return m
 }
 
 const LEVELS = ['debug', 'info', 'warn', 'error']

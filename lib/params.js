@@ -37,7 +37,8 @@ function objectToText (v, seen) {
     if (Number.isNaN(v.getTime())) throw paramsError('invalid Date')
     return dateText(v)
   }
-  if (v instanceof Uint8Array) return '\\x' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')
+  // Empty bytes as '' (pg sends them as an empty value): an empty bytea, and '' for text.
+  if (v instanceof Uint8Array) return v.byteLength === 0 ? '' : '\\x' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')
   if (seen.has(v)) throw paramsError('circular structure')
   if (Array.isArray(v)) {
     seen.add(v)

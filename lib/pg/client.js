@@ -53,8 +53,8 @@ class SetupPgClient extends EventEmitter {
   }
 
   query (config, values, callback) {
-    const a = queryArgs(config, values, callback, this._pool._types)
-    return settle(runPg(this._setup, a), a.callback)
+    const a = queryArgs(config, values, callback, this._pool)
+    return settle(runPg(this._setup, a), a.callback, this._pool._Promise)
   }
 }
 
@@ -74,13 +74,13 @@ class PoolClient extends EventEmitter {
    */
   query (config, values, callback) {
     if (isCopyStream(config)) return adoptCopyStream(config, async (sql) => this._copy(config, sql))
-    if (config instanceof Query) return config._runWith((c) => this._run(queryArgs(c, undefined, undefined, this._pool._types)))
+    if (config instanceof Query) return config._runWith((c) => this._run(queryArgs(c, undefined, undefined, this._pool)))
     if (isSubmittable(config)) {
       submit(this._held, config, typeof values === 'function' ? values : callback)
       return config
     }
-    const a = queryArgs(config, values, callback, this._pool._types)
-    return settle(this._run(a), a.callback)
+    const a = queryArgs(config, values, callback, this._pool)
+    return settle(this._run(a), a.callback, this._pool._Promise)
   }
 
   /** pgwarden's COPY stream on this connection for a pg-copy-streams query. */
@@ -95,6 +95,11 @@ class PoolClient extends EventEmitter {
   /** Asks the server to cancel the statement running on this connection (pgwarden). */
   cancel () {
     return this._held.cancel()
+  }
+
+  /** pg's: the status of the connection's last ReadyForQuery, 'I', 'T' or 'E' (null before one). */
+  getTransactionStatus () {
+    return this._held._handle.transactionStatus()
   }
 
   /** Back to the pool; a truthy argument (an error, or true) closes the connection instead, as pg. */
@@ -142,7 +147,7 @@ class Client extends EventEmitter {
   connect (callback) {
     if (this._connecting) {
       const e = new Error('Client has already been connected. You cannot reuse a client.')
-      return settle(Promise.reject(e), callback)
+      return settle(Promise.reject(e), callback, this._pool._Promise)
     }
     this._connecting = this._pool.connect().then(async (client) => {
       this._client = client
@@ -150,7 +155,7 @@ class Client extends EventEmitter {
     })
     this._onConnectCalled()
     // pg's connect() resolves to the client.
-    return settle(this._connecting.then(() => this), callback)
+    return settle(this._connecting.then(() => this), callback, this._pool._Promise)
   }
 
   /**
@@ -171,14 +176,24 @@ class Client extends EventEmitter {
   query (config, values, callback) {
     if (isCopyStream(config)) return adoptCopyStream(config, async (sql) => (await this._whenConnected())._copy(config, sql))
     if (config instanceof Query) {
-      return config._runWith((c) => this._whenConnected().then((client) => client._run(queryArgs(c, undefined, undefined, this._pool._types))))
+      return config._runWith((c) => this._whenConnected().then((client) => client._run(queryArgs(c, undefined, undefined, this._pool))))
     }
     if (isSubmittable(config)) {
       submit(this._whenConnected().then((client) => client._held), config, typeof values === 'function' ? values : callback)
       return config
     }
-    const a = queryArgs(config, values, callback, this._pool._types)
-    return settle(this._whenConnected().then((client) => client._run(a)), a.callback)
+    const a = queryArgs(config, values, callback, this._pool)
+    return settle(this._drained(this._whenConnected().then((client) => client._run(a))), a.callback, this._pool._Promise)
+  }
+
+  /** `running`, counted: once no query is left running, the client emits 'drain', as pg's. */
+  _drained (running) {
+    this._running = (this._running || 0) + 1
+    const done = () => {
+      if (--this._running === 0) this.emit('drain')
+    }
+    running.then(done, done)
+    return running
   }
 
   async _whenConnected () {
@@ -198,7 +213,12 @@ class Client extends EventEmitter {
       this._stopForwarding()
       this.emit('end')
     })()
-    return settle(closing, callback)
+    return settle(closing, callback, this._pool._Promise)
+  }
+
+  /** pg's: the status of the connection's last ReadyForQuery, 'I', 'T' or 'E' (null before one). */
+  getTransactionStatus () {
+    return this._client && !this._client._released ? this._client.getTransactionStatus() : null
   }
 
   /** The pgwarden pool of this client's one connection (stats, metrics, events). */

@@ -20,6 +20,7 @@ const PGWARDEN_KEYS = native.configOptionNames().filter((k) => !MAPPED_FROM_PG.h
 /** pg keys whose effect pgwarden cannot give: accepting them silently would change behaviour. */
 const REJECTED = {
   binary: 'results always use pg\'s text conventions',
+  pipeline: 'a client\'s statements run one after another; pool.query pipelines statements on shared connections (pipelineDepth)',
   replication: 'replication connections are not supported',
   stream: 'pgwarden opens its own sockets',
   Client: 'pgwarden opens its own connections',
@@ -112,7 +113,8 @@ function poolOptions (config, password = config.password) {
   const c = { ...PG_DEFAULTS, ...sessionDefaults(), ...stripUndefined(config) }
   const out = {}
   for (const k of PGWARDEN_KEYS) if (config[k] !== undefined) out[k] = config[k]
-  out.connectionString = config.connectionString || connectionUrl(config, password)
+  // pg reads any scheme its connection-string parser knows; pg:// is the short one.
+  out.connectionString = config.connectionString ? config.connectionString.replace(/^pg:\/\//, 'postgres://') : connectionUrl(config, password)
   out.connectionLimit ??= c.max
   if (c.min !== undefined) out.minConnections ??= c.min
   out.idleTimeoutMs ??= c.idleTimeoutMillis
@@ -122,18 +124,19 @@ function poolOptions (config, password = config.password) {
   out.retryConnect ??= false
   out.connectTimeoutMs ??= c.connectionTimeoutMillis
   out.maxLifetimeMs ??= seconds(c.maxLifetimeSeconds)
-  // pg's query_timeout is client-side and statement_timeout server-side; pgwarden's one timeout
-  // cancels the statement on the server, which covers both.
-  out.queryTimeoutMs ??= earliest(c.query_timeout, c.statement_timeout)
+  // pg's query_timeout is client-side: pgwarden's timeout, which also cancels the statement on
+  // the server. Its statement_timeout is the server's setting, sent at startup as pg sends it
+  // (SHOW shows it; the server cancels with 57014).
+  out.queryTimeoutMs ??= earliest(c.query_timeout, undefined)
   if (c.idle_in_transaction_session_timeout !== undefined) out.idleInTransactionTimeoutMs ??= c.idle_in_transaction_session_timeout
-  // Startup options as libpq sends them; pg's lock_timeout is one more `-c` among them.
-  const startup = [c.options, c.lock_timeout !== undefined ? `-c lock_timeout=${Number(c.lock_timeout)}` : undefined]
+  // Startup options as libpq sends them; pg's lock_timeout and statement_timeout are `-c`s among them.
+  const setting = (name) => (c[name] !== undefined && c[name] !== false ? `-c ${name}=${Number(c[name])}` : undefined)
+  const startup = [c.options, setting('lock_timeout'), setting('statement_timeout')]
     .filter((o) => o !== undefined && o !== '')
   if (startup.length) out.options ??= startup.join(' ')
   keepAlive(config, out)
-  if (c.application_name !== undefined || c.fallback_application_name !== undefined) {
-    out.applicationName ??= c.application_name ?? c.fallback_application_name
-  }
+  // pg sends no application_name unless given: the server's default, ''.
+  out.applicationName ??= c.application_name ?? c.fallback_application_name ?? ''
   const ssl = sslOption(config)
   if (ssl !== undefined) out.ssl = ssl
   if (typeof c.log === 'function' && out.logger === undefined) out.logger = logFrom(c.log)

@@ -25,6 +25,10 @@ class Pool extends EventEmitter {
     const c = normalize(config)
     this.options = withHiddenSecrets({ ...PG_DEFAULTS, ...c })
     this._types = c.types
+    // pg's `Promise` option: the class of the promises its methods return.
+    this._Promise = typeof c.Promise === 'function' ? c.Promise : null
+    // Named queries' texts by name (pg keeps them per connection; any connection here).
+    this._names = new Map()
     this.ending = false
     this.ended = false
     this._inner = null
@@ -34,19 +38,26 @@ class Pool extends EventEmitter {
     // pg-pool's sockets keep the process alive while it has connections, unless allowExitOnIdle;
     // the native pool's never do, so a timer stands in for them (see `_holdProcess`).
     this._holding = null
-    const passwordFn = typeof c.password === 'function' ? c.password : null
-    const options = poolOptions(c, passwordFn ? '' : c.password)
-    // Each new connection is set up as pg-pool sets one up: verify, the `connect` event, onConnect.
-    options.onConnect = (setup) => this._setUp(new SetupPgClient(this, setup), c)
-    // pgwarden's Pool asks a password function for each new connection, as pg does.
-    this._adopt(new PgWardenPool(passwordFn ? { ...options, password: passwordFn } : options))
+    // A configuration pgwarden refuses fails the pool's first query or connect, as pg reports
+    // a bad configuration, not the constructor.
+    this._configError = null
+    try {
+      const passwordFn = typeof c.password === 'function' ? c.password : null
+      const options = poolOptions(c, passwordFn ? '' : c.password)
+      // Each new connection is set up as pg-pool sets one up: verify, the `connect` event, onConnect.
+      options.onConnect = (setup) => this._setUp(new SetupPgClient(this, setup), c)
+      // pgwarden's Pool asks a password function for each new connection, as pg does.
+      this._adopt(new PgWardenPool(passwordFn ? { ...options, password: passwordFn } : options))
+    } catch (e) {
+      this._configError = e
+    }
     this.on('newListener', (name) => this._subscribe(name))
     this.on('removeListener', (name) => this._unsubscribe(name))
   }
 
-  /** The pgwarden pool. */
+  /** The pgwarden pool (a rejection when its configuration was refused). */
   _ready () {
-    return Promise.resolve(this._inner)
+    return this._configError ? Promise.reject(this._configError) : Promise.resolve(this._inner)
   }
 
   _adopt (inner) {
@@ -116,20 +127,20 @@ class Pool extends EventEmitter {
     }
     let a
     try {
-      a = queryArgs(config, values, callback, this._types)
+      a = queryArgs(config, values, callback, this)
     } catch (e) {
       // pg-pool reports a query it cannot run through the callback or promise, not a throw.
-      return settle(Promise.reject(e), typeof values === 'function' ? values : callback)
+      return settle(Promise.reject(e), typeof values === 'function' ? values : callback, this._Promise)
     }
     const run = this._inner ? runPg(this._inner, a) : this._ready().then((inner) => runPg(inner, a))
-    return settle(run.catch(setupFailure), a.callback)
+    return settle(run.catch(setupFailure), a.callback, this._Promise)
   }
 
   /** pg's `connect()`: a client to `release()`; or `connect((err, client, done) => …)`. */
   connect (callback) {
     this._holdProcess()
     const acquiring = this._acquire()
-    if (!callback) return acquiring
+    if (!callback) return settle(acquiring, undefined, this._Promise)
     acquiring.then((client) => process.nextTick(callback, undefined, client, (err) => client.release(err)),
       (e) => process.nextTick(callback, e, undefined, () => {}))
     return undefined
@@ -145,14 +156,14 @@ class Pool extends EventEmitter {
 
   /** pg's `end()`: a second call rejects, as pg's. Work in flight gets pgwarden's end timeout (5 s). */
   end (callback) {
-    if (this.ending) return settle(Promise.reject(new Error('Called end on pool more than once')), callback)
+    if (this.ending) return settle(Promise.reject(new Error('Called end on pool more than once')), callback, this._Promise)
     this.ending = true
     this._letProcessGo()
     this._log('ending')
-    const ending = this._inner.end().then(() => {
+    const ending = (this._inner ? this._inner.end() : Promise.resolve()).then(() => {
       this.ended = true
     })
-    return settle(ending, callback)
+    return settle(ending, callback, this._Promise)
   }
 
   /** The pgwarden pool behind this one (built with it). */

@@ -42,23 +42,38 @@ function pgValues (values) {
 }
 
 /**
- * `{ text, values, opts, callback, getTypeParser }` from pg's arguments. `types` is the
- * pool's `types` option, if any.
+ * The text of a named query: a config with `name` and `text` names its text on `pool` (pg
+ * prepares it on the connection); one with only the `name` runs that text again.
  */
-function queryArgs (config, values, callback, types) {
+function namedText (config, pool) {
+  if (config === null || typeof config !== 'object' || typeof config.name !== 'string') return config
+  if (config.text !== undefined) {
+    pool._names.set(config.name, config.text)
+    return config
+  }
+  const text = pool._names.get(config.name)
+  if (text === undefined) throw paramsError(`pgwarden/pg: no query named "${config.name}" was run with its text before (pg: prepared statement "${config.name}" does not exist)`)
+  return { ...config, text }
+}
+
+/**
+ * `{ text, values, opts, callback, getTypeParser }` from pg's arguments. `pool` is the pg
+ * Pool the query belongs to: its `types` option and its named queries.
+ */
+function queryArgs (config, values, callback, pool) {
   if (config === null || config === undefined) throw new TypeError('Client was passed a null or undefined query')
   if (typeof values === 'function') {
     callback = values
     values = undefined
   }
   // pg's values are an array: a second argument that is not one is not options here.
-  const a = splitQuery(config)
+  const a = splitQuery(namedText(config, pool))
   const c = a.opts
   const opts = {}
   if (c.rowMode === 'array') opts.rowMode = 'array'
   if (c.query_timeout !== undefined) opts.timeoutMs = c.query_timeout
   for (const k of ['signal', 'timeoutMs', 'replica']) if (c[k] !== undefined) opts[k] = c[k]
-  const t = c.types || types || pgTypes
+  const t = c.types || pool._types || pgTypes
   const getTypeParser = (oid, format) => t.getTypeParser(oid, format)
   opts[PG_DRIVER_FIELDS] = true
   const textTypes = textTypesFor(t)
@@ -74,10 +89,11 @@ function queryArgs (config, values, callback, types) {
 
 /**
  * Runs `promise` for pg's two forms: with a callback, calls it (err, result) and returns
- * undefined; without, returns the promise.
+ * undefined; without, returns the promise (one of `PromiseClass`, pg's `Promise` option, when
+ * given).
  */
-function settle (promise, callback) {
-  if (!callback) return promise
+function settle (promise, callback, PromiseClass = null) {
+  if (!callback) return PromiseClass ? new PromiseClass((resolve, reject) => promise.then(resolve, reject)) : promise
   // Called outside the promise chain, so a callback that throws is an uncaught exception, as with pg.
   promise.then((r) => process.nextTick(callback, null, r), (e) => process.nextTick(callback, e))
   return undefined

@@ -12,11 +12,18 @@ const { PgWardenError } = require('../errors')
 class DatabaseError extends PgWardenError {}
 Object.defineProperty(DatabaseError.prototype, 'name', { value: 'error', writable: true, configurable: true })
 
-/** A server error (it has a severity) made pg's DatabaseError; any other value as it is. */
+/**
+ * A server error (it has a severity) made pg's DatabaseError; a connection the server closed
+ * (P1017) worded as pg words it, `Connection terminated unexpectedly` (its `maybeCommitted`
+ * still says what is known of the statement); any other value as it is.
+ */
 function asPgError (e) {
-  if (e instanceof PgWardenError && e.severity !== undefined && !(e instanceof DatabaseError)) {
+  if (!(e instanceof PgWardenError)) return e
+  if (e.severity !== undefined && !(e instanceof DatabaseError)) {
     Object.setPrototypeOf(e, DatabaseError.prototype)
     e.name = 'error'
+  } else if (e.code === 'P1017') {
+    e.message = 'Connection terminated unexpectedly'
   }
   return e
 }

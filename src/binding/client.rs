@@ -15,6 +15,7 @@ use crate::reset::needs_tidy;
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 /// A connection held by `pool.acquire()` until `release()`.
@@ -25,6 +26,8 @@ pub struct NativeClient {
     dispatch: Option<Arc<Dispatch>>,
     /// Cancels this connection's running statement without waiting for its turn.
     cancel: Arc<Canceller>,
+    /// The status byte of the connection's last ReadyForQuery, readable while it works.
+    status: Arc<AtomicU8>,
     /// The connection, and the line of this client's work waiting for it.
     held: Held<Lease>,
 }
@@ -33,7 +36,8 @@ impl NativeClient {
     /// Holds `lease` for JS.
     pub(super) fn new(core: Arc<PoolCore>, lease: Lease, dispatch: Option<Arc<Dispatch>>) -> Self {
         let cancel = lease.conn.cancel.clone();
-        NativeClient { core, dispatch, cancel, held: Held::new(lease) }
+        let status = lease.conn.client.status_source();
+        NativeClient { core, dispatch, cancel, status, held: Held::new(lease) }
     }
 }
 
@@ -64,7 +68,16 @@ impl NativeClient {
                 Err(e) => return (Err(e), None),
             };
             let out = match guard.as_mut() {
-                Some(lease) => core.run_held(&mut lease.conn, &sql, params, &opts).await,
+                Some(lease) => {
+                    let out = core.run_held(&mut lease.conn, &sql, params, &opts).await;
+                    if out.is_err() && !lease.conn.broken {
+                        // A failed statement ends at its ErrorResponse; the ReadyForQuery after
+                        // it (whose status `transactionStatus` reads) follows at once. Answered
+                        // once it is read, as pg answers.
+                        let _ = tokio::time::timeout(crate::cancel::CANCEL_GRACE, lease.conn.settled()).await;
+                    }
+                    out
+                }
                 None => Err(Error::client_released()),
             };
             // The turn is held until the outcome is queued: answers come in the order asked.
@@ -101,6 +114,17 @@ impl NativeClient {
         env.spawn_future(async move {
             guarded(Some(&sql), super::copy::copy_in(core, place, &sql, timeout_ms, abort_id)).await
         })
+    }
+
+    /// The transaction status of the connection's last ReadyForQuery, as pg's
+    /// `getTransactionStatus()`: `I` idle, `T` in a transaction, `E` in a failed one; null
+    /// before the first.
+    #[napi]
+    pub fn transaction_status(&self) -> Option<String> {
+        match self.status.load(Ordering::Acquire) {
+            0 => None,
+            b => Some(char::from(b).to_string()),
+        }
     }
 
     /// Starts a streamed statement on this connection, after everything asked before it; it

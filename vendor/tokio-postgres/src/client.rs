@@ -260,6 +260,12 @@ impl Client {
         self.inner.unsettled.clone()
     }
 
+    /// The byte behind [`Client::transaction_status`] (`I`, `T`, `E`, or 0 before the first
+    /// `ReadyForQuery`), to read it while the client is busy elsewhere (pgwarden fork).
+    pub fn status_source(&self) -> Arc<std::sync::atomic::AtomicU8> {
+        self.status.clone()
+    }
+
     /// The transaction status of the last `ReadyForQuery` the connection read (pgwarden fork):
     /// once [`Client::is_settled`], this is where the session stands, known without a round
     /// trip.
