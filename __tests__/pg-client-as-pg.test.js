@@ -181,3 +181,17 @@ test("pg's escapes, TypeOverrides and defaults.parseInt8", async () => {
   expect(ours).toEqual(theirs)
   expect(ours).toEqual({ before: [{ n: 1.5, c: '3', a: ['1', '2'] }], after: [{ n: 1.5, c: 3, a: [1, 2] }] })
 })
+
+test('a query pg cannot run rejects on a later tick, not thrown from query()', async () => {
+  const [theirs, ours] = await both(async (client) => {
+    let returned
+    try {
+      returned = client.query('SELECT $1::timestamptz', [new Date(NaN)])
+    } catch {
+      return 'thrown'
+    }
+    return returned.then(() => 'fulfilled', () => 'rejected')
+  })
+  expect(ours).toEqual(theirs)
+  expect(ours).toBe('rejected')
+})

@@ -42,6 +42,23 @@ async function runPg (target, a) {
 }
 
 /**
+ * pg's `query(config, values?, callback?)` on a client, run by `run(args)`: arguments it cannot
+ * run (a bad value, a name never given its text) reject, or reach the callback, on a later
+ * tick, as pg reports them; only a null query throws, as pg's.
+ */
+function clientQuery (pool, config, values, callback, run) {
+  let a
+  try {
+    a = queryArgs(config, values, callback, pool)
+  } catch (e) {
+    if (config === null || config === undefined) throw e
+    const cb = typeof values === 'function' ? values : callback || (typeof config.callback === 'function' ? config.callback : undefined)
+    return settle(Promise.reject(e), cb, pool._Promise)
+  }
+  return settle(run(a), a.callback, pool._Promise)
+}
+
+/**
  * A new connection as pg's `connect` event, `onConnect` and `verify` see it, before it serves
  * anyone: pg's `query(text | config, values?, callback?)` on pgwarden's setup client.
  */
@@ -53,8 +70,7 @@ class SetupPgClient extends EventEmitter {
   }
 
   query (config, values, callback) {
-    const a = queryArgs(config, values, callback, this._pool)
-    return settle(runPg(this._setup, a), a.callback, this._pool._Promise)
+    return clientQuery(this._pool, config, values, callback, (a) => runPg(this._setup, a))
   }
 }
 
@@ -79,8 +95,7 @@ class PoolClient extends EventEmitter {
       submit(this._held, config, typeof values === 'function' ? values : callback)
       return config
     }
-    const a = queryArgs(config, values, callback, this._pool)
-    return settle(this._run(a), a.callback, this._pool._Promise)
+    return clientQuery(this._pool, config, values, callback, (a) => this._run(a))
   }
 
   /** pgwarden's COPY stream on this connection for a pg-copy-streams query. */
@@ -182,8 +197,8 @@ class Client extends EventEmitter {
       submit(this._whenConnected().then((client) => client._held), config, typeof values === 'function' ? values : callback)
       return config
     }
-    const a = queryArgs(config, values, callback, this._pool)
-    return settle(this._drained(this._whenConnected().then((client) => client._run(a))), a.callback, this._pool._Promise)
+    return clientQuery(this._pool, config, values, callback,
+      (a) => this._drained(this._whenConnected().then((client) => client._run(a))))
   }
 
   /** `running`, counted: once no query is left running, the client emits 'drain', as pg's. */

@@ -64,13 +64,28 @@ function connectionUrl (config, password) {
   return `postgres://${auth}@${hostPart}:${encodeURIComponent(port)}/${encodeURIComponent(database)}${query}`
 }
 
+/**
+ * An ssl `ca`, `cert` or `key` as pg takes it (Node's tls options: PEM text as a string or a
+ * Buffer, or an array of them) → the PEM text pgwarden takes. Anything else is refused:
+ * pgwarden would read a string that is not PEM as a file path, which pg never does.
+ */
+function pemText (value, key) {
+  const parts = (Array.isArray(value) ? value : [value]).map((v) => (Buffer.isBuffer(v) || v instanceof Uint8Array ? Buffer.from(v).toString('utf8') : v))
+  if (parts.some((p) => typeof p !== 'string' || !p.includes('-----BEGIN'))) {
+    throw configError(`pgwarden/pg: ssl.${key} must be PEM text (a string or Buffer, as pg takes it), e.g. fs.readFileSync('${key}.pem')`)
+  }
+  return parts.join('\n')
+}
+
 /** pg's `ssl`: undefined leaves the URL's sslmode (plain when it has none, as pg). */
 function sslOption (config) {
   if (config.ssl === undefined || config.ssl === null) {
     return config.connectionString && /[?&]sslmode=/.test(config.connectionString) ? undefined : 'disable'
   }
   if (typeof config.ssl === 'boolean') return config.ssl
-  return { ...config.ssl }
+  const ssl = { ...config.ssl }
+  for (const key of ['ca', 'cert', 'key']) if (ssl[key] !== undefined && ssl[key] !== null) ssl[key] = pemText(ssl[key], key)
+  return ssl
 }
 
 const seconds = (s) => (s === undefined ? undefined : Number(s) * 1000)
