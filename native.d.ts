@@ -21,6 +21,8 @@ export declare class NativeClient {
   copyOut(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyOut>
   /** Starts `COPY … FROM STDIN` on this connection (held by the COPY until it ends). */
   copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
+  /** The connection's number, which a `connectionLost` event names. */
+  connectionSerial(): number
   /**
    * The transaction status of the connection's last ReadyForQuery, as pg's
    * `getTransactionStatus()`: `I` idle, `T` in a transaction, `E` in a failed one; null

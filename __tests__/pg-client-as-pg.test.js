@@ -143,15 +143,50 @@ test('processID is the backend\'s, and server_version comes as a parameterStatus
   expect(ours).toEqual({ samePid: true, version: true, scs: 'on' })
 })
 
-test('a query on a client whose connection the server closed rejects with pg\'s words', async () => {
-  const other = new compat.Pool({ connectionString: db.url, max: 1 })
-  const e = await withClient(compat, async (client) => {
-    await other.query('SELECT pg_terminate_backend($1)', [client.processID])
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    return failure(client.query('SELECT 1'))
-  })
+/** A connected Client of `driver` whose backend another connection terminates; its events and next query. */
+async function terminated (driver, listen = true) {
+  const client = new driver.Client(db.url)
+  await client.connect()
+  const events = []
+  if (listen) client.on('error', (e) => events.push(`error: ${e.message}`))
+  client.on('end', () => events.push('end'))
+  const other = new driver.Client(db.url)
+  await other.connect()
+  await other.query('SELECT pg_terminate_backend($1)', [client.processID])
   await other.end()
-  expect([e.message, e.code]).toEqual(['Connection terminated unexpectedly', 'P1017'])
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const next = await failure(client.query('SELECT 1'))
+  const seen = [...events] // before end(), which emits its own 'end'
+  await client.end().catch(() => {})
+  return { events: seen, next: [next.message, next.code] }
+}
+
+test("a Client whose backend is terminated emits the server's error, then end, as pg's", async () => {
+  const [theirs, ours] = [await terminated(pg), await terminated(compat)]
+  const serverSaid = 'error: terminating connection due to administrator command'
+  // pg emits a second error, 'Connection terminated unexpectedly', between the two.
+  expect(theirs.events).toEqual([serverSaid, 'error: Connection terminated unexpectedly', 'end'])
+  expect(ours.events).toEqual([serverSaid, 'end'])
+  // The next query: pg's words for a closed connection (pg: 'not queryable'), with pgwarden's code.
+  expect(ours.next).toEqual(['Connection terminated unexpectedly', 'P1017'])
+})
+
+test('with no error listener, a terminated backend never crashes the process (pg would throw)', async () => {
+  const ours = await terminated(compat, false)
+  expect(ours.events).toEqual(['end'])
+})
+
+test("a client of pool.connect() emits the server's error when its backend is terminated", async () => {
+  const pool = new compat.Pool({ connectionString: db.url })
+  const client = await pool.connect()
+  const errors = []
+  client.on('error', (e) => errors.push([e.code, e.constructor.name]))
+  const pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid
+  await pool.query('SELECT pg_terminate_backend($1)', [pid])
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  client.release(true)
+  await pool.end()
+  expect(errors).toEqual([['57P01', 'DatabaseError']])
 })
 
 test("pg's escapes, TypeOverrides and defaults.parseInt8", async () => {

@@ -59,6 +59,14 @@ function onNativeEvent (pool, json) {
   } else if (e.event === 'notification' || e.event === 'notice') {
     // LISTEN/NOTIFY and RAISE NOTICE, from whichever pooled connection got them (pg's shapes).
     if (pool.listenerCount(e.event) > 0) safeEmit(pool, e.event, serverMessage(e.event, e.data))
+  } else if (e.event === 'connectionLost') {
+    // A connection in use ended: the held client watching it, if any, is told.
+    const client = pool._watchedClients.get(e.data.serial)
+    if (client !== undefined && client._onLost) {
+      try {
+        client._onLost(new PgWardenError(e.data.error))
+      } catch {}
+    }
   } else if (e.event === 'releasedInTransaction') {
     // A pool.query statement (no held client) left its connection inside a transaction.
     require('./pool').releasedInTransaction(pool, e.data)

@@ -257,6 +257,16 @@ class Client {
   }
 
   /**
+   * Calls `onLost(err)` if the server closes this connection while it is held (pgwarden/pg's
+   * clients emit pg's `error` then): the native side tells a connection's end at once.
+   */
+  _watchLost (onLost) {
+    this._onLost = onLost
+    this._serial = this._handle.connectionSerial()
+    this._pool._watchedClients.set(this._serial, this)
+  }
+
+  /**
    * Returns the connection to the pool once the statements issued before have ended;
    * `release(true)` or `release(err)` closes it instead. Idempotent. A connection left inside a
    * transaction is rolled back first, and one whose session changed (SET, LISTEN, temporary
@@ -265,6 +275,7 @@ class Client {
   release (destroy) {
     if (this._released) return
     this._released = true
+    if (this._onLost) this._pool._watchedClients.delete(this._serial)
     if (this._leakTimer) clearTimeout(this._leakTimer)
     const tidying = this._handle.release(Boolean(destroy))
     if (tidying) {
@@ -323,6 +334,8 @@ class Pool extends EventEmitter {
     this._native.setEventSink((json) => onNativeEvent(this, json))
     // Statements go out with `submit` and come back in batches (see src/completion.rs).
     this._waiting = new Map()
+    // Held clients that asked to be told when their connection ends, by connection serial.
+    this._watchedClients = new Map()
     this._lastId = 0
     this._native.setCompletionSink(() => this._drain())
     const handle = this._native

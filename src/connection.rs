@@ -43,6 +43,9 @@ impl Prepared {
     }
 }
 
+/// The next connection's [`Conn::serial`].
+static NEXT_SERIAL: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
 /// How many described statements a connection remembers when it keeps no named statements.
 const DESCRIBED_CAPACITY: usize = 256;
 
@@ -109,6 +112,9 @@ pub(crate) struct Conn {
     pub described: StatementCache,
     /// True while the connection sits in the pool (its death then is a background `error` event).
     pub idle: Arc<AtomicBool>,
+    /// This connection's number in the process: the `connectionLost` event of a connection in
+    /// use names it, so the client holding it can be told.
+    pub serial: u32,
     /// Set when the connection must not be reused (a cancel that did not land, a lost socket).
     pub broken: bool,
     /// A statement may have changed the session beyond its transaction (`sql::Shape::session`):
@@ -257,7 +263,7 @@ impl Manager {
 
     /// Drives a connection on the runtime. It ends when the socket closes; a failure there
     /// never reaches the process: the next checkout sees `is_closed()` and replaces it.
-    fn spawn<S, T>(&self, mut connection: tokio_postgres::Connection<S, T>, idle: Arc<AtomicBool>)
+    fn spawn<S, T>(&self, mut connection: tokio_postgres::Connection<S, T>, idle: Arc<AtomicBool>, serial: u32)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
         T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -278,11 +284,15 @@ impl Manager {
             };
             if let Err(e) = ended {
                 tracing::debug!(pool = id, "connection ended: {e}");
-                // A connection in use reports its failure to the statement; an idle one has
-                // nobody to tell, so it becomes the pool's `error` event (never a crash).
+                // An idle connection has nobody to tell, so its failure becomes the pool's
+                // `error` event (never a crash). One in use reports it to its statement, and
+                // to the client holding it, if one does (pg's clients emit it at once).
+                let err = crate::error::from_driver(&e, false);
                 if idle.load(Ordering::Acquire) {
-                    let err = crate::error::from_driver(&e, false);
                     events.emit("error", err.to_payload(None));
+                } else {
+                    events
+                        .emit("connectionLost", serde_json::json!({ "serial": serial, "error": err.to_payload(None) }));
                 }
             }
             Stats::bump(&stats.connections_closed);
@@ -509,10 +519,11 @@ impl Manager {
             pg.password(&password.0);
         }
         let idle = Arc::new(AtomicBool::new(true));
+        let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
         let connect = async {
             match &self.tls {
-                None => pg.connect(NoTls).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
-                Some(tls) => pg.connect(tls.clone()).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone()))),
+                None => pg.connect(NoTls).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone(), serial))),
+                Some(tls) => pg.connect(tls.clone()).await.map(|(c, conn)| (c, self.spawn(conn, idle.clone(), serial))),
             }
         };
         // tokio-postgres' connect_timeout covers the TCP connect only; a peer that accepts
@@ -552,6 +563,7 @@ impl Manager {
             cache: StatementCache::new(self.settings.statement_cache_size),
             described: StatementCache::new(DESCRIBED_CAPACITY),
             idle,
+            serial,
             broken: false,
             session_changed: false,
             set_up_by_hook: false,

@@ -82,6 +82,17 @@ class PoolClient extends EventEmitter {
     this._held = held
     this._released = false
     forwardServerMessages(this, pool)
+    held._watchLost((err) => this._lost(err))
+  }
+
+  /**
+   * The server closed this connection while it was held: pg's client emits `error` with what
+   * the server said (a listener-less `error` is not thrown: it never crashes the process).
+   */
+  _lost (err) {
+    this._connectionLost = true
+    if (this.listenerCount('error') > 0) this.emit('error', asPgError(err))
+    this.emit('lost')
   }
 
   /**
@@ -146,7 +157,7 @@ class Client extends EventEmitter {
     const { Pool } = require('./pool')
     const c = typeof config === 'string' ? { connectionString: config } : { ...(config || {}) }
     this._pool = new Pool({ ...c, max: 1, min: 0, idleTimeoutMillis: 0, maxLifetimeSeconds: 0 })
-    this._pool.on('error', (e) => this.emit('error', e))
+    this._pool.on('error', (e) => this._emitError(e))
     forwardServerMessages(this, this._pool)
     this._connecting = null
     this._client = null
@@ -166,6 +177,9 @@ class Client extends EventEmitter {
     }
     this._connecting = this._pool.connect().then(async (client) => {
       this._client = client
+      // Its backend ended: pg's Client emits `error` (when listened to here), then `end`.
+      client.on('error', (e) => this._emitError(e))
+      client.on('lost', () => this._lost())
       await this._announce(client)
     })
     this._onConnectCalled()
@@ -201,6 +215,19 @@ class Client extends EventEmitter {
       (a) => this._drained(this._whenConnected().then((client) => client._run(a))))
   }
 
+  /** pg's `error` event, when something listens (never thrown into the process otherwise). */
+  _emitError (e) {
+    if (this.listenerCount('error') > 0) this.emit('error', e)
+  }
+
+  /** After the client's `error` (PoolClient re-emits it to `error` listeners): `end`, once. */
+  _lost () {
+    if (this._endEmitted) return
+    this._endEmitted = true
+    this._stopForwarding()
+    this.emit('end')
+  }
+
   /** `running`, counted: once no query is left running, the client emits 'drain', as pg's. */
   _drained (running) {
     this._running = (this._running || 0) + 1
@@ -226,7 +253,10 @@ class Client extends EventEmitter {
       if (this._client && !this._client._released) this._client._held.release(true)
       if (!this._pool.ending) await this._pool.end()
       this._stopForwarding()
-      this.emit('end')
+      if (!this._endEmitted) {
+        this._endEmitted = true
+        this.emit('end')
+      }
     })()
     return settle(closing, callback, this._pool._Promise)
   }

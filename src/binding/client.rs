@@ -28,6 +28,8 @@ pub struct NativeClient {
     cancel: Arc<Canceller>,
     /// The status byte of the connection's last ReadyForQuery, readable while it works.
     status: Arc<AtomicU8>,
+    /// The connection's number (`Conn::serial`), which its `connectionLost` event names.
+    serial: u32,
     /// The connection, and the line of this client's work waiting for it.
     held: Held<Lease>,
 }
@@ -36,8 +38,8 @@ impl NativeClient {
     /// Holds `lease` for JS.
     pub(super) fn new(core: Arc<PoolCore>, lease: Lease, dispatch: Option<Arc<Dispatch>>) -> Self {
         let cancel = lease.conn.cancel.clone();
-        let status = lease.conn.client.status_source();
-        NativeClient { core, dispatch, cancel, status, held: Held::new(lease) }
+        let (status, serial) = (lease.conn.client.status_source(), lease.conn.serial);
+        NativeClient { core, dispatch, cancel, status, serial, held: Held::new(lease) }
     }
 }
 
@@ -114,6 +116,12 @@ impl NativeClient {
         env.spawn_future(async move {
             guarded(Some(&sql), super::copy::copy_in(core, place, &sql, timeout_ms, abort_id)).await
         })
+    }
+
+    /// The connection's number, which a `connectionLost` event names.
+    #[napi]
+    pub fn connection_serial(&self) -> u32 {
+        self.serial
     }
 
     /// The transaction status of the connection's last ReadyForQuery, as pg's
