@@ -264,6 +264,8 @@ export interface StatementOptions {
    * server's text, for parsers of the caller's own.
    */
   textTypes?: number
+  /** The extended protocol even for text holding several statements (pg's `queryMode`). */
+  extended?: boolean
 }
 
 /** The error payload of a transaction that ran past its `timeoutMs` and was rolled back. */

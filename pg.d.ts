@@ -45,6 +45,21 @@ export declare function escapeIdentifier(str: string): string
 /** `'text'` with quotes and backslashes doubled (` E'…'` with a backslash), as pg's. */
 export declare function escapeLiteral(str: string): string
 
+/** pg's Result: what a query resolves to; its methods build one from protocol messages, as pg's. */
+export declare class Result<R = any> implements QueryResult<R> {
+  constructor(rowMode?: 'array', types?: CustomTypes)
+  command: string
+  rowCount: number | null
+  oid: number | null
+  rows: R[]
+  fields: FieldDef[]
+  rowAsArray: boolean
+  addFields(fields: FieldDef[]): void
+  parseRow(rowData: (string | null)[]): R
+  addRow(row: R): void
+  addCommandComplete(msg: { text?: string; command?: string }): void
+}
+
 /** pg's Query: emits 'row' per row, then 'end' (or 'error', or its callback gets the outcome). */
 export declare class Query<R = any> extends EventEmitter {
   constructor(config: string | QueryConfig, values?: QueryValue[], callback?: QueryCallback<R>)
@@ -141,8 +156,10 @@ export interface QueryConfig {
   types?: CustomTypes
   /** ms; cancelled on the server (P1008). */
   query_timeout?: number
-  /** Ignored: pgwarden caches prepared statements itself. */
+  /** A query given `name` and `text` runs again later by its `name` alone, as pg's. */
   name?: string
+  /** 'extended': text of several statements is refused by the server, as pg's. */
+  queryMode?: 'extended'
   signal?: AbortSignal
 }
 

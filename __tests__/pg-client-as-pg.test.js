@@ -230,3 +230,33 @@ test('a query pg cannot run rejects on a later tick, not thrown from query()', a
   expect(ours).toEqual(theirs)
   expect(ours).toBe('rejected')
 })
+
+test("results are pg's Result, and a Result built from messages parses as pg's", async () => {
+  const [theirs, ours] = await both(async (client, driver) => {
+    const r = await client.query('SELECT 1 AS one')
+    const built = new driver.Result()
+    built.addFields([{ name: 'n', dataTypeID: 20, format: 'text' }, { name: 'd', dataTypeID: 1082, format: 'text' }])
+    built.addRow(built.parseRow(['12', '2024-06-01']))
+    built.addCommandComplete({ text: 'SELECT 1' })
+    const array = new driver.Result('array')
+    array.addFields([{ name: 'n', dataTypeID: 23, format: 'text' }])
+    return {
+      instance: r instanceof driver.Result,
+      built: [built.command, built.rowCount, built.rows],
+      array: array.parseRow(['7']),
+      keys: Object.keys(r).filter((k) => !k.startsWith('_')).sort()
+    }
+  })
+  expect(ours).toEqual(theirs)
+  expect(ours.instance).toBe(true)
+})
+
+test("queryMode 'extended': text of several statements is the server's error, as pg's", async () => {
+  const [theirs, ours] = await both(async (client) => {
+    const e = await failure(client.query({ text: 'SELECT 1; SELECT 2', queryMode: 'extended' }))
+    const one = (await client.query({ text: 'SELECT 1 AS one', queryMode: 'extended' })).rows
+    return { error: [e.code, e.message], one }
+  })
+  expect(ours).toEqual(theirs)
+  expect(ours.error[0]).toBe('42601')
+})

@@ -60,11 +60,15 @@ const styleOf = (opts) => (opts[PRISMA_VALUES] ? native.ValueStyle.Prisma : opts
 /** Query option (for `pgwarden/pg`): the types to have as the server's text (see `pgDecodedTypes`). */
 const PG_TEXT_TYPES = Symbol('pgwarden.pgTextTypes')
 
+/** Query option (for `pgwarden/pg`'s `queryMode: 'extended'`): never the simple protocol. */
+const PG_EXTENDED = Symbol('pgwarden.pgExtended')
+
 /** A statement's native options (`StatementOptions`), or undefined when it has none. */
 function statementOptions (timeoutMs, replica, abortId, opts = NO_OPTS) {
   const textTypes = opts[PG_TEXT_TYPES]
-  if (timeoutMs === undefined && !replica && abortId === undefined && !textTypes) return undefined
-  return { timeoutMs, replica, abortId, textTypes }
+  const extended = opts[PG_EXTENDED]
+  if (timeoutMs === undefined && !replica && abortId === undefined && !textTypes && !extended) return undefined
+  return { timeoutMs, replica, abortId, textTypes, extended }
 }
 
 /** A stream's `batchSize` option (rows per batch read from the server). */
@@ -590,4 +594,4 @@ function getPool (options) {
 /** The singleton's stats (null when `getPool()` was never called). */
 const getPoolStats = () => (singleton ? singleton.getPoolStats() : null)
 
-module.exports = { Pool, Client, createPool, getPool, getPoolStats, releasedInTransaction, PRISMA_VALUES, PG_DRIVER_FIELDS, PG_TEXT_TYPES }
+module.exports = { Pool, Client, createPool, getPool, getPoolStats, releasedInTransaction, PRISMA_VALUES, PG_DRIVER_FIELDS, PG_TEXT_TYPES, PG_EXTENDED }

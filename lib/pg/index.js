@@ -6,9 +6,10 @@ const types = require('pg-types')
 const { Pool } = require('./pool')
 const { Client } = require('./client')
 const { Query } = require('./query')
+const { Result } = require('./result')
 const { PgWardenError } = require('../errors')
 const { DatabaseError, defaults, TypeOverrides, escapeIdentifier, escapeLiteral } = require('./surface')
 
 module.exports = {
-  Pool, Client, Query, types, defaults, TypeOverrides, DatabaseError, PgWardenError, escapeIdentifier, escapeLiteral
+  Pool, Client, Query, Result, types, defaults, TypeOverrides, DatabaseError, PgWardenError, escapeIdentifier, escapeLiteral
 }

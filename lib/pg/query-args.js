@@ -5,7 +5,7 @@
 const pgTypes = require('pg-types')
 const { paramsError } = require('../errors')
 const { splitQuery } = require('../query-args')
-const { PG_DRIVER_FIELDS, PG_TEXT_TYPES } = require('../pool')
+const { PG_DRIVER_FIELDS, PG_TEXT_TYPES, PG_EXTENDED } = require('../pool')
 const { textTypesFor } = require('./values')
 const { defaults } = require('./surface')
 
@@ -76,6 +76,7 @@ function queryArgs (config, values, callback, pool) {
   const t = c.types || pool._types || pgTypes
   const getTypeParser = (oid, format) => t.getTypeParser(oid, format)
   opts[PG_DRIVER_FIELDS] = true
+  if (c.queryMode === 'extended') opts[PG_EXTENDED] = true
   const textTypes = textTypesFor(t)
   if (textTypes !== 0) opts[PG_TEXT_TYPES] = textTypes
   return {

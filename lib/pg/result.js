@@ -2,7 +2,59 @@
 // pgwarden results → pg's Result shape: rows with pg's values, fields with pg's keys,
 // command, rowCount, oid and rowAsArray.
 
+const pgTypes = require('pg-types')
 const { converter } = require('./values')
+
+const COMMAND_TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/
+
+/**
+ * pg's Result: what a query resolves to (pgwarden/pg's results are made as these), with pg's
+ * methods for code that builds one from protocol messages (`addFields`, `parseRow`,
+ * `addRow`, `addCommandComplete`), values parsed as pg parses them.
+ */
+class Result {
+  constructor (rowMode, types) {
+    this.command = null
+    this.rowCount = null
+    this.oid = null
+    this.rows = []
+    this.fields = []
+    this._parsers = undefined
+    this._types = types
+    this.RowCtor = null
+    this.rowAsArray = rowMode === 'array'
+  }
+
+  addCommandComplete (msg) {
+    const match = COMMAND_TAG.exec(msg.text || msg.command)
+    if (!match) return
+    this.command = match[1]
+    if (match[3]) {
+      this.oid = parseInt(match[2], 10)
+      this.rowCount = parseInt(match[3], 10)
+    } else if (match[2]) {
+      this.rowCount = parseInt(match[2], 10)
+    }
+  }
+
+  addFields (fieldDescriptions) {
+    this.fields = fieldDescriptions
+    const types = this._types || pgTypes
+    this._parsers = fieldDescriptions.map((d) => types.getTypeParser(d.dataTypeID, d.format || 'text'))
+  }
+
+  parseRow (rowData) {
+    const parse = (raw, i) => (raw === null ? null : this._parsers[i](raw))
+    if (this.rowAsArray) return rowData.map(parse)
+    const row = {}
+    for (let i = 0; i < rowData.length; i++) row[this.fields[i].name] = parse(rowData[i], i)
+    return row
+  }
+
+  addRow (row) {
+    this.rows.push(row)
+  }
+}
 
 /**
  * Storage size of the built-in fixed-size types (pg_type.typlen), for `dataTypeSize`; every
@@ -59,15 +111,14 @@ function convertRows (rows, todo) {
 /** One pgwarden result as pg's Result. */
 function pgResult (r, arrayMode, getTypeParser) {
   convertRows(r.rows, conversions(r.fields, arrayMode, getTypeParser))
-  return {
-    command: r.command,
-    rowCount: r.rowCount,
-    // Tables have no OIDs since PostgreSQL 12: an INSERT's tag always says 0.
-    oid: r.command === 'INSERT' ? 0 : null,
-    rows: r.rows,
-    fields: r.fields.map(pgField),
-    rowAsArray: arrayMode
-  }
+  const result = new Result(arrayMode ? 'array' : undefined)
+  result.command = r.command
+  result.rowCount = r.rowCount
+  // Tables have no OIDs since PostgreSQL 12: an INSERT's tag always says 0.
+  result.oid = r.command === 'INSERT' ? 0 : null
+  result.rows = r.rows
+  result.fields = r.fields.map(pgField)
+  return result
 }
 
 /** A pgwarden result (or the array a multi-statement text gives) in pg's shape. */
@@ -75,4 +126,4 @@ function toPgResult (r, arrayMode, getTypeParser) {
   return Array.isArray(r) ? r.map((one) => pgResult(one, arrayMode, getTypeParser)) : pgResult(r, arrayMode, getTypeParser)
 }
 
-module.exports = { toPgResult, pgField }
+module.exports = { toPgResult, pgField, Result }

@@ -2,7 +2,7 @@
 
 use super::dispatch::Dispatch;
 use super::{
-    guarded, query_options, statement, style_of, AbortGuard, NativeCopyIn, NativeCopyOut, NativeStream,
+    guarded, query_options, statement, statement_options, AbortGuard, NativeCopyIn, NativeCopyOut, NativeStream,
     StatementOptions, ValueStyle,
 };
 use crate::cancel::Canceller;
@@ -61,7 +61,7 @@ impl NativeClient {
         let dispatch = self.dispatch.clone().ok_or_else(Dispatch::missing)?;
         let core = self.core.clone();
         let o = options.unwrap_or_default();
-        let opts = query_options(&core, o.timeout_ms, o.abort_id, style_of(style, &o));
+        let opts = statement_options(&core, &o, style);
         let forget = AbortGuard::new(&core, o.abort_id);
         let place = self.held.place();
         dispatch.spawn(&env, id, sql, forget, move |sql| async move {
@@ -148,7 +148,7 @@ impl NativeClient {
     ) -> napi::Result<PromiseRaw<'env, NativeStream>> {
         let (core, place) = (self.core.clone(), Some(self.held.place()));
         let o = options.unwrap_or_default();
-        let opts = query_options(&core, o.timeout_ms, o.abort_id, style_of(style, &o));
+        let opts = statement_options(&core, &o, style);
         let forget = AbortGuard::new(&core, o.abort_id);
         env.spawn_future(async move {
             let open = NativeStream::open(core.clone(), core, place, &sql, params, opts, o.abort_id);

@@ -97,6 +97,8 @@ pub struct StatementOptions {
     /// In pg's style, the types (bits by position in `pgDecodedTypes()`) to have as the
     /// server's text, for parsers of the caller's own.
     pub text_types: Option<i64>,
+    /// The extended protocol even for text holding several statements (pg's `queryMode`).
+    pub extended: Option<bool>,
 }
 
 /// A statement's options for the core: its timeout, its abort flag (registered on `core`) and
@@ -107,7 +109,16 @@ fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>
         abort: abort_id.map(|id| core.abort_flag(id)),
         fail_fast: false,
         style,
+        extended: false,
         timed_from: None,
+    }
+}
+
+/// [`query_options`] of a statement's `StatementOptions`.
+fn statement_options(core: &PoolCore, o: &StatementOptions, style: Option<ValueStyle>) -> QueryOptions {
+    QueryOptions {
+        extended: o.extended.unwrap_or(false),
+        ..query_options(core, o.timeout_ms, o.abort_id, style_of(style, o))
     }
 }
 

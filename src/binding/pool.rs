@@ -4,7 +4,7 @@
 use super::dispatch::{Dispatch, WakeFn};
 use super::NativeSetupClient;
 use super::{
-    guarded, js_error, millis, query_options, statement, style_of, AbortGuard, NativeClient, NativeCopyIn,
+    guarded, js_error, millis, query_options, statement, statement_options, AbortGuard, NativeClient, NativeCopyIn,
     NativeCopyOut, NativeStream, StatementOptions, ValueStyle,
 };
 use crate::completion::Completions;
@@ -225,7 +225,7 @@ impl NativePool {
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
         let o = options.unwrap_or_default();
         let replicas = o.replica.unwrap_or(false).then(|| self.replicas.clone());
-        let opts = query_options(&core, o.timeout_ms, o.abort_id, style_of(style, &o));
+        let opts = statement_options(&core, &o, style);
         let forget = AbortGuard::new(&core, o.abort_id);
         dispatch.spawn(&env, id, sql, forget, move |sql| match replicas {
             // The statement takes its place in the line now (first come, first served).
@@ -373,7 +373,7 @@ impl NativePool {
             let core = self.core()?;
             let o = options.unwrap_or_default();
             let (abort_id, replica) = (o.abort_id, o.replica);
-            let opts = query_options(&core, o.timeout_ms, abort_id, style_of(style, &o));
+            let opts = statement_options(&core, &o, style);
             let forget = AbortGuard::new(&core, abort_id);
             let read = |pool, on_replica| {
                 let (home, params, opts, sql) = (core.clone(), params.clone(), on(&opts, on_replica), &sql);

@@ -17,6 +17,9 @@ pub(crate) struct QueryOptions {
     pub fail_fast: bool,
     /// Whose conventions the result values follow (pg's, or a Prisma adapter's).
     pub style: crate::convert::Style,
+    /// Always the extended protocol (pg's `queryMode: 'extended'`): text holding several
+    /// statements is then refused by the server, as under pg, not run by the simple protocol.
+    pub extended: bool,
     /// When the timeout starts to count, if not when the statement is sent: a convoy's
     /// statements are bounded from the moment it took them, across their prepare and run.
     pub timed_from: Option<tokio::time::Instant>,

@@ -55,7 +55,7 @@ impl PoolCore {
         let started = std::time::Instant::now();
         crate::reset::note(conn, sql, shape);
         let cancel = conn.cancel.clone();
-        let work = execute(conn, sql, &params, &self.settings, opts.style, shape.several);
+        let work = execute(conn, sql, &params, &self.settings, opts.style, shape.several && !opts.extended);
         let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
         let out = self.failover_check(conn, out).await;
