@@ -46,14 +46,9 @@ export declare function escapeIdentifier(str: string): string
 export declare function escapeLiteral(str: string): string
 
 /** pg's Result: what a query resolves to; its methods build one from protocol messages, as pg's. */
-export declare class Result<R = any> implements QueryResult<R> {
+export interface Result<R = any> extends QueryResult<R> {}
+export declare class Result<R = any> {
   constructor(rowMode?: 'array', types?: CustomTypes)
-  command: string
-  rowCount: number | null
-  oid: number | null
-  rows: R[]
-  fields: FieldDef[]
-  rowAsArray: boolean
   addFields(fields: FieldDef[]): void
   parseRow(rowData: (string | null)[]): R
   addRow(row: R): void
