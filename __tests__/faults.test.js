@@ -47,16 +47,20 @@ const backends = backendCounter(() => cluster)
 // ---------------------------------------------------------------------------------------------
 describe('server restart during a write load', () => {
   /**
-   * 10 workers insert unique keys 1..N through pool.withRetry; the server restarts (mode) once
-   * `restartAfter` keys are acknowledged, while writes of known outcome are in flight. Checks
-   * what every key's call ended with against the table.
+   * 10 workers insert unique keys 1..N through pool.withRetry, and on past N until a key is
+   * acknowledged after the restart (so the fault always hits the load, however long the
+   * restart takes). The server restarts (mode) once `restartAfter` keys are acknowledged,
+   * while writes of known outcome are in flight. Checks what every key's call ended with
+   * against the table.
    */
   async function loadWithRestart (mode, { N = 3000, workers = 10, restartAfter = 300 } = {}) {
     const table = `t_${mode}`
     await cluster.admin(`CREATE TABLE ${table} (k int PRIMARY KEY)`, { database: dbUrl })
     // Room for the workers and the known-outcome writes: nothing has to share a connection.
     const pool = makePool({ applicationName: appName(mode), connectionLimit: 20, poolTimeoutMs: 10000, queryTimeoutMs: 5000 })
-    const known = await knownOutcomeWrites({ pool, admin: (sql) => cluster.admin(sql, { database: dbUrl }), table, firstKey: N + 1 })
+    // Known-outcome keys far above any key the workers reach.
+    const KNOWN_FROM = 10_000_000
+    const known = await knownOutcomeWrites({ pool, admin: (sql) => cluster.admin(sql, { database: dbUrl }), table, firstKey: KNOWN_FROM })
     const acked = new Set()
     const failed = new Map() // k -> final error
     let retried = 0
@@ -65,7 +69,7 @@ describe('server restart during a write load', () => {
     let restartDone = 0
     let ackedAfterRestart = 0
     const worker = async () => {
-      while (next <= N) {
+      while (next <= N || (restart && (!restartDone || ackedAfterRestart === 0))) {
         const k = next++
         try {
           await pool.withRetry(() => pool.query(`INSERT INTO ${table}(k) VALUES ($1)`, [k]),
@@ -85,6 +89,7 @@ describe('server restart during a write load', () => {
     if (restart) await restart
     await bounded(known.settle(), 20000, 'writes in flight at the restart')
     const loadMs = Date.now() - t0
+    const issued = next - 1
 
     const rows = await cluster.admin(`SELECT k FROM ${table} ORDER BY k`, { database: dbUrl })
     const present = rows.map((r) => Number(r[0]))
@@ -98,7 +103,7 @@ describe('server restart during a write load', () => {
     const maybePresent = maybe.filter(([k]) => presentSet.has(k)).length
     const stats = pool.getPoolStats()
     const knownSeen = known.check(presentSet)
-    console.log(`[faults] restart ${mode}: ${N} keys in ${loadMs}ms, acked ${acked.size}, failed ${failed.size} ${JSON.stringify(byCode)}, ` +
+    console.log(`[faults] restart ${mode}: ${issued} keys in ${loadMs}ms, acked ${acked.size}, failed ${failed.size} ${JSON.stringify(byCode)}, ` +
       `maybeCommitted present ${maybePresent}/absent ${maybe.length - maybePresent}, withRetry retries ${retried}, ` +
       `acked after restart ${ackedAfterRestart}, known-outcome writes ${JSON.stringify(knownSeen.map((w) => `${w.kind}:${w.code}`))}, ` +
       `stats.retries ${JSON.stringify(stats.retries)}, stats.connections ${JSON.stringify(stats.connections)}`)
@@ -109,7 +114,7 @@ describe('server restart during a write load', () => {
     expect(stats.connections.created).toBeGreaterThan(workers)
     expect(ackedAfterRestart).toBeGreaterThan(0)
     // Every key ends one way or the other.
-    expect(acked.size + failed.size).toBe(N)
+    expect(acked.size + failed.size).toBe(issued)
     // No key twice.
     expect(Number(total)).toBe(Number(distinct))
     // Every acknowledged key is present.
@@ -118,8 +123,8 @@ describe('server restart during a write load', () => {
     expect(notMaybe.filter(([k]) => presentSet.has(k)).map(([k, e]) => `${k}:${e.code}`)).toEqual([])
     // No retry ran into its own earlier, supposedly failed, insert.
     expect(byCode['23505'] || 0).toBe(0)
-    // Nothing is present that nobody inserted (the known-outcome keys are above N).
-    expect(present.filter((k) => k <= N && !acked.has(k) && !failed.has(k))).toEqual([])
+    // Nothing is present that nobody inserted (the known-outcome keys are far above the others).
+    expect(present.filter((k) => k < KNOWN_FROM && !acked.has(k) && !failed.has(k))).toEqual([])
     // Only connection-loss codes surface.
     for (const [, e] of failed) expect(['57P01', 'P1017', '57P02', '57P03', 'P1001', 'P1002', 'P2024', '08006']).toContain(e.code)
 
