@@ -85,6 +85,8 @@ export interface PoolOptions {
   applicationName?: string
   /** search_path for every connection. */
   schema?: string
+  /** The sessions' TimeZone ('UTC', …). Default: the database's. */
+  timeZone?: string
   /** TLS; libpq semantics (sslmode). Default 'prefer'. */
   ssl?: SslOption
   /** How int8 values arrive. Default 'string'. */

@@ -2,8 +2,10 @@
 // pgwarden/prisma: a Prisma 7 driver adapter over a pgwarden pool. Prisma sees what it sees
 // with @prisma/adapter-pg (column types, value encodings, error kinds, the transaction
 // protocol), while every statement goes through pgwarden: server-side cancels, stats,
-// events and metrics. Timestamps are read as instants, so they are right whatever the
-// database's default TimeZone.
+// events and metrics. Prisma's engine assumes its sessions run in UTC (it writes and reads
+// timestamps in JSON and in raw SQL as UTC wall clocks): the pools the adapter makes run their
+// sessions in UTC (`timeZone: 'UTC'`), and a pool given to it is checked once and warned about
+// when its sessions do not.
 
 const { Pool, PRISMA_VALUES } = require('./pool')
 const { columnType, valueReader, UnsupportedType } = require('./prisma/columns')
@@ -146,10 +148,35 @@ class PrismaPgWarden {
 
   async connect () {
     const given = this._poolOrOptions
-    if (given instanceof Pool) return new Adapter(given, false, this._schema, this._replica)
+    if (given instanceof Pool) {
+      await warnUnlessUtc(given)
+      return new Adapter(given, false, this._schema, this._replica)
+    }
     const options = typeof given === 'string' ? { connectionString: given } : { ...given }
     if (this._schema !== undefined && options.schema === undefined) options.schema = this._schema
+    if (options.timeZone === undefined) options.timeZone = 'UTC'
     return new Adapter(new Pool(options), true, this._schema, this._replica)
+  }
+}
+
+/** TimeZone names that are UTC. */
+const UTC_ZONES = new Set(['utc', 'etc/utc', 'etc/uct', 'uct', 'zulu', 'etc/zulu', 'gmt', 'etc/gmt', 'universal', 'etc/universal', 'utc0', 'gmt0'])
+
+/**
+ * A pool the user made: its sessions must be in UTC for Prisma's timestamps to be the right
+ * instants (create it with `timeZone: 'UTC'`). Checked once, with one statement; a warning
+ * through the pool's logger says what to change (the adapter still works on it).
+ */
+async function warnUnlessUtc (pool) {
+  let zone
+  try {
+    zone = (await pool.query('SHOW TimeZone')).rows[0].TimeZone
+  } catch {
+    return // the first statement reports an unreachable server in Prisma's terms
+  }
+  if (!UTC_ZONES.has(String(zone).toLowerCase())) {
+    pool.logger.warn(`[pgwarden] pgwarden/prisma: this pool's sessions run in TimeZone '${zone}', but Prisma assumes UTC: ` +
+      "timestamps in raw queries and relation joins would be read and written shifted. Create the pool with timeZone: 'UTC'.")
   }
 }
 

@@ -241,6 +241,9 @@ impl Manager {
             if let Some(schema) = &settings.schema {
                 options.push(format!("-c search_path={}", option_value(schema)));
             }
+            if let Some(zone) = &settings.time_zone {
+                options.push(format!("-c TimeZone={}", option_value(zone)));
+            }
             if let Some(ms) = settings.idle_in_transaction_timeout_ms {
                 options.push(format!("-c idle_in_transaction_session_timeout={ms}"));
             }

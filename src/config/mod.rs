@@ -269,6 +269,8 @@ pub(crate) struct Settings {
     pub application_name: String,
     /// search_path for every connection.
     pub schema: Option<String>,
+    /// The sessions' TimeZone (`-c TimeZone=…` at startup), when not the server's default.
+    pub time_zone: Option<String>,
     /// TLS settings.
     pub ssl: SslSettings,
     /// How int8 values reach JavaScript.
@@ -351,6 +353,7 @@ impl Settings {
                 ))),
                 "ssl" => json!(self.ssl.mode.name()),
                 "schema" => json!(self.schema),
+                "timeZone" => json!(self.time_zone),
                 "idleInTransactionTimeoutMs" => json!(self.idle_in_transaction_timeout_ms),
                 "utilizationAlertCooldownMs" => json!(self.utilization_alert_cooldown_ms),
                 "replicaUrls" => described["replicas"].clone(),
@@ -498,11 +501,12 @@ fn settings(
     let balance = v.text("loadBalanceHosts")?;
     let pgbouncer = v.flag("pgbouncer")?;
     let schema = v.opt_text("schema")?;
+    let time_zone = v.opt_text("timeZone")?;
     let idle_in_transaction_timeout_ms = v.opt_ms("idleInTransactionTimeoutMs")?;
     // PgBouncer rejects startup options, so these session settings cannot be sent: say so.
-    if pgbouncer && (schema.is_some() || idle_in_transaction_timeout_ms.is_some()) {
+    if pgbouncer && (schema.is_some() || time_zone.is_some() || idle_in_transaction_timeout_ms.is_some()) {
         warnings.push(
-            "schema and idleInTransactionTimeoutMs are not applied with pgbouncer=true (set them on the database or role instead)"
+            "schema, timeZone and idleInTransactionTimeoutMs are not applied with pgbouncer=true (set them on the database or role instead)"
                 .into(),
         );
     }
@@ -555,6 +559,7 @@ fn settings(
         is_replica: false,
         application_name: v.text("applicationName")?,
         schema,
+        time_zone,
         ssl: v.ssl("ssl")?,
         int8: Int8Mode::from_name(&int8).ok_or_else(|| unmapped("int8", &int8))?,
         log_params: v.flag("logParams")?,

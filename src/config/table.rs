@@ -331,6 +331,7 @@ pub(super) const SETTINGS: &[Setting] = &[
         ..ROW
     },
     Setting { option: "schema", url: &["schema"], kind: K::Text, ..ROW },
+    Setting { option: "timeZone", kind: K::Text, ..ROW },
     Setting { option: "int8", kind: K::OneOf(&["string", "bigint", "number"]), default: D::Str("string"), ..ROW },
     Setting { option: "logParams", kind: K::Bool, default: D::Flag(false), ..ROW },
     Setting { option: "leakDetectionThresholdMs", kind: K::Ms(Unit::Ms), default: D::Num(0.0), ..ROW },
