@@ -54,6 +54,9 @@ function connectionKind (e) {
     case 'P1008': return { kind: 'SocketTimeout' }
     case 'P1011': return { kind: 'TlsConnectionError', reason: e.message }
     case 'P1017': return { kind: 'ConnectionClosed' }
+    // No kind of Prisma's driver adapters gives P2024 (pool timeout): the nearest is
+    // TooManyConnections (P2037). `cause.originalCode` keeps 'P2024' and `retryable` stays true.
+    case 'P2024': return { kind: 'TooManyConnections', cause: e.message }
     default: return null
   }
 }
