@@ -260,3 +260,10 @@ test("queryMode 'extended': text of several statements is the server's error, as
   expect(ours).toEqual(theirs)
   expect(ours.error[0]).toBe('42601')
 })
+
+test('a Buffer parameter is its bytes, as pg sends it: into bytea, and into text as its UTF-8', async () => {
+  const [theirs, ours] = await both(async (client) =>
+    (await client.query('SELECT $1::text AS t, $2::bytea AS b, $1 AS untyped', [Buffer.from('héllo'), Buffer.from([0, 1, 255])])).rows)
+  expect(ours).toEqual(theirs)
+  expect(ours).toEqual([{ t: 'héllo', b: Buffer.from([0, 1, 255]), untyped: 'héllo' }])
+})

@@ -96,7 +96,9 @@ describe('LISTEN/NOTIFY and notices on the pool', () => {
       await listener.query('LISTEN orders')
       await pool.query("SELECT pg_notify('orders', '42')")
       await pool.query("DO $$ BEGIN RAISE NOTICE 'heads up'; END $$")
+      // Both come from the connections' own streams, beside the statements' answers: waited for.
       expect(await eventually(() => notes.length, 1)).toBe(1)
+      expect(await eventually(() => notices.length, 1)).toBe(1)
       expect(notes[0]).toEqual({ name: 'notification', processId: expect.any(Number), channel: 'orders', payload: '42', length: 18 })
       expect(notices).toEqual([expect.objectContaining({ name: 'notice', severity: 'NOTICE', code: '00000', message: 'heads up' })])
     } finally {

@@ -185,6 +185,17 @@ test('on a database whose default TimeZone is not UTC the instants stay right', 
   expect(Math.abs(now.getTime() - Date.now())).toBeLessThan(60_000)
 })
 
+test('an untyped bytes parameter in $queryRaw gives what adapter-pg gives', async () => {
+  const url = await schemaDatabase('prisma_bytes')
+  const results = []
+  for (const adapter of [new PrismaPg({ connectionString: url }), new PrismaPgWarden({ connectionString: url, logger: false })]) {
+    const prisma = prismaWith(adapter)
+    results.push(plain(await prisma.$queryRaw`SELECT ${Buffer.from('abc')} AS untyped, ${Buffer.from([0, 1, 255])}::bytea AS typed`))
+  }
+  expect(results[1]).toEqual(results[0])
+  expect(results[1]).toEqual([{ untyped: 'abc', typed: { 0: 0, 1: 1, 2: 255 } }])
+})
+
 test('a pool passed in stays open after $disconnect; errors keep pgwarden\'s judgement', async () => {
   const pool = new Pool({ connectionString: await schemaDatabase('prisma_own'), logger: false })
   const prisma = new PrismaClient({ adapter: new PrismaPgWarden(pool) })

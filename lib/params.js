@@ -1,6 +1,9 @@
 'use strict'
 // Parameters, JavaScript → PostgreSQL text input form (sent as parameters, never interpolated).
-// The server infers each parameter's type, so a string works for any column, as in `pg`.
+// The server infers each parameter's type, so a string works for any column, as in `pg`. A
+// Buffer (or other Uint8Array) is sent as `pg` sends it: in binary format, its bytes as they
+// are (a bytea's bytes, or a text's UTF-8). It crosses to the native layer as NUL and its hex,
+// which no text parameter can be (PostgreSQL text never holds NUL).
 
 const { paramsError } = require('./errors')
 
@@ -11,7 +14,8 @@ function prepareParams (values) {
   const out = new Array(values.length)
   for (let i = 0; i < values.length; i++) {
     try {
-      out[i] = toText(values[i], new Set())
+      const v = values[i]
+      out[i] = v instanceof Uint8Array ? binaryParam(v) : toText(v, new Set())
     } catch (e) {
       if (e && e.code === 'ERR_PGWARDEN_PARAMS') throw paramsError(`Parameter $${i + 1}: ${e.message}`)
       throw paramsError(`Parameter $${i + 1}: cannot be sent (${e && e.message})`)
@@ -20,10 +24,15 @@ function prepareParams (values) {
   return out
 }
 
+/** A parameter sent in binary format: NUL, then its bytes in hex (see the file's head). */
+const binaryParam = (v) => '\u0000' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')
+
 function toText (v, seen) {
   if (v === null || v === undefined) return null
   switch (typeof v) {
-    case 'string': return v
+    case 'string':
+      if (v.charCodeAt(0) === 0) throw paramsError('a string cannot hold NUL (PostgreSQL text cannot); send bytes as a Buffer')
+      return v
     case 'number': return Object.is(v, -0) ? '-0' : String(v)
     case 'bigint': return v.toString()
     case 'boolean': return v ? 'true' : 'false'
