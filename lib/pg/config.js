@@ -90,11 +90,8 @@ function sslOption (config) {
 
 const seconds = (s) => (s === undefined ? undefined : Number(s) * 1000)
 
-/** The smaller of two optional timeouts (0 = none). */
-function earliest (a, b) {
-  const set = [a, b].filter((t) => t !== undefined && t !== null && Number(t) > 0).map(Number)
-  return set.length ? Math.min(...set) : 0
-}
+/** An optional timeout in ms (pg's false, 0 or unset: none, 0). */
+const timeoutMs = (t) => (t !== undefined && t !== null && Number(t) > 0 ? Number(t) : 0)
 
 /**
  * pg's `keepAlive` and `keepAliveInitialDelayMillis` as pgwarden's `keepalives` and
@@ -142,7 +139,7 @@ function poolOptions (config, password = config.password) {
   // pg's query_timeout is client-side: pgwarden's timeout, which also cancels the statement on
   // the server. Its statement_timeout is the server's setting, sent at startup as pg sends it
   // (SHOW shows it; the server cancels with 57014).
-  out.queryTimeoutMs ??= earliest(c.query_timeout, undefined)
+  out.queryTimeoutMs ??= timeoutMs(c.query_timeout)
   if (c.idle_in_transaction_session_timeout !== undefined) out.idleInTransactionTimeoutMs ??= c.idle_in_transaction_session_timeout
   // Startup options as libpq sends them; pg's lock_timeout and statement_timeout are `-c`s among them.
   const setting = (name) => (c[name] !== undefined && c[name] !== false ? `-c ${name}=${Number(c[name])}` : undefined)
