@@ -46,8 +46,8 @@ function objectToText (v, seen) {
     if (Number.isNaN(v.getTime())) throw paramsError('invalid Date')
     return dateText(v)
   }
-  // Empty bytes as '' (pg sends them as an empty value): an empty bytea, and '' for text.
-  if (v instanceof Uint8Array) return v.byteLength === 0 ? '' : '\\x' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')
+  // Bytes inside an array literal: bytea's hex text (a parameter of its own goes binary).
+  if (v instanceof Uint8Array) return '\\x' + Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex')
   if (seen.has(v)) throw paramsError('circular structure')
   if (Array.isArray(v)) {
     seen.add(v)

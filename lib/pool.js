@@ -72,7 +72,7 @@ function statementOptions (timeoutMs, replica, abortId, opts = NO_OPTS) {
 }
 
 /** A stream's `batchSize` option (rows per batch read from the server). */
-const batchSizeOf = (opts) => Math.max(1, Math.floor((opts && opts.batchSize) || DEFAULT_BATCH))
+const batchSizeOf = (opts) => Math.max(1, Math.floor(opts.batchSize || DEFAULT_BATCH))
 
 /**
  * Starts a streamed statement on `target` (the native pool, or a held client's handle) now,
@@ -87,9 +87,8 @@ function openRows (pool, target, text, values, opts) {
   // scope ends (span, events) once the handle is closed, however the reading ended.
   const scope = new StatementScope(pool, target, a.sql, a.values, a.opts, QUERY)
   const options = statementOptions(scope.timeoutMs, replica, scope.abortId, a.opts)
-  const reader = new RowReader(scope, () => target.stream(a.sql, params, styleOf(a.opts), options), a.opts.rowMode === 'array')
-  reader.batchSize = batchSizeOf(a.opts)
-  return reader
+  const open = () => target.stream(a.sql, params, styleOf(a.opts), options)
+  return new RowReader(scope, open, a.opts.rowMode === 'array', batchSizeOf(a.opts))
 }
 
 function checkSql (sql) {

@@ -10,17 +10,17 @@ const { buildRows } = require('./result')
 class RowReader {
   /**
    * Starts `open()` (→ a NativeStream) now, in `scope` (the statement's StatementScope).
-   * `arrayMode`: rows as arrays.
+   * `arrayMode`: rows as arrays; `batchSize`: rows per batch for `rowsOf`.
    */
-  constructor (scope, open, arrayMode) {
+  constructor (scope, open, arrayMode, batchSize) {
     this._scope = scope
     this._arrayMode = arrayMode
+    this.batchSize = batchSize
     this._meta = null
     this._ended = false
     this.rowCount = 0
     this.command = null
     this.done = false
-    this.batchSize = 500
     // Rejects with the native payload: the error is built by the read that awaits it, so its
     // stack names the caller's functions. A failed start is reported by the first read (or
     // close), never as an unhandled rejection.

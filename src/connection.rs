@@ -22,19 +22,24 @@ pub(crate) struct Prepared {
     pub stmt: Statement,
     /// One code for every column, or one per column.
     pub formats: Arc<[i16]>,
+    /// The codes in pg's driver style when the caller parses no type itself (`pgwarden/pg`'s
+    /// common case), so its statements do not compute them each time.
+    pg_formats: Arc<[i16]>,
 }
 
 impl Prepared {
     /// Computes the format codes from the statement's column types.
     pub(crate) fn new(stmt: Statement) -> Self {
-        let formats = crate::convert::result_formats(stmt.columns().iter().map(|c| c.type_()), Style::Pg).into();
-        Prepared { stmt, formats }
+        let codes = |style| crate::convert::result_formats(stmt.columns().iter().map(|c| c.type_()), style).into();
+        let (formats, pg_formats) = (codes(Style::Pg), codes(Style::PgDriver { text_types: 0 }));
+        Prepared { stmt, formats, pg_formats }
     }
 
     /// The format codes for a result in `style`: pg's driver style asks for more columns as
-    /// text (see `convert::pg_driver`), computed per statement; the others are the cached ones.
+    /// text (see `convert::pg_driver`); only a caller's own parsers make them computed anew.
     pub(crate) fn formats_for(&self, style: Style) -> Arc<[i16]> {
         match style {
+            Style::PgDriver { text_types: 0 } => self.pg_formats.clone(),
             Style::PgDriver { .. } => {
                 crate::convert::result_formats(self.stmt.columns().iter().map(|c| c.type_()), style).into()
             }
