@@ -38,8 +38,8 @@ export declare class NativeClient {
   executeScript(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<void>
   /** Cancels the statement running on this connection (cancel request), if any. */
   cancel(): Promise<void>
-  /** Aborts the statement started with `abort_id` on this client. */
-  abort(abortId: number): void
+  /** Aborts the statement started with `abort_id` on this client (see `NativePool.abort`). */
+  abort(abortId: number, why?: string | undefined | null, timeoutMs?: number | undefined | null): void
   /**
    * Returns the connection to the pool (`discard`: close it instead) once the work asked
    * of it before has ended. Idempotent. Usually that is now, and nothing is returned; when
@@ -115,12 +115,21 @@ export declare class NativePool {
   takeCompletions(): string | string[]
   /** Opens max(1, minConnections) connections now. */
   connect(): Promise<void>
-  /** Aborts the statement started with `abort_id` (a JS AbortSignal fired). */
-  abort(abortId: number): void
+  /**
+   * Aborts the statement started with `abort_id`: its AbortSignal fired, or (`why`) its
+   * request scope's deadline of `timeout_ms` passed (`'deadline'`) or its request's client
+   * left (`'hangUp'`).
+   */
+  abort(abortId: number, why?: string | undefined | null, timeoutMs?: number | undefined | null): void
   /** Counts a retry of `withRetry` or of a transaction's re-run. */
   recordRetryAttempt(): void
   /** Counts a call that succeeded after retries. */
   recordRetrySucceeded(): void
+  /**
+   * Counts a statement of a request scope stopped by `why`: `'hangUp'` (its request's
+   * client left) or `'deadline'` (the scope's deadline passed).
+   */
+  recordScopeStop(why: string): void
   /** Counts a call that failed with every retry used. */
   recordRetryExhausted(): void
   /**
@@ -146,7 +155,7 @@ export declare class NativePool {
    */
   copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
   /** Checks out a connection for several statements, its place in the waiting line taken now. */
-  acquire(waitMs?: number | undefined | null): Promise<NativeClient>
+  acquire(waitMs?: number | undefined | null, noWait?: boolean | undefined | null): Promise<NativeClient>
   /**
    * Starts a streamed statement; rows are pulled in batches with `next`. Its timeout
    * bounds the start and each wait for a batch; `abortId` names its AbortSignal.
@@ -195,8 +204,11 @@ export declare class NativeStream {
   close(): Promise<void>
 }
 
-/** The error payload of a statement whose AbortSignal fired before it was sent. */
-export declare function abortedBeforeSend(): string
+/**
+ * The error payload of a statement stopped before it was sent by its AbortSignal, or (`why`,
+ * see `NativePool.abort`) by its request scope.
+ */
+export declare function abortedBeforeSend(why?: string | undefined | null, timeoutMs?: number | undefined | null): string
 
 /** The delay before retry `retry` (1-based), for `withRetry` and transaction re-runs. */
 export declare function backoffDelay(retry: number, initialMs: number, factor: number, maxMs: number, jitter: number, random: number): number
@@ -248,6 +260,12 @@ export interface NativeClassification {
  */
 export declare function pgDecodedTypes(): Array<number>
 
+/**
+ * `SELECT set_config($1,$2,true),…` for a request scope's settings `names`, checked: what a
+ * transaction in the scope runs once after BEGIN.
+ */
+export declare function scopeSettingsSql(names: Array<string>): string
+
 /** A statement's options from JS; absent when it has none (the common call converts nothing). */
 export interface StatementOptions {
   /** Its timeout (ms), validated by JS; absent: the pool's queryTimeoutMs. */
@@ -266,6 +284,18 @@ export interface StatementOptions {
   textTypes?: number
   /** The extended protocol even for text holding several statements (pg's `queryMode`). */
   extended?: boolean
+  /** Its request scope's settings, name, value, name, value… (see `src/scope.rs`). */
+  settings?: Array<string>
+  /**
+   * Refused at once when every connection is busy: its request scope holds a connection
+   * of this pool already (waiting could deadlock).
+   */
+  noWait?: boolean
+  /**
+   * Its `timeoutMs` is what is left of its request scope's deadline, the scope's own
+   * `timeoutMs` being this (its expiry is then told as the scope's deadline).
+   */
+  deadlineOf?: number
 }
 
 /** The error payload of a transaction that ran past its `timeoutMs` and was rolled back. */

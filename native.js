@@ -852,5 +852,6 @@ module.exports.cutSql = nativeBinding.cutSql
 module.exports.firstUserOid = nativeBinding.firstUserOid
 module.exports.fixCodes = nativeBinding.fixCodes
 module.exports.pgDecodedTypes = nativeBinding.pgDecodedTypes
+module.exports.scopeSettingsSql = nativeBinding.scopeSettingsSql
 module.exports.transactionTimedOut = nativeBinding.transactionTimedOut
 module.exports.ValueStyle = nativeBinding.ValueStyle

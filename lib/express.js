@@ -1,8 +1,9 @@
 'use strict'
-// pgwarden/express: database endpoints and an error handler. Express is a peer
-// dependency: it is required only when a router is built.
+// pgwarden/express: a request scope per request, database endpoints and an error handler.
+// Express is a peer dependency: it is required only when a router is built.
 
-const { classifyError } = require('./errors')
+const { classifyError, paramsError } = require('./errors')
+const { withContext, HANG_UP } = require('./request-scope')
 
 /** Kinds that mean "the database is unavailable right now": answered 503 with Retry-After. */
 const UNAVAILABLE = new Set(['pool_timeout', 'connection', 'too_many_connections', 'server_unavailable'])
@@ -46,4 +47,37 @@ function errorHandler (opts = {}) {
   }
 }
 
-module.exports = { databaseRouter, errorHandler }
+/**
+ * Middleware running the rest of each request in a request scope of `pool` (see
+ * `Pool#withContext`): `timeoutMs` for all its database work, `settings` and `tags` (objects, or
+ * functions of `req` called for each statement, so they see what later middleware and the
+ * router set, such as `req.user` and `req.route`). When the client closes the request before
+ * its response finished, the scope is aborted: statements in flight are cancelled on the
+ * server and queued ones rejected unsent.
+ */
+function requestContext (pool, opts = {}) {
+  if (!pool || typeof pool.withContext !== 'function') throw paramsError('requestContext needs a pgwarden Pool')
+  const { timeoutMs, settings, tags, traceparent } = opts
+  const perRequest = (source, req) => (typeof source === 'function' ? () => source(req) : source)
+  return function pgwardenRequestContext (req, res, next) {
+    const scopeOpts = { settings: perRequest(settings, req), tags: perRequest(tags, req) }
+    if (timeoutMs !== undefined) scopeOpts.timeoutMs = timeoutMs
+    if (traceparent !== undefined) scopeOpts.traceparent = traceparent
+    let scope = null
+    // The response's 'close' before it finished: the client hung up.
+    const onClose = () => {
+      if (!res.writableFinished && scope !== null) scope.abort(HANG_UP)
+    }
+    res.once('close', onClose)
+    // The scope lives until the response is done, not until next() returns: handlers go on
+    // asynchronously after it.
+    const done = new Promise((resolve) => res.once('close', resolve))
+    const run = () => {
+      next()
+      return done
+    }
+    withContext(pool, scopeOpts, run, (s) => { scope = s }).catch(next)
+  }
+}
+
+module.exports = { databaseRouter, errorHandler, requestContext }

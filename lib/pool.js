@@ -17,6 +17,8 @@ const { telemetryOptions, Telemetry } = require('./telemetry')
 const { StatementScope, QUERY, COPY, SCRIPT } = require('./statement-scope')
 const { splitQuery } = require('./query-args')
 const { RowReader, rowsOf } = require('./row-stream')
+const requestScope = require('./request-scope')
+const { scopeOf } = requestScope
 
 const ENV_NAMES = native.configEnvNames()
 const DEFAULT_BATCH = 500
@@ -63,12 +65,16 @@ const PG_TEXT_TYPES = Symbol('pgwarden.pgTextTypes')
 /** Query option (for `pgwarden/pg`'s `queryMode: 'extended'`): never the simple protocol. */
 const PG_EXTENDED = Symbol('pgwarden.pgExtended')
 
-/** A statement's native options (`StatementOptions`), or undefined when it has none. */
-function statementOptions (timeoutMs, replica, abortId, opts = NO_OPTS) {
+/**
+ * A statement's native options (`StatementOptions`) from its `scope` (timeout, abort, request
+ * scope's settings and noWait), or undefined when it has none.
+ */
+function statementOptions (scope, replica, opts = NO_OPTS) {
+  const { timeoutMs, abortId, settings, noWait, deadlineOf } = scope
   const textTypes = opts[PG_TEXT_TYPES]
   const extended = opts[PG_EXTENDED]
-  if (timeoutMs === undefined && !replica && abortId === undefined && !textTypes && !extended) return undefined
-  return { timeoutMs, replica, abortId, textTypes, extended }
+  if (timeoutMs === undefined && !replica && abortId === undefined && !textTypes && !extended && scope.context === null) return undefined
+  return { timeoutMs, replica, abortId, textTypes, extended, settings, noWait, deadlineOf }
 }
 
 /** A stream's `batchSize` option (rows per batch read from the server). */
@@ -78,16 +84,16 @@ const batchSizeOf = (opts) => Math.max(1, Math.floor(opts.batchSize || DEFAULT_B
  * Starts a streamed statement on `target` (the native pool, or a held client's handle) now,
  * and returns its RowReader (see lib/row-stream.js).
  */
-function openRows (pool, target, text, values, opts) {
+function openRows (pool, target, text, values, opts, client) {
   const a = splitQuery(text, values, opts)
   checkSql(a.sql)
   const params = prepareParams(a.values)
   const replica = replicaOf(a.opts)
   // The signal stays armed for the whole stream: it cancels the start or any batch. The
   // scope ends (span, events) once the handle is closed, however the reading ended.
-  const scope = new StatementScope(pool, target, a.sql, a.values, a.opts, QUERY)
-  const options = statementOptions(scope.timeoutMs, replica, scope.abortId, a.opts)
-  const open = () => target.stream(a.sql, params, styleOf(a.opts), options)
+  const scope = new StatementScope(pool, target, a.sql, a.values, a.opts, QUERY, client)
+  const options = statementOptions(scope, replica, a.opts)
+  const open = () => target.stream(scope.text, params, styleOf(a.opts), options)
   return new RowReader(scope, open, a.opts.rowMode === 'array', batchSizeOf(a.opts))
 }
 
@@ -102,8 +108,11 @@ function replicaOf (opts) {
   return r === true
 }
 
-/** Runs one statement through `target` (native pool or client) in its scope (events, span, signal). */
-async function runQuery (pool, target, text, values, opts) {
+/**
+ * Runs one statement through `target` (native pool or client) in its scope (events, span,
+ * signal, request scope); `client`: the held client it runs on, if any.
+ */
+async function runQuery (pool, target, text, values, opts, client) {
   // The common call, query(text) or query(text, array), skips the argument juggling.
   let sql = text
   let vals = values
@@ -122,13 +131,15 @@ async function runQuery (pool, target, text, values, opts) {
   const style = o === NO_OPTS ? undefined : styleOf(o)
   // Opened once every argument was checked, so a throw never leaves its span or signal behind
   // (for the common call it is the one object this function allocates).
-  const scope = new StatementScope(pool, target, sql, vals, o, QUERY)
+  const scope = new StatementScope(pool, target, sql, vals, o, QUERY, client)
   let json
   try {
-    json = await target.query(sql, params, style, statementOptions(scope.timeoutMs, replica, scope.abortId, o))
+    json = await target.query(scope.text, params, style, statementOptions(scope, replica, o))
   } catch (raw) {
     // Built here, inside the caller's await chain, so err.stack names the caller's functions.
-    throw scope.failed(withSetupCause(pool, fromNative(raw)))
+    const e = withSetupCause(pool, fromNative(raw))
+    if (scope.noWait) withHeldSite(e, scope.context.heldAt())
+    throw scope.failed(e)
   }
   const r = decodeResult(json, arrayMode)
   scope.answered(r)
@@ -136,10 +147,11 @@ async function runQuery (pool, target, text, values, opts) {
 }
 
 /** Runs a script on `target` (native pool or client) in its scope: span and signal, no events. */
-async function runScript (pool, target, sql, opts) {
-  const scope = new StatementScope(pool, target, sql, undefined, opts, SCRIPT)
+async function runScript (pool, target, sql, opts, client) {
+  const scope = new StatementScope(pool, target, sql, undefined, opts, SCRIPT, client)
+  refuseUnscoped(scope, 'A script (executeScript)')
   try {
-    await target.executeScript(sql, scope.timeoutMs, scope.abortId)
+    await target.executeScript(scope.text, scope.timeoutMs, scope.abortId)
   } catch (e) {
     throw scope.failed(fromNative(e))
   }
@@ -147,8 +159,20 @@ async function runScript (pool, target, sql, opts) {
 }
 
 /** The scope of a COPY on `target`: each of its steps is bounded, and aborted, as the one statement. */
-function copyScope (pool, target, sql, opts = NO_OPTS) {
-  return new StatementScope(pool, target, sql, undefined, opts, COPY)
+function copyScope (pool, target, sql, opts = NO_OPTS, client) {
+  const scope = new StatementScope(pool, target, sql, undefined, opts, COPY, client)
+  refuseUnscoped(scope, 'A COPY')
+  return scope
+}
+
+/**
+ * A script or COPY cannot carry its request scope's settings (they go with the extended
+ * protocol's statements): outside a transaction, which applied them, it is refused unsent
+ * rather than run without them.
+ */
+function refuseUnscoped (scope, what) {
+  if (scope.settings === undefined) return
+  throw scope.failed(paramsError(`${what} cannot carry the settings of its withContext scope: run it inside pool.transaction() in the scope (the settings then apply to the whole transaction)`))
 }
 
 /**
@@ -172,6 +196,34 @@ function withSetupCause (pool, e) {
   if (e && e.code === 'ERR_PGWARDEN_ON_CONNECT' && pool._setupFailure !== undefined && e.cause === undefined) {
     e.cause = pool._setupFailure
     pool._setupFailure = undefined // each failure is the cause of one rejection, never a later one
+  }
+  return e
+}
+
+/**
+ * `acquire()` in request scope `context`: its wait counts against the scope's deadline, the
+ * scope's abort ends it, and it is refused at once (naming where) when the scope holds a
+ * connection of this pool already and none is free.
+ */
+async function acquireInScope (pool, context, opts) {
+  if (context.signal.aborted || context.expired()) throw context.stoppedError()
+  const left = context.timeoutFor(undefined) // undefined: no deadline
+  let wait = opts.maxWaitMs === undefined ? pool._settings.poolTimeoutMs : opts.maxWaitMs
+  if (left !== undefined && (wait === 0 || wait > left)) wait = Math.max(1, left) // 0 would mean no limit
+  const heldAt = context.heldAt()
+  try {
+    return await call(() => pool._native.acquire(wait, heldAt !== undefined))
+  } catch (e) {
+    if (e.code === 'P2024' && (context.signal.aborted || context.expired())) throw context.stoppedError()
+    throw withHeldSite(e, heldAt)
+  }
+}
+
+/** ERR_PGWARDEN_SELF_DEADLOCK names where the connection its scope holds was acquired. */
+function withHeldSite (e, heldAt) {
+  if (e && e.code === 'ERR_PGWARDEN_SELF_DEADLOCK' && heldAt) {
+    e.heldConnectionAcquiredAt = heldAt
+    e.message += `. The held connection was acquired at:\n${heldAt.split('\n').slice(1).join('\n')}`
   }
   return e
 }
@@ -201,14 +253,14 @@ class Client {
     this._released = false
     // A held connection is the primary's: its native submit ignores `replica`.
     this._submitter = pool._submitterFor((id, sql, params, style, options) =>
-      handle.submit(id, sql, params, style, options), (id) => handle.abort(id))
+      handle.submit(id, sql, params, style, options), (id, why, ms) => handle.abort(id, why, ms))
   }
 
   /** Runs one statement on this connection (same arguments as `pool.query`). */
   async query (text, values, opts) {
     if (this._released) throw closedError('The client was released')
     this._lastStatement = text // for the report of a release inside a transaction
-    return runQuery(this._pool, this._submitter, text, values, opts)
+    return runQuery(this._pool, this._submitter, text, values, opts, this)
   }
 
   /** Runs a multi-statement script (simple protocol, no parameters); `opts`: `{ timeoutMs, signal }`. */
@@ -216,7 +268,7 @@ class Client {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
     this._lastStatement = sql
-    await runScript(this._pool, this._handle, sql, opts)
+    await runScript(this._pool, this._handle, sql, opts, this)
   }
 
   /**
@@ -233,7 +285,7 @@ class Client {
   /** The RowReader of a statement on this connection, started now (pgwarden/pg's cursors). */
   _openRows (text, values, opts = {}) {
     if (this._released) throw closedError('The client was released')
-    return openRows(this._pool, this._handle, text, values, opts)
+    return openRows(this._pool, this._handle, text, values, opts, this)
   }
 
   /** A Writable for `COPY … FROM STDIN` on this connection (inside a transaction, its part of it). */
@@ -241,14 +293,14 @@ class Client {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
     // Begun now: the COPY takes its place among this connection's statements as asked.
-    return copy.copyFrom((t, id) => this._handle.copyIn(sql, t, id), copyScope(this._pool, this._handle, sql, opts), { eager: true })
+    return copy.copyFrom((t, id) => this._handle.copyIn(sql, t, id), copyScope(this._pool, this._handle, sql, opts, this), { eager: true })
   }
 
   /** A Readable of the data of `COPY … TO STDOUT` on this connection. */
   copyTo (sql, opts) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    return copy.copyTo((t, id) => this._handle.copyOut(sql, t, id), copyScope(this._pool, this._handle, sql, opts), { eager: true })
+    return copy.copyTo((t, id) => this._handle.copyOut(sql, t, id), copyScope(this._pool, this._handle, sql, opts, this), { eager: true })
   }
 
   /**
@@ -278,6 +330,7 @@ class Client {
   release (destroy) {
     if (this._released) return
     this._released = true
+    if (this._scope !== undefined) this._scope.heldClients.delete(this)
     if (this._onLost) this._pool._watchedClients.delete(this._serial)
     if (this._leakTimer) clearTimeout(this._leakTimer)
     const tidying = this._handle.release(Boolean(destroy))
@@ -343,7 +396,7 @@ class Pool extends EventEmitter {
     this._native.setCompletionSink(() => this._drain())
     const handle = this._native
     this._submitter = this._submitterFor((id, sql, params, style, options) =>
-      handle.submit(id, sql, params, style, options), (id) => handle.abort(id))
+      handle.submit(id, sql, params, style, options), (id, why, ms) => handle.abort(id, why, ms))
   }
 
   /**
@@ -460,22 +513,29 @@ class Pool extends EventEmitter {
     // only if read. Capturing costs ~10 µs (a tenth of an acquire and release), so only while
     // something reads it: leak detection, a releasedInTransaction listener, or once this pool
     // has seen a connection given back inside a transaction.
+    // In a request scope it is noted too: a later wait on this pool there names it.
     const threshold = this._settings.leakDetectionThresholdMs
+    const context = scopeOf(this)
     let acquiredAt
-    if (threshold > 0 || this._reportsAcquireSites || this.listenerCount('releasedInTransaction') > 0) {
+    if (threshold > 0 || context !== null || this._reportsAcquireSites || this.listenerCount('releasedInTransaction') > 0) {
       acquiredAt = {}
       Error.captureStackTrace(acquiredAt, this.acquire)
     }
     const asked = performance.now()
     let handle
     try {
-      handle = await call(() => this._native.acquire(opts.maxWaitMs))
+      if (context === null) handle = await call(() => this._native.acquire(opts.maxWaitMs))
+      else handle = await acquireInScope(this, context, opts)
     } catch (e) {
       throw withSetupCause(this, e)
     }
     if (this._telemetry !== null) this._telemetry.acquired(performance.now() - asked)
     const client = new Client(handle, this)
     client._acquiredAt = acquiredAt
+    if (context !== null) {
+      client._scope = context
+      context.heldClients.add(client)
+    }
     if (threshold > 0) {
       const stack = acquiredAt.stack.split('\n').slice(1).join('\n')
       client._leakTimer = setTimeout(() => {
@@ -494,6 +554,16 @@ class Pool extends EventEmitter {
   transaction (fn, opts) {
     if (this._telemetry === null) return transaction(this, fn, opts)
     return this._telemetry.transaction(() => transaction(this, fn, opts))
+  }
+
+  /**
+   * Runs `fn()` in a request scope of this pool: every statement, checkout, transaction, stream
+   * and COPY inside it (however deep in `fn`'s async calls) gets what is left of `timeoutMs`,
+   * is aborted with `signal`, carries `settings` (`set_config(name, value, true)`, scoped to
+   * the statement's transaction) and `tags` (a sqlcommenter comment); see docs/API.md.
+   */
+  withContext (opts, fn) {
+    return requestScope.withContext(this, opts, fn)
   }
 
   /** `withRetry` counted in this pool's stats. */

@@ -11,6 +11,7 @@
 const native = require('./native')
 const { fromNative, nativePayload, paramsError } = require('./errors')
 const { observe } = require('./observe')
+const { scopeOf, withComment } = require('./request-scope')
 
 let lastAbortId = 0
 
@@ -36,6 +37,9 @@ function abortError (signal) {
   return e
 }
 
+/** Error codes of a statement stopped by its request scope (the deadline's, an abort's). */
+const SCOPE_STOP_CODES = new Set(['P1008', '57014'])
+
 class StatementScope {
   /**
    * Opens the scope of statement `sql` (with `values`, for events and spans) on `pool`, now:
@@ -43,36 +47,76 @@ class StatementScope {
    * context), and `opts.signal` is armed to abort it on `target` (the native pool or client
    * that knows the statement by `abortId`). Throws a bad `timeoutMs` before anything starts,
    * and the 57014 of a signal already aborted (reported as a failed statement).
+   *
+   * Inside a request scope of `pool` (see lib/request-scope.js) it also takes the scope's part:
+   * what is left of its deadline, its abort, its settings (unless `client` is a transaction's,
+   * which applied them once), its tags (`text`: the statement as sent), and `noWait` for a
+   * statement on the pool while the scope holds one of its connections (`client` undefined).
    */
-  constructor (pool, target, sql, values, opts, kind = QUERY) {
+  constructor (pool, target, sql, values, opts, kind = QUERY, client = undefined) {
     this.timeoutMs = timeoutOf(opts)
     this.pool = pool
     this.sql = sql
+    this.text = sql
     this.values = values
     this.observed = kind.observed
     this.signal = opts.signal
     this.abortId = undefined
     this.onAbort = null
+    this.onScopeAbort = null
+    this.context = scopeOf(pool)
+    this.settings = undefined
+    this.noWait = undefined
+    this.deadlineOf = undefined
     this.started = performance.now()
-    this.span = kind.traced && pool._telemetry !== null ? pool._telemetry.start(sql, values, this.started) : null
-    if (this.signal !== undefined) this._arm(target)
+    const tags = this.context === null ? null : this.context.tagsForSpan()
+    this.span = kind.traced && pool._telemetry !== null ? pool._telemetry.start(sql, values, this.started, tags) : null
+    if (this.context !== null) this._enter(this.context, client)
+    if (this.signal !== undefined || this.context !== null) this._arm(target)
+  }
+
+  /** Takes the request scope's part (see the constructor); refuses the statement once it was aborted. */
+  _enter (context, client) {
+    if (context.signal.aborted || context.expired()) throw this.failed(context.stoppedError())
+    const own = this.timeoutMs
+    this.timeoutMs = context.timeoutFor(own)
+    if (this.timeoutMs !== own) this.deadlineOf = context.timeoutMs // its expiry is the scope's deadline
+    if (client === undefined || client._scopeSettingsApplied !== true) {
+      const pairs = context.settingPairs()
+      if (pairs !== undefined && pairs.length > 0) this.settings = pairs
+    }
+    if (client === undefined && context.heldAt() !== undefined) this.noWait = true
+    const span = this.span === null ? undefined : this.span.span.spanContext()
+    this.text = withComment(this.sql, context.comment(span))
   }
 
   /** Aborting the signal aborts the statement natively, for as long as the scope is armed. */
   _arm (target) {
     const signal = this.signal
-    if (signal.aborted) throw this.failed(abortError(signal))
+    if (signal !== undefined && signal.aborted) throw this.failed(abortError(signal))
     const id = (lastAbortId = (lastAbortId + 1) >>> 0)
     this.abortId = id
-    this.onAbort = () => target.abort(id)
-    signal.addEventListener('abort', this.onAbort, { once: true })
+    if (signal !== undefined) {
+      this.onAbort = () => target.abort(id)
+      signal.addEventListener('abort', this.onAbort, { once: true })
+    }
+    const context = this.context
+    if (context !== null) {
+      this.onScopeAbort = () => target.abort(id, context.why, context.timeoutMs)
+      context.signal.addEventListener('abort', this.onScopeAbort, { once: true })
+    }
   }
 
-  /** Unwires the signal (idempotent): what comes after can no longer be aborted by it. */
+  /** Unwires the signals (idempotent): what comes after can no longer be aborted by them. */
   disarm () {
-    if (this.onAbort === null) return
-    this.signal.removeEventListener('abort', this.onAbort)
-    this.onAbort = null
+    if (this.onAbort !== null) {
+      this.signal.removeEventListener('abort', this.onAbort)
+      this.onAbort = null
+    }
+    if (this.onScopeAbort !== null) {
+      this.context.signal.removeEventListener('abort', this.onScopeAbort)
+      this.onScopeAbort = null
+    }
   }
 
   /**
@@ -101,6 +145,12 @@ class StatementScope {
   failed (e, rowCount = null) {
     this.disarm()
     if (this.signal !== undefined && this.signal.aborted && e && e.code === '57014') e.cause = this.signal.reason
+    const context = this.context
+    if (context !== null && e && SCOPE_STOP_CODES.has(e.code) && (context.signal.aborted || context.expired())) {
+      if (e.cause === undefined) e.cause = context.signal.reason
+      const why = context.why === undefined && context.expired() ? 'deadline' : context.why
+      if (why !== undefined) this.pool._native.recordScopeStop(why)
+    }
     const ms = performance.now() - this.started
     if (this.span !== null) this.pool._telemetry.fail(this.span, e, ms)
     if (this.observed) this._report(ms, this.pool._native.isSlow(ms), rowCount, e)

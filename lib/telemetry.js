@@ -118,7 +118,7 @@ class Telemetry {
    * Starts the span of a statement at `started` (a `performance.now()` reading), as a child of
    * the caller's active context: called synchronously at the call, so the context is the caller's.
    */
-  start (sql, values, started) {
+  start (sql, values, started, tags) {
     const operation = this._operationOf(sql)
     const b = this._base
     const attributes = {
@@ -132,6 +132,8 @@ class Telemetry {
     if (this._logParams && values !== undefined) {
       for (let i = 0; i < values.length; i++) attributes[`db.query.parameter.${i}`] = String(values[i])
     }
+    // A request scope's tags (withContext), as they go in the statement's comment.
+    if (tags) for (const k of Object.keys(tags)) if (tags[k] !== undefined && tags[k] !== null) attributes[`pgwarden.tag.${k}`] = String(tags[k])
     const span = this._tracer.startSpan(`${operation} ${b['db.namespace']}`,
       { kind: this._otel.SpanKind.CLIENT, attributes, startTime: epochMs(started) }, this._otel.context.active())
     return { span, started, operation }

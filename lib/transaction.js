@@ -9,6 +9,7 @@ const { closedError, paramsError, fromNative, nativePayload, PgWardenError } = r
 const { sleep, delayFor } = require('./retry')
 const { retryEvent } = require('./telemetry')
 const DEFAULTS = require('./defaults').transaction
+const { scopeOf, runHolding, outsideScopes } = require('./request-scope')
 
 const ISOLATION = {
   ReadUncommitted: 'READ UNCOMMITTED',
@@ -92,17 +93,36 @@ function timeoutError (ms) {
   return fromNative(nativePayload(JSON.parse(native.transactionTimedOut(ms))))
 }
 
-async function runOnce (pool, fn, opts) {
+/**
+ * Applies request scope `context`'s settings to the transaction begun on `client`, once (its
+ * statements then carry none), and gives the callback to run in the scope, which now holds
+ * this connection (acquired at `callSite`).
+ */
+async function enterScope (context, client, fn, callSite) {
+  client._scopeSettingsApplied = true
+  const pairs = context.settingPairs()
+  if (pairs !== undefined && pairs.length > 0) {
+    const names = pairs.filter((_, i) => i % 2 === 0)
+    await client.query(native.scopeSettingsSql(names), pairs) // $1 name, $2 value, …
+  }
+  const site = `pool.transaction() called\n${callSite.frames}`
+  return (tx) => runHolding(context, site, () => fn(tx))
+}
+
+async function runOnce (pool, fn, opts, callSite) {
   const client = await pool.acquire({ maxWaitMs: opts.maxWaitMs !== undefined ? opts.maxWaitMs : DEFAULTS.maxWaitMs })
   const tx = new Transaction(client)
+  const context = scopeOf(pool)
   const timeoutMs = opts.timeoutMs !== undefined ? opts.timeoutMs : DEFAULTS.timeoutMs
   let timer = null
   let destroy = false
   let timedOut = false
   let cancelling = null
   try {
+    if (context !== null) client._scopeSettingsApplied = true // BEGIN carries none
     await client.query(beginSql(opts))
-    const work = Promise.resolve().then(() => fn(tx))
+    const callback = context === null ? fn : await enterScope(context, client, fn, callSite)
+    const work = Promise.resolve().then(() => callback(tx))
     let result
     if (timeoutMs > 0) {
       const expired = new Promise((resolve, reject) => {
@@ -141,7 +161,8 @@ async function runOnce (pool, fn, opts) {
     } else if (err && err.maybeCommitted) destroy = true
     else {
       try {
-        await client.query('ROLLBACK')
+        // Outside any request scope: an aborted scope must not stop its own rollback.
+        await outsideScopes(() => client.query('ROLLBACK'))
       } catch {
         destroy = true // the connection's state is unknown: never hand it out again
       }
@@ -173,7 +194,7 @@ async function transaction (pool, fn, opts = {}) {
   const retries = opts.retries !== undefined ? opts.retries : DEFAULTS.retries
   for (let attempt = 1; ; attempt++) {
     try {
-      const value = await runOnce(pool, fn, opts)
+      const value = await runOnce(pool, fn, opts, callSite)
       if (attempt > 1) pool._native.recordRetrySucceeded()
       return value
     } catch (err) {

@@ -120,7 +120,7 @@ pub(crate) fn classify(code: Option<&str>, message: &str, maybe_committed: bool)
             Kind::Connection
         }
         "P1002" | "P1008" | "P2028" | "ETIMEDOUT" => Kind::Timeout,
-        "P2024" => Kind::PoolTimeout,
+        "P2024" | "ERR_PGWARDEN_SELF_DEADLOCK" => Kind::PoolTimeout,
         "P2034" | "40001" => Kind::Serialization,
         "40P01" => Kind::Deadlock,
         "53300" | "53400" => Kind::TooManyConnections,
@@ -194,6 +194,14 @@ pub(crate) enum Interruption {
     },
     /// Its AbortSignal fired.
     Abort,
+    /// The deadline of its request scope (`withContext`'s `timeoutMs`) passed.
+    Deadline {
+        /// The scope's timeout, in ms.
+        timeout_ms: u64,
+    },
+    /// The HTTP request it served was closed by its client before the response was sent
+    /// (`requestContext`).
+    HungUp,
     /// `end()` ran out of time while it was in flight.
     Shutdown,
 }
@@ -323,6 +331,13 @@ pub(crate) enum Error {
         /// What the hook threw or rejected with.
         reason: String,
     },
+    /// A statement or `acquire()` whose request scope holds a connection of the pool already
+    /// found every connection busy: waiting could deadlock, so it was refused at once
+    /// (ERR_PGWARDEN_SELF_DEADLOCK).
+    WouldWaitHolding {
+        /// The pool's connection limit.
+        limit: usize,
+    },
     /// Something unexpected (a protocol error, an internal failure).
     Internal(String),
 }
@@ -384,12 +399,14 @@ impl Error {
             Error::Tls { .. } => "P1011",
             Error::ConnectTimeout { .. } => "P1002",
             Error::Interrupted { why: Interruption::Timeout { .. }, .. } => "P1008",
-            Error::Interrupted { why: Interruption::Abort, .. } => "57014",
+            Error::Interrupted { why: Interruption::Deadline { .. }, .. } => "P1008",
+            Error::Interrupted { why: Interruption::Abort | Interruption::HungUp, .. } => "57014",
             Error::Interrupted { why: Interruption::Shutdown, .. } => "ERR_PGWARDEN_CLOSED",
             Error::ConnectionClosed { .. } => "P1017",
             Error::PoolTimeout { .. } => "P2024",
             Error::TransactionTimeout { .. } => "P2028",
             Error::ConnectHook { .. } => "ERR_PGWARDEN_ON_CONNECT",
+            Error::WouldWaitHolding { .. } => "ERR_PGWARDEN_SELF_DEADLOCK",
             Error::Internal(_) => "ERR_PGWARDEN_INTERNAL",
         }
     }
@@ -459,6 +476,12 @@ impl Error {
                 let what = match why {
                     Interruption::Timeout { timeout_ms } => format!("Operations timed out after {timeout_ms}ms"),
                     Interruption::Abort => "Query aborted by its AbortSignal".into(),
+                    Interruption::Deadline { timeout_ms } => {
+                        format!("The deadline of its request scope passed (withContext timeoutMs: {timeout_ms}ms)")
+                    }
+                    Interruption::HungUp => {
+                        "Query aborted: its HTTP request was closed by the client before the response was sent".into()
+                    }
                     Interruption::Shutdown => "The pool was ended (end() ran out of time) while the statement was in flight".into(),
                 };
                 let sep = if *stopped == Stopped::NotSent { " " } else { "; " };
@@ -474,6 +497,11 @@ impl Error {
             Error::ConnectHook { reason } => {
                 format!("onConnect failed on a new connection, which was closed: {reason}")
             }
+            Error::WouldWaitHolding { limit } => format!(
+                "Every connection of the pool (connection limit: {limit}) is busy, and this request scope already holds one of them \
+                 (an acquired client or a transaction): waiting for another could deadlock, so this was refused at once and nothing was sent. \
+                 Run the statement on the held client or transaction instead"
+            ),
             Error::PoolTimeout { timeout_ms, limit } => format!(
                 "Timed out fetching a new connection from the connection pool. (Current connection pool timeout: {}, connection limit: {limit})",
                 *timeout_ms as f64 / 1000.0

@@ -21,6 +21,7 @@ const LAYERS: &[&str] = &[
     "completion",
     "hosts",
     "stats",
+    "scope",
     "tls",
     "connection",
     "reset",

@@ -32,6 +32,7 @@ mod pool;
 mod replicas;
 mod reset;
 mod retry;
+mod scope;
 mod sql;
 mod statement;
 mod stats;

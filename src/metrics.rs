@@ -123,6 +123,14 @@ pub(crate) fn render(stats: &Stats, pool: &PoolGauges, replica_set: &Replicas) -
     sample(&mut out, "pgwarden_retries_total", "{outcome=\"attempt\"}", stats.retry_attempts.load(Relaxed));
     sample(&mut out, "pgwarden_retries_total", "{outcome=\"succeeded\"}", stats.retry_succeeded.load(Relaxed));
     sample(&mut out, "pgwarden_retries_total", "{outcome=\"exhausted\"}", stats.retry_exhausted.load(Relaxed));
+    head(
+        &mut out,
+        "pgwarden_scope_stops_total",
+        "counter",
+        "Statements of request scopes stopped by a client hanging up or by the scope's deadline.",
+    );
+    sample(&mut out, "pgwarden_scope_stops_total", "{cause=\"hang_up\"}", stats.scope_hang_ups.load(Relaxed));
+    sample(&mut out, "pgwarden_scope_stops_total", "{cause=\"deadline\"}", stats.scope_deadlines.load(Relaxed));
     head(&mut out, "pgwarden_errors_total", "counter", "Failed statements by error code.");
     let mut codes: Vec<_> = stats.errors_by_code().into_iter().collect();
     codes.sort();

@@ -8,6 +8,7 @@ use crate::convert::params::TextParam;
 use crate::convert::result::{ResultText, RowWriter};
 use crate::convert::Style;
 use crate::error::{from_driver, Error};
+use crate::scope::ScopeSettings;
 use crate::sql;
 use futures_util::{pin_mut, StreamExt};
 use postgres_types::Type;
@@ -22,6 +23,7 @@ pub(crate) async fn start(
     sql: &str,
     params: &[TextParam],
     style: Style,
+    settings: Option<&ScopeSettings>,
 ) -> Result<(RowStream, Prepared), Error> {
     if !conn.cache.enabled() {
         let described = match conn.described.get(sql) {
@@ -34,15 +36,21 @@ pub(crate) async fn start(
             }
         };
         let typed = params.iter().map(|p| (p, Type::UNKNOWN));
-        let rows = conn
-            .client
-            .query_typed_raw_with_formats(sql, typed, &described.formats_for(style))
-            .await
-            .map_err(|e| from_driver(&e, true))?;
+        let formats = described.formats_for(style);
+        let rows = match settings {
+            None => conn.client.query_typed_raw_with_formats(sql, typed, &formats).await,
+            Some(s) => conn.client.query_typed_raw_after(&s.prelude(), sql, typed, &formats).await,
+        }
+        .map_err(|e| from_driver(&e, true))?;
         return Ok((rows, described));
     }
     let prepared = prepared(conn, sql).await?;
-    match conn.client.query_raw_with_formats(&prepared.stmt, params.iter(), &prepared.formats_for(style)).await {
+    let formats = prepared.formats_for(style);
+    let sent = match settings {
+        None => conn.client.query_raw_with_formats(&prepared.stmt, params.iter(), &formats).await,
+        Some(s) => conn.client.query_raw_after(&s.prelude(), &prepared.stmt, params.iter(), &formats).await,
+    };
+    match sent {
         Ok(rows) => Ok((rows, prepared)),
         Err(e) => {
             let e = from_driver(&e, true);
@@ -119,11 +127,15 @@ pub(crate) async fn execute(
     settings: &Settings,
     style: Style,
     several: bool,
+    scope: Option<&ScopeSettings>,
 ) -> Result<ResultText, Error> {
     if params.is_empty() && several {
+        if scope.is_some() {
+            return Err(several_in_scope());
+        }
         return execute_several(conn, sql, settings, style).await.map(ResultText::whole);
     }
-    let (rows, prepared) = start(conn, sql, params, style).await?;
+    let (rows, prepared) = start(conn, sql, params, style, scope).await?;
     read_result(rows, &prepared, sql, settings, style).await
 }
 
@@ -163,6 +175,16 @@ async fn execute_several(conn: &mut Conn, sql: &str, settings: &Settings, style:
         return Ok(results.pop().unwrap_or_default());
     }
     Ok(format!("{{\"results\":[{}]}}", results.join(",")))
+}
+
+/// Text holding several statements cannot carry a scope's settings: the simple protocol takes
+/// no parameters, and its statements would run outside the settings' transaction.
+pub(crate) fn several_in_scope() -> Error {
+    Error::Params(
+        "The query holds several statements, which cannot carry the settings of its withContext scope: \
+         send them one at a time, or run them in pool.transaction() (the settings apply to the whole transaction)"
+            .into(),
+    )
 }
 
 /// Reads up to `batch` rows of a stream into `writer`; `true` once the stream is done. A batch

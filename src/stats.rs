@@ -158,6 +158,10 @@ pub(crate) struct Stats {
     pub retry_succeeded: AtomicU64,
     /// Operations that failed after using every retry.
     pub retry_exhausted: AtomicU64,
+    /// Statements of a request scope stopped because its HTTP request's client left.
+    pub scope_hang_ups: AtomicU64,
+    /// Statements of a request scope stopped (or refused unsent) by its deadline.
+    pub scope_deadlines: AtomicU64,
     errors_by_code: Mutex<HashMap<String, u64>>,
     slow: Mutex<VecDeque<SlowQuery>>,
     started: Instant,
@@ -185,6 +189,8 @@ impl Default for Stats {
             retry_attempts: AtomicU64::new(0),
             retry_succeeded: AtomicU64::new(0),
             retry_exhausted: AtomicU64::new(0),
+            scope_hang_ups: AtomicU64::new(0),
+            scope_deadlines: AtomicU64::new(0),
             errors_by_code: Mutex::new(HashMap::new()),
             slow: Mutex::new(VecDeque::new()),
             started: Instant::now(),
@@ -271,6 +277,8 @@ impl Stats {
             &self.retry_attempts,
             &self.retry_succeeded,
             &self.retry_exhausted,
+            &self.scope_hang_ups,
+            &self.scope_deadlines,
         ] {
             c.store(0, Relaxed);
         }
@@ -294,7 +302,7 @@ impl Stats {
         self.errors_by_code.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
-    /// The `queries`, `acquire`, `retries`, `connections`, `outages`, `failovers`, `errors` and `slowQueries`
+    /// The `queries`, `acquire`, `retries`, `connections`, `requestScopes`, `outages`, `failovers`, `errors` and `slowQueries`
     /// sections.
     pub(crate) fn snapshot(&self) -> Value {
         let n = self.queries.load(Relaxed);
@@ -343,6 +351,10 @@ impl Stats {
                 "failed": self.connections_failed.load(Relaxed),
                 "releasedInTransaction": self.released_in_transaction.load(Relaxed),
                 "sessionResets": self.session_resets.load(Relaxed),
+            },
+            "requestScopes": {
+                "cancelledByHangUp": self.scope_hang_ups.load(Relaxed),
+                "stoppedByDeadline": self.scope_deadlines.load(Relaxed),
             },
             "outages": self.outages.snapshot(),
             "failovers": self.failovers.snapshot(),

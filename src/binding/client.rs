@@ -2,12 +2,12 @@
 
 use super::dispatch::Dispatch;
 use super::{
-    guarded, query_options, statement, statement_options, AbortGuard, NativeCopyIn, NativeCopyOut, NativeStream,
-    StatementOptions, ValueStyle,
+    guarded, js_error, query_options, statement, statement_options, AbortGuard, NativeCopyIn, NativeCopyOut,
+    NativeStream, StatementOptions, ValueStyle,
 };
 use crate::cancel::Canceller;
 use crate::convert::Style;
-use crate::error::{Error, Interruption};
+use crate::error::Error;
 use crate::held::{Held, HeldGuard};
 use crate::place::Place;
 use crate::pool::{Lease, PoolCore};
@@ -60,8 +60,8 @@ impl NativeClient {
     ) -> napi::Result<()> {
         let dispatch = self.dispatch.clone().ok_or_else(Dispatch::missing)?;
         let core = self.core.clone();
-        let o = options.unwrap_or_default();
-        let opts = statement_options(&core, &o, style);
+        let mut o = options.unwrap_or_default();
+        let opts = statement_options(&core, &mut o, style).map_err(|e| js_error(&e, Some(&sql)))?;
         let forget = AbortGuard::new(&core, o.abort_id);
         let place = self.held.place();
         dispatch.spawn(&env, id, sql, forget, move |sql| async move {
@@ -147,8 +147,8 @@ impl NativeClient {
         options: Option<StatementOptions>,
     ) -> napi::Result<PromiseRaw<'env, NativeStream>> {
         let (core, place) = (self.core.clone(), Some(self.held.place()));
-        let o = options.unwrap_or_default();
-        let opts = statement_options(&core, &o, style);
+        let mut o = options.unwrap_or_default();
+        let opts = statement_options(&core, &mut o, style).map_err(|e| js_error(&e, Some(&sql)))?;
         let forget = AbortGuard::new(&core, o.abort_id);
         env.spawn_future(async move {
             let open = NativeStream::open(core.clone(), core, place, &sql, params, opts, o.abort_id);
@@ -194,10 +194,10 @@ impl NativeClient {
         .await
     }
 
-    /// Aborts the statement started with `abort_id` on this client.
+    /// Aborts the statement started with `abort_id` on this client (see `NativePool.abort`).
     #[napi]
-    pub fn abort(&self, abort_id: u32) {
-        self.core.abort(abort_id);
+    pub fn abort(&self, abort_id: u32, why: Option<String>, timeout_ms: Option<f64>) {
+        self.core.abort(abort_id, super::interruption_of(why, timeout_ms));
     }
 
     /// Returns the connection to the pool (`discard`: close it instead) once the work asked
@@ -242,6 +242,6 @@ impl NativeClient {
 async fn turn(place: Place<HeldGuard<Lease>>, opts: &crate::pool::QueryOptions) -> Result<HeldGuard<Lease>, Error> {
     tokio::select! {
         guard = place.turn() => Ok(guard),
-        _ = opts.aborted() => Err(Error::not_sent(Interruption::Abort)),
+        why = opts.aborted() => Err(Error::not_sent(why)),
     }
 }

@@ -17,6 +17,7 @@ use crate::config::ENV_NAMES;
 use crate::convert::Style;
 use crate::error::{classify, Error, Interruption};
 use crate::pool::{PoolCore, QueryOptions};
+use crate::scope::ScopeSettings;
 use futures_util::FutureExt;
 use napi::Status;
 use napi_derive::napi;
@@ -99,6 +100,14 @@ pub struct StatementOptions {
     pub text_types: Option<i64>,
     /// The extended protocol even for text holding several statements (pg's `queryMode`).
     pub extended: Option<bool>,
+    /// Its request scope's settings, name, value, name, value… (see `src/scope.rs`).
+    pub settings: Option<Vec<String>>,
+    /// Refused at once when every connection is busy: its request scope holds a connection
+    /// of this pool already (waiting could deadlock).
+    pub no_wait: Option<bool>,
+    /// Its `timeoutMs` is what is left of its request scope's deadline, the scope's own
+    /// `timeoutMs` being this (its expiry is then told as the scope's deadline).
+    pub deadline_of: Option<f64>,
 }
 
 /// A statement's options for the core: its timeout, its abort flag (registered on `core`) and
@@ -111,15 +120,48 @@ fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>
         style,
         extended: false,
         timed_from: None,
+        settings: None,
+        no_wait: false,
+        deadline_of: None,
     }
 }
 
-/// [`query_options`] of a statement's `StatementOptions`.
-fn statement_options(core: &PoolCore, o: &StatementOptions, style: Option<ValueStyle>) -> QueryOptions {
-    QueryOptions {
+/// [`query_options`] of a statement's `StatementOptions`; its settings' names are checked
+/// (nothing is sent when one is refused).
+fn statement_options(
+    core: &PoolCore,
+    o: &mut StatementOptions,
+    style: Option<ValueStyle>,
+) -> Result<QueryOptions, Error> {
+    let settings = ScopeSettings::from_pairs(o.settings.take().unwrap_or_default())?;
+    Ok(QueryOptions {
         extended: o.extended.unwrap_or(false),
+        settings: settings.map(Arc::new),
+        no_wait: o.no_wait.unwrap_or(false),
+        deadline_of: millis(o.deadline_of),
         ..query_options(core, o.timeout_ms, o.abort_id, style_of(style, o))
+    })
+}
+
+/// What an abort from JS stands for: `why` is absent for the statement's own AbortSignal,
+/// `'deadline'` for its request scope's deadline (`timeout_ms`, the scope's), `'hangUp'` for
+/// a request whose client left.
+fn interruption_of(why: Option<String>, timeout_ms: Option<f64>) -> Interruption {
+    match why.as_deref() {
+        Some("deadline") => Interruption::Deadline { timeout_ms: millis(timeout_ms).unwrap_or(0) },
+        Some("hangUp") => Interruption::HungUp,
+        _ => Interruption::Abort,
     }
+}
+
+/// `SELECT set_config($1,$2,true),…` for a request scope's settings `names`, checked: what a
+/// transaction in the scope runs once after BEGIN.
+#[napi]
+pub(crate) fn scope_settings_sql(names: Vec<String>) -> napi::Result<String> {
+    for n in &names {
+        crate::scope::check_name(n).map_err(|e| js_error(&e, None))?;
+    }
+    Ok(crate::scope::settings_statement(names.len()))
 }
 
 /// Runs a statement's future with its options, its abort flag forgotten however it ends, and
@@ -201,10 +243,11 @@ pub(crate) fn cut_sql(sql: String) -> String {
     crate::stats::cut_sql(&sql)
 }
 
-/// The error payload of a statement whose AbortSignal fired before it was sent.
+/// The error payload of a statement stopped before it was sent by its AbortSignal, or (`why`,
+/// see `NativePool.abort`) by its request scope.
 #[napi]
-pub(crate) fn aborted_before_send() -> String {
-    Error::not_sent(Interruption::Abort).to_payload(None).to_string()
+pub(crate) fn aborted_before_send(why: Option<String>, timeout_ms: Option<f64>) -> String {
+    Error::not_sent(interruption_of(why, timeout_ms)).to_payload(None).to_string()
 }
 
 /// The error payload of a transaction that ran past its `timeoutMs` and was rolled back.

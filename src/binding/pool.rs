@@ -223,9 +223,9 @@ impl NativePool {
     ) -> napi::Result<()> {
         let dispatch = self.dispatch.get().cloned().ok_or_else(Dispatch::missing)?;
         let core = self.core().map_err(|e| js_error(&e, Some(&sql)))?;
-        let o = options.unwrap_or_default();
+        let mut o = options.unwrap_or_default();
         let replicas = o.replica.unwrap_or(false).then(|| self.replicas.clone());
-        let opts = statement_options(&core, &o, style);
+        let opts = statement_options(&core, &mut o, style).map_err(|e| js_error(&e, Some(&sql)))?;
         let forget = AbortGuard::new(&core, o.abort_id);
         dispatch.spawn(&env, id, sql, forget, move |sql| match replicas {
             // The statement takes its place in the line now (first come, first served).
@@ -265,11 +265,13 @@ impl NativePool {
         guarded(None, async { self.core()?.warm_up().await }).await
     }
 
-    /// Aborts the statement started with `abort_id` (a JS AbortSignal fired).
+    /// Aborts the statement started with `abort_id`: its AbortSignal fired, or (`why`) its
+    /// request scope's deadline of `timeout_ms` passed (`'deadline'`) or its request's client
+    /// left (`'hangUp'`).
     #[napi]
-    pub fn abort(&self, abort_id: u32) {
+    pub fn abort(&self, abort_id: u32, why: Option<String>, timeout_ms: Option<f64>) {
         if let Ok(core) = self.core() {
-            core.abort(abort_id);
+            core.abort(abort_id, super::interruption_of(why, timeout_ms));
         }
     }
 
@@ -283,6 +285,14 @@ impl NativePool {
     #[napi]
     pub fn record_retry_succeeded(&self) {
         Stats::bump(&self.stats.retry_succeeded);
+    }
+
+    /// Counts a statement of a request scope stopped by `why`: `'hangUp'` (its request's
+    /// client left) or `'deadline'` (the scope's deadline passed).
+    #[napi]
+    pub fn record_scope_stop(&self, why: String) {
+        let counter = if why == "hangUp" { &self.stats.scope_hang_ups } else { &self.stats.scope_deadlines };
+        Stats::bump(counter);
     }
 
     /// Counts a call that failed with every retry used.
@@ -349,11 +359,16 @@ impl NativePool {
 
     /// Checks out a connection for several statements, its place in the waiting line taken now.
     #[napi(ts_return_type = "Promise<NativeClient>")]
-    pub fn acquire<'env>(&self, env: &'env Env, wait_ms: Option<f64>) -> napi::Result<PromiseRaw<'env, NativeClient>> {
+    pub fn acquire<'env>(
+        &self,
+        env: &'env Env,
+        wait_ms: Option<f64>,
+        no_wait: Option<bool>,
+    ) -> napi::Result<PromiseRaw<'env, NativeClient>> {
         let core = self.core().map_err(|e| js_error(&e, None))?;
         let dispatch = self.dispatch.get().cloned();
         // Its place in the waiting line is taken now, as a pool.query statement's is.
-        let checkout = core.acquire(millis(wait_ms));
+        let checkout = core.acquire(millis(wait_ms), no_wait.unwrap_or(false));
         env.spawn_future(async move {
             guarded(None, async move { Ok(NativeClient::new(core, checkout.await?, dispatch)) }).await
         })
@@ -371,9 +386,9 @@ impl NativePool {
     ) -> napi::Result<NativeStream> {
         guarded(Some(&sql), async {
             let core = self.core()?;
-            let o = options.unwrap_or_default();
+            let mut o = options.unwrap_or_default();
             let (abort_id, replica) = (o.abort_id, o.replica);
-            let opts = statement_options(&core, &o, style);
+            let opts = statement_options(&core, &mut o, style)?;
             let forget = AbortGuard::new(&core, abort_id);
             let read = |pool, on_replica| {
                 let (home, params, opts, sql) = (core.clone(), params.clone(), on(&opts, on_replica), &sql);

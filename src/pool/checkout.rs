@@ -139,7 +139,16 @@ impl<M: Backend> PoolCore<M> {
     /// The statement first waits for its turn in the [`WaitingLine`], holding only small
     /// state; the checkout's large state is boxed once it has its turn.
     pub(crate) async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease<M>, Error> {
+        if opts.no_wait && !self.line.has_free_turn() {
+            return Err(self.would_wait_holding());
+        }
         self.checkout_entered(self.enter(false), opts).await
+    }
+
+    /// The refusal of a statement or `acquire()` that would wait while its request scope holds
+    /// a connection of this pool (see [`QueryOptions::no_wait`]).
+    pub(super) fn would_wait_holding(&self) -> Error {
+        Error::WouldWaitHolding { limit: self.settings.connection_limit }
     }
 
     /// [`Self::checkout_for`] for a statement that entered the line already (see [`Self::enter`]).
@@ -165,15 +174,25 @@ impl<M: Backend> PoolCore<M> {
 
     /// `pool.acquire()`: a connection to hold, its place in the waiting line taken now (as a
     /// `pool.query` statement's is), waiting at most `wait_ms` (default poolTimeoutMs). It keeps
-    /// its turn until it is released.
+    /// its turn until it is released. `no_wait`: refused at once rather than waiting (its
+    /// caller holds a connection of this pool already).
     pub(crate) fn acquire(
         self: &Arc<Self>,
         wait_ms: Option<u64>,
+        no_wait: bool,
     ) -> impl std::future::Future<Output = Result<Lease<M>, Error>> + Send + 'static {
-        let mut entered = self.enter(false);
-        entered.wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
+        let entered = (!no_wait || self.line.has_free_turn()).then(|| {
+            let mut entered = self.enter(false);
+            entered.wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
+            entered
+        });
         let core = self.clone();
-        async move { core.checkout_entered(entered, &QueryOptions::default()).await }
+        async move {
+            match entered {
+                Some(entered) => core.checkout_entered(entered, &QueryOptions::default()).await,
+                None => Err(core.would_wait_holding()),
+            }
+        }
     }
 
     /// Counts a wait for a turn that ran out (P2024) in the stats.
@@ -196,7 +215,7 @@ impl<M: Backend> PoolCore<M> {
         let turn = tokio::select! {
             // Counted by the caller, once it knows the statement is still its own.
             turn = entry.turn(deadline) => turn.ok_or_else(|| self.pool_timeout(wait))?,
-            _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
+            why = aborted(&opts.abort) => return not_sent(why),
             _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
         };
         Ok(LineTurn { turn, flight, start, queued: start.elapsed(), wait })
@@ -209,7 +228,7 @@ impl<M: Backend> PoolCore<M> {
         let checkout = Box::pin(self.checkout_since(t.start, t.wait, !opts.fail_fast, t.flight, t.queued));
         let mut lease = tokio::select! {
             lease = checkout => lease?,
-            _ = aborted(&opts.abort) => return not_sent(Interruption::Abort),
+            why = aborted(&opts.abort) => return not_sent(why),
             _ = self.shutdown.wait() => return not_sent(Interruption::Shutdown),
         };
         lease._turn = Some(t.turn);

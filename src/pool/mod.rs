@@ -36,7 +36,7 @@ use self::waiting::WaitingLine;
 use crate::breaker::Breaker;
 use crate::config::Settings;
 use crate::connection::Manager;
-use crate::error::Error;
+use crate::error::{Error, Interruption};
 use crate::events::Events;
 use crate::stats::{PoolGauges, Stats};
 use std::collections::HashMap;
@@ -184,9 +184,9 @@ impl<M: Backend> PoolCore<M> {
         m.entry(id).or_default().clone()
     }
 
-    /// Aborts statement `id` (from a JS AbortSignal).
-    pub(crate) fn abort(&self, id: u32) {
-        self.abort_flag(id).abort();
+    /// Aborts statement `id` (from a JS AbortSignal, its request scope's deadline or a hang-up).
+    pub(crate) fn abort(&self, id: u32, why: Interruption) {
+        self.abort_flag(id).abort(why);
     }
 
     /// Forgets the abort flag of a finished statement.

@@ -1,8 +1,8 @@
 //! What a statement carries besides its text: its options, and the abort flags that stop it.
 
+use crate::error::Interruption;
 use futures_util::pin_mut;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::Notify;
 
 /// Per-statement choices.
@@ -23,42 +23,58 @@ pub(crate) struct QueryOptions {
     /// When the timeout starts to count, if not when the statement is sent: a convoy's
     /// statements are bounded from the moment it took them, across their prepare and run.
     pub timed_from: Option<tokio::time::Instant>,
+    /// Its request scope's settings, applied in the same implicit transaction (see
+    /// `src/scope.rs`); such a statement runs on a connection of its own, never in a convoy.
+    pub settings: Option<Arc<crate::scope::ScopeSettings>>,
+    /// Refused at once (rather than waiting) when no connection is free: its caller holds a
+    /// connection of this pool already, so waiting could deadlock.
+    pub no_wait: bool,
+    /// Its timeout is what was left of its request scope's deadline, the scope's `timeoutMs`
+    /// being this: when it passes, that is the scope's deadline ([`Interruption::Deadline`]).
+    pub deadline_of: Option<u64>,
 }
 
 impl QueryOptions {
-    /// Resolves once the statement's AbortSignal fires (never without one).
-    pub(crate) async fn aborted(&self) {
+    /// Resolves once the statement's AbortSignal fires (never without one), with what it
+    /// stands for.
+    pub(crate) async fn aborted(&self) -> Interruption {
         aborted(&self.abort).await
     }
 }
 
-/// A one-shot flag raised by a JS AbortSignal.
+/// A one-shot flag raised by a JS AbortSignal (or by `end()`), with what raised it: the
+/// caller's signal, its request scope's deadline, or the request's client hanging up.
 #[derive(Debug, Default)]
 pub(crate) struct AbortFlag {
-    aborted: AtomicBool,
+    why: OnceLock<Interruption>,
     notify: Notify,
 }
 
 impl AbortFlag {
-    /// Raises the flag and wakes every waiter.
-    pub(crate) fn abort(&self) {
-        self.aborted.store(true, Ordering::Release);
+    /// Raises the flag (the first reason is kept) and wakes every waiter.
+    pub(crate) fn abort(&self, why: Interruption) {
+        let _ = self.why.set(why);
         self.notify.notify_waiters();
+    }
+
+    /// What raised the flag, if it was.
+    pub(crate) fn raised(&self) -> Option<Interruption> {
+        self.why.get().copied()
     }
 
     /// Whether the flag was raised.
     pub(crate) fn is_aborted(&self) -> bool {
-        self.aborted.load(Ordering::Acquire)
+        self.why.get().is_some()
     }
 
-    /// Resolves once the flag is raised.
-    pub(crate) async fn wait(&self) {
+    /// Resolves once the flag is raised, with what raised it.
+    pub(crate) async fn wait(&self) -> Interruption {
         loop {
             let notified = self.notify.notified();
             pin_mut!(notified);
             notified.as_mut().enable();
-            if self.is_aborted() {
-                return;
+            if let Some(why) = self.raised() {
+                return why;
             }
             notified.await;
         }
@@ -66,7 +82,7 @@ impl AbortFlag {
 }
 
 /// Waits for `abort`, or forever when there is none.
-pub(super) async fn aborted(abort: &Option<Arc<AbortFlag>>) {
+pub(super) async fn aborted(abort: &Option<Arc<AbortFlag>>) -> Interruption {
     match abort {
         Some(a) => a.wait().await,
         None => std::future::pending().await,

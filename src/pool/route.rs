@@ -88,9 +88,12 @@ impl<M: Backend> PoolCore<M> {
             Ok(shape) => shape,
             Err(e) => return Route::Refused(e),
         };
+        if opts.no_wait && !self.line.has_free_turn() {
+            return Route::Refused(self.would_wait_holding());
+        }
         let params = text_params(params);
-        if !(self.settings.pipeline_depth > 1 && opts.abort.is_none() && shape.data && !shape.several && !shape.session)
-        {
+        let alone = opts.abort.is_some() || opts.settings.is_some();
+        if !(self.settings.pipeline_depth > 1 && !alone && shape.data && !shape.several && !shape.session) {
             return Route::Alone { entered: self.enter(false), params, opts, shape };
         }
         let own = Member::new(sql.clone(), params, &opts);

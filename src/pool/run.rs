@@ -55,7 +55,15 @@ impl PoolCore {
         let started = std::time::Instant::now();
         crate::reset::note(conn, sql, shape);
         let cancel = conn.cancel.clone();
-        let work = execute(conn, sql, &params, &self.settings, opts.style, shape.several && !opts.extended);
+        let work = execute(
+            conn,
+            sql,
+            &params,
+            &self.settings,
+            opts.style,
+            shape.several && !opts.extended,
+            opts.settings.as_deref(),
+        );
         let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
         let out = self.failover_check(conn, out).await;
@@ -119,7 +127,8 @@ impl PoolCore {
         let cancel = conn.cancel.clone();
         // The server answers Bind only once the first rows are ready: a timeout can fire here
         // and the cancel's 57014 then comes with the rows (told by `steps`).
-        let (r, broken) = self.step(steps, &cancel, opts, start(conn, sql, &params, opts.style)).await;
+        let (r, broken) =
+            self.step(steps, &cancel, opts, start(conn, sql, &params, opts.style, opts.settings.as_deref())).await;
         conn.broken |= broken;
         self.finished(conn, sql, started, &r);
         let (rows, prepared) = r?;

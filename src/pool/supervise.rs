@@ -72,8 +72,8 @@ impl<M: Backend> PoolCore<M> {
         Fut: std::future::Future<Output = Result<T, Error>>,
     {
         let not_sent = |why| (Err(Error::not_sent(why)), false, None);
-        if opts.abort.as_ref().is_some_and(|a| a.is_aborted()) {
-            return not_sent(Interruption::Abort);
+        if let Some(why) = opts.abort.as_ref().and_then(|a| a.raised()) {
+            return not_sent(why);
         }
         if self.shutdown.is_aborted() {
             return not_sent(Interruption::Shutdown);
@@ -90,8 +90,11 @@ impl<M: Backend> PoolCore<M> {
         pin_mut!(fut);
         let why = tokio::select! {
             r = &mut fut => return (r, false, None),
-            _ = deadline => Interruption::Timeout { timeout_ms },
-            _ = aborted(&opts.abort) => Interruption::Abort,
+            _ = deadline => match opts.deadline_of {
+                Some(scope_ms) => Interruption::Deadline { timeout_ms: scope_ms },
+                None => Interruption::Timeout { timeout_ms },
+            },
+            why = aborted(&opts.abort) => why,
             _ = self.shutdown.wait() => Interruption::Shutdown,
         };
         let stopped = |stopped| Err(Error::Interrupted { why, stopped });

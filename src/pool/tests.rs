@@ -210,9 +210,9 @@ fn ms_since(t: Instant) -> u128 {
 #[tokio::test(start_paused = true)]
 async fn a_caller_waits_pool_timeout_then_gets_p2024() {
     let (core, _) = pool(json!({ "connectionLimit": 1, "poolTimeoutMs": 500 }));
-    let _held = core.acquire(None).await.expect("first");
+    let _held = core.acquire(None, false).await.expect("first");
     let t = Instant::now();
-    let e = rejection(within_a_minute(core.acquire(None)).await);
+    let e = rejection(within_a_minute(core.acquire(None, false)).await);
     assert!(matches!(e, Error::PoolTimeout { timeout_ms: 500, limit: 1 }), "{e:?}");
     assert_eq!(e.code(), "P2024");
     assert_eq!(ms_since(t), 500);
@@ -223,10 +223,10 @@ async fn a_caller_waits_pool_timeout_then_gets_p2024() {
 #[tokio::test(start_paused = true)]
 async fn the_line_serves_callers_in_the_order_they_called() {
     let (core, _) = pool(json!({ "connectionLimit": 1, "poolTimeoutMs": 0 }));
-    let held = core.acquire(None).await.expect("first");
+    let held = core.acquire(None, false).await.expect("first");
     let served = Arc::new(Mutex::new(Vec::new()));
     // Called in order 0..6, polled in the reverse order.
-    let calls: Vec<_> = (0..6).map(|i| (i, core.acquire(None))).collect();
+    let calls: Vec<_> = (0..6).map(|i| (i, core.acquire(None, false))).collect();
     assert_eq!(core.status().waiting, 6);
     let mut tasks = Vec::new();
     for (i, call) in calls.into_iter().rev() {
@@ -247,9 +247,44 @@ async fn the_line_serves_callers_in_the_order_they_called() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_caller_holding_a_connection_is_refused_at_once_instead_of_waiting() {
+    let (core, _) = pool(json!({ "connectionLimit": 1, "poolTimeoutMs": 0 }));
+    let held = core.acquire(None, false).await.expect("first");
+    let t = Instant::now();
+    let e = rejection(within_a_minute(core.acquire(None, true)).await);
+    assert!(matches!(e, Error::WouldWaitHolding { limit: 1 }), "{e:?}");
+    assert_eq!(e.code(), "ERR_PGWARDEN_SELF_DEADLOCK");
+    let opts = QueryOptions { no_wait: true, ..Default::default() };
+    assert!(matches!(rejection(core.checkout_for(&opts).await), Error::WouldWaitHolding { .. }));
+    assert_eq!(ms_since(t), 0);
+    assert_eq!(core.status().waiting, 0, "nobody entered the line");
+    drop(held);
+    core.acquire(None, true).await.expect("a free connection is taken as usual");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_abort_keeps_what_raised_it() {
+    let (core, _) = pool(json!({ "connectionLimit": 1, "poolTimeoutMs": 0 }));
+    let _held = core.acquire(None, false).await.expect("first");
+    let flag = Arc::new(AbortFlag::default());
+    let opts = QueryOptions { abort: Some(flag.clone()), ..Default::default() };
+    let waiting = {
+        let core = core.clone();
+        tokio::spawn(async move { core.checkout_for(&opts).await.map(drop) })
+    };
+    tokio::task::yield_now().await;
+    flag.abort(Interruption::Deadline { timeout_ms: 800 });
+    flag.abort(Interruption::HungUp); // a later reason does not replace the first
+    let e = rejection(waiting.await.unwrap());
+    assert_eq!(interrupted(&e), Some((Interruption::Deadline { timeout_ms: 800 }, Stopped::NotSent)));
+    assert_eq!(e.code(), "P1008");
+    assert!(e.message().contains("withContext timeoutMs: 800ms"), "{}", e.message());
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_abort_while_waiting_rejects_unsent_and_holds_nobody_up() {
     let (core, _) = pool(json!({ "connectionLimit": 1, "poolTimeoutMs": 0 }));
-    let held = core.acquire(None).await.expect("first");
+    let held = core.acquire(None, false).await.expect("first");
     let flag = Arc::new(AbortFlag::default());
     let opts = QueryOptions { abort: Some(flag.clone()), ..Default::default() };
     let first = {
@@ -257,8 +292,8 @@ async fn an_abort_while_waiting_rejects_unsent_and_holds_nobody_up() {
         tokio::spawn(async move { core.checkout_for(&opts).await.map(drop) })
     };
     tokio::task::yield_now().await;
-    let second = core.acquire(None);
-    flag.abort();
+    let second = core.acquire(None, false);
+    flag.abort(Interruption::Abort);
     let e = rejection(first.await.unwrap());
     assert_eq!(interrupted(&e), Some((Interruption::Abort, Stopped::NotSent)));
     drop(held);
@@ -272,7 +307,7 @@ async fn a_refused_connection_is_retried_with_backoff_until_it_opens() {
     let (core, manager) = pool(json!({ "poolTimeoutMs": 5000 }));
     manager.failures.lock().unwrap().extend([refused(), refused()]);
     let t = Instant::now();
-    core.acquire(None).await.expect("opened on the third attempt");
+    core.acquire(None, false).await.expect("opened on the third attempt");
     assert_eq!(manager.log.attempts.load(Ordering::Relaxed), 3);
     assert!(ms_since(t) >= 50, "it paused between attempts: {}ms", ms_since(t));
 }
@@ -282,7 +317,7 @@ async fn a_refused_connection_is_given_up_at_the_deadline_with_its_own_error() {
     let (core, manager) = pool(json!({ "poolTimeoutMs": 1000 }));
     *manager.always.lock().unwrap() = Some(refused());
     let t = Instant::now();
-    let e = rejection(core.acquire(None).await);
+    let e = rejection(core.acquire(None, false).await);
     assert_eq!(e.code(), "P1001", "the last attempt's error, not a pool timeout: {e:?}");
     let waited = ms_since(t);
     assert!((980..=1000).contains(&waited), "gave up at the deadline, not before: {waited}ms");
@@ -295,7 +330,7 @@ async fn a_connection_error_that_is_not_retryable_is_returned_at_once() {
     let fields =
         ServerError { code: "28P01".into(), message: "password authentication failed".into(), ..Default::default() };
     *manager.always.lock().unwrap() = Some(Error::Server { fields: Box::new(fields), maybe_committed: false });
-    let e = rejection(core.acquire(None).await);
+    let e = rejection(core.acquire(None, false).await);
     assert_eq!(e.code(), "28P01");
     assert_eq!(manager.log.attempts.load(Ordering::Relaxed), 1);
 }
@@ -306,18 +341,18 @@ async fn the_breaker_fails_fast_while_open_then_lets_one_probe_through() {
         pool(json!({ "poolTimeoutMs": 5000, "circuitBreaker": { "failureThreshold": 2, "cooldownMs": 1000 } }));
     *manager.always.lock().unwrap() = Some(refused());
     for _ in 0..2 {
-        rejection(core.acquire(None).await);
+        rejection(core.acquire(None, false).await);
     }
     assert_eq!(manager.log.attempts.load(Ordering::Relaxed), 2, "no retries behind a breaker");
     let t = Instant::now();
-    let e = rejection(core.acquire(None).await);
+    let e = rejection(core.acquire(None, false).await);
     assert!(e.to_string().contains("circuit breaker open"), "{e}");
     assert_eq!(ms_since(t), 0);
     assert_eq!(manager.log.attempts.load(Ordering::Relaxed), 2, "nothing tried while open");
     tokio::time::sleep(Duration::from_millis(1000)).await;
     *manager.always.lock().unwrap() = None;
-    core.acquire(None).await.expect("the probe opens a connection and closes the breaker");
-    core.acquire(None).await.expect("closed again");
+    core.acquire(None, false).await.expect("the probe opens a connection and closes the breaker");
+    core.acquire(None, false).await.expect("closed again");
 }
 
 #[tokio::test(start_paused = true)]
@@ -399,7 +434,7 @@ async fn an_abort_before_sending_sends_nothing() {
     let (core, _) = pool(json!({}));
     let cancel = Arc::new(TestCancel::default());
     let flag = Arc::new(AbortFlag::default());
-    flag.abort();
+    flag.abort(Interruption::Abort);
     let opts = QueryOptions { abort: Some(flag), ..Default::default() };
     let sent = AtomicUsize::new(0);
     let statement = async {
@@ -415,7 +450,7 @@ async fn an_abort_before_sending_sends_nothing() {
 #[tokio::test(start_paused = true)]
 async fn end_waits_for_work_in_flight_to_finish() {
     let (core, _) = pool(json!({}));
-    let lease = core.acquire(None).await.expect("lease");
+    let lease = core.acquire(None, false).await.expect("lease");
     let work = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
         drop(lease);
@@ -425,14 +460,14 @@ async fn end_waits_for_work_in_flight_to_finish() {
     assert!((200..210).contains(&ms_since(t)), "{}", ms_since(t));
     work.await.unwrap();
     assert!(core.is_closed());
-    let e = rejection(core.acquire(None).await);
+    let e = rejection(core.acquire(None, false).await);
     assert_eq!(e.code(), "ERR_PGWARDEN_CLOSED");
 }
 
 #[tokio::test(start_paused = true)]
 async fn end_out_of_time_cancels_what_still_runs() {
     let (core, _) = pool(json!({ "queryTimeoutMs": 0 }));
-    let lease = core.acquire(None).await.expect("lease");
+    let lease = core.acquire(None, false).await.expect("lease");
     let running = {
         let core = core.clone();
         tokio::spawn(async move {
@@ -455,20 +490,20 @@ async fn end_out_of_time_cancels_what_still_runs() {
 #[tokio::test(start_paused = true)]
 async fn a_connection_that_served_max_uses_is_closed_when_released() {
     let (core, manager) = pool(json!({ "maxUses": 2, "connectionLimit": 1 }));
-    drop(core.acquire(None).await.expect("1"));
-    drop(core.acquire(None).await.expect("2"));
+    drop(core.acquire(None, false).await.expect("1"));
+    drop(core.acquire(None, false).await.expect("2"));
     assert_eq!(manager.log.closed.load(Ordering::Relaxed), 1);
-    assert_eq!(core.acquire(None).await.expect("3").conn.uses, 1, "a new connection");
+    assert_eq!(core.acquire(None, false).await.expect("3").conn.uses, 1, "a new connection");
     assert_eq!(manager.log.attempts.load(Ordering::Relaxed), 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_connection_left_dirty_is_tidied_before_the_next_caller_gets_it() {
     let (core, manager) = pool(json!({ "connectionLimit": 1 }));
-    let mut lease = core.acquire(None).await.expect("1");
+    let mut lease = core.acquire(None, false).await.expect("1");
     lease.conn.dirty = true;
     drop(lease);
-    let next = core.acquire(None).await.expect("2");
+    let next = core.acquire(None, false).await.expect("2");
     assert!(!next.conn.dirty);
     assert_eq!(manager.log.tidied.load(Ordering::Relaxed), 1);
     assert_eq!(manager.log.attempts.load(Ordering::Relaxed), 1, "the same connection, tidied");
@@ -489,12 +524,12 @@ async fn statements_ride_convoys_only_while_nobody_before_them_waits_alone() {
     let (core, _) = pool(json!({ "connectionLimit": 1, "pipelineDepth": 4, "poolTimeoutMs": 0 }));
     assert_eq!(route_of(&core, "SELECT $1", QueryOptions::default()), "refused", "parameters checked first");
     assert_eq!(route_of(&core, "SELECT 1", QueryOptions::default()), "lead", "a free turn: it leads");
-    let held = core.acquire(None).await.expect("the only connection");
+    let held = core.acquire(None, false).await.expect("the only connection");
     assert_eq!(route_of(&core, "SELECT 1", QueryOptions::default()), "ride", "all busy: offered to convoys");
     assert_eq!(route_of(&core, "SET search_path = x", QueryOptions::default()), "alone", "session changes never ride");
     let aborting = QueryOptions { abort: Some(Arc::default()), ..Default::default() };
     assert_eq!(route_of(&core, "SELECT 1", aborting), "alone", "an abortable statement never rides");
-    let waiting_alone = core.acquire(None);
+    let waiting_alone = core.acquire(None, false);
     assert_eq!(route_of(&core, "SELECT 1", QueryOptions::default()), "lead", "behind a caller who waits alone");
     drop(waiting_alone);
     assert_eq!(route_of(&core, "SELECT 1", QueryOptions::default()), "ride");
@@ -504,7 +539,7 @@ async fn statements_ride_convoys_only_while_nobody_before_them_waits_alone() {
 #[tokio::test(start_paused = true)]
 async fn without_pipelining_every_statement_runs_alone() {
     let (core, _) = pool(json!({ "connectionLimit": 1, "pipelineDepth": 1 }));
-    let _held = core.acquire(None).await.expect("the only connection");
+    let _held = core.acquire(None, false).await.expect("the only connection");
     assert_eq!(route_of(&core, "SELECT 1", QueryOptions::default()), "alone");
 }
 

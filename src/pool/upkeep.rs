@@ -3,6 +3,7 @@
 
 use super::{Backend, Leasable, PoolCore};
 use crate::cancel::CANCEL_GRACE;
+use crate::error::Interruption;
 use crate::retry::Backoff;
 use deadpool::managed::Timeouts;
 use std::sync::atomic::Ordering;
@@ -18,7 +19,7 @@ impl<M: Backend> PoolCore<M> {
         }
         if self.in_flight.load(Ordering::Acquire) > 0 {
             // Out of time: statements still running are cancelled and reject (kind `closed`).
-            self.shutdown.abort();
+            self.shutdown.abort(Interruption::Shutdown);
             let grace = tokio::time::Instant::now() + CANCEL_GRACE + Duration::from_millis(100);
             while self.running.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < grace {
                 tokio::time::sleep(Duration::from_millis(5)).await;

@@ -6,7 +6,7 @@ use crate::connection::{Request, RequestMessages};
 use crate::copy_out::CopyOutStream;
 #[cfg(feature = "runtime")]
 use crate::keepalive::KeepaliveConfig;
-use crate::query::RowStream;
+use crate::query::{Prelude, RowStream};
 use crate::simple_query::SimpleQueryStream;
 #[cfg(feature = "runtime")]
 use crate::tls::MakeTlsConnect;
@@ -510,7 +510,24 @@ impl Client {
         I: IntoIterator<Item = P>,
         I::IntoIter: ExactSizeIterator,
     {
-        query::query_with_formats(&self.inner, statement.clone(), params, result_formats).await
+        query::query_with_formats(&self.inner, None, statement.clone(), params, result_formats).await
+    }
+
+    /// [`Client::query_raw_with_formats`] after `prelude`, in one implicit transaction
+    /// (pgwarden fork; see [`Prelude`]).
+    pub async fn query_raw_after<P, I>(
+        &self,
+        prelude: &Prelude<'_>,
+        statement: &Statement,
+        params: I,
+        result_formats: &[i16],
+    ) -> Result<RowStream, Error>
+    where
+        P: BorrowToSql,
+        I: IntoIterator<Item = P>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        query::query_with_formats(&self.inner, Some(prelude), statement.clone(), params, result_formats).await
     }
 
     /// `query_typed_raw` with the result format code of each column (pgwarden fork).
@@ -524,7 +541,23 @@ impl Client {
         P: BorrowToSql,
         I: IntoIterator<Item = (P, Type)>,
     {
-        query::query_typed_with_formats(&self.inner, query, params, result_formats).await
+        query::query_typed_with_formats(&self.inner, None, query, params, result_formats).await
+    }
+
+    /// [`Client::query_typed_raw_with_formats`] after `prelude`, in one implicit transaction
+    /// (pgwarden fork; see [`Prelude`]).
+    pub async fn query_typed_raw_after<P, I>(
+        &self,
+        prelude: &Prelude<'_>,
+        query: &str,
+        params: I,
+        result_formats: &[i16],
+    ) -> Result<RowStream, Error>
+    where
+        P: BorrowToSql,
+        I: IntoIterator<Item = (P, Type)>,
+    {
+        query::query_typed_with_formats(&self.inner, Some(prelude), query, params, result_formats).await
     }
 
     /// `simple_query_raw` whose stream yields each statement's command tag before its

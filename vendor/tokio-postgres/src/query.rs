@@ -40,13 +40,14 @@ where
     I: IntoIterator<Item = P>,
     I::IntoIter: ExactSizeIterator,
 {
-    query_with_formats(client, statement, params, &[1]).await
+    query_with_formats(client, None, statement, params, &[1]).await
 }
 
 /// `query` with the result format code of each column (pgwarden fork): one code applies to
 /// every column, otherwise one per column (0 text, 1 binary).
 pub async fn query_with_formats<P, I>(
     client: &InnerClient,
+    prelude: Option<&Prelude<'_>>,
     statement: Statement,
     params: I,
     result_formats: &[i16],
@@ -63,11 +64,18 @@ where
             statement.name(),
             BorrowToSqlParamsDebug(params.as_slice()),
         );
-        encode_with_formats(client, &statement, params, result_formats)?
+        encode_with_formats(client, prelude, &statement, params, result_formats)?
     } else {
-        encode_with_formats(client, &statement, params, result_formats)?
+        encode_with_formats(client, prelude, &statement, params, result_formats)?
     };
-    let responses = start(client, buf).await?;
+    let mut responses = client.send(RequestMessages::Single(FrontendMessage::Raw(buf)))?;
+    if prelude.is_some() {
+        skip_prelude(&mut responses).await?;
+    }
+    match responses.next().await? {
+        Message::BindComplete => {}
+        _ => return Err(Error::unexpected_message()),
+    }
     Ok(RowStream {
         statement,
         responses,
@@ -84,12 +92,13 @@ where
     P: BorrowToSql,
     I: IntoIterator<Item = (P, Type)>,
 {
-    query_typed_with_formats(client, query, params, &[1]).await
+    query_typed_with_formats(client, None, query, params, &[1]).await
 }
 
 /// `query_typed` with the result format code of each column (pgwarden fork).
 pub async fn query_typed_with_formats<P, I>(
     client: &Arc<InnerClient>,
+    prelude: Option<&Prelude<'_>>,
     query: &str,
     params: I,
     result_formats: &[i16],
@@ -103,6 +112,9 @@ where
         let param_oids = params.iter().map(|(_, t)| t.oid()).collect::<Vec<_>>();
 
         client.with_buf(|buf| {
+            if let Some(p) = prelude {
+                encode_prelude(p, buf)?;
+            }
             frontend::parse("", query, param_oids, buf).map_err(Error::parse)?;
             encode_bind_raw("", params, "", result_formats, buf)?;
             frontend::describe(b'S', "", buf).map_err(Error::encode)?;
@@ -114,6 +126,9 @@ where
     };
 
     let mut responses = client.send(RequestMessages::Single(FrontendMessage::Raw(buf)))?;
+    if prelude.is_some() {
+        skip_prelude(&mut responses).await?;
+    }
 
     loop {
         match responses.next().await? {
@@ -289,11 +304,59 @@ where
     I: IntoIterator<Item = P>,
     I::IntoIter: ExactSizeIterator,
 {
-    encode_with_formats(client, statement, params, &[1])
+    encode_with_formats(client, None, statement, params, &[1])
+}
+
+/// A statement sent just before another in the same request, both before one `Sync`, so the
+/// two run in one implicit transaction; its rows are read and dropped (pgwarden fork: a
+/// request scope's `set_config(…, true)` that lasts exactly as long as the statement). Its
+/// parameters go as text.
+#[derive(Debug, Clone, Copy)]
+pub struct Prelude<'a> {
+    /// Its text (parsed as the unnamed statement).
+    pub query: &'a str,
+    /// Its parameters, in text format.
+    pub params: &'a [String],
+}
+
+/// Parse, Bind and Execute of `prelude` as the unnamed statement, no `Sync` (pgwarden fork).
+fn encode_prelude(prelude: &Prelude<'_>, buf: &mut BytesMut) -> Result<(), Error> {
+    frontend::parse("", prelude.query, std::iter::empty(), buf).map_err(Error::parse)?;
+    let r = frontend::bind(
+        "",
+        "",
+        std::iter::once(0),
+        prelude.params.iter(),
+        |v, buf| {
+            buf.extend_from_slice(v.as_bytes());
+            Ok(postgres_protocol::IsNull::No)
+        },
+        std::iter::once(0),
+        buf,
+    );
+    match r {
+        Ok(()) => {}
+        Err(frontend::BindError::Conversion(e)) => return Err(Error::to_sql(e, 0)),
+        Err(frontend::BindError::Serialization(e)) => return Err(Error::encode(e)),
+    }
+    frontend::execute("", 0, buf).map_err(Error::encode)
+}
+
+/// Reads a prelude's answers up to its `CommandComplete` (pgwarden fork); its error, if it
+/// failed (the server then skips the statement after it, up to the `Sync`).
+async fn skip_prelude(responses: &mut Responses) -> Result<(), Error> {
+    loop {
+        match responses.next().await? {
+            Message::ParseComplete | Message::BindComplete | Message::DataRow(_) => {}
+            Message::CommandComplete(_) => return Ok(()),
+            _ => return Err(Error::unexpected_message()),
+        }
+    }
 }
 
 fn encode_with_formats<P, I>(
     client: &InnerClient,
+    prelude: Option<&Prelude<'_>>,
     statement: &Statement,
     params: I,
     result_formats: &[i16],
@@ -304,6 +367,9 @@ where
     I::IntoIter: ExactSizeIterator,
 {
     client.with_buf(|buf| {
+        if let Some(p) = prelude {
+            encode_prelude(p, buf)?;
+        }
         encode_bind_with_formats(statement, params, "", result_formats, buf)?;
         frontend::execute("", 0, buf).map_err(Error::encode)?;
         frontend::sync(buf);

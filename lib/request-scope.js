@@ -1,0 +1,277 @@
+'use strict'
+// Request scopes (`pool.withContext`): database work that belongs to one request, carried by
+// Node's AsyncLocalStorage. Every statement, checkout, transaction, stream and COPY run inside
+// a scope gets what is left of its deadline, is aborted when the scope is (its deadline, its
+// signal, the HTTP request's client hanging up), carries the scope's settings (applied with
+// `set_config(…, true)` on the server, see src/scope.rs) and its tags (a sqlcommenter comment),
+// and is refused at once rather than left waiting when the scope already holds a connection of
+// the same pool and every connection is busy (a self-deadlock).
+//
+// The storage is created on the first scope: a process that never opens one pays a null check
+// per statement, and nothing of AsyncLocalStorage.
+
+const { AsyncLocalStorage } = require('node:async_hooks')
+const native = require('./native')
+const { fromNative, nativePayload, paramsError } = require('./errors')
+
+let storage = null
+
+/** What aborts a scope: its deadline, or its request's client leaving (`hangUp`); else a signal. */
+const DEADLINE = 'deadline'
+const HANG_UP = 'hangUp'
+
+const KNOWN_OPTIONS = new Set(['timeoutMs', 'signal', 'settings', 'tags', 'traceparent'])
+
+/** The request scope of `pool` the caller runs in, or null (the one check of a statement without one). */
+function scopeOf (pool) {
+  if (storage === null) return null
+  for (let s = storage.getStore(); s !== undefined; s = s.outer) {
+    if (s.pool === pool) return s
+  }
+  return null
+}
+
+/** Checks `withContext`'s options before anything runs. */
+function checkOptions (opts) {
+  if (opts === null || typeof opts !== 'object') throw paramsError('withContext needs an options object')
+  for (const k of Object.keys(opts)) {
+    if (!KNOWN_OPTIONS.has(k)) throw paramsError(`Unknown withContext option "${k}" (known: ${[...KNOWN_OPTIONS].join(', ')})`)
+  }
+  const t = opts.timeoutMs
+  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t < 0)) {
+    throw paramsError(`withContext timeoutMs must be a non-negative finite number of milliseconds, got ${typeof t === 'number' ? t : typeof t}`)
+  }
+  const sig = opts.signal
+  if (sig !== undefined && !(sig && typeof sig.aborted === 'boolean' && typeof sig.addEventListener === 'function')) {
+    throw paramsError('withContext signal must be an AbortSignal')
+  }
+  for (const k of ['settings', 'tags']) {
+    const v = opts[k]
+    if (v !== undefined && typeof v !== 'function' && (v === null || typeof v !== 'object')) {
+      throw paramsError(`withContext ${k} must be an object (or a function returning one), got ${v === null ? 'null' : typeof v}`)
+    }
+  }
+  if (opts.settings !== undefined && typeof opts.settings === 'object') settingPairs(opts.settings) // names checked now
+  if (opts.traceparent !== undefined && typeof opts.traceparent !== 'boolean') throw paramsError('withContext traceparent must be true or false')
+}
+
+/** `{ name: value }` as name, value… pairs, names checked (by the native rule), values as text. */
+function settingPairs (settings) {
+  const names = Object.keys(settings)
+  if (names.length > 0) {
+    try {
+      native.scopeSettingsSql(names)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+  const pairs = []
+  for (const n of names) {
+    const v = settings[n]
+    if (v === undefined || v === null) continue
+    pairs.push(n, String(v))
+  }
+  return pairs
+}
+
+/** A value of `source` (an object, or a function returning one), for each statement. */
+const valueOf = (source) => (typeof source === 'function' ? source() : source)
+
+class RequestScope {
+  /**
+   * A scope of `pool` inside `outer` (the caller's store: another pool's scope, or this pool's
+   * enclosing scope, which this one narrows).
+   */
+  constructor (pool, outer, opts) {
+    this.pool = pool
+    this.outer = outer
+    const parent = scopeOf(pool)
+    this.parent = parent
+    const now = performance.now()
+    let deadline = parent === null ? Infinity : parent.deadline
+    let timeoutMs = parent === null ? undefined : parent.timeoutMs
+    if (opts.timeoutMs !== undefined && now + opts.timeoutMs < deadline) {
+      deadline = now + opts.timeoutMs
+      timeoutMs = opts.timeoutMs
+    }
+    this.deadline = deadline
+    this.timeoutMs = timeoutMs // the timeout whose deadline this is, for its errors
+    this.settings = opts.settings
+    this.tags = opts.tags
+    this.traceparent = opts.traceparent === true || (parent !== null && parent.traceparent)
+    this.held = undefined // where the connection this (transaction) scope holds was acquired
+    this.heldClients = new Set() // clients acquired in this scope and not yet released
+    this.why = undefined // what aborted it
+    this.controller = new AbortController()
+    this.signal = this.controller.signal
+    this.timer = null
+    if (parent !== null) this._follow(parent.signal, () => parent.why)
+    if (opts.signal !== undefined) this._follow(opts.signal, () => undefined)
+    if (deadline !== Infinity && !this.signal.aborted) {
+      this.timer = setTimeout(() => this.abort(DEADLINE), Math.max(0, deadline - now))
+      this.timer.unref()
+    }
+  }
+
+  /** Aborts this scope when `signal` does, with what aborted it. */
+  _follow (signal, why) {
+    if (signal.aborted) return this.abort(why(), signal.reason)
+    const onAbort = () => this.abort(why(), signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    this._unfollow = [...(this._unfollow || []), () => signal.removeEventListener('abort', onAbort)]
+  }
+
+  /** Aborts every statement of the scope: `why` is DEADLINE, HANG_UP or undefined (a signal). */
+  abort (why, reason) {
+    if (this.signal.aborted) return
+    this.why = why
+    if (reason === undefined) reason = why === DEADLINE ? deadlineReason(this.timeoutMs) : why === HANG_UP ? hangUpReason() : undefined
+    this.controller.abort(reason)
+  }
+
+  /** Ends the scope: its timer and its links to outer signals go. */
+  close () {
+    if (this.timer !== null) clearTimeout(this.timer)
+    if (this._unfollow) for (const f of this._unfollow) f()
+  }
+
+  /** A statement's timeout: its own (if any) or what is left of the deadline, whichever is smaller. */
+  timeoutFor (own) {
+    if (this.deadline === Infinity) return own
+    const left = Math.max(0, Math.floor(this.deadline - performance.now()))
+    return own === undefined || left < own ? left : own
+  }
+
+  /** Whether the deadline passed. */
+  expired () {
+    return this.deadline !== Infinity && performance.now() >= this.deadline
+  }
+
+  /** The error of a statement refused unsent because the scope was aborted (or its deadline passed). */
+  stoppedError () {
+    const why = this.why === undefined && this.expired() ? DEADLINE : this.why
+    const e = fromNative(nativePayload(JSON.parse(native.abortedBeforeSend(why, this.timeoutMs))))
+    e.cause = this.signal.aborted ? this.signal.reason : deadlineReason(this.timeoutMs)
+    return e
+  }
+
+  /** The settings of this scope and its enclosing ones (inner ones win), as name, value… pairs. */
+  settingPairs () {
+    const merged = this._merged('settings')
+    return merged === null ? undefined : settingPairs(merged)
+  }
+
+  /** The sqlcommenter comment of this scope's tags, or '' when it has none. */
+  comment (spanContext) {
+    const tags = this._merged('tags')
+    if (this.traceparent && spanContext !== undefined) {
+      const c = spanContext
+      return sqlComment({ ...tags, traceparent: `00-${c.traceId}-${c.spanId}-0${(c.traceFlags & 1).toString(16)}` })
+    }
+    return tags === null ? '' : sqlComment(tags)
+  }
+
+  /** The tags of this scope and its enclosing ones (inner ones win), or null when none. */
+  tagsForSpan () {
+    return this._merged('tags')
+  }
+
+  _merged (key) {
+    const own = this[key] === undefined ? null : valueOf(this[key])
+    const outer = this.parent === null ? null : this.parent._merged(key)
+    if (own === null || own === undefined) return outer
+    return outer === null ? own : { ...outer, ...own }
+  }
+
+  /**
+   * Where a connection of this pool held in this scope (or an enclosing one) was acquired, if
+   * one is: a statement or checkout on the pool that would wait must then fail at once.
+   */
+  heldAt () {
+    for (let s = this; s !== null; s = s.parent) {
+      if (s.held !== undefined) return s.held
+      const client = s.heldClients.values().next().value
+      if (client !== undefined) return client._acquiredAt === undefined ? '' : client._acquiredAt.stack
+    }
+    return undefined
+  }
+
+  /** A copy of this scope for the callback of a transaction holding a connection acquired at `site`. */
+  holding (site) {
+    const s = Object.create(this)
+    s.held = site
+    s.parent = this
+    s.heldClients = new Set()
+    s.settings = undefined // its own are the enclosing scope's, merged from there
+    s.tags = undefined
+    return s
+  }
+}
+
+function deadlineReason (ms) {
+  const e = new Error(`The request scope's deadline passed (withContext timeoutMs: ${ms}ms)`)
+  e.name = 'TimeoutError'
+  return e
+}
+
+function hangUpReason () {
+  const e = new Error('The HTTP request was closed by its client before the response was sent')
+  e.name = 'AbortError'
+  return e
+}
+
+/**
+ * A sqlcommenter comment (https://google.github.io/sqlcommenter/spec/): keys and values
+ * URL-encoded, values in single quotes, sorted by key, comma-separated.
+ */
+function sqlComment (tags) {
+  const parts = []
+  for (const k of Object.keys(tags).sort()) {
+    const v = tags[k]
+    if (v === undefined || v === null) continue
+    parts.push(`${encode(k)}='${encode(String(v))}'`)
+  }
+  return parts.length === 0 ? '' : `/*${parts.join(',')}*/`
+}
+
+// RFC 3986 encoding: what encodeURIComponent leaves (! ' ( ) *) is encoded too, so a value can
+// neither close its quotes nor the comment (the spec's escaping of ' is then never needed).
+const encode = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+
+/**
+ * `sql` with `comment` appended (before a final semicolon). A statement that already holds a
+ * comment is left as it is, as the sqlcommenter spec asks.
+ */
+function withComment (sql, comment) {
+  if (comment === '' || sql.includes('/*') || sql.includes('--')) return sql
+  const m = /;\s*$/.exec(sql)
+  return m === null ? `${sql} ${comment}` : `${sql.slice(0, m.index)} ${comment}${sql.slice(m.index)}`
+}
+
+/**
+ * Runs `fn` in a new scope of `pool` (see `Pool#withContext`); the scope ends when `fn`'s
+ * promise settles. `onScope(scope)`, if given, gets the scope first (pgwarden/express aborts
+ * it when the client hangs up).
+ */
+async function withContext (pool, opts, fn, onScope) {
+  checkOptions(opts)
+  if (typeof fn !== 'function') throw paramsError('withContext needs a callback')
+  if (storage === null) storage = new AsyncLocalStorage()
+  const scope = new RequestScope(pool, storage.getStore(), opts)
+  if (onScope !== undefined) onScope(scope)
+  try {
+    return await storage.run(scope, fn)
+  } finally {
+    scope.close()
+  }
+}
+
+/** Runs `fn` (a transaction's callback) in `scope`'s copy that holds a connection acquired at `site`. */
+function runHolding (scope, site, fn) {
+  return storage.run(scope.holding(site), fn)
+}
+
+/** Runs `fn` outside every request scope (a transaction's ROLLBACK). */
+const outsideScopes = (fn) => (storage === null ? fn() : storage.exit(fn))
+
+module.exports = { withContext, scopeOf, runHolding, outsideScopes, withComment, sqlComment, DEADLINE, HANG_UP }

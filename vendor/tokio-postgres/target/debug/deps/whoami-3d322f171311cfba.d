@@ -1,0 +1,15 @@
+/work/main/vendor/tokio-postgres/target/debug/deps/whoami-3d322f171311cfba.d: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/api.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/arch.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/conversions.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/desktop_env.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/error.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/langs.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/os.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/os/unix.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/platform.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/result.rs
+
+/work/main/vendor/tokio-postgres/target/debug/deps/libwhoami-3d322f171311cfba.rmeta: /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/lib.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/api.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/arch.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/conversions.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/desktop_env.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/error.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/langs.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/os.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/os/unix.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/platform.rs /root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/result.rs
+
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/lib.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/api.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/arch.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/conversions.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/desktop_env.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/error.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/langs.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/os.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/os/unix.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/platform.rs:
+/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/whoami-2.1.3/src/result.rs:
