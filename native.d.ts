@@ -296,6 +296,11 @@ export interface StatementOptions {
    * `timeoutMs` being this (its expiry is then told as the scope's deadline).
    */
   deadlineOf?: number
+  /**
+   * The text sent in place of the statement's, unnamed: its request scope's comment with a
+   * traceparent, which changes at each call (see `src/scope.rs`).
+   */
+  sentAs?: string
 }
 
 /** The error payload of a transaction that ran past its `timeoutMs` and was rolled back. */

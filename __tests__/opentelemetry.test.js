@@ -313,3 +313,35 @@ describe('next to @opentelemetry/instrumentation-pg', () => {
     expect(Object.keys(pgwarden[1].attributes).filter((k) => !(k in pgStatements[1].attributes)).sort()).toEqual([...EXTRA].sort())
   })
 })
+
+describe('request scopes (withContext)', () => {
+  test('spans carry the scope\'s tags; with traceparent each statement\'s text carries its own span, sent unnamed so the statement cache keeps one entry', async () => {
+    const { tracerProvider, statements } = tracing()
+    const pool = makePool({ connectionLimit: 1, telemetry: { tracerProvider } })
+    await pool.withContext({ tags: { route: '/r' } }, () => pool.query('SELECT 1'))
+    const [tagged] = await statements()
+    expect(tagged.attributes['pgwarden.tag.route']).toBe('/r')
+    const sql = 'SELECT query FROM pg_stat_activity WHERE pid = pg_backend_pid()'
+    const texts = await pool.withContext({ tags: { route: '/r' }, traceparent: true }, async () => {
+      const out = []
+      for (let i = 0; i < 30; i++) out.push((await pool.query(sql)).rows[0].query)
+      return out
+    })
+    const spans = await statements()
+    expect(spans).toHaveLength(30)
+    texts.forEach((text, i) => {
+      const c = spans[i].spanContext()
+      expect(text).toBe(`${sql} /*route='%2Fr',traceparent='00-${c.traceId}-${c.spanId}-01'*/`)
+    })
+    // Split, so this statement's own text does not match.
+    const prepared = await pool.query("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE statement LIKE '%trace' || 'parent%'")
+    expect(prepared.rows).toEqual([{ n: 0 }])
+  })
+
+  test('traceparent without the pool\'s telemetry is refused before anything runs', async () => {
+    const pool = makePool()
+    const e = await failure(pool.withContext({ traceparent: true }, () => pool.query('SELECT 1')))
+    expect(e.code).toBe('ERR_PGWARDEN_PARAMS')
+    expect(e.message).toMatch(/traceparent needs the pool's OpenTelemetry on/)
+  })
+})

@@ -70,11 +70,11 @@ const PG_EXTENDED = Symbol('pgwarden.pgExtended')
  * scope's settings and noWait), or undefined when it has none.
  */
 function statementOptions (scope, replica, opts = NO_OPTS) {
-  const { timeoutMs, abortId, settings, noWait, deadlineOf } = scope
+  const { timeoutMs, abortId, settings, noWait, deadlineOf, sentAs } = scope
   const textTypes = opts[PG_TEXT_TYPES]
   const extended = opts[PG_EXTENDED]
   if (timeoutMs === undefined && !replica && abortId === undefined && !textTypes && !extended && scope.context === null) return undefined
-  return { timeoutMs, replica, abortId, textTypes, extended, settings, noWait, deadlineOf }
+  return { timeoutMs, replica, abortId, textTypes, extended, settings, noWait, deadlineOf, sentAs }
 }
 
 /** A stream's `batchSize` option (rows per batch read from the server). */
@@ -151,7 +151,7 @@ async function runScript (pool, target, sql, opts, client) {
   const scope = new StatementScope(pool, target, sql, undefined, opts, SCRIPT, client)
   refuseUnscoped(scope, 'A script (executeScript)')
   try {
-    await target.executeScript(scope.text, scope.timeoutMs, scope.abortId)
+    await target.executeScript(scope.sentAs || scope.text, scope.timeoutMs, scope.abortId)
   } catch (e) {
     throw scope.failed(fromNative(e))
   }

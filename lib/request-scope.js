@@ -31,8 +31,8 @@ function scopeOf (pool) {
   return null
 }
 
-/** Checks `withContext`'s options before anything runs. */
-function checkOptions (opts) {
+/** Checks `withContext`'s options (for `pool`) before anything runs. */
+function checkOptions (pool, opts) {
   if (opts === null || typeof opts !== 'object') throw paramsError('withContext needs an options object')
   for (const k of Object.keys(opts)) {
     if (!KNOWN_OPTIONS.has(k)) throw paramsError(`Unknown withContext option "${k}" (known: ${[...KNOWN_OPTIONS].join(', ')})`)
@@ -53,6 +53,9 @@ function checkOptions (opts) {
   }
   if (opts.settings !== undefined && typeof opts.settings === 'object') settingPairs(opts.settings) // names checked now
   if (opts.traceparent !== undefined && typeof opts.traceparent !== 'boolean') throw paramsError('withContext traceparent must be true or false')
+  if (opts.traceparent === true && pool._telemetry === null) {
+    throw paramsError("withContext traceparent needs the pool's OpenTelemetry on (telemetry: true): the traceparent is each statement's span")
+  }
 }
 
 /** `{ name: value }` as name, value… pairs, names checked (by the native rule), values as text. */
@@ -161,10 +164,13 @@ class RequestScope {
     return merged === null ? undefined : settingPairs(merged)
   }
 
-  /** The sqlcommenter comment of this scope's tags, or '' when it has none. */
+  /**
+   * The sqlcommenter comment of this scope's tags, or '' when it has none; with the W3C
+   * `traceparent` of `spanContext` (a statement's span) when given.
+   */
   comment (spanContext) {
     const tags = this._merged('tags')
-    if (this.traceparent && spanContext !== undefined) {
+    if (spanContext !== undefined) {
       const c = spanContext
       return sqlComment({ ...tags, traceparent: `00-${c.traceId}-${c.spanId}-0${(c.traceFlags & 1).toString(16)}` })
     }
@@ -254,7 +260,7 @@ function withComment (sql, comment) {
  * it when the client hangs up).
  */
 async function withContext (pool, opts, fn, onScope) {
-  checkOptions(opts)
+  checkOptions(pool, opts)
   if (typeof fn !== 'function') throw paramsError('withContext needs a callback')
   if (storage === null) storage = new AsyncLocalStorage()
   const scope = new RequestScope(pool, storage.getStore(), opts)

@@ -68,6 +68,7 @@ class StatementScope {
     this.settings = undefined
     this.noWait = undefined
     this.deadlineOf = undefined
+    this.sentAs = undefined
     this.started = performance.now()
     const tags = this.context === null ? null : this.context.tagsForSpan()
     this.span = kind.traced && pool._telemetry !== null ? pool._telemetry.start(sql, values, this.started, tags) : null
@@ -86,8 +87,10 @@ class StatementScope {
       if (pairs !== undefined && pairs.length > 0) this.settings = pairs
     }
     if (client === undefined && context.heldAt() !== undefined) this.noWait = true
-    const span = this.span === null ? undefined : this.span.span.spanContext()
-    this.text = withComment(this.sql, context.comment(span))
+    this.text = withComment(this.sql, context.comment())
+    // A traceparent differs at each statement: sent unnamed, the text without it stays the
+    // key of its description, so the statement cache is not filled with one-off texts.
+    if (context.traceparent && this.span !== null) this.sentAs = withComment(this.sql, context.comment(this.span.span.spanContext()))
   }
 
   /** Aborting the signal aborts the statement natively, for as long as the scope is armed. */

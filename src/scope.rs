@@ -37,6 +37,17 @@ impl ScopeSettings {
     }
 }
 
+/// What a request scope adds to one statement on the wire.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Scoped<'a> {
+    /// Its settings, sent just before it.
+    pub settings: Option<&'a ScopeSettings>,
+    /// The text sent in its place, as an unnamed statement: the statement with a comment that
+    /// changes at each call (a traceparent), which must not fill the statement cache. The
+    /// statement's own text stays the key its columns are described (and remembered) by.
+    pub sent_as: Option<&'a str>,
+}
+
 /// `SELECT set_config($1,$2,true),…` for `n` settings (n ≥ 1).
 pub(crate) fn settings_statement(n: usize) -> String {
     let calls: Vec<String> = (0..n).map(|i| format!("set_config(${},${},true)", 2 * i + 1, 2 * i + 2)).collect();

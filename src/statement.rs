@@ -8,7 +8,7 @@ use crate::convert::params::TextParam;
 use crate::convert::result::{ResultText, RowWriter};
 use crate::convert::Style;
 use crate::error::{from_driver, Error};
-use crate::scope::ScopeSettings;
+use crate::scope::Scoped;
 use crate::sql;
 use futures_util::{pin_mut, StreamExt};
 use postgres_types::Type;
@@ -23,9 +23,9 @@ pub(crate) async fn start(
     sql: &str,
     params: &[TextParam],
     style: Style,
-    settings: Option<&ScopeSettings>,
+    scoped: Scoped<'_>,
 ) -> Result<(RowStream, Prepared), Error> {
-    if !conn.cache.enabled() {
+    if !conn.cache.enabled() || scoped.sent_as.is_some() {
         let described = match conn.described.get(sql) {
             Some(p) => p,
             None => {
@@ -37,16 +37,17 @@ pub(crate) async fn start(
         };
         let typed = params.iter().map(|p| (p, Type::UNKNOWN));
         let formats = described.formats_for(style);
-        let rows = match settings {
-            None => conn.client.query_typed_raw_with_formats(sql, typed, &formats).await,
-            Some(s) => conn.client.query_typed_raw_after(&s.prelude(), sql, typed, &formats).await,
+        let text = scoped.sent_as.unwrap_or(sql);
+        let rows = match scoped.settings {
+            None => conn.client.query_typed_raw_with_formats(text, typed, &formats).await,
+            Some(s) => conn.client.query_typed_raw_after(&s.prelude(), text, typed, &formats).await,
         }
         .map_err(|e| from_driver(&e, true))?;
         return Ok((rows, described));
     }
     let prepared = prepared(conn, sql).await?;
     let formats = prepared.formats_for(style);
-    let sent = match settings {
+    let sent = match scoped.settings {
         None => conn.client.query_raw_with_formats(&prepared.stmt, params.iter(), &formats).await,
         Some(s) => conn.client.query_raw_after(&s.prelude(), &prepared.stmt, params.iter(), &formats).await,
     };
@@ -127,15 +128,15 @@ pub(crate) async fn execute(
     settings: &Settings,
     style: Style,
     several: bool,
-    scope: Option<&ScopeSettings>,
+    scoped: Scoped<'_>,
 ) -> Result<ResultText, Error> {
     if params.is_empty() && several {
-        if scope.is_some() {
+        if scoped.settings.is_some() {
             return Err(several_in_scope());
         }
-        return execute_several(conn, sql, settings, style).await.map(ResultText::whole);
+        return execute_several(conn, scoped.sent_as.unwrap_or(sql), settings, style).await.map(ResultText::whole);
     }
-    let (rows, prepared) = start(conn, sql, params, style, scope).await?;
+    let (rows, prepared) = start(conn, sql, params, style, scoped).await?;
     read_result(rows, &prepared, sql, settings, style).await
 }
 

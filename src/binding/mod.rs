@@ -108,6 +108,9 @@ pub struct StatementOptions {
     /// Its `timeoutMs` is what is left of its request scope's deadline, the scope's own
     /// `timeoutMs` being this (its expiry is then told as the scope's deadline).
     pub deadline_of: Option<f64>,
+    /// The text sent in place of the statement's, unnamed: its request scope's comment with a
+    /// traceparent, which changes at each call (see `src/scope.rs`).
+    pub sent_as: Option<String>,
 }
 
 /// A statement's options for the core: its timeout, its abort flag (registered on `core`) and
@@ -121,6 +124,7 @@ fn query_options(core: &PoolCore, timeout_ms: Option<f64>, abort_id: Option<u32>
         extended: false,
         timed_from: None,
         settings: None,
+        sent_as: None,
         no_wait: false,
         deadline_of: None,
     }
@@ -137,6 +141,7 @@ fn statement_options(
     Ok(QueryOptions {
         extended: o.extended.unwrap_or(false),
         settings: settings.map(Arc::new),
+        sent_as: o.sent_as.take().map(Arc::from),
         no_wait: o.no_wait.unwrap_or(false),
         deadline_of: millis(o.deadline_of),
         ..query_options(core, o.timeout_ms, o.abort_id, style_of(style, o))

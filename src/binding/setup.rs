@@ -47,7 +47,9 @@ impl NativeSetupClient {
                 let conn = guard.as_mut().ok_or_else(Error::hook_settled)?;
                 // Anything but a plain read or write may set what a reset would undo.
                 conn.set_up_by_hook |= !shape.data || shape.session;
-                let out = execute(conn, &sql, &text_params(params), &settings, Style::Pg, shape.several, None).await;
+                let out =
+                    execute(conn, &sql, &text_params(params), &settings, Style::Pg, shape.several, Default::default())
+                        .await;
                 conn.broken |= out.as_ref().is_err_and(Error::spoils_connection);
                 out.map(|r| std::iter::once(r.json).chain(r.parts).collect())
             };

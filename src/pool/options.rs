@@ -26,6 +26,8 @@ pub(crate) struct QueryOptions {
     /// Its request scope's settings, applied in the same implicit transaction (see
     /// `src/scope.rs`); such a statement runs on a connection of its own, never in a convoy.
     pub settings: Option<Arc<crate::scope::ScopeSettings>>,
+    /// The text sent in its place, unnamed (see [`crate::scope::Scoped::sent_as`]).
+    pub sent_as: Option<Arc<str>>,
     /// Refused at once (rather than waiting) when no connection is free: its caller holds a
     /// connection of this pool already, so waiting could deadlock.
     pub no_wait: bool,
@@ -35,6 +37,11 @@ pub(crate) struct QueryOptions {
 }
 
 impl QueryOptions {
+    /// What its request scope adds to it on the wire.
+    pub(crate) fn scoped(&self) -> crate::scope::Scoped<'_> {
+        crate::scope::Scoped { settings: self.settings.as_deref(), sent_as: self.sent_as.as_deref() }
+    }
+
     /// Resolves once the statement's AbortSignal fires (never without one), with what it
     /// stands for.
     pub(crate) async fn aborted(&self) -> Interruption {

@@ -55,15 +55,8 @@ impl PoolCore {
         let started = std::time::Instant::now();
         crate::reset::note(conn, sql, shape);
         let cancel = conn.cancel.clone();
-        let work = execute(
-            conn,
-            sql,
-            &params,
-            &self.settings,
-            opts.style,
-            shape.several && !opts.extended,
-            opts.settings.as_deref(),
-        );
+        let work =
+            execute(conn, sql, &params, &self.settings, opts.style, shape.several && !opts.extended, opts.scoped());
         let (out, broken) = self.supervise(&cancel, opts, work).await;
         conn.broken |= broken;
         let out = self.failover_check(conn, out).await;
@@ -127,8 +120,7 @@ impl PoolCore {
         let cancel = conn.cancel.clone();
         // The server answers Bind only once the first rows are ready: a timeout can fire here
         // and the cancel's 57014 then comes with the rows (told by `steps`).
-        let (r, broken) =
-            self.step(steps, &cancel, opts, start(conn, sql, &params, opts.style, opts.settings.as_deref())).await;
+        let (r, broken) = self.step(steps, &cancel, opts, start(conn, sql, &params, opts.style, opts.scoped())).await;
         conn.broken |= broken;
         self.finished(conn, sql, started, &r);
         let (rows, prepared) = r?;
