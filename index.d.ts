@@ -222,6 +222,8 @@ export declare class PgWardenError extends Error {
   routine?: string
   /** The SQL text (never the parameters). */
   query?: string
+  /** ERR_PGWARDEN_SELF_DEADLOCK: the stack of where its scope's held connection was acquired. */
+  heldConnectionAcquiredAt?: string
 }
 
 export interface Classification {
@@ -266,6 +268,8 @@ export interface PoolStatsSnapshot {
   }
   acquire: { count: number; averageMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; timeouts: number }
   retries: { attempts: number; succeededAfterRetry: number; exhausted: number }
+  /** Statements of request scopes (`withContext`) stopped by a client hanging up, or by the scope's deadline. */
+  requestScopes: { cancelledByHangUp: number; stoppedByDeadline: number }
   /** `failed` counts every connection attempt that failed (the pool retries with backoff). */
   connections: { created: number; closed: number; failed: number; releasedInTransaction: number; sessionResets: number }
   /** Outages: runs of failed attempts until a connection opens (one outage, many failed attempts). */
@@ -318,6 +322,27 @@ export interface RetryOptions {
   signal?: AbortSignal
   /** Stop retrying when the next delay would end past this many ms from the start. */
   deadlineMs?: number
+}
+
+/**
+ * A request scope's options (`pool.withContext`): what every statement, checkout, transaction,
+ * stream and COPY run inside it inherits.
+ */
+export interface ContextOptions {
+  /** One deadline for all the scope's work, ms: each gets what is left (the wait for a connection included). */
+  timeoutMs?: number
+  /** Aborts every statement of the scope. */
+  signal?: AbortSignal
+  /**
+   * `set_config(name, value, true)` with each statement (inside `transaction()`, once after
+   * BEGIN): seen by that statement's transaction only. Names: `[a-z_][a-z0-9_.]*`. A function is
+   * called at each statement.
+   */
+  settings?: Record<string, string | number | boolean | null | undefined> | (() => Record<string, string | number | boolean | null | undefined>)
+  /** A sqlcommenter comment appended to each statement; few distinct values. A function is called at each statement. */
+  tags?: Record<string, string | number | boolean | null | undefined> | (() => Record<string, string | number | boolean | null | undefined>)
+  /** Add each statement's W3C traceparent to its comment (sent unnamed); needs the pool's telemetry. */
+  traceparent?: boolean
 }
 
 export interface TransactionOptions {
@@ -443,6 +468,8 @@ export declare class Pool extends EventEmitter {
   acquire(opts?: { maxWaitMs?: number }): Promise<Client>
   transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T>
   withRetry<T>(fn: (ctx: RetryContext) => Promise<T>, opts?: RetryOptions | number, initialDelayMs?: number): Promise<T>
+  /** Runs `fn()` in a request scope of this pool (deadline, abort, settings, tags); see ContextOptions. */
+  withContext<T>(opts: ContextOptions, fn: () => T | Promise<T>): Promise<T>
   getPoolStats(): PoolStatsSnapshot
   resetStats(): void
   /** Prometheus text exposition. */

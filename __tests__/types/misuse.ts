@@ -23,6 +23,7 @@ async function misuse (pool: Pool): Promise<void> {
   await withRetry(async () => 1, { retries: 3 }) // TS2353
   classifyError(new Error('x')).kind === 'timeout_error' // TS2367
   databaseRouter(pool, { healthCheck: {} }) // TS2353
+  await pool.withContext({ deadlineMs: 5 }, async () => 1) // TS2353
   new PrismaPgWarden(pool, { replicas: true }) // TS2561
 }
 

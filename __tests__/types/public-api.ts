@@ -5,7 +5,7 @@ import {
   type PoolOptions, type QueryResult, type SlowQueryEvent, type QueryEvent, type HighUtilizationEvent, type PoolStatsSnapshot,
   type HealthResult, type Classification, type ErrorKind, type Transaction, type NotificationMessage, type NoticeMessage
 } from 'pgwarden'
-import { databaseRouter, errorHandler } from 'pgwarden/express'
+import { databaseRouter, errorHandler, requestContext } from 'pgwarden/express'
 import { PrismaPgWarden } from 'pgwarden/prisma'
 import { Pool as PgPool } from 'pgwarden/pg'
 
@@ -52,6 +52,13 @@ async function tour (): Promise<void> {
     const r = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM users')
     return r.rows[0].n
   }, { isolationLevel: 'Serializable', timeoutMs: 5000, retries: 3 })
+  // A request scope.
+  const inScope: number = await pool.withContext({ timeoutMs: 800, settings: { 'app.user_id': '42' }, tags: { route: '/orders/:id' } }, async () => {
+    return (await pool.query<{ n: number }>('SELECT 1 AS n')).rows[0].n
+  })
+  void inScope
+  const scoped = requestContext<{ user: { id: number } }>(pool, { timeoutMs: 2000, settings: (req) => ({ 'app.user_id': req.user.id }) })
+  void scoped
   const viaPool: string = await pool.withRetry(async ({ attempt }) => `attempt ${attempt}`, { maxRetries: 2 })
   const viaFunction: number = await withRetry(async () => 1, { initialDelayMs: 10, retryIf: (err) => isRetryable(err) })
 
