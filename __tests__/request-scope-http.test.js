@@ -100,6 +100,35 @@ test('a client that disconnects mid-pg_sleep(30): the statement is cancelled, th
   expect(pool.metrics()).toMatch(/pgwarden_scope_stops_total\{cause="hang_up"\} 1/)
 })
 
+test('a client that disconnects while its statement and its transaction wait for a connection: both reject unsent at once', async () => {
+  const pool = policyPool()
+  const outcomes = []
+  const base = await serve(pool, {}, (app) => {
+    app.get('/queued', handler(async (req, res) => {
+      const settle = (p) => p.then(() => ({ ok: true }), (e) => ({ code: e.code, message: e.message, at: Date.now() }))
+      outcomes.push(...await Promise.all([
+        settle(pool.query("SELECT 'queued' AS never_sent")),
+        settle(pool.transaction((tx) => tx.query("SELECT 'in a transaction' AS never_sent")))
+      ]))
+      res.json({ done: true })
+    }))
+  })
+  const blocker = pool.query('SELECT pg_sleep(1.5)') // the pool's one connection, outside any request
+  const req = http.get(`${base}/queued`)
+  req.on('error', () => {})
+  await eventually(() => pool.getPoolStats().pool.waiting === 2)
+  const hungUpAt = Date.now()
+  req.destroy()
+  await eventually(() => outcomes.length === 2)
+  for (const o of outcomes) {
+    expect(o.code).toBe('57014')
+    expect(o.message).toMatch(/HTTP request was closed by the client before the response was sent before the statement was sent/)
+    expect(o.at - hungUpAt).toBeLessThan(500)
+  }
+  await blocker
+  expect(await running('%never_sent%')).toEqual([])
+})
+
 test('a 200 ms budget across three sequential statements of one request', async () => {
   const pool = policyPool()
   const base = await serve(pool, { timeoutMs: 200 }, (app) => {

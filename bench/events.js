@@ -2,9 +2,15 @@
 // What statement events and OpenTelemetry cost: SELECT 1 at 100 callers, pool 20, interleaved
 // in fresh processes (one cell each). Without --telemetry: no listener against `query` and
 // `slowQuery` listeners. With --telemetry: telemetry off, on with the API's no-op providers (no
-// SDK registered), and on with the SDK recording every span and metric in memory.
+// SDK registered), and on with the SDK recording every span and metric in memory. With --scope:
+// what a request scope (pool.withContext) costs a statement, each statement in a scope of its
+// own (a request of one statement, the dearest case): none; for reference an AbortSignal per
+// statement (an abortable statement runs on a connection of its own, outside convoys); a route
+// tag; a deadline and a route tag (abortable); a setting (set_config sent before the
+// statement); and, with the SDK in memory, a tag without and with traceparent (statements then
+// sent unnamed).
 //
-//   node bench/events.js [--duration 5] [--rounds 3] [--url URL] [--telemetry]
+//   node bench/events.js [--duration 5] [--rounds 3] [--url URL] [--telemetry | --scope]
 //
 // Without --url it starts a throwaway cluster through the test harness.
 
@@ -17,7 +23,7 @@ const [url, mode, duration] = process.argv.slice(1)
 const options = { connectionString: url, connectionLimit: 20, logger: false }
 let spans = null
 if (mode === 'noop') options.telemetry = true
-if (mode === 'memory') {
+if (mode === 'memory' || mode === 'otelTags' || mode === 'traceparent') {
   const { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } = require('@opentelemetry/sdk-trace')
   const { MeterProvider, InMemoryMetricExporter, PeriodicExportingMetricReader, AggregationTemporality } = require('@opentelemetry/sdk-metrics')
   spans = new InMemorySpanExporter()
@@ -36,7 +42,20 @@ if (mode === 'listening') {
   let n = 0
   let measuring = false
   let stop = false
-  const caller = async () => { while (!stop) { await pool.query('SELECT 1'); if (measuring) n++ } }
+  const scopes = {
+    tag: { tags: { route: '/orders/:id' } },
+    deadline: { timeoutMs: 5000, tags: { route: '/orders/:id' } },
+    setting: { timeoutMs: 5000, settings: { 'app.user_id': '42' } },
+    otelTags: { timeoutMs: 5000, tags: { route: '/orders/:id' } },
+    traceparent: { timeoutMs: 5000, tags: { route: '/orders/:id' }, traceparent: true }
+  }
+  const scope = scopes[mode]
+  const signal = new AbortController().signal
+  require('node:events').setMaxListeners(200, signal)
+  const one = mode === 'signal'
+    ? () => pool.query('SELECT 1', [], { signal })
+    : scope === undefined ? () => pool.query('SELECT 1') : () => pool.withContext(scope, () => pool.query('SELECT 1'))
+  const caller = async () => { while (!stop) { await one(); if (measuring) n++ } }
   const callers = Array.from({ length: 100 }, caller)
   await new Promise((resolve) => setTimeout(resolve, 1000))
   measuring = true
@@ -73,10 +92,13 @@ async function main () {
   }
   try {
     const telemetry = process.argv.includes('--telemetry')
-    const modes = telemetry ? ['quiet', 'noop', 'memory'] : ['quiet', 'listening']
-    const labels = telemetry
-      ? { quiet: 'telemetry off', noop: 'on, no-op providers', memory: 'on, SDK in memory' }
-      : { quiet: 'no listener', listening: 'query + slowQuery listeners' }
+    const scope = process.argv.includes('--scope')
+    const modes = scope ? ['quiet', 'signal', 'tag', 'deadline', 'setting', 'memory', 'otelTags', 'traceparent'] : telemetry ? ['quiet', 'noop', 'memory'] : ['quiet', 'listening']
+    const labels = scope
+      ? { quiet: 'no scope', signal: 'no scope, an AbortSignal', tag: 'scope: tag', deadline: 'scope: deadline + tag', setting: 'scope: a setting', memory: 'SDK in memory, no scope', otelTags: 'SDK, scope: tag', traceparent: 'SDK, scope: tag + traceparent' }
+      : telemetry
+        ? { quiet: 'telemetry off', noop: 'on, no-op providers', memory: 'on, SDK in memory' }
+        : { quiet: 'no listener', listening: 'query + slowQuery listeners' }
     const results = Object.fromEntries(modes.map((m) => [m, []]))
     for (let r = 0; r < rounds; r++) {
       // The order rotates each round, so no mode always runs first.
@@ -96,7 +118,7 @@ async function main () {
     console.log(`| q/s (median of ${rounds}) | ${qps.map(Math.round).join(' | ')} | ${qps.slice(1).map((v) => `${(v / qps[0]).toFixed(2)}x`).join(' | ')} |`)
     console.log(`| client CPU per 1,000 queries (ms) | ${cpu.map((v) => v.toFixed(1)).join(' | ')} | ${cpu.slice(1).map((v) => `${(v / cpu[0]).toFixed(2)}x`).join(' | ')} |`)
     // Client CPU per query, what telemetry adds: (mode − off) per 1,000 queries → µs per query.
-    if (telemetry) console.log(`| added client CPU per query (µs) | — | ${cpu.slice(1).map((v) => (v - cpu[0]).toFixed(1)).join(' | ')} | | |`)
+    if (telemetry || scope) console.log(`| added client CPU per query (µs) | — | ${cpu.slice(1).map((v) => (v - cpu[0]).toFixed(1)).join(' | ')} |${others.map(() => ' |').join('')}`)
   } finally {
     if (cluster) await cluster.destroy()
   }

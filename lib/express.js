@@ -76,7 +76,10 @@ function requestContext (pool, opts = {}) {
       next()
       return done
     }
-    withContext(pool, scopeOpts, run, (s) => { scope = s }).catch(next)
+    withContext(pool, scopeOpts, run, (s) => {
+      scope = s
+      s.mayAbort()
+    }).catch(next)
   }
 }
 

@@ -206,16 +206,27 @@ function withSetupCause (pool, e) {
  * connection of this pool already and none is free.
  */
 async function acquireInScope (pool, context, opts) {
-  if (context.signal.aborted || context.expired()) throw context.stoppedError()
+  if (context.stopped()) throw context.stoppedError()
   const left = context.timeoutFor(undefined) // undefined: no deadline
   let wait = opts.maxWaitMs === undefined ? pool._settings.poolTimeoutMs : opts.maxWaitMs
   if (left !== undefined && (wait === 0 || wait > left)) wait = Math.max(1, left) // 0 would mean no limit
   const heldAt = context.heldAt()
+  const acquiring = call(() => pool._native.acquire(wait, heldAt !== undefined))
+  // The scope's abort (a hang-up, its signal, the deadline) ends the wait at once; a connection
+  // that comes after all goes straight back.
+  let onAbort
+  const aborted = new Promise((resolve, reject) => {
+    onAbort = () => reject(context.stoppedError())
+    context.listen(onAbort)
+  })
   try {
-    return await call(() => pool._native.acquire(wait, heldAt !== undefined))
+    return await Promise.race([acquiring, aborted])
   } catch (e) {
-    if (e.code === 'P2024' && (context.signal.aborted || context.expired())) throw context.stoppedError()
+    if (context.aborted) acquiring.then((handle) => handle.release(false), () => {})
+    if (e.code === 'P2024' && context.stopped()) throw context.stoppedError()
     throw withHeldSite(e, heldAt)
+  } finally {
+    context.unlisten(onAbort)
   }
 }
 
@@ -330,7 +341,7 @@ class Client {
   release (destroy) {
     if (this._released) return
     this._released = true
-    if (this._scope !== undefined) this._scope.heldClients.delete(this)
+    if (this._scope !== undefined) this._scope.released(this)
     if (this._onLost) this._pool._watchedClients.delete(this._serial)
     if (this._leakTimer) clearTimeout(this._leakTimer)
     const tidying = this._handle.release(Boolean(destroy))
@@ -534,7 +545,7 @@ class Pool extends EventEmitter {
     client._acquiredAt = acquiredAt
     if (context !== null) {
       client._scope = context
-      context.heldClients.add(client)
+      context.acquired(client)
     }
     if (threshold > 0) {
       const stack = acquiredAt.stack.split('\n').slice(1).join('\n')

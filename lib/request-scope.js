@@ -80,15 +80,17 @@ function settingPairs (settings) {
 /** A value of `source` (an object, or a function returning one), for each statement. */
 const valueOf = (source) => (typeof source === 'function' ? source() : source)
 
+// A scope's abort is a flag and a set of callbacks, not an AbortController: a scope is made per
+// request (often per statement), and an AbortController with EventTarget listeners cost a
+// statement ~20 µs of client CPU (measured: bench/events.js --scope).
 class RequestScope {
   /**
    * A scope of `pool` inside `outer` (the caller's store: another pool's scope, or this pool's
-   * enclosing scope, which this one narrows).
+   * enclosing scope, which this one narrows). `parent`: this pool's enclosing scope, if any.
    */
-  constructor (pool, outer, opts) {
+  constructor (pool, outer, opts, parent = scopeOf(pool)) {
     this.pool = pool
     this.outer = outer
-    const parent = scopeOf(pool)
     this.parent = parent
     const now = performance.now()
     let deadline = parent === null ? Infinity : parent.deadline
@@ -101,41 +103,79 @@ class RequestScope {
     this.timeoutMs = timeoutMs // the timeout whose deadline this is, for its errors
     this.settings = opts.settings
     this.tags = opts.tags
+    this.comments = undefined // the comment of `tags` (an object), made once
     this.traceparent = opts.traceparent === true || (parent !== null && parent.traceparent)
     this.held = undefined // where the connection this (transaction) scope holds was acquired
-    this.heldClients = new Set() // clients acquired in this scope and not yet released
-    this.why = undefined // what aborted it
-    this.controller = new AbortController()
-    this.signal = this.controller.signal
+    this.heldClients = null // clients acquired in this scope and not yet released
+    this.aborted = false
+    this.why = undefined // what aborted it: DEADLINE, HANG_UP, or undefined (a signal)
+    this.reason = undefined
+    this.listeners = null // called once when it is aborted
     this.timer = null
-    if (parent !== null) this._follow(parent.signal, () => parent.why)
-    if (opts.signal !== undefined) this._follow(opts.signal, () => undefined)
-    if (deadline !== Infinity && !this.signal.aborted) {
+    this.unfollow = null
+    // Whether anything can abort it (a deadline, a signal, a hang-up: see `mayAbort`). Only then
+    // are its statements armed: an abortable statement runs on a connection of its own, never
+    // in a convoy, so a scope that cannot be aborted keeps convoys for its statements.
+    this.abortable = deadline !== Infinity || opts.signal !== undefined || (parent !== null && parent.abortable)
+    if (parent !== null) this._followScope(parent)
+    if (opts.signal !== undefined) this._followSignal(opts.signal)
+    if (deadline !== Infinity && !this.aborted) {
       this.timer = setTimeout(() => this.abort(DEADLINE), Math.max(0, deadline - now))
       this.timer.unref()
     }
   }
 
-  /** Aborts this scope when `signal` does, with what aborted it. */
-  _follow (signal, why) {
-    if (signal.aborted) return this.abort(why(), signal.reason)
-    const onAbort = () => this.abort(why(), signal.reason)
+  /** Aborted with `parent`, for the same reason. */
+  _followScope (parent) {
+    if (parent.aborted) return this.abort(parent.why, parent.reason)
+    const onAbort = () => this.abort(parent.why, parent.reason)
+    parent.listen(onAbort)
+    this._onClose(() => parent.unlisten(onAbort))
+  }
+
+  /** Aborted with the caller's AbortSignal `signal`, its reason as the cause. */
+  _followSignal (signal) {
+    if (signal.aborted) return this.abort(undefined, signal.reason)
+    const onAbort = () => this.abort(undefined, signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })
-    this._unfollow = [...(this._unfollow || []), () => signal.removeEventListener('abort', onAbort)]
+    this._onClose(() => signal.removeEventListener('abort', onAbort))
+  }
+
+  _onClose (f) {
+    this.unfollow = this.unfollow === null ? [f] : [...this.unfollow, f]
+  }
+
+  /** It may be aborted by a caller of `abort` (pgwarden/express, when the client hangs up). */
+  mayAbort () {
+    this.abortable = true
+  }
+
+  /** Calls `fn()` once when the scope is aborted (until `unlisten(fn)`). */
+  listen (fn) {
+    if (this.listeners === null) this.listeners = new Set()
+    this.listeners.add(fn)
+  }
+
+  unlisten (fn) {
+    if (this.listeners !== null) this.listeners.delete(fn)
   }
 
   /** Aborts every statement of the scope: `why` is DEADLINE, HANG_UP or undefined (a signal). */
   abort (why, reason) {
-    if (this.signal.aborted) return
+    if (this.aborted) return
+    this.aborted = true
     this.why = why
-    if (reason === undefined) reason = why === DEADLINE ? deadlineReason(this.timeoutMs) : why === HANG_UP ? hangUpReason() : undefined
-    this.controller.abort(reason)
+    this.reason = reason !== undefined ? reason : why === DEADLINE ? deadlineReason(this.timeoutMs) : why === HANG_UP ? hangUpReason() : abortReason()
+    if (this.timer !== null) clearTimeout(this.timer)
+    const listeners = this.listeners
+    this.listeners = null
+    if (listeners !== null) for (const fn of listeners) fn()
   }
 
   /** Ends the scope: its timer and its links to outer signals go. */
   close () {
     if (this.timer !== null) clearTimeout(this.timer)
-    if (this._unfollow) for (const f of this._unfollow) f()
+    if (this.unfollow !== null) for (const f of this.unfollow) f()
   }
 
   /** A statement's timeout: its own (if any) or what is left of the deadline, whichever is smaller. */
@@ -150,11 +190,20 @@ class RequestScope {
     return this.deadline !== Infinity && performance.now() >= this.deadline
   }
 
+  /** Whether it was aborted or its deadline passed: nothing more is sent. */
+  stopped () {
+    return this.aborted || this.expired()
+  }
+
+  /** What stopped it: DEADLINE, HANG_UP or undefined (a signal). */
+  stoppedBy () {
+    return this.aborted ? this.why : DEADLINE
+  }
+
   /** The error of a statement refused unsent because the scope was aborted (or its deadline passed). */
   stoppedError () {
-    const why = this.why === undefined && this.expired() ? DEADLINE : this.why
-    const e = fromNative(nativePayload(JSON.parse(native.abortedBeforeSend(why, this.timeoutMs))))
-    e.cause = this.signal.aborted ? this.signal.reason : deadlineReason(this.timeoutMs)
+    const e = fromNative(nativePayload(JSON.parse(native.abortedBeforeSend(this.stoppedBy(), this.timeoutMs))))
+    e.cause = this.aborted ? this.reason : deadlineReason(this.timeoutMs)
     return e
   }
 
@@ -169,12 +218,22 @@ class RequestScope {
    * `traceparent` of `spanContext` (a statement's span) when given.
    */
   comment (spanContext) {
+    // Tags given as objects all the way up: the comment is the same for every statement.
+    if (spanContext === undefined && this.comments !== undefined) return this.comments
     const tags = this._merged('tags')
     if (spanContext !== undefined) {
       const c = spanContext
       return sqlComment({ ...tags, traceparent: `00-${c.traceId}-${c.spanId}-0${(c.traceFlags & 1).toString(16)}` })
     }
-    return tags === null ? '' : sqlComment(tags)
+    const comment = tags === null ? '' : sqlComment(tags)
+    if (this._fixedTags()) this.comments = comment
+    return comment
+  }
+
+  /** Whether this scope's tags and its enclosing ones' are all objects (or absent). */
+  _fixedTags () {
+    for (let s = this; s !== null; s = s.parent) if (typeof s.tags === 'function') return false
+    return true
   }
 
   /** The tags of this scope and its enclosing ones (inner ones win), or null when none. */
@@ -196,20 +255,29 @@ class RequestScope {
   heldAt () {
     for (let s = this; s !== null; s = s.parent) {
       if (s.held !== undefined) return s.held
-      const client = s.heldClients.values().next().value
+      const client = s.heldClients === null ? undefined : s.heldClients.values().next().value
       if (client !== undefined) return client._acquiredAt === undefined ? '' : client._acquiredAt.stack
     }
     return undefined
   }
 
-  /** A copy of this scope for the callback of a transaction holding a connection acquired at `site`. */
+  /** Notes a client acquired in this scope (until `released`). */
+  acquired (client) {
+    if (this.heldClients === null) this.heldClients = new Set()
+    this.heldClients.add(client)
+  }
+
+  released (client) {
+    if (this.heldClients !== null) this.heldClients.delete(client)
+  }
+
+  /**
+   * The scope of the callback of a transaction holding a connection acquired at `site`: this
+   * one's child, with nothing of its own but that (it ends with `close()`).
+   */
   holding (site) {
-    const s = Object.create(this)
+    const s = new RequestScope(this.pool, this.outer, {}, this)
     s.held = site
-    s.parent = this
-    s.heldClients = new Set()
-    s.settings = undefined // its own are the enclosing scope's, merged from there
-    s.tags = undefined
     return s
   }
 }
@@ -217,6 +285,12 @@ class RequestScope {
 function deadlineReason (ms) {
   const e = new Error(`The request scope's deadline passed (withContext timeoutMs: ${ms}ms)`)
   e.name = 'TimeoutError'
+  return e
+}
+
+function abortReason () {
+  const e = new Error('The request scope was aborted')
+  e.name = 'AbortError'
   return e
 }
 
@@ -272,9 +346,14 @@ async function withContext (pool, opts, fn, onScope) {
   }
 }
 
-/** Runs `fn` (a transaction's callback) in `scope`'s copy that holds a connection acquired at `site`. */
-function runHolding (scope, site, fn) {
-  return storage.run(scope.holding(site), fn)
+/** Runs `fn` (a transaction's callback) in a child of `scope` that holds a connection acquired at `site`. */
+async function runHolding (scope, site, fn) {
+  const holding = scope.holding(site)
+  try {
+    return await storage.run(holding, fn)
+  } finally {
+    holding.close()
+  }
 }
 
 /** Runs `fn` outside every request scope (a transaction's ROLLBACK). */

@@ -73,12 +73,12 @@ class StatementScope {
     const tags = this.context === null ? null : this.context.tagsForSpan()
     this.span = kind.traced && pool._telemetry !== null ? pool._telemetry.start(sql, values, this.started, tags) : null
     if (this.context !== null) this._enter(this.context, client)
-    if (this.signal !== undefined || this.context !== null) this._arm(target)
+    if (this.signal !== undefined || (this.context !== null && this.context.abortable)) this._arm(target)
   }
 
   /** Takes the request scope's part (see the constructor); refuses the statement once it was aborted. */
   _enter (context, client) {
-    if (context.signal.aborted || context.expired()) throw this.failed(context.stoppedError())
+    if (context.stopped()) throw this.failed(context.stoppedError())
     const own = this.timeoutMs
     this.timeoutMs = context.timeoutFor(own)
     if (this.timeoutMs !== own) this.deadlineOf = context.timeoutMs // its expiry is the scope's deadline
@@ -106,7 +106,7 @@ class StatementScope {
     const context = this.context
     if (context !== null) {
       this.onScopeAbort = () => target.abort(id, context.why, context.timeoutMs)
-      context.signal.addEventListener('abort', this.onScopeAbort, { once: true })
+      context.listen(this.onScopeAbort)
     }
   }
 
@@ -117,7 +117,7 @@ class StatementScope {
       this.onAbort = null
     }
     if (this.onScopeAbort !== null) {
-      this.context.signal.removeEventListener('abort', this.onScopeAbort)
+      this.context.unlisten(this.onScopeAbort)
       this.onScopeAbort = null
     }
   }
@@ -149,9 +149,9 @@ class StatementScope {
     this.disarm()
     if (this.signal !== undefined && this.signal.aborted && e && e.code === '57014') e.cause = this.signal.reason
     const context = this.context
-    if (context !== null && e && SCOPE_STOP_CODES.has(e.code) && (context.signal.aborted || context.expired())) {
-      if (e.cause === undefined) e.cause = context.signal.reason
-      const why = context.why === undefined && context.expired() ? 'deadline' : context.why
+    if (context !== null && e && SCOPE_STOP_CODES.has(e.code) && context.stopped()) {
+      if (e.cause === undefined && context.aborted) e.cause = context.reason
+      const why = context.stoppedBy()
       if (why !== undefined) this.pool._native.recordScopeStop(why)
     }
     const ms = performance.now() - this.started
