@@ -316,7 +316,18 @@ function sqlComment (tags) {
 
 // RFC 3986 encoding: what encodeURIComponent leaves (! ' ( ) *) is encoded too, so a value can
 // neither close its quotes nor the comment (the spec's escaping of ' is then never needed).
-const encode = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+// Tags repeat (route patterns): encodings are remembered, up to ENCODED_KEPT of them.
+const ENCODED_KEPT = 1000
+const encoded = new Map()
+function encode (s) {
+  let e = encoded.get(s)
+  if (e === undefined) {
+    e = encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    if (encoded.size >= ENCODED_KEPT) encoded.clear()
+    encoded.set(s, e)
+  }
+  return e
+}
 
 /**
  * `sql` with `comment` appended (before a final semicolon). A statement that already holds a
@@ -340,7 +351,9 @@ async function withContext (pool, opts, fn, onScope) {
   const scope = new RequestScope(pool, storage.getStore(), opts)
   if (onScope !== undefined) onScope(scope)
   try {
-    return await storage.run(scope, fn)
+    // Awaited inside the scope: a lazy thenable (a PrismaPromise starts its query in `then`)
+    // must start there, not in the caller's context after run() returned.
+    return await storage.run(scope, async () => await fn())
   } finally {
     scope.close()
   }
@@ -350,7 +363,7 @@ async function withContext (pool, opts, fn, onScope) {
 async function runHolding (scope, site, fn) {
   const holding = scope.holding(site)
   try {
-    return await storage.run(holding, fn)
+    return await storage.run(holding, async () => await fn())
   } finally {
     holding.close()
   }
