@@ -116,6 +116,26 @@ describe('one deadline', () => {
   })
 })
 
+describe('COPY in a scope', () => {
+  test('a COPY carries the tag, is stopped at the deadline, and outside a transaction refuses to run without the settings', async () => {
+    const pool = makePool()
+    const { pipeline } = require('node:stream/promises')
+    const { Writable } = require('node:stream')
+    const sink = () => new Writable({ write (chunk, enc, cb) { cb() } })
+    const copying = pool.withContext({ timeoutMs: 300, tags: { job: 'export' } }, () =>
+      pipeline(pool.copyTo('COPY (SELECT pg_sleep(2) AS copy_tagged) TO STDOUT'), sink()))
+    const seen = await eventually(() => activeQueries('%AS copy_tagged%'), (q) => q.length > 0)
+    expect(seen[0]).toBe("COPY (SELECT pg_sleep(2) AS copy_tagged) TO STDOUT /*job='export'*/")
+    const { error, ms } = await timed(copying)
+    expect(error.code).toBe('P1008')
+    expect(error.message).toMatch(/withContext timeoutMs: 300ms/)
+    expect(ms).toBeLessThan(1500)
+    const refused = await failure(pool.withContext({ settings: { 'app.user_id': '1' } }, async () => pool.copyTo('COPY (SELECT 1) TO STDOUT')))
+    expect(refused.code).toBe('ERR_PGWARDEN_PARAMS')
+    expect(refused.message).toMatch(/A COPY cannot carry the settings of its withContext scope/)
+  })
+})
+
 describe('settings with transaction scope', () => {
   test('an RLS policy reading app.user_id sees the scope\'s setting; the next statement on the same connection does not', async () => {
     const pool = policyPool()

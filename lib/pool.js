@@ -304,14 +304,16 @@ class Client {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
     // Begun now: the COPY takes its place among this connection's statements as asked.
-    return copy.copyFrom((t, id) => this._handle.copyIn(sql, t, id), copyScope(this._pool, this._handle, sql, opts, this), { eager: true })
+    const scope = copyScope(this._pool, this._handle, sql, opts, this)
+    return copy.copyFrom((t, id) => this._handle.copyIn(scope.text, t, id), scope, { eager: true })
   }
 
   /** A Readable of the data of `COPY … TO STDOUT` on this connection. */
   copyTo (sql, opts) {
     checkSql(sql)
     if (this._released) throw closedError('The client was released')
-    return copy.copyTo((t, id) => this._handle.copyOut(sql, t, id), copyScope(this._pool, this._handle, sql, opts, this), { eager: true })
+    const scope = copyScope(this._pool, this._handle, sql, opts, this)
+    return copy.copyTo((t, id) => this._handle.copyOut(scope.text, t, id), scope, { eager: true })
   }
 
   /**
@@ -503,7 +505,8 @@ class Pool extends EventEmitter {
    */
   copyFrom (sql, opts) {
     checkSql(sql)
-    return copy.copyFrom((t, id) => this._native.copyIn(sql, t, id), copyScope(this, this._native, sql, opts))
+    const scope = copyScope(this, this._native, sql, opts)
+    return copy.copyFrom((t, id) => this._native.copyIn(scope.text, t, id), scope)
   }
 
   /**
@@ -512,7 +515,8 @@ class Pool extends EventEmitter {
    */
   copyTo (sql, opts) {
     checkSql(sql)
-    return copy.copyTo((t, id) => this._native.copyOut(sql, t, id), copyScope(this, this._native, sql, opts))
+    const scope = copyScope(this, this._native, sql, opts)
+    return copy.copyTo((t, id) => this._native.copyOut(scope.text, t, id), scope)
   }
 
   /**
