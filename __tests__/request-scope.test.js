@@ -6,32 +6,14 @@
 
 const { PgWardenError } = require('..')
 const { harness } = require('./harness')
-const { sleep, eventually, failure, timed, poolsOnFreshDatabase } = require('./helpers/common')
+const { sleep, eventually, failure, timed } = require('./helpers/common')
+const { ordersWithPolicy } = require('./helpers/rls')
 
-const ROLE = `pgw_scope_role_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
-const db = poolsOnFreshDatabase('request_scope', {
-  setupSql: `
-    CREATE TABLE orders (id int PRIMARY KEY, owner text NOT NULL);
-    INSERT INTO orders VALUES (1, '42'), (2, '42'), (3, '7');
-    ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
-    CREATE POLICY own_orders ON orders USING (owner = current_setting('app.user_id', true));`
-})
-beforeAll(async () => {
-  await db.create()
-  await harness().admin(`CREATE ROLE ${ROLE} LOGIN`)
-  await harness().adminScript(`GRANT SELECT, INSERT ON orders TO ${ROLE}`, { database: db.url })
-})
-afterEach(db.endPools)
-afterAll(() => harness().admin(`DROP OWNED BY ${ROLE} CASCADE; DROP ROLE IF EXISTS ${ROLE}`).catch(() => {}))
-const { makePool } = db
-
-/** A pool connected as a role the RLS policy applies to (not a superuser, not the owner). */
-function policyPool (opts = {}) {
-  const url = new URL(db.url)
-  url.username = ROLE
-  url.password = ''
-  return makePool({ connectionLimit: 1, ...opts }, url.toString())
-}
+const rls = ordersWithPolicy('request_scope')
+beforeAll(rls.create)
+afterEach(rls.endPools)
+afterAll(rls.drop)
+const { makePool, policyPool } = rls
 
 /** The `query` text of the server's backends running something that matches `like`. */
 async function activeQueries (like) {
@@ -169,6 +151,8 @@ describe('settings with transaction scope', () => {
     expect(seen).toEqual([2, '42'])
     const after = await pool.query("SELECT coalesce(current_setting('app.user_id', true), '') AS v")
     expect(after.rows).toEqual([{ v: '' }])
+    // Transaction-local settings leave nothing to reset: no round trip at release.
+    expect(pool.getPoolStats().connections.sessionResets).toBe(0)
   })
 
   test('an acquired client and a stream in the scope carry them too', async () => {

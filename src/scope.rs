@@ -79,6 +79,14 @@ mod tests {
     }
 
     #[test]
+    fn the_statement_is_not_taken_for_a_session_change() {
+        // Applied inside a transaction, it ends with it: the connection needs no reset.
+        for n in 1..4 {
+            assert!(!crate::sql::shape(&settings_statement(n)).session);
+        }
+    }
+
+    #[test]
     fn names_are_checked() {
         for ok in ["app.user_id", "_x", "work_mem", "a.b.c9"] {
             assert!(check_name(ok).is_ok(), "{ok}");

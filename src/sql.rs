@@ -98,12 +98,30 @@ const SESSION_VERBS: [&[u8]; 8] = [b"set", b"reset", b"listen", b"prepare", b"de
 /// the session's temporary schema (`CREATE TABLE pg_temp.t`, `SELECT … INTO pg_temp.t`).
 const SESSION_FUNCTIONS: [&[u8]; 3] = [b"advisory_lock", b"set_config", b"pg_temp"];
 
+/// Whether the text is exactly what a request scope sends to apply its settings inside a
+/// transaction, `SELECT set_config($1,$2,true),set_config($3,$4,true)…` (see `src/scope.rs`):
+/// settings local to the transaction, which leave nothing in the session.
+fn local_settings_only(b: &[u8]) -> bool {
+    let Some(mut rest) = b.strip_prefix(b"SELECT ") else { return false };
+    let mut n = 1;
+    loop {
+        let call = format!("set_config(${},${},true)", n, n + 1);
+        let Some(after) = rest.strip_prefix(call.as_bytes()) else { return false };
+        match after.first() {
+            None => return true,
+            Some(b',') => rest = &after[1..],
+            Some(_) => return false,
+        }
+        n += 2;
+    }
+}
+
 /// Whether the statement starting at `at` may leave state in the session: one of
 /// [`SESSION_VERBS`] (not its transaction-scoped forms), `CREATE` of a temporary object, or a
 /// statement that reads rows (`data`) calling one of [`SESSION_FUNCTIONS`]. Lexical and
 /// conservative: a function that changes settings inside is not seen.
 fn touches_session(b: &[u8], at: usize, data: bool) -> bool {
-    if SESSION_FUNCTIONS.iter().any(|f| contains_ignoring_case(b, f)) {
+    if SESSION_FUNCTIONS.iter().any(|f| contains_ignoring_case(b, f)) && !local_settings_only(b) {
         return true;
     }
     if data {
@@ -400,6 +418,9 @@ mod tests {
             "SELECT pg_advisory_lock(1)",
             "SELECT PG_TRY_ADVISORY_LOCK_SHARED(1)",
             "select set_config('app.x', '1', false)",
+            "SELECT set_config($1,$2,false)",
+            "SELECT set_config($1,$2,true),set_config($3,$4,false)",
+            "SELECT set_config($1,$2,true), pg_advisory_lock(1)",
             "SELECT 1; SELECT 2",
             "/* c */ SET x = 1",
             "CREATE OR REPLACE TEMP VIEW v AS SELECT 1",
@@ -424,6 +445,9 @@ mod tests {
             "LOCK TABLE t",
             "SELECT * INTO t FROM x",
             "INSERT INTO t VALUES (1)",
+            // What a request scope sends after BEGIN (src/scope.rs).
+            "SELECT set_config($1,$2,true)",
+            "SELECT set_config($1,$2,true),set_config($3,$4,true)",
         ] {
             assert!(!session(sql), "{sql}");
         }
