@@ -33,12 +33,16 @@ export interface PoolOptions {
   passfile?: string
   /** Startup options, `-c name=value …` (PGOPTIONS). */
   options?: string
-  /** Maximum connections (connection_limit, DB_CONNECTION_LIMIT, ...). Default cpus×2+1. */
-  connectionLimit?: number
+  /** Maximum connections (connection_limit, DB_CONNECTION_LIMIT, ...). Default cpus×2+1. `'auto'` with `fleet`: a share of the fleet's budget. */
+  connectionLimit?: number | 'auto'
+  /** With connectionLimit 'auto': instances of the fleet share its budget, found through the database. */
+  fleet?: FleetOptions
   /** Connections kept open when idle; after the first statement the pool refills to this number when connections close or the server comes back (with backoff). Default 0. */
   minConnections?: number
   /** Longest wait for a pooled connection, ms (pool_timeout in s). Default 10000; 0 waits forever. */
   poolTimeoutMs?: number
+  /** Callers that may wait for a connection at once; one more is refused at once with a retryable P2024. Default 0: no cap. */
+  maxWaiting?: number
   /** Retry a connection attempt that sent nothing (refused, timed out) while poolTimeoutMs allows; false fails at once, as pg. Default true. */
   retryConnect?: boolean
   /** Longest wait to open one connection, ms (connect_timeout in s). Default 5000. */
@@ -266,12 +270,15 @@ export interface PoolStatsSnapshot {
     /** percent */
     slowQueryRate: number; uptimeMs: number; lastResetTime: string
   }
-  acquire: { count: number; averageMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; timeouts: number }
+  /** `rejectedLineFull`: callers refused at once because `maxWaiting` callers were waiting. */
+  acquire: { count: number; averageMs: number; p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; timeouts: number; rejectedLineFull: number }
   retries: { attempts: number; succeededAfterRetry: number; exhausted: number }
+  /** With connectionLimit 'auto': the fleet seen at the last refresh; `share` counts the beacon, `limit` is the pool's. */
+  fleet?: { name: string; instances: number; budget: number | null; share: number | null; limit: number; lastRefresh: string | null; lastError: string | null; refreshMs: number }
   /** Statements of request scopes (`withContext`) stopped by a client hanging up, or by the scope's deadline. */
   requestScopes: { cancelledByHangUp: number; stoppedByDeadline: number }
   /** `failed` counts every connection attempt that failed (the pool retries with backoff). */
-  connections: { created: number; closed: number; failed: number; releasedInTransaction: number; sessionResets: number }
+  connections: { created: number; closed: number; failed: number; refusedTooManyClients: number; releasedInTransaction: number; sessionResets: number }
   /** Outages: runs of failed attempts until a connection opens (one outage, many failed attempts). */
   outages: { count: number; current: boolean; currentMs: number | null; lastDurationMs: number | null; lastError: { code: string; message: string } | null }
   errors: { byCode: Record<string, number> }
@@ -322,6 +329,18 @@ export interface RetryOptions {
   signal?: AbortSignal
   /** Stop retrying when the next delay would end past this many ms from the start. */
   deadlineMs?: number
+}
+
+/** The `fleet` option (with `connectionLimit: 'auto'`). */
+export interface FleetOptions {
+  /** The fleet's name: letters, digits, _ . - (1 to 40). */
+  name: string
+  /** Connections for the whole fleet. Default: the server's client slots (or the role's limit) × headroom. Required behind PgBouncer. */
+  budget?: number
+  /** How often each instance re-counts the fleet, ms. Default 5000. */
+  refreshMs?: number
+  /** The share of the server's slots the fleet takes by default. Default 0.8. */
+  headroom?: number
 }
 
 /**
@@ -468,6 +487,8 @@ export declare class Pool extends EventEmitter {
   acquire(opts?: { maxWaitMs?: number }): Promise<Client>
   transaction<T>(fn: (tx: Transaction) => Promise<T>, opts?: TransactionOptions): Promise<T>
   withRetry<T>(fn: (ctx: RetryContext) => Promise<T>, opts?: RetryOptions | number, initialDelayMs?: number): Promise<T>
+  /** Sets the connection limit now: growing opens connections as needed, shrinking closes idle ones first and the rest as they are released. */
+  resize(n: number): void
   /** Runs `fn()` in a request scope of this pool (deadline, abort, settings, tags); see ContextOptions. */
   withContext<T>(opts: ContextOptions, fn: () => T | Promise<T>): Promise<T>
   getPoolStats(): PoolStatsSnapshot

@@ -121,6 +121,8 @@ export declare class NativePool {
    * left (`'hangUp'`).
    */
   abort(abortId: number, why?: string | undefined | null, timeoutMs?: number | undefined | null): void
+  /** Sets the connection limit to `n` now (see `PoolCore::resize`). */
+  resize(n: number): void
   /** Counts a retry of `withRetry` or of a transaction's re-run. */
   recordRetryAttempt(): void
   /** Counts a call that succeeded after retries. */
@@ -245,6 +247,21 @@ export declare function firstUserOid(): number
  * keys its fix-ups by what they mean instead of by position.
  */
 export declare function fixCodes(): string
+
+/**
+ * A fleet instance's pool limit now, from the server's limits (`reserved`: superuser and
+ * ordinary reserved slots; `role_limit` -1 for none), the `given_budget` if any, and the
+ * `instances` seen.
+ */
+export declare function fleetShare(givenBudget: number | undefined | null, maxConnections: number, reserved: number, roleLimit: number, headroom: number | undefined | null, instances: number): FleetShare
+
+/** A fleet instance's budget and pool limit (see `src/fleet.rs`). */
+export interface FleetShare {
+  /** The fleet's budget of connections. */
+  budget: number
+  /** This instance's pool limit: its share, less its beacon. */
+  limit: number
+}
 
 /** Classifies a code: `{ retryable, kind }`. */
 export interface NativeClassification {

@@ -109,6 +109,6 @@ test('a timed-out statement is cancelled on the server over TLS and its connecti
   expect(proxy.openings).not.toContain(CANCEL_REQUEST)
 
   expect(await pid()).toBe(pidBefore)
-  expect(pool.getPoolStats().connections).toEqual({ created: 1, closed: 0, failed: 0, releasedInTransaction: 0, sessionResets: 0 })
+  expect(pool.getPoolStats().connections).toEqual({ created: 1, closed: 0, failed: 0, refusedTooManyClients: 0, releasedInTransaction: 0, sessionResets: 0 })
   expect(proxy.openings).toHaveLength(2)
 })

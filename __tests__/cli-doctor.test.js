@@ -123,3 +123,23 @@ describe('warnings for settings that contradict each other or the server', () =>
     expected.forEach((re, i) => expect(found[i]).toMatch(re))
   })
 })
+
+test('a server nearly out of client slots is a live problem naming 53300', async () => {
+  const { ownedCluster } = require('./harness')
+  const small = await ownedCluster({ settings: { max_connections: 5, superuser_reserved_connections: 0 } })
+  const hogs = []
+  try {
+    for (let i = 0; i < 4; i++) {
+      const c = new pg.Client({ connectionString: small.url })
+      await c.connect()
+      hogs.push(c)
+    }
+    const r = await doctor(['--url', small.url, '--json'])
+    expect(r.code).toBe(1)
+    const report = JSON.parse(r.stdout)
+    expect(report.problems).toEqual([expect.stringMatching(/^the server has 5 client connections of its 5 slots .* refused with 53300 \(too many clients\)/)])
+  } finally {
+    await Promise.all(hogs.map((c) => c.end()))
+    await small.destroy()
+  }
+}, 60000)

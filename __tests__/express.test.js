@@ -6,6 +6,7 @@ const express = require('express')
 const { databaseRouter, errorHandler } = require('../lib/express')
 const { ownedCluster } = require('./harness')
 const { eventually, freePort, poolsOnFreshDatabase } = require('./helpers/common')
+const { httpServers } = require('./helpers/http-servers')
 
 const db = poolsOnFreshDatabase('express', { setupSql: 'CREATE TABLE uniq (id int PRIMARY KEY); INSERT INTO uniq VALUES (1);' })
 let cluster
@@ -17,12 +18,9 @@ afterAll(async () => {
 })
 
 const { makePool } = db
-const servers = []
+const servers = httpServers()
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => {
-    s.closeAllConnections()
-    s.close(() => resolve())
-  })))
+  await servers.closeAll()
   await db.endPools()
 })
 
@@ -39,7 +37,7 @@ async function serve (pool, { routes, handlerOpts, finalHandler } = {}) {
   const server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s))
   })
-  servers.push(server)
+  servers.add(server)
   return `http://127.0.0.1:${server.address().port}`
 }
 

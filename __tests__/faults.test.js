@@ -215,11 +215,31 @@ describe('max_connections exhausted by another client', () => {
     expect(r.ms).toBeGreaterThanOrEqual(1200)
     expect(r.ms).toBeLessThanOrEqual(1500 + 1000)
     expect(attempts).toBeGreaterThan(2)
+    // Counted apart from other failed attempts: the server was full, not down.
+    expect(pool.getPoolStats().connections.refusedTooManyClients).toBe(attempts)
+    expect(pool.metrics()).toContain(`pgwarden_connections_total{event="refused_too_many"} ${attempts}`)
     for (const c of held) c.release()
     await hog.end()
     const ok = await timed(pool.query('SELECT 1 AS one'))
     expect(ok.error).toBeUndefined()
     expect(ok.value.rows).toEqual([{ one: 1 }])
+  }, 30000)
+
+  test('callers wait through 53300 refusals and succeed once a slot frees, never P1001', async () => {
+    const hog = makePool({ applicationName: appName('hog2'), connectionLimit: 5 }, small.url)
+    const held = []
+    for (let i = 0; i < 5; i++) held.push(await hog.acquire())
+    const pool = makePool({ applicationName: appName('waits'), connectionLimit: 2, poolTimeoutMs: 5000 }, small.url)
+    const calls = [timed(pool.query('SELECT 1 AS one')), timed(pool.query('SELECT 2 AS two'))]
+    await sleep(600)
+    held.pop().release(true) // one slot frees: both callers are served through it
+    const results = await Promise.all(calls)
+    for (const r of results) {
+      expect(r.error).toBeUndefined()
+      expect(r.ms).toBeGreaterThanOrEqual(550)
+    }
+    expect(pool.getPoolStats().connections.refusedTooManyClients).toBeGreaterThan(0)
+    for (const c of held) c.release()
   }, 30000)
 })
 

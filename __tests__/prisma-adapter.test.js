@@ -6,8 +6,6 @@
 // TimeZone is not UTC, pgwarden's adapter still stores and reads the right instants. And 30
 // interactive transactions with 60 queries at once through a pool of 4 all finish.
 
-const path = require('node:path')
-const { execFileSync } = require('node:child_process')
 const pg = require('pg')
 const { PrismaPg } = require('@prisma/adapter-pg')
 const { Pool } = require('..')
@@ -15,18 +13,12 @@ const { PrismaPgWarden } = require('../lib/prisma')
 const { harness, freshDatabase } = require('./harness')
 const { failure } = require('./helpers/common')
 const { startPgBouncer } = require('./helpers/pgbouncer')
+const { generatedPrismaClient, PRISMA_DDL } = require('./helpers/prisma-client')
 
-const CLIENT_DIR = path.join(__dirname, '..', 'node_modules', '.pgwarden-test-prisma')
 let PrismaClient
 
-const DDL = require('node:fs').readFileSync(path.join(__dirname, 'prisma', 'schema.sql'), 'utf8')
-
 beforeAll(() => {
-  // Generates the client offline: generate needs no engine binary, only a path that exists.
-  execFileSync(path.join(__dirname, '..', 'node_modules', '.bin', 'prisma'),
-    ['generate', '--schema', path.join(__dirname, 'prisma', 'schema.prisma')],
-    { env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: '/bin/false' }, stdio: 'pipe' })
-  PrismaClient = require(CLIENT_DIR).PrismaClient
+  PrismaClient = generatedPrismaClient()
 })
 
 /** A fresh database with the schema (and a default TimeZone when given). */
@@ -34,7 +26,7 @@ async function schemaDatabase (prefix, timeZone) {
   const url = await freshDatabase(prefix)
   const c = new pg.Client({ connectionString: url })
   await c.connect()
-  await c.query(DDL)
+  await c.query(PRISMA_DDL)
   if (timeZone) await c.query(`ALTER DATABASE "${new URL(url).pathname.slice(1)}" SET timezone = '${timeZone}'`)
   await c.end()
   return url

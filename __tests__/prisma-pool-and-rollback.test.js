@@ -5,29 +5,22 @@
 // and a connection given back inside the transaction never carries its writes to the next
 // user: they are rolled back, not committed.
 
-const path = require('node:path')
-const { execFileSync } = require('node:child_process')
-const fs = require('node:fs')
 const pg = require('pg')
 const { Pool } = require('..')
 const { PrismaPgWarden } = require('../lib/prisma')
 const { freshDatabase } = require('./harness')
 const { failure } = require('./helpers/common')
+const { generatedPrismaClient, PRISMA_DDL } = require('./helpers/prisma-client')
 
-const CLIENT_DIR = path.join(__dirname, '..', 'node_modules', '.pgwarden-test-prisma')
-const DDL = fs.readFileSync(path.join(__dirname, 'prisma', 'schema.sql'), 'utf8')
 let PrismaClient
 let url
 
 beforeAll(async () => {
-  execFileSync(path.join(__dirname, '..', 'node_modules', '.bin', 'prisma'),
-    ['generate', '--schema', path.join(__dirname, 'prisma', 'schema.prisma')],
-    { env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: '/bin/false' }, stdio: 'pipe' })
-  PrismaClient = require(CLIENT_DIR).PrismaClient
+  PrismaClient = generatedPrismaClient()
   url = await freshDatabase('prisma_pool')
   const c = new pg.Client({ connectionString: url })
   await c.connect()
-  await c.query(DDL)
+  await c.query(PRISMA_DDL)
   await c.end()
 })
 

@@ -4,28 +4,21 @@
 // user of the connection sees no setting (what Prisma users build by hand: Prisma issues 5128
 // and 12735), and the scope's deadline bounds them.
 
-const path = require('node:path')
-const { execFileSync } = require('node:child_process')
-const fs = require('node:fs')
 const { Pool } = require('..')
 const { PrismaPgWarden } = require('../lib/prisma')
 const { harness, freshDatabase } = require('./harness')
 const { failure } = require('./helpers/common')
+const { generatedPrismaClient, PRISMA_DDL } = require('./helpers/prisma-client')
 
-const CLIENT_DIR = path.join(__dirname, '..', 'node_modules', '.pgwarden-test-prisma')
-const DDL = fs.readFileSync(path.join(__dirname, 'prisma', 'schema.sql'), 'utf8')
 const ROLE = `pgw_prisma_scope_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
 let PrismaClient
 let url
 
 beforeAll(async () => {
-  execFileSync(path.join(__dirname, '..', 'node_modules', '.bin', 'prisma'),
-    ['generate', '--schema', path.join(__dirname, 'prisma', 'schema.prisma')],
-    { env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: '/bin/false' }, stdio: 'pipe' })
-  PrismaClient = require(CLIENT_DIR).PrismaClient
+  PrismaClient = generatedPrismaClient()
   const adminUrl = await freshDatabase('prisma_scope')
   await harness().admin(`CREATE ROLE ${ROLE} LOGIN`)
-  await harness().adminScript(`${DDL};
+  await harness().adminScript(`${PRISMA_DDL};
     INSERT INTO "User" (id, email) VALUES (1, 'a@x'), (2, 'b@x');
     INSERT INTO "Post" (title, "authorId") VALUES ('a1', 1), ('a2', 1), ('b1', 2);
     ALTER TABLE "Post" ENABLE ROW LEVEL SECURITY;

@@ -9,38 +9,19 @@ const http = require('node:http')
 const express = require('express')
 const { requestContext } = require('../lib/express')
 const { harness } = require('./harness')
-const { eventually, poolsOnFreshDatabase } = require('./helpers/common')
+const { eventually } = require('./helpers/common')
+const { ordersWithPolicy } = require('./helpers/rls')
+const { httpServers } = require('./helpers/http-servers')
 
-const ROLE = `pgw_scope_http_${process.pid}_${Math.random().toString(36).slice(2, 8)}`
-const db = poolsOnFreshDatabase('scope_http', {
-  setupSql: `
-    CREATE TABLE orders (id int PRIMARY KEY, owner text NOT NULL);
-    INSERT INTO orders VALUES (1, '42'), (2, '42'), (3, '7');
-    ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
-    CREATE POLICY own_orders ON orders USING (owner = current_setting('app.user_id', true));`
-})
-beforeAll(async () => {
-  await db.create()
-  await harness().admin(`CREATE ROLE ${ROLE} LOGIN`)
-  await harness().adminScript(`GRANT SELECT ON orders TO ${ROLE}`, { database: db.url })
-})
-afterAll(() => harness().admin(`DROP OWNED BY ${ROLE} CASCADE; DROP ROLE IF EXISTS ${ROLE}`).catch(() => {}))
-
-const servers = []
+const rls = ordersWithPolicy('scope_http')
+beforeAll(rls.create)
+afterAll(rls.drop)
+const servers = httpServers()
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => {
-    s.closeAllConnections()
-    s.close(() => resolve())
-  })))
-  await db.endPools()
+  await servers.closeAll()
+  await rls.endPools()
 })
-
-/** A pool of one connection as a role the RLS policy applies to. */
-function policyPool (opts = {}) {
-  const url = new URL(db.url)
-  url.username = ROLE
-  return db.makePool({ connectionLimit: 1, ...opts }, url.toString())
-}
+const { policyPool } = rls
 
 /** An app with `requestContext(pool, scopeOpts)`, `routes(app)`, and errors answered as JSON; its base URL. */
 async function serve (pool, scopeOpts, routes) {
@@ -58,7 +39,7 @@ async function serve (pool, scopeOpts, routes) {
   const server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s))
   })
-  servers.push(server)
+  servers.add(server)
   return `http://127.0.0.1:${server.address().port}`
 }
 

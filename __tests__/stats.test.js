@@ -31,9 +31,9 @@ const EXAMPLE = {
     uptimeMs: 3600000,
     lastResetTime: 'ISO-8601'
   },
-  acquire: { count: 0, averageMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0 },
+  acquire: { count: 0, averageMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0, rejectedLineFull: 0 },
   retries: { attempts: 0, succeededAfterRetry: 0, exhausted: 0 },
-  connections: { created: 0, closed: 0, failed: 0, releasedInTransaction: 0, sessionResets: 0 },
+  connections: { created: 0, closed: 0, failed: 0, refusedTooManyClients: 0, releasedInTransaction: 0, sessionResets: 0 },
   outages: { count: 0, current: false, currentMs: null, lastDurationMs: null, lastError: null },
   errors: { byCode: { '40P01': 2 } },
   slowQueries: [{ query: 'SELECT ...', duration: 1523, timestamp: 'ISO-8601' }],
@@ -76,9 +76,9 @@ describe('shape', () => {
       queriesExecuted: 0, slowQueries: 0, queryErrors: 0, averageQueryTime: 0,
       p50: 0, p95: 0, p99: 0, maxQueryTime: 0, slowQueryRate: 0
     })
-    expect(s.acquire).toEqual({ count: 0, averageMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0 })
+    expect(s.acquire).toEqual({ count: 0, averageMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0, rejectedLineFull: 0 })
     expect(s.retries).toEqual({ attempts: 0, succeededAfterRetry: 0, exhausted: 0 })
-    expect(s.connections).toEqual({ created: 0, closed: 0, failed: 0, releasedInTransaction: 0, sessionResets: 0 })
+    expect(s.connections).toEqual({ created: 0, closed: 0, failed: 0, refusedTooManyClients: 0, releasedInTransaction: 0, sessionResets: 0 })
     expect(s.errors).toEqual({ byCode: {} })
     expect(s.slowQueries).toEqual([])
     expect(s.pool).toEqual({ active: 0, idle: 0, total: 0, limit: 4, waiting: 0, utilization: 0 })
@@ -302,7 +302,7 @@ describe('connections', () => {
   test('created counts opened connections; closed counts closed ones; failed counts failed attempts', async () => {
     const pool = makePool({ connectionLimit: 3 })
     const clients = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()])
-    expect(pool.getPoolStats().connections).toEqual({ created: 3, closed: 0, failed: 0, releasedInTransaction: 0, sessionResets: 0 })
+    expect(pool.getPoolStats().connections).toEqual({ created: 3, closed: 0, failed: 0, refusedTooManyClients: 0, releasedInTransaction: 0, sessionResets: 0 })
     clients[0].release(true) // destroys that connection
     clients[1].release()
     clients[2].release()
@@ -312,7 +312,7 @@ describe('connections', () => {
     expect(pool.getPoolStats().connections.created).toBe(3) // reused, none opened
     await pool.end()
     expect(await eventually(() => pool.getPoolStats().connections.closed, 3)).toBe(3)
-    expect(pool.getPoolStats().connections).toEqual({ created: 3, closed: 3, failed: 0, releasedInTransaction: 0, sessionResets: 0 })
+    expect(pool.getPoolStats().connections).toEqual({ created: 3, closed: 3, failed: 0, refusedTooManyClients: 0, releasedInTransaction: 0, sessionResets: 0 })
   })
 
   test('failed counts connection attempts that failed (connect() to a closed port: 3 tries)', async () => {
@@ -321,7 +321,7 @@ describe('connections', () => {
     const err = await failure(pool.connect())
     expect(err.code).toBe('P1001')
     const s = pool.getPoolStats()
-    expect(s.connections).toEqual({ created: 0, closed: 0, failed: 3, releasedInTransaction: 0, sessionResets: 0 })
+    expect(s.connections).toEqual({ created: 0, closed: 0, failed: 3, refusedTooManyClients: 0, releasedInTransaction: 0, sessionResets: 0 })
     expect(s.queries.queriesExecuted).toBe(0)
   })
 
@@ -404,7 +404,7 @@ describe('resetStats()', () => {
       queriesExecuted: 0, slowQueries: 0, queryErrors: 0, averageQueryTime: 0,
       p50: 0, p95: 0, p99: 0, maxQueryTime: 0, slowQueryRate: 0
     })
-    expect(s.acquire).toEqual({ count: 0, averageMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0 })
+    expect(s.acquire).toEqual({ count: 0, averageMs: 0, p50Ms: 0, p95Ms: 0, p99Ms: 0, maxMs: 0, timeouts: 0, rejectedLineFull: 0 })
     expect(s.retries).toEqual({ attempts: 0, succeededAfterRetry: 0, exhausted: 0 })
     expect(s.errors.byCode).toEqual({})
     expect(s.slowQueries).toEqual([])

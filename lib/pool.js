@@ -18,6 +18,7 @@ const { StatementScope, QUERY, COPY, SCRIPT } = require('./statement-scope')
 const { splitQuery } = require('./query-args')
 const { RowReader, rowsOf } = require('./row-stream')
 const requestScope = require('./request-scope')
+const { Fleet, fleetOptions, BEACON_PREFIX } = require('./fleet')
 const { scopeOf } = requestScope
 
 const ENV_NAMES = native.configEnvNames()
@@ -28,8 +29,9 @@ const silent = { debug () {}, info () {}, warn () {}, error () {} }
 function nativeOptions (options) {
   const out = {}
   for (const [k, v] of Object.entries(options)) {
-    // The logger, telemetry, and a password function (asked per connection, below), stay on this side.
-    if (k === 'logger' || k === 'telemetry' || v === undefined || typeof v === 'function') continue
+    // The logger, telemetry, the fleet, and a password function (asked per connection, below),
+    // stay on this side.
+    if (k === 'logger' || k === 'telemetry' || k === 'fleet' || v === undefined || typeof v === 'function') continue
     out[k] = typeof v === 'number' && !Number.isFinite(v) ? String(v) : typeof v === 'bigint' ? String(v) : v
   }
   return out
@@ -383,8 +385,12 @@ class Pool extends EventEmitter {
     if (typeof options === 'string') options = { connectionString: options }
     if (options === null || typeof options !== 'object') options = {}
     const telemetry = telemetryOptions(options.telemetry) // validated before anything starts
+    const fleet = fleetOptions(options)
+    if (fleet !== null && options.minConnections > 1) throw configError("minConnections cannot be used with connectionLimit: 'auto' (the fleet sizes the pool)")
+    // A fleet's pool starts with one connection: its share comes with the first refreshes.
+    const own = fleet === null ? options : { ...options, connectionLimit: 1 }
     try {
-      this._native = new native.NativePool(nativeOptions(options), envSnapshot())
+      this._native = new native.NativePool(nativeOptions(own), envSnapshot())
     } catch (e) {
       throw fromNative(e)
     }
@@ -395,6 +401,9 @@ class Pool extends EventEmitter {
     }
     if (options.onConnect !== undefined && options.onConnect !== null) this._native.setConnectHook(connectHook(this, options.onConnect))
     this._settings = JSON.parse(this._native.describe())
+    if (fleet !== null && this._settings.pgbouncer && fleet.budget === undefined) {
+      throw configError('A fleet behind PgBouncer (pgbouncer=true) needs fleet.budget: the server cannot tell the bouncer\'s pool size, which is the budget there')
+    }
     // pgwarden's own lines below logLevel reach no logger, the default console included.
     this.logger = options.logger === false ? silent : leveled(options.logger || console, this._settings.logLevel)
     this._ended = null
@@ -410,6 +419,13 @@ class Pool extends EventEmitter {
     const handle = this._native
     this._submitter = this._submitterFor((id, sql, params, style, options) =>
       handle.submit(id, sql, params, style, options), (id, why, ms) => handle.abort(id, why, ms))
+    this._fleet = null
+    if (fleet !== null) {
+      // The beacon: one connection on the same server, named for the fleet (see lib/fleet.js).
+      const beacon = new Pool({ ...options, connectionLimit: 1, fleet: undefined, onConnect: undefined, telemetry: undefined, logger: false, applicationName: BEACON_PREFIX + fleet.name })
+      this._fleet = new Fleet(this, beacon, fleet)
+      this._fleet.start()
+    }
   }
 
   /**
@@ -591,9 +607,24 @@ class Pool extends EventEmitter {
     })
   }
 
+  /**
+   * Sets the connection limit to `n` (at least 1) now. Growing lets waiting callers in at once
+   * and opens connections as demand needs them; shrinking closes idle connections now and the
+   * others as they are given back: no statement or held client is interrupted.
+   */
+  resize (n) {
+    if (typeof n !== 'number') throw paramsError(`resize needs a number of connections, got ${typeof n}`)
+    try {
+      this._native.resize(n)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
   /** Pool, statement, acquire, retry, connection and error figures. */
   getPoolStats () {
     const s = JSON.parse(this._native.stats())
+    if (this._fleet !== null) s.fleet = this._fleet.stats()
     s.timestamp = new Date().toISOString()
     return s
   }
@@ -636,7 +667,8 @@ class Pool extends EventEmitter {
     if (!this._ended) {
       this._native.close() // synchronously: new work rejects from this line on
       if (this._telemetry !== null) this._telemetry.stop()
-      this._ended = call(() => this._native.end(opts.timeoutMs))
+      const leaving = this._fleet === null ? null : this._fleet.stop()
+      this._ended = Promise.all([call(() => this._native.end(opts.timeoutMs)), leaving]).then(() => undefined)
     }
     return this._ended
   }

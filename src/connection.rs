@@ -588,6 +588,9 @@ impl Manager {
     /// cause), and once when it ends (in [`Manager::open_on`]): the attempts between are in stats.
     fn attempt_failed(&self, err: Error) -> Error {
         Stats::bump(&self.stats.connections_failed);
+        if err.is_too_many() {
+            Stats::bump(&self.stats.refused_too_many);
+        }
         // A read replica's outage is the probe's to announce (it leaves the rotation).
         if self.stats.outages.failed(err.code(), &err.message()) && !self.settings.is_replica {
             tracing::warn!(pool = self.id, "cannot open a connection: {err} (an outage begins: further failed attempts are counted in stats, not logged, until a connection opens)");

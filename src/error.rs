@@ -338,6 +338,14 @@ pub(crate) enum Error {
         /// The pool's connection limit.
         limit: usize,
     },
+    /// A caller that would have waited for a connection while the waiting line already held
+    /// `maxWaiting` callers: refused at once (P2024, retryable).
+    WaitingLineFull {
+        /// The pool's maxWaiting.
+        max_waiting: usize,
+        /// The pool's connection limit now.
+        limit: usize,
+    },
     /// Something unexpected (a protocol error, an internal failure).
     Internal(String),
 }
@@ -403,7 +411,7 @@ impl Error {
             Error::Interrupted { why: Interruption::Abort | Interruption::HungUp, .. } => "57014",
             Error::Interrupted { why: Interruption::Shutdown, .. } => "ERR_PGWARDEN_CLOSED",
             Error::ConnectionClosed { .. } => "P1017",
-            Error::PoolTimeout { .. } => "P2024",
+            Error::PoolTimeout { .. } | Error::WaitingLineFull { .. } => "P2024",
             Error::TransactionTimeout { .. } => "P2028",
             Error::ConnectHook { .. } => "ERR_PGWARDEN_ON_CONNECT",
             Error::WouldWaitHolding { .. } => "ERR_PGWARDEN_SELF_DEADLOCK",
@@ -418,6 +426,12 @@ impl Error {
             Error::Interrupted { stopped, .. } => stopped.maybe_committed(),
             _ => false,
         }
+    }
+
+    /// Whether the server refused a connection for too many of them (53300, 53400): backpressure,
+    /// worth retrying while the caller's wait allows.
+    pub(crate) fn is_too_many(&self) -> bool {
+        matches!(self.classification().kind, Kind::TooManyConnections)
     }
 
     /// Whether the server cancelled the statement (57014), confirming it did not take effect.
@@ -501,6 +515,10 @@ impl Error {
                 "Every connection of the pool (connection limit: {limit}) is busy, and this request scope already holds one of them \
                  (an acquired client or a transaction): waiting for another could deadlock, so this was refused at once and nothing was sent. \
                  Run the statement on the held client or transaction instead"
+            ),
+            Error::WaitingLineFull { max_waiting, limit } => format!(
+                "Timed out fetching a new connection from the connection pool: every connection is busy and {max_waiting} callers \
+                 are already waiting (maxWaiting: {max_waiting}, connection limit: {limit}), so this call was refused at once; nothing was sent"
             ),
             Error::PoolTimeout { timeout_ms, limit } => format!(
                 "Timed out fetching a new connection from the connection pool. (Current connection pool timeout: {}, connection limit: {limit})",

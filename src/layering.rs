@@ -12,6 +12,7 @@ const LAYERS: &[&str] = &[
     "trim",
     "logging",
     "utilization",
+    "fleet",
     "events",
     "cancel",
     "error",

@@ -20,6 +20,7 @@ mod convert;
 mod defaults;
 mod error;
 mod events;
+mod fleet;
 mod held;
 mod hosts;
 #[cfg(test)]

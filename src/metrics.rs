@@ -105,10 +105,22 @@ pub(crate) fn render(stats: &Stats, pool: &PoolGauges, replica_set: &Replicas) -
         "Checkouts that timed out (P2024).",
         stats.acquire_timeouts.load(Relaxed),
     );
+    counter(
+        &mut out,
+        "pgwarden_acquire_rejected_line_full_total",
+        "Callers refused at once because maxWaiting callers were already waiting (P2024).",
+        stats.line_full_rejections.load(Relaxed),
+    );
     head(&mut out, "pgwarden_connections_total", "counter", "Connection lifecycle events.");
     sample(&mut out, "pgwarden_connections_total", "{event=\"created\"}", stats.connections_created.load(Relaxed));
     sample(&mut out, "pgwarden_connections_total", "{event=\"closed\"}", stats.connections_closed.load(Relaxed));
     sample(&mut out, "pgwarden_connections_total", "{event=\"failed\"}", stats.connections_failed.load(Relaxed));
+    sample(
+        &mut out,
+        "pgwarden_connections_total",
+        "{event=\"refused_too_many\"}",
+        stats.refused_too_many.load(Relaxed),
+    );
     let outages = stats.outages.snapshot();
     head(
         &mut out,

@@ -152,6 +152,11 @@ pub(crate) struct Stats {
     pub open_connections: AtomicU64,
     /// Checkouts that timed out waiting for a free connection.
     pub acquire_timeouts: AtomicU64,
+    /// Callers refused at once because the waiting line held maxWaiting callers.
+    pub line_full_rejections: AtomicU64,
+    /// Connection attempts the server refused with too many clients (53300) or too many
+    /// connections for the role or database (53400-style): backpressure, retried.
+    pub refused_too_many: AtomicU64,
     /// Retries made by `pool.withRetry` and transaction re-runs.
     pub retry_attempts: AtomicU64,
     /// Operations that succeeded after at least one retry.
@@ -186,6 +191,8 @@ impl Default for Stats {
             failovers: Default::default(),
             open_connections: AtomicU64::new(0),
             acquire_timeouts: AtomicU64::new(0),
+            line_full_rejections: AtomicU64::new(0),
+            refused_too_many: AtomicU64::new(0),
             retry_attempts: AtomicU64::new(0),
             retry_succeeded: AtomicU64::new(0),
             retry_exhausted: AtomicU64::new(0),
@@ -274,6 +281,8 @@ impl Stats {
             &self.released_in_transaction,
             &self.session_resets,
             &self.acquire_timeouts,
+            &self.line_full_rejections,
+            &self.refused_too_many,
             &self.retry_attempts,
             &self.retry_succeeded,
             &self.retry_exhausted,
@@ -339,6 +348,7 @@ impl Stats {
                 "averageMs": if a_count > 0 { round2(a.sum_ms() / a_count as f64) } else { 0.0 },
                 "p50Ms": a.quantile(0.5), "p95Ms": a.quantile(0.95), "p99Ms": a.quantile(0.99), "maxMs": round2(a.max_ms()),
                 "timeouts": self.acquire_timeouts.load(Relaxed),
+                "rejectedLineFull": self.line_full_rejections.load(Relaxed),
             },
             "retries": {
                 "attempts": self.retry_attempts.load(Relaxed),
@@ -349,6 +359,7 @@ impl Stats {
                 "created": self.connections_created.load(Relaxed),
                 "closed": self.connections_closed.load(Relaxed),
                 "failed": self.connections_failed.load(Relaxed),
+                "refusedTooManyClients": self.refused_too_many.load(Relaxed),
                 "releasedInTransaction": self.released_in_transaction.load(Relaxed),
                 "sessionResets": self.session_resets.load(Relaxed),
             },

@@ -52,6 +52,11 @@ async function tour (): Promise<void> {
     const r = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM users')
     return r.rows[0].n
   }, { isolationLevel: 'Serializable', timeoutMs: 5000, retries: 3 })
+  // A fleet's share, a limit by hand, a capped waiting line.
+  const fleetPool = new Pool({ connectionLimit: 'auto', fleet: { name: 'orders', refreshMs: 5000 }, maxWaiting: 100 })
+  fleetPool.resize(4)
+  const share: number | null | undefined = fleetPool.getPoolStats().fleet?.share
+  void share
   // A request scope.
   const inScope: number = await pool.withContext({ timeoutMs: 800, settings: { 'app.user_id': '42' }, tags: { route: '/orders/:id' } }, async () => {
     return (await pool.query<{ n: number }>('SELECT 1 AS n')).rows[0].n

@@ -7,6 +7,7 @@
 const os = require('node:os')
 const { Pool } = require('../pool')
 const native = require('../native')
+const { BEACON_PREFIX } = require('../fleet')
 const { parse, integer, seconds, UsageError } = require('./options')
 
 const OPTIONS = {
@@ -50,6 +51,9 @@ async function examine (pool, longMs) {
     facts,
     byState: await one(`SELECT coalesce(state, 'unknown') AS state, count(*)::int AS count FROM pg_stat_activity
       WHERE ${client} GROUP BY 1 ORDER BY 2 DESC`),
+    // Fleets (connectionLimit: 'auto'): each instance holds one beacon named for its fleet.
+    fleets: await one(`SELECT substr(application_name, ${BEACON_PREFIX.length + 1}) AS name, count(*)::int AS instances
+      FROM pg_stat_activity WHERE application_name LIKE '${BEACON_PREFIX}%' GROUP BY 1 ORDER BY 1`),
     byApplication: await one(`SELECT coalesce(nullif(application_name, ''), '(none)') AS application, count(*)::int AS count
       FROM pg_stat_activity WHERE ${client} GROUP BY 1 ORDER BY 2 DESC LIMIT 20`),
     longRunning: await one(`SELECT pid, application_name AS application,
@@ -120,10 +124,22 @@ function toMs (v) {
   return Number(m[1]) * unit
 }
 
+/** Client slots in use at or above which doctor reports the server as nearly full. */
+const NEARLY_FULL = 0.9
+
+/** The server's client connections against its slots, when they are nearly all taken (53300 next). */
+function fullness (server) {
+  const slots = server.facts.max_connections - server.facts.reserved
+  const used = server.byState.reduce((n, s) => n + s.count, 0) + 1 // doctor's own connection too
+  if (used < NEARLY_FULL * slots) return []
+  return [`the server has ${used} client connections of its ${slots} slots (max_connections less superuser_reserved_connections): new connections are refused with 53300 (too many clients), which pgwarden pools wait out within poolTimeoutMs (counted in connections.refusedTooManyClients)`]
+}
+
 /** Live problems found on the server, each as one sentence. */
 function problems (server, longMs) {
   const cut = (sql) => native.cutSql(String(sql || '').replace(/\s+/g, ' ').trim())
   return [
+    ...fullness(server),
     ...server.longRunning.map((q) => `pid ${q.pid} (${q.application || 'no application'}) has run for ${q.ms} ms (over ${longMs}): ${cut(q.query)}`),
     ...server.idleInTransaction.map((s) => `pid ${s.pid} (${s.application || 'no application'}) is idle in a transaction open for ${s.transaction_ms} ms (idle ${s.idle_ms} ms); last statement: ${cut(s.last_statement)}`),
     ...server.lockWaits.map((l) => `pid ${l.waiting_pid} has waited ${l.waiting_ms} ms for a lock held by pid ${l.blocking_pid} (${l.blocking_state}); waiting: ${cut(l.waiting_statement)}; holding: ${cut(l.blocking_statement)}`)
@@ -160,7 +176,8 @@ async function doctor (args, io, env = process.env) {
     try {
       server = await examine(pool, cfg.longMs)
     } catch (e) {
-      io.err(`cannot examine ${redactUrl(url)}: ${e.code ? e.code + ' ' : ''}${e.message}\n`)
+      const full = e.code === '53300' ? ' (the server is full: every client slot is taken)' : ''
+      io.err(`cannot examine ${redactUrl(url)}: ${e.code ? e.code + ' ' : ''}${e.message}${full}\n`)
       return 2
     }
     const rec = recommend(settings, server, cfg)
@@ -168,7 +185,7 @@ async function doctor (args, io, env = process.env) {
     await pool._native.probeReplicas()
     const report = {
       settings: sources,
-      server: { version: server.facts.version, maxConnections: server.facts.max_connections, superuserReservedConnections: server.facts.reserved, byState: server.byState, byApplication: server.byApplication },
+      server: { version: server.facts.version, maxConnections: server.facts.max_connections, superuserReservedConnections: server.facts.reserved, byState: server.byState, byApplication: server.byApplication, fleets: server.fleets },
       recommendation: rec,
       hosts: JSON.parse(await pool._native.hostRoles()),
       replicas: pool.getPoolStats().replicas.servers.map(({ address, state, lagMs }) => ({ address, state, lagMs })),
@@ -192,7 +209,8 @@ function text (r) {
   lines.push('', `server          ${sv.version}`,
     `  max_connections ${sv.maxConnections} (${sv.superuserReservedConnections} reserved for superusers)`,
     `  connections by state: ${sv.byState.map((x) => `${x.state} ${x.count}`).join(', ') || 'none'}`,
-    `  connections by application: ${sv.byApplication.map((x) => `${x.application} ${x.count}`).join(', ') || 'none'}`)
+    `  connections by application: ${sv.byApplication.map((x) => `${x.application} ${x.count}`).join(', ') || 'none'}`,
+    `  fleets (connectionLimit 'auto'): ${sv.fleets.map((x) => `${x.name} ${x.instances} instance(s)`).join(', ') || 'none'}`)
   const rec = r.recommendation
   lines.push('', `recommended connectionLimit per worker: ${rec.perWorker} ` +
     `((cores × 2) + 1 with ${rec.serverCores ?? '?'} cores from ${rec.coresFrom}; at most ${rec.capPerWorker} so ${rec.workers} worker(s) stay under ${Math.round(SHARE_OF_MAX * 100)}% of ${rec.slots} slots)`)

@@ -159,6 +159,32 @@ fn interruption_of(why: Option<String>, timeout_ms: Option<f64>) -> Interruption
     }
 }
 
+/// A fleet instance's budget and pool limit (see `src/fleet.rs`).
+#[napi(object)]
+pub(crate) struct FleetShare {
+    /// The fleet's budget of connections.
+    pub budget: u32,
+    /// This instance's pool limit: its share, less its beacon.
+    pub limit: u32,
+}
+
+/// A fleet instance's pool limit now, from the server's limits (`reserved`: superuser and
+/// ordinary reserved slots; `role_limit` -1 for none), the `given_budget` if any, and the
+/// `instances` seen.
+#[napi]
+pub(crate) fn fleet_share(
+    given_budget: Option<u32>,
+    max_connections: u32,
+    reserved: u32,
+    role_limit: i32,
+    headroom: Option<f64>,
+    instances: u32,
+) -> FleetShare {
+    let server = crate::fleet::ServerLimits { max_connections, reserved, role_limit };
+    let budget = crate::fleet::budget(given_budget, server, headroom.unwrap_or(crate::fleet::DEFAULT_HEADROOM));
+    FleetShare { budget, limit: crate::fleet::pool_limit(budget, instances) }
+}
+
 /// `SELECT set_config($1,$2,true),…` for a request scope's settings `names`, checked: what a
 /// transaction in the scope runs once after BEGIN.
 #[napi]

@@ -275,6 +275,19 @@ impl NativePool {
         }
     }
 
+    /// Sets the connection limit to `n` now (see `PoolCore::resize`).
+    #[napi]
+    pub fn resize(&self, n: f64) -> napi::Result<()> {
+        let core = self.core().map_err(|e| js_error(&e, None))?;
+        if !(n.is_finite() && n >= 1.0 && n.fract() == 0.0 && n <= u32::MAX as f64) {
+            return Err(js_error(
+                &Error::Params(format!("resize needs a whole number of connections of at least 1, got {n}")),
+                None,
+            ));
+        }
+        core.resize(n as usize).map_err(|e| js_error(&e, None))
+    }
+
     /// Counts a retry of `withRetry` or of a transaction's re-run.
     #[napi]
     pub fn record_retry_attempt(&self) {

@@ -212,6 +212,8 @@ pub(crate) struct Settings {
     pub min_connections: usize,
     /// Longest wait for a pooled connection (0: wait forever).
     pub pool_timeout_ms: u64,
+    /// Callers that may wait for a connection at once; one more is refused at once (0: no cap).
+    pub max_waiting: usize,
     /// A refused connection attempt is retried with backoff while poolTimeoutMs allows (false:
     /// its error rejects the caller at once, as pg's does).
     pub retry_connect: bool,
@@ -315,7 +317,7 @@ impl Settings {
         json!({
             "host": self.host, "port": self.port, "database": self.database, "user": self.user,
             "connectionLimit": self.connection_limit, "minConnections": self.min_connections,
-            "poolTimeoutMs": self.pool_timeout_ms, "retryConnect": self.retry_connect,
+            "poolTimeoutMs": self.pool_timeout_ms, "maxWaiting": self.max_waiting, "retryConnect": self.retry_connect,
             "connectTimeoutMs": self.connect_timeout_ms,
             "keepalives": self.keepalives, "keepalivesIdleMs": self.keepalives_idle_ms,
             "keepalivesIntervalMs": self.keepalives_interval_ms, "keepalivesCount": self.keepalives_count,
@@ -534,6 +536,7 @@ fn settings(
         connection_limit: v.count("connectionLimit")?,
         min_connections: v.count("minConnections")?,
         pool_timeout_ms: v.ms("poolTimeoutMs")?,
+        max_waiting: v.count("maxWaiting")?,
         retry_connect: v.flag("retryConnect")?,
         connect_timeout_ms: v.ms("connectTimeoutMs")?,
         keepalives: v.flag("keepalives")?,

@@ -199,6 +199,7 @@ pub(super) const SETTINGS: &[Setting] = &[
         default: D::Num(10_000.0),
         ..ROW
     },
+    Setting { option: "maxWaiting", kind: K::Count, default: D::Num(0.0), ..ROW },
     Setting { option: "retryConnect", kind: K::Bool, default: D::Flag(true), ..ROW },
     Setting {
         option: "connectTimeoutMs",

@@ -92,7 +92,7 @@ impl<M: Backend> PoolCore<M> {
                     let waited = start.elapsed();
                     self.stats.acquire_ms.record(waited.as_secs_f64() * 1000.0);
                     let active = self.active.fetch_add(1, Ordering::AcqRel) + 1;
-                    self.events.waited(self.id, queued, active, self.settings.connection_limit);
+                    self.events.waited(self.id, queued, active, self.limit());
                     self.check_utilization();
                     let mut conn = conn;
                     conn.on_lease();
@@ -114,7 +114,9 @@ impl<M: Backend> PoolCore<M> {
                     let pause = left.map_or(delay, |l| delay.min(l.saturating_sub(Duration::from_millis(10))));
                     let worth_it = left.is_none_or(|l| l > Duration::from_millis(20));
                     let retries = retry_connect && self.settings.retry_connect && self.breaker.is_none();
-                    if !(retries && e.classification().retryable && worth_it) {
+                    // Too many clients (53300, 53400) is backpressure: the server is full, not down.
+                    let retryable = e.classification().retryable || e.is_too_many();
+                    if !(retries && retryable && worth_it) {
                         return Err(e);
                     }
                     tracing::debug!(
@@ -142,13 +144,16 @@ impl<M: Backend> PoolCore<M> {
         if opts.no_wait && !self.line.has_free_turn() {
             return Err(self.would_wait_holding());
         }
+        if self.line_full() {
+            return Err(self.line_full_error());
+        }
         self.checkout_entered(self.enter(false), opts).await
     }
 
     /// The refusal of a statement or `acquire()` that would wait while its request scope holds
     /// a connection of this pool (see [`QueryOptions::no_wait`]).
     pub(super) fn would_wait_holding(&self) -> Error {
-        Error::WouldWaitHolding { limit: self.settings.connection_limit }
+        Error::WouldWaitHolding { limit: self.limit() }
     }
 
     /// [`Self::checkout_for`] for a statement that entered the line already (see [`Self::enter`]).
@@ -181,16 +186,23 @@ impl<M: Backend> PoolCore<M> {
         wait_ms: Option<u64>,
         no_wait: bool,
     ) -> impl std::future::Future<Output = Result<Lease<M>, Error>> + Send + 'static {
-        let entered = (!no_wait || self.line.has_free_turn()).then(|| {
+        let refused = if no_wait && !self.line.has_free_turn() {
+            Some(self.would_wait_holding())
+        } else if self.line_full() {
+            Some(self.line_full_error())
+        } else {
+            None
+        };
+        let entered = refused.is_none().then(|| {
             let mut entered = self.enter(false);
             entered.wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
             entered
         });
         let core = self.clone();
         async move {
-            match entered {
-                Some(entered) => core.checkout_entered(entered, &QueryOptions::default()).await,
-                None => Err(core.would_wait_holding()),
+            match (entered, refused) {
+                (Some(entered), _) => core.checkout_entered(entered, &QueryOptions::default()).await,
+                (None, refused) => Err(refused.unwrap_or_else(|| core.would_wait_holding())),
             }
         }
     }
@@ -238,13 +250,13 @@ impl<M: Backend> PoolCore<M> {
     /// No connection within `wait` ms, told with the pool's limit (counted by
     /// [`Self::counted_timeout`]).
     pub(super) fn pool_timeout(&self, wait: u64) -> Error {
-        Error::PoolTimeout { timeout_ms: wait, limit: self.settings.connection_limit }
+        Error::PoolTimeout { timeout_ms: wait, limit: self.limit() }
     }
 
     /// Feeds the utilization alarm (after each checkout and release).
     pub(super) fn check_utilization(&self) {
         let active = self.active.load(Ordering::Acquire);
-        self.events.utilization(active, self.settings.connection_limit, self.settings.utilization_alert_threshold);
+        self.events.utilization(active, self.limit(), self.settings.utilization_alert_threshold);
     }
 
     /// Opens max(1, minConnections) connections, three tries each with exponential backoff.

@@ -80,6 +80,10 @@ pub(crate) struct PoolCore<M: Backend = Manager> {
     shutdown: AbortFlag,
     /// Statements waiting for a connection, each holding a small record until its turn.
     line: WaitingLine,
+    /// The connection limit now: connectionLimit, until `resize` changes it.
+    limit: AtomicUsize,
+    /// One resize at a time (the line and deadpool change together).
+    resizing: Mutex<()>,
     /// Those of them that a convoy may take along (see `src/pool/convoy.rs`).
     pub(crate) riders: Riders,
 }
@@ -133,6 +137,8 @@ impl<M: Backend> PoolCore<M> {
         let breaker = settings.circuit_breaker.map(|(n, ms)| Breaker::new(n, Duration::from_millis(ms)));
         Ok(Arc::new(PoolCore {
             line: WaitingLine::new(settings.connection_limit),
+            limit: AtomicUsize::new(settings.connection_limit),
+            resizing: Mutex::new(()),
             riders: Riders::default(),
             settings,
             stats,
@@ -166,6 +172,37 @@ impl<M: Backend> PoolCore<M> {
             limit: s.max_size,
             waiting: s.waiting,
         }
+    }
+
+    /// The connection limit now (connectionLimit, or what `resize` set).
+    pub(crate) fn limit(&self) -> usize {
+        self.limit.load(Ordering::Relaxed)
+    }
+
+    /// `pool.resize(n)`: the connection limit becomes `n` (at least 1). Growing gives the
+    /// waiting line more turns at once, and connections open as demand needs them; shrinking
+    /// closes idle connections now and the rest as they are given back, interrupting nobody.
+    pub(crate) fn resize(&self, n: usize) -> Result<(), Error> {
+        if n == 0 {
+            return Err(Error::Params("resize needs a connection limit of at least 1".into()));
+        }
+        let _one = self.resizing.lock().unwrap_or_else(|e| e.into_inner());
+        let from = self.limit.swap(n, Ordering::AcqRel);
+        self.line.resize(from, n);
+        self.pool.resize(n);
+        Ok(())
+    }
+
+    /// Whether the waiting line is full (`maxWaiting`): a caller that would wait is refused.
+    pub(super) fn line_full(&self) -> bool {
+        let max = self.settings.max_waiting;
+        max > 0 && !self.line.has_free_turn() && self.line.waiting() >= max
+    }
+
+    /// The refusal of a caller the full waiting line has no room for, counted.
+    pub(super) fn line_full_error(&self) -> Error {
+        Stats::bump(&self.stats.line_full_rejections);
+        Error::WaitingLineFull { max_waiting: self.settings.max_waiting, limit: self.limit() }
     }
 
     /// Whether a statement has checked out a connection yet (the pool is no longer lazy).

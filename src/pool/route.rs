@@ -91,6 +91,9 @@ impl<M: Backend> PoolCore<M> {
         if opts.no_wait && !self.line.has_free_turn() {
             return Route::Refused(self.would_wait_holding());
         }
+        if self.line_full() {
+            return Route::Refused(self.line_full_error());
+        }
         let params = text_params(params);
         let alone = opts.abort.is_some() || opts.settings.is_some();
         if !(self.settings.pipeline_depth > 1 && !alone && shape.data && !shape.several && !shape.session) {
@@ -101,7 +104,7 @@ impl<M: Backend> PoolCore<M> {
         // rest wait in the line as small as before, and lead convoys when their turn comes.
         // Only while every statement waiting before it is offered too: a convoy serves the
         // statements it takes before any left in the line, so riders are the line's head.
-        let enough = 4 * self.settings.connection_limit * self.settings.pipeline_depth;
+        let enough = 4 * self.limit() * self.settings.pipeline_depth;
         if self.line.has_free_turn() || self.riders.live() >= enough || self.line.solo_waiting() > 0 {
             return Route::Lead { entered: self.enter(false), own };
         }

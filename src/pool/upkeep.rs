@@ -66,7 +66,7 @@ impl<M: Backend> PoolCore<M> {
     /// Opens connections until minConnections are open again (after idle or lifetime closes,
     /// or an outage), once the pool has been used. False when a connection could not be made.
     pub(super) async fn refill(&self) -> bool {
-        let min = self.settings.min_connections;
+        let min = self.settings.min_connections.min(self.limit());
         if min == 0 || !self.used.load(Ordering::Relaxed) {
             return true;
         }

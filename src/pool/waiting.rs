@@ -13,19 +13,63 @@ use tokio::time::Instant;
 /// One turn per connection; statements beyond that wait in the order they were called.
 pub(crate) struct WaitingLine {
     turns: Arc<Semaphore>,
+    /// Turns still to take out of the line as they are given back: a shrink below the turns in
+    /// use (see [`WaitingLine::resize`]).
+    owed: Arc<AtomicUsize>,
     /// Statements waiting in the line now (part of `getPoolStats().pool.waiting`).
     waiting: Arc<AtomicUsize>,
     /// Those of them that no convoy may take along (see [`WaitingLine::solo_waiting`]).
     solo: Arc<AtomicUsize>,
 }
 
-/// A statement's turn: held until its connection is given back.
-pub(crate) type Turn = OwnedSemaphorePermit;
+/// A statement's turn: held until its connection is given back. Given back, it goes to the next
+/// in line, or out of the line when a shrink is owed one.
+pub(crate) struct Turn {
+    permit: Option<OwnedSemaphorePermit>,
+    owed: Arc<AtomicUsize>,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            if take_one(&self.owed) {
+                permit.forget();
+            }
+        }
+    }
+}
+
+/// Takes one off a count that is above zero; whether there was one.
+fn take_one(count: &AtomicUsize) -> bool {
+    count.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok()
+}
 
 impl WaitingLine {
     /// A line with `turns` turns (the connection limit).
     pub(crate) fn new(turns: usize) -> Self {
-        WaitingLine { turns: Arc::new(Semaphore::new(turns)), waiting: Default::default(), solo: Default::default() }
+        WaitingLine {
+            turns: Arc::new(Semaphore::new(turns)),
+            owed: Default::default(),
+            waiting: Default::default(),
+            solo: Default::default(),
+        }
+    }
+
+    /// Goes from `from` turns to `to` (`pool.resize`): more at once (first cancelling turns still
+    /// owed); fewer by taking free turns now and the rest as they are given back, so no holder is
+    /// interrupted.
+    pub(crate) fn resize(&self, from: usize, to: usize) {
+        if to >= from {
+            let mut more = to - from;
+            while more > 0 && take_one(&self.owed) {
+                more -= 1;
+            }
+            self.turns.add_permits(more);
+        } else {
+            let fewer = from - to;
+            let now = self.turns.forget_permits(fewer);
+            self.owed.fetch_add(fewer - now, Ordering::AcqRel);
+        }
     }
 
     /// Whether a turn is free now (no statement would wait).
@@ -48,14 +92,15 @@ impl WaitingLine {
     /// turn at once when one is free, else a queued request for one. `rider`: the statement is
     /// offered to convoys too (not counted in [`Self::solo_waiting`]).
     pub(crate) fn enter(&self, rider: bool) -> Entry {
+        let owed = self.owed.clone();
         if let Ok(turn) = self.turns.clone().try_acquire_owned() {
-            return Entry { place: Place::Granted(Ok(turn)), waiting: Vec::new() };
+            return Entry { place: Place::Granted(Ok(turn)), waiting: Vec::new(), owed };
         }
         let mut waiting = vec![Left::new(&self.waiting)];
         if !rider {
             waiting.push(Left::new(&self.solo));
         }
-        Entry { place: Place::ask(self.turns.clone().acquire_owned()), waiting }
+        Entry { place: Place::ask(self.turns.clone().acquire_owned()), waiting, owed }
     }
 
     /// Waits for a turn until `deadline` (none: no limit); `None` when the deadline passed first.
@@ -67,22 +112,24 @@ impl WaitingLine {
 
 /// A statement's place in the line, taken when it was called.
 pub(crate) struct Entry {
-    place: Place<Result<Turn, tokio::sync::AcquireError>>,
+    place: Place<Result<OwnedSemaphorePermit, tokio::sync::AcquireError>>,
     /// Counts it as waiting (and solo) until its wait ends, however it ends.
     waiting: Vec<Left>,
+    owed: Arc<AtomicUsize>,
 }
 
 impl Entry {
     /// Waits for the turn until `deadline` (none: no limit); `None` when the deadline passed
     /// first.
     pub(crate) async fn turn(self, deadline: Option<Instant>) -> Option<Turn> {
-        let Entry { place, waiting } = self;
+        let Entry { place, waiting, owed } = self;
         let _left = waiting;
         // The semaphore is never closed, so acquiring fails only on a deadline.
-        match deadline {
+        let permit = match deadline {
             None => place.turn().await.ok(),
             Some(d) => tokio::time::timeout_at(d, place.turn()).await.ok().and_then(Result::ok),
-        }
+        };
+        permit.map(|p| Turn { permit: Some(p), owed })
     }
 }
 
@@ -123,6 +170,35 @@ mod tests {
         drop(first);
         assert!(waiter.await.expect("the waiter ran"), "a given-back turn goes to the waiter");
         assert_eq!(line.waiting(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_shrink_takes_free_turns_now_and_the_others_as_they_are_given_back() {
+        let line = WaitingLine::new(3);
+        let (a, b) = (line.turn(None).await, line.turn(None).await);
+        line.resize(3, 1); // one free turn goes now, one is owed
+        assert!(!line.has_free_turn());
+        drop(a); // owed: it leaves the line
+        assert!(!line.has_free_turn());
+        drop(b); // the one turn left
+        assert!(line.has_free_turn());
+        let c = line.turn(None).await;
+        assert!(!line.has_free_turn(), "one turn in all");
+        line.resize(1, 2);
+        assert!(line.has_free_turn());
+        drop(c);
+    }
+
+    #[tokio::test]
+    async fn a_grow_cancels_turns_still_owed_first() {
+        let line = WaitingLine::new(2);
+        let (a, b) = (line.turn(None).await, line.turn(None).await);
+        line.resize(2, 0); // both owed
+        line.resize(0, 1); // one owed no more
+        drop(a); // still owed: out of the line
+        assert!(!line.has_free_turn());
+        drop(b); // kept: the one turn
+        assert!(line.has_free_turn());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
