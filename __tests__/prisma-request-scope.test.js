@@ -51,6 +51,10 @@ test('findMany and an interactive transaction in a scope see its setting through
       prisma.$transaction(async (tx) => [await tx.post.findMany(), await tx.post.count()]))
     expect(titles(inTx[0])).toEqual(['b1'])
     expect(inTx[1]).toBe(1)
+    // An isolation level: SET TRANSACTION right after BEGIN, which no settings may precede.
+    const serializable = await pool.withContext({ settings: { 'app.user_id': '1' } }, () =>
+      prisma.$transaction((tx) => tx.post.count(), { isolationLevel: 'Serializable' }))
+    expect(serializable).toBe(2)
     // The same connection (a pool of one), outside any scope: no setting, no rows.
     expect(await prisma.post.findMany()).toEqual([])
     const [{ v }] = await prisma.$queryRaw`SELECT coalesce(current_setting('app.user_id', true), '') AS v`

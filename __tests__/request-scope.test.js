@@ -185,6 +185,65 @@ describe('settings with transaction scope', () => {
   })
 })
 
+describe('settings and the transactions they meet', () => {
+  test('on a held client, statements that control the transaction carry none: an isolation level is set, a savepoint recovers, ROLLBACK works', async () => {
+    const pool = policyPool()
+    await pool.withContext({ settings: { 'app.user_id': '42' } }, async () => {
+      const c = await pool.acquire()
+      try {
+        await c.query('BEGIN')
+        await c.query('SET TRANSACTION ISOLATION LEVEL SERIALIZABLE')
+        expect((await c.query('SHOW transaction_isolation')).rows).toEqual([{ transaction_isolation: 'serializable' }])
+        await c.query('SAVEPOINT a')
+        await expect(c.query('SELECT 1/0')).rejects.toMatchObject({ code: '22012' })
+        await c.query('ROLLBACK TO SAVEPOINT a')
+        expect((await c.query('SELECT count(*)::int AS n FROM orders')).rows).toEqual([{ n: 2 }])
+        await expect(c.query('SELECT 1/0')).rejects.toMatchObject({ code: '22012' })
+        await c.query('ROLLBACK')
+      } finally {
+        c.release()
+      }
+    })
+  })
+
+  test('inside pool.transaction an inner scope\'s settings apply to its statements, and the outer ones come back after it', async () => {
+    const pool = policyPool()
+    const seen = await pool.withContext({ settings: { 'app.user_id': '42' } }, () => pool.transaction(async (tx) => {
+      const who = async () => (await tx.query("SELECT current_setting('app.user_id') AS v, count(*)::int AS n FROM orders")).rows[0]
+      const before = await who()
+      const inner = await pool.withContext({ settings: { 'app.user_id': '7' } }, who)
+      const after = await who()
+      return [before, inner, after]
+    }))
+    expect(seen).toEqual([{ v: '42', n: 2 }, { v: '7', n: 1 }, { v: '42', n: 2 }])
+  })
+
+  test('with tags too, a transaction in a scope leaves no session to reset', async () => {
+    const pool = policyPool()
+    await pool.withContext({ settings: { 'app.user_id': '42' }, tags: { route: '/t' } }, () => pool.transaction((tx) => tx.query('SELECT 1')))
+    expect(pool.getPoolStats().connections.sessionResets).toBe(0)
+  })
+})
+
+describe('edges', () => {
+  test('the pool\'s queryTimeoutMs still bounds a statement in a longer scope; timeoutMs 0 is no deadline', async () => {
+    const pool = makePool({ queryTimeoutMs: 150 })
+    const e = await failure(pool.withContext({ timeoutMs: 5000 }, () => pool.query('SELECT pg_sleep(1)')))
+    expect(e.code).toBe('P1008')
+    expect(e.message).toMatch(/timed out after 150ms/)
+    const r = await pool.withContext({ timeoutMs: 0 }, () => pool.query('SELECT 1 AS one', [], { timeoutMs: 1000 }))
+    expect(r.rows).toEqual([{ one: 1 }])
+  })
+
+  test('a settings function that throws rejects the statement with its error, before anything is sent', async () => {
+    const pool = makePool()
+    const boom = new Error('no user on this request')
+    const e = await failure(pool.withContext({ settings: () => { throw boom } }, () => pool.query('SELECT 1')))
+    expect(e).toBe(boom)
+    expect(pool.getPoolStats().queries.queriesExecuted).toBe(0)
+  })
+})
+
 describe('tags', () => {
   test('tags go in a sqlcommenter comment, seen in pg_stat_activity.query', async () => {
     const pool = makePool()
@@ -211,7 +270,7 @@ describe('no self-deadlock', () => {
     })))
     expect(error).toBeInstanceOf(PgWardenError)
     expect(error.code).toBe('ERR_PGWARDEN_SELF_DEADLOCK')
-    expect(error.kind).toBe('pool_timeout')
+    expect(error.kind).toBe('other') // a programming error, not a busy database (no 503 from errorHandler)
     expect(error.retryable).toBe(false)
     expect(error.message).toMatch(/this request scope already holds one of them/)
     expect(error.message).toContain('request-scope.test.js')

@@ -20,6 +20,8 @@ let storage = null
 const DEADLINE = 'deadline'
 const HANG_UP = 'hangUp'
 
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 const KNOWN_OPTIONS = new Set(['timeoutMs', 'signal', 'settings', 'tags', 'traceparent'])
 
 /** The request scope of `pool` the caller runs in, or null (the one check of a statement without one). */
@@ -95,7 +97,7 @@ class RequestScope {
     const now = performance.now()
     let deadline = parent === null ? Infinity : parent.deadline
     let timeoutMs = parent === null ? undefined : parent.timeoutMs
-    if (opts.timeoutMs !== undefined && now + opts.timeoutMs < deadline) {
+    if (opts.timeoutMs !== undefined && opts.timeoutMs > 0 && now + opts.timeoutMs < deadline) {
       deadline = now + opts.timeoutMs
       timeoutMs = opts.timeoutMs
     }
@@ -119,7 +121,8 @@ class RequestScope {
     this.abortable = deadline !== Infinity || opts.signal !== undefined || (parent !== null && parent.abortable)
     if (parent !== null) this._followScope(parent)
     if (opts.signal !== undefined) this._followSignal(opts.signal)
-    if (deadline !== Infinity && !this.aborted) {
+    // Node's timers take at most 2^31 − 1 ms; a deadline further away is left to the statements' timeouts.
+    if (deadline !== Infinity && !this.aborted && deadline - now <= MAX_TIMER_MS) {
       this.timer = setTimeout(() => this.abort(DEADLINE), Math.max(0, deadline - now))
       this.timer.unref()
     }
@@ -178,11 +181,13 @@ class RequestScope {
     if (this.unfollow !== null) for (const f of this.unfollow) f()
   }
 
-  /** A statement's timeout: its own (if any) or what is left of the deadline, whichever is smaller. */
-  timeoutFor (own) {
+  /** A statement's timeout (undefined: the pool's): its own or the pool's (if any) or what is left of the deadline, whichever is smaller. */
+  timeoutFor (own, poolDefault) {
     if (this.deadline === Infinity) return own
-    const left = Math.max(0, Math.floor(this.deadline - performance.now()))
-    return own === undefined || left < own ? left : own
+    // The statement's own timeout, else the pool's queryTimeoutMs (0: none).
+    const base = own === undefined ? poolDefault : own
+    const left = Math.max(1, Math.ceil(this.deadline - performance.now()))
+    return base === undefined || base === 0 || left < base ? left : own
   }
 
   /** Whether the deadline passed. */
@@ -213,14 +218,18 @@ class RequestScope {
     return merged === null ? undefined : settingPairs(merged)
   }
 
+  /** The tags of this scope and its enclosing ones now (inner ones win), or null when none. */
+  tagsNow () {
+    return this._merged('tags')
+  }
+
   /**
-   * The sqlcommenter comment of this scope's tags, or '' when it has none; with the W3C
+   * The sqlcommenter comment of `tags` (from `tagsNow`), or '' when there are none; with the W3C
    * `traceparent` of `spanContext` (a statement's span) when given.
    */
-  comment (spanContext) {
+  comment (tags, spanContext) {
     // Tags given as objects all the way up: the comment is the same for every statement.
     if (spanContext === undefined && this.comments !== undefined) return this.comments
-    const tags = this._merged('tags')
     if (spanContext !== undefined) {
       const c = spanContext
       return sqlComment({ ...tags, traceparent: `00-${c.traceId}-${c.spanId}-0${(c.traceFlags & 1).toString(16)}` })
@@ -234,11 +243,6 @@ class RequestScope {
   _fixedTags () {
     for (let s = this; s !== null; s = s.parent) if (typeof s.tags === 'function') return false
     return true
-  }
-
-  /** The tags of this scope and its enclosing ones (inner ones win), or null when none. */
-  tagsForSpan () {
-    return this._merged('tags')
   }
 
   _merged (key) {

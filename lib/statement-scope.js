@@ -37,6 +37,25 @@ function abortError (signal) {
   return e
 }
 
+/** `[name, value]`s of name, value… pairs (none for undefined). */
+function pairsOf (pairs) {
+  const out = []
+  if (pairs !== undefined) for (let i = 0; i < pairs.length; i += 2) out.push([pairs[i], pairs[i + 1]])
+  return out
+}
+
+/**
+ * What a transaction's connection, which has the settings `applied` (a Map), must be sent to
+ * have `pairs`: the ones that differ, and '' for those it has that `pairs` lacks.
+ */
+function settingsDiff (applied, pairs) {
+  const wanted = new Map(pairsOf(pairs))
+  const diff = []
+  for (const [name, value] of wanted) if (applied.get(name) !== value) diff.push(name, value)
+  for (const name of applied.keys()) if (!wanted.has(name)) diff.push(name, '')
+  return diff
+}
+
 /** Error codes of a statement stopped by its request scope (the deadline's, an abort's). */
 const SCOPE_STOP_CODES = new Set(['P1008', '57014'])
 
@@ -69,28 +88,42 @@ class StatementScope {
     this.noWait = undefined
     this.deadlineOf = undefined
     this.sentAs = undefined
+    this.tags = null
+    this.span = null
     this.started = performance.now()
-    const tags = this.context === null ? null : this.context.tagsForSpan()
-    this.span = kind.traced && pool._telemetry !== null ? pool._telemetry.start(sql, values, this.started, tags) : null
-    if (this.context !== null) this._enter(this.context, client)
-    if (this.signal !== undefined || (this.context !== null && this.context.abortable)) this._arm(target)
+    const context = this.context
+    if (context !== null) {
+      try {
+        this._enter(context, client)
+      } catch (e) {
+        throw this.failed(e) // a bad setting name, a settings or tags function that threw, a stopped scope
+      }
+    }
+    this.span = kind.traced && pool._telemetry !== null ? pool._telemetry.start(sql, values, this.started, this.tags) : null
+    // A traceparent differs at each statement: sent unnamed, the text without it stays the
+    // key of its description, so the statement cache is not filled with one-off texts.
+    if (context !== null && context.traceparent && this.span !== null) this.sentAs = withComment(sql, context.comment(this.tags, this.span.span.spanContext()))
+    if (this.signal !== undefined || (context !== null && context.abortable)) this._arm(target)
   }
 
   /** Takes the request scope's part (see the constructor); refuses the statement once it was aborted. */
   _enter (context, client) {
-    if (context.stopped()) throw this.failed(context.stoppedError())
+    if (context.stopped()) throw context.stoppedError()
     const own = this.timeoutMs
-    this.timeoutMs = context.timeoutFor(own)
+    this.timeoutMs = context.timeoutFor(own, this.pool._settings.queryTimeoutMs)
     if (this.timeoutMs !== own) this.deadlineOf = context.timeoutMs // its expiry is the scope's deadline
-    if (client === undefined || client._scopeSettingsApplied !== true) {
-      const pairs = context.settingPairs()
-      if (pairs !== undefined && pairs.length > 0) this.settings = pairs
+    const pairs = context.settingPairs()
+    if (client !== undefined && client._appliedSettings !== undefined) {
+      // A transaction's connection: only what differs from what it has, and what it has is now this.
+      const diff = settingsDiff(client._appliedSettings, pairs)
+      if (diff.length > 0) this.settings = diff
+      client._appliedSettings = new Map(pairsOf(pairs))
+    } else if (pairs !== undefined && pairs.length > 0) {
+      this.settings = pairs
     }
     if (client === undefined && context.heldAt() !== undefined) this.noWait = true
-    this.text = withComment(this.sql, context.comment())
-    // A traceparent differs at each statement: sent unnamed, the text without it stays the
-    // key of its description, so the statement cache is not filled with one-off texts.
-    if (context.traceparent && this.span !== null) this.sentAs = withComment(this.sql, context.comment(this.span.span.spanContext()))
+    this.tags = context.tagsNow()
+    this.text = withComment(this.sql, context.comment(this.tags))
   }
 
   /** Aborting the signal aborts the statement natively, for as long as the scope is armed. */

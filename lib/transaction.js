@@ -11,6 +11,14 @@ const { retryEvent } = require('./telemetry')
 const DEFAULTS = require('./defaults').transaction
 const { scopeOf, runHolding, outsideScopes } = require('./request-scope')
 
+/** A scope's settings as [name, value]s. */
+function settingPairsOf (context) {
+  const pairs = context.settingPairs() || []
+  const out = []
+  for (let i = 0; i < pairs.length; i += 2) out.push([pairs[i], pairs[i + 1]])
+  return out
+}
+
 const ISOLATION = {
   ReadUncommitted: 'READ UNCOMMITTED',
   ReadCommitted: 'READ COMMITTED',
@@ -99,7 +107,6 @@ function timeoutError (ms) {
  * this connection (acquired at `callSite`).
  */
 async function enterScope (context, client, fn, callSite) {
-  client._scopeSettingsApplied = true
   const pairs = context.settingPairs()
   if (pairs !== undefined && pairs.length > 0) {
     const names = pairs.filter((_, i) => i % 2 === 0)
@@ -119,7 +126,9 @@ async function runOnce (pool, fn, opts, callSite) {
   let timedOut = false
   let cancelling = null
   try {
-    if (context !== null) client._scopeSettingsApplied = true // BEGIN carries none
+    // What the connection has of the scope's settings once BEGIN and the settings statement ran:
+    // so neither carries any, and later statements only what differs (an inner scope's).
+    if (context !== null) client._appliedSettings = new Map(settingPairsOf(context))
     await client.query(beginSql(opts))
     const callback = context === null ? fn : await enterScope(context, client, fn, callSite)
     const work = Promise.resolve().then(() => callback(tx))

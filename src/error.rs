@@ -120,7 +120,7 @@ pub(crate) fn classify(code: Option<&str>, message: &str, maybe_committed: bool)
             Kind::Connection
         }
         "P1002" | "P1008" | "P2028" | "ETIMEDOUT" => Kind::Timeout,
-        "P2024" | "ERR_PGWARDEN_SELF_DEADLOCK" => Kind::PoolTimeout,
+        "P2024" => Kind::PoolTimeout,
         "P2034" | "40001" => Kind::Serialization,
         "40P01" => Kind::Deadlock,
         "53300" | "53400" => Kind::TooManyConnections,
@@ -517,8 +517,8 @@ impl Error {
                  Run the statement on the held client or transaction instead"
             ),
             Error::WaitingLineFull { max_waiting, limit } => format!(
-                "Timed out fetching a new connection from the connection pool: every connection is busy and {max_waiting} callers \
-                 are already waiting (maxWaiting: {max_waiting}, connection limit: {limit}), so this call was refused at once; nothing was sent"
+                "No connection from the connection pool: every connection is busy and {max_waiting} callers \
+                 are already waiting (maxWaiting: {max_waiting}, connection limit: {limit}), so this call was refused at once without waiting; nothing was sent"
             ),
             Error::PoolTimeout { timeout_ms, limit } => format!(
                 "Timed out fetching a new connection from the connection pool. (Current connection pool timeout: {}, connection limit: {limit})",

@@ -98,10 +98,48 @@ const SESSION_VERBS: [&[u8]; 8] = [b"set", b"reset", b"listen", b"prepare", b"de
 /// the session's temporary schema (`CREATE TABLE pg_temp.t`, `SELECT … INTO pg_temp.t`).
 const SESSION_FUNCTIONS: [&[u8]; 3] = [b"advisory_lock", b"set_config", b"pg_temp"];
 
+/// Whether the statement controls a transaction (BEGIN, START TRANSACTION, SET TRANSACTION,
+/// COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION): a request scope's
+/// settings are never sent before one, where they would take the transaction's snapshot (SET
+/// TRANSACTION after them fails) or fail first in an aborted transaction (so would ROLLBACK).
+pub(crate) fn is_transaction_control(sql: &str) -> bool {
+    let b = sql.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() || b[i] == b';' {
+            i += 1;
+        } else if b[i] == b'-' && b.get(i + 1) == Some(&b'-') {
+            while i < b.len() && b[i] != b'\n' {
+                i += 1;
+            }
+        } else if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+            i = skip_block_comment(b, i);
+        } else {
+            break;
+        }
+    }
+    let mut words = b[i..]
+        .split(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_lowercase());
+    let first = words.next().unwrap_or_default();
+    let second = words.next().unwrap_or_default();
+    match first.as_slice() {
+        b"begin" | b"start" | b"commit" | b"end" | b"rollback" | b"abort" | b"savepoint" | b"release" => true,
+        b"set" | b"prepare" => second == b"transaction",
+        _ => false,
+    }
+}
+
 /// Whether the text is exactly what a request scope sends to apply its settings inside a
 /// transaction, `SELECT set_config($1,$2,true),set_config($3,$4,true)…` (see `src/scope.rs`):
 /// settings local to the transaction, which leave nothing in the session.
 fn local_settings_only(b: &[u8]) -> bool {
+    // The scope's tags may follow as a comment (` /*route='…'*/`).
+    let b = match find(b, 0, b" /*") {
+        Some(at) if b.ends_with(b"*/") => &b[..at],
+        _ => b,
+    };
     let Some(mut rest) = b.strip_prefix(b"SELECT ") else { return false };
     let mut n = 1;
     loop {
@@ -318,6 +356,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn transaction_control_is_told_apart() {
+        for sql in [
+            "BEGIN",
+            " begin isolation level serializable",
+            "START TRANSACTION",
+            "/* c */ COMMIT",
+            "end",
+            "ROLLBACK TO SAVEPOINT a",
+            "abort",
+            "SAVEPOINT a",
+            "RELEASE SAVEPOINT a",
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+            "PREPARE TRANSACTION 'x'",
+        ] {
+            assert!(is_transaction_control(sql), "{sql}");
+        }
+        for sql in [
+            "SELECT 1",
+            "SET work_mem = '4MB'",
+            "PREPARE p AS SELECT 1",
+            "INSERT INTO begin VALUES (1)",
+            "-- BEGIN\nSELECT 1",
+        ] {
+            assert!(!is_transaction_control(sql), "{sql}");
+        }
+    }
+
+    #[test]
     fn counts_placeholders() {
         assert_eq!(shape("SELECT 1").placeholders, 0);
         assert_eq!(shape("SELECT $1, $2").placeholders, 2);
@@ -445,8 +511,9 @@ mod tests {
             "LOCK TABLE t",
             "SELECT * INTO t FROM x",
             "INSERT INTO t VALUES (1)",
-            // What a request scope sends after BEGIN (src/scope.rs).
+            // What a request scope sends after BEGIN (src/scope.rs), with its tags or not.
             "SELECT set_config($1,$2,true)",
+            "SELECT set_config($1,$2,true) /*route='%2Fr'*/",
             "SELECT set_config($1,$2,true),set_config($3,$4,true)",
         ] {
             assert!(!session(sql), "{sql}");

@@ -25,6 +25,11 @@ pub(crate) async fn start(
     style: Style,
     scoped: Scoped<'_>,
 ) -> Result<(RowStream, Prepared), Error> {
+    // Never before a transaction-control statement (see `sql::is_transaction_control`).
+    let scoped = match scoped.settings {
+        Some(_) if sql::is_transaction_control(sql) => Scoped { settings: None, ..scoped },
+        _ => scoped,
+    };
     if !conn.cache.enabled() || scoped.sent_as.is_some() {
         let described = match conn.described.get(sql) {
             Some(p) => p,

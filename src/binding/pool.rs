@@ -481,5 +481,7 @@ impl Drop for NativePool {
 
 /// `opts` for a run on a replica (`on_replica`: a failed connect is not retried) or the primary.
 fn on(opts: &QueryOptions, on_replica: bool) -> QueryOptions {
-    QueryOptions { fail_fast: on_replica, ..opts.clone() }
+    // A scope holding a primary connection cannot deadlock on a replica's pool: no_wait is the
+    // primary's only.
+    QueryOptions { fail_fast: on_replica, no_wait: opts.no_wait && !on_replica, ..opts.clone() }
 }
