@@ -335,6 +335,8 @@ export interface RetryOptions {
 export interface FleetOptions {
   /** The fleet's name: letters, digits, _ . - (1 to 40). */
   name: string
+  /** Behind PgBouncer (required there): a direct connection to the server, where the beacons are counted. */
+  beaconConnectionString?: string
   /** Connections for the whole fleet. Default: the server's client slots (or the role's limit) × headroom. Required behind PgBouncer. */
   budget?: number
   /** How often each instance re-counts the fleet, ms. Default 5000. */
@@ -348,7 +350,7 @@ export interface FleetOptions {
  * stream and COPY run inside it inherits.
  */
 export interface ContextOptions {
-  /** One deadline for all the scope's work, ms: each gets what is left (the wait for a connection included). */
+  /** One deadline for all the scope's work, ms (0: none): each gets what is left (the wait for a connection included). */
   timeoutMs?: number
   /** Aborts every statement of the scope. */
   signal?: AbortSignal

@@ -259,6 +259,8 @@ export declare function fleetShare(givenBudget: number | undefined | null, maxCo
 export interface FleetShare {
   /** The fleet's budget of connections. */
   budget: number
+  /** This instance's share of it (its beacon included; the pool gets the rest, at least 1). */
+  share: number
   /** This instance's pool limit: its share, less its beacon. */
   limit: number
 }

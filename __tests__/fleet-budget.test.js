@@ -99,6 +99,11 @@ test('three instances share the budget, a killed one lets the others grow, a fou
   expect(await settled([a, b, c], 3, 8)).toBe(true)
   expect(a.last.budget).toBe(BUDGET)
   expect(await eventually(() => [a, b, c].every((x) => x.last.total === 8), Boolean, { ms: 3000 })).toBe(true)
+  // pgwarden doctor sees the fleet.
+  const out = []
+  const io = { out: (t) => out.push(t), err: (t) => out.push(t) }
+  await require('../lib/cli/doctor').doctor(['--url', server.url, '--json'], io)
+  expect(JSON.parse(out.join('')).server.fleets).toEqual([{ name: FLEET, instances: 3 }])
   const peak = await peakOver(2000)
   console.log(`[fleet] three instances: at most ${peak} connections of a budget of ${BUDGET}`)
   expect(peak).toBeLessThanOrEqual(BUDGET)
@@ -121,6 +126,19 @@ test('three instances share the budget, a killed one lets the others grow, a fou
   for (const f of finals) expect(f.failures).toBe(0)
   expect(a.stderr + b.stderr + d.stderr).toBe('')
 }, 120000)
+
+test('getPoolStats().fleet and the fleet\'s gauges in metrics()', async () => {
+  const pool = new Pool({ connectionString: server.url, connectionLimit: 'auto', fleet: { name: 'solo', refreshMs: 200, budget: 6 }, logger: false })
+  try {
+    expect(await eventually(() => pool.getPoolStats().fleet.limit === 5, Boolean, { ms: 3000 })).toBe(true)
+    expect(pool.getPoolStats().fleet).toMatchObject({ name: 'solo', instances: 1, budget: 6, share: 6, limit: 5, lastError: null, refreshMs: 200 })
+    expect(pool.getPoolStats().pool.limit).toBe(5)
+    expect(pool.metrics()).toContain('pgwarden_fleet_instances{fleet="solo"} 1\n')
+    expect(pool.metrics()).toContain('pgwarden_fleet_share{fleet="solo"} 6\n')
+  } finally {
+    await pool.end()
+  }
+})
 
 test('the fleet option is checked before anything starts', () => {
   const url = 'postgres://x@127.0.0.1:1/x'

@@ -15,6 +15,7 @@ const { configError } = require('./errors')
 const DEFAULTS = {
   name: undefined, // required
   budget: undefined, // the server's client slots (or the role's limit) × headroom
+  beaconConnectionString: undefined, // behind PgBouncer: the server itself, where beacons are counted
   refreshMs: 5000,
   headroom: 0.8
 }
@@ -40,6 +41,7 @@ function fleetOptions (options) {
   if (o.budget !== undefined && !(Number.isInteger(o.budget) && o.budget >= 1)) throw configError(`fleet.budget must be a whole number of connections of at least 1, got ${o.budget}`)
   if (!(Number.isFinite(o.refreshMs) && o.refreshMs >= 100)) throw configError(`fleet.refreshMs must be at least 100 ms, got ${o.refreshMs}`)
   if (!(typeof o.headroom === 'number' && o.headroom > 0 && o.headroom <= 1)) throw configError(`fleet.headroom must be above 0 and at most 1, got ${o.headroom}`)
+  if (o.beaconConnectionString !== undefined && typeof o.beaconConnectionString !== 'string') throw configError('fleet.beaconConnectionString must be a connection string')
   return o
 }
 
@@ -66,6 +68,7 @@ class Fleet {
     this.refreshing = null
     this.failing = false
     this.stopped = false
+    this.tooSmall = false
     this.state = { name: opts.name, instances: 0, budget: null, share: null, limit: 1, lastRefresh: null, lastError: null }
   }
 
@@ -81,11 +84,15 @@ class Fleet {
     if (this.stopped) return Promise.resolve()
     if (this.refreshing !== null) return this.refreshing
     this.refreshing = this._refresh().catch((e) => {
+      if (this.stopped) return
       this.state.lastError = `${e.code || ''} ${e.message}`.trim()
-      if (!this.failing) this.pool.logger.warn(`[pgwarden] fleet ${this.opts.name}: refresh failed (${this.state.lastError}); the pool keeps its limit of ${this.state.limit} and tries again`)
+      // Its beacon may be gone, and the others then no longer count it: while it cannot tell,
+      // it holds one connection, so the fleet stays within its budget.
+      if (!this.failing) this.pool.logger.warn(`[pgwarden] fleet ${this.opts.name}: refresh failed (${this.state.lastError}); the pool holds one connection until a refresh succeeds`)
       this.failing = true
+      this.resizeTo(1)
       if (this.client !== null) {
-        this.client.release(true) // its session may be gone: a new beacon next time
+        this.client.release(true) // a new beacon next time
         this.client = null
       }
     }).finally(() => { this.refreshing = null })
@@ -94,20 +101,44 @@ class Fleet {
 
   async _refresh () {
     if (this.client === null) {
-      this.client = await this.beacon.acquire()
-      this.joinedAt = performance.now()
+      const client = await this.beacon.acquire()
+      if (this.stopped) return client.release(true)
+      this.client = client
+      // The first join only: a beacon made again after a failure does not start over.
+      if (this.joinedAt === null) this.joinedAt = performance.now()
     }
     const [row] = (await this.client.query(REFRESH_SQL, [BEACON_PREFIX + this.opts.name])).rows
-    const { budget, limit } = native.fleetShare(this.opts.budget, row.max_connections, row.reserved, row.role_limit, this.opts.headroom, row.instances)
+    if (this.stopped) return
+    const { budget, share, limit } = native.fleetShare(this.opts.budget, row.max_connections, row.reserved, row.role_limit, this.opts.headroom, row.instances)
     // New here: one connection until the others have had two refreshes to make room.
     const settling = performance.now() - this.joinedAt < 2 * this.opts.refreshMs
     const next = settling ? 1 : limit
-    if (this.stopped) return
-    if (next !== this.state.limit) this.pool.resize(next)
+    this.resizeTo(next)
     if (this.failing) this.pool.logger.info(`[pgwarden] fleet ${this.opts.name}: refreshing again`)
     this.failing = false
-    this.state = { name: this.opts.name, instances: row.instances, budget, share: limit + 1, limit: next, lastRefresh: new Date().toISOString(), lastError: null }
+    if (share < 2 && !this.tooSmall) {
+      this.pool.logger.warn(`[pgwarden] fleet ${this.opts.name}: a budget of ${budget} is too small for ${row.instances} instances: each still holds its beacon and one connection, ${2 * row.instances} in all`)
+    }
+    this.tooSmall = share < 2
+    this.state = { name: this.opts.name, instances: row.instances, budget, share, limit: next, lastRefresh: new Date().toISOString(), lastError: null }
     if (settling) setTimeout(() => this.refresh(), 2 * this.opts.refreshMs - (performance.now() - this.joinedAt) + 10).unref()
+  }
+
+  /** Resizes the pool to `n` unless it has that limit already (set by the fleet only). */
+  resizeTo (n) {
+    if (this.stopped || n === this.state.limit) return
+    this.pool._resize(n)
+    this.state.limit = n
+  }
+
+  /** The fleet's gauges in Prometheus text, appended to `pool.metrics()`. */
+  metrics () {
+    const s = this.state
+    const label = `{fleet="${s.name}"}` // names are letters, digits, _ . - only: nothing to escape
+    const gauge = (name, help, v) => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name}${label} ${v === null ? 'NaN' : v}\n`
+    return gauge('pgwarden_fleet_instances', 'Instances of the fleet seen at the last refresh.', s.instances) +
+      gauge('pgwarden_fleet_budget', "The fleet's budget of connections.", s.budget) +
+      gauge('pgwarden_fleet_share', "This instance's share of the budget (its beacon included).", s.share)
   }
 
   /** `getPoolStats().fleet`. */
@@ -119,10 +150,11 @@ class Fleet {
   async stop () {
     this.stopped = true
     clearInterval(this.timer)
-    await this.refreshing
     if (this.client !== null) this.client.release(true)
     this.client = null
+    // Ending the beacon first rejects a refresh still waiting for it, so end() never waits on one.
     await this.beacon.end()
+    await this.refreshing
   }
 }
 

@@ -401,8 +401,9 @@ class Pool extends EventEmitter {
     }
     if (options.onConnect !== undefined && options.onConnect !== null) this._native.setConnectHook(connectHook(this, options.onConnect))
     this._settings = JSON.parse(this._native.describe())
-    if (fleet !== null && this._settings.pgbouncer && fleet.budget === undefined) {
-      throw configError('A fleet behind PgBouncer (pgbouncer=true) needs fleet.budget: the server cannot tell the bouncer\'s pool size, which is the budget there')
+    if (fleet !== null && this._settings.pgbouncer && (fleet.budget === undefined || fleet.beaconConnectionString === undefined)) {
+      this._native.close() // nothing was opened: the pool is lazy
+      throw configError('A fleet behind PgBouncer (pgbouncer=true) needs fleet.budget (the server cannot tell the bouncer\'s pool size, which is the budget there) and fleet.beaconConnectionString (a direct connection to the server, where the beacons are counted)')
     }
     // pgwarden's own lines below logLevel reach no logger, the default console included.
     this.logger = options.logger === false ? silent : leveled(options.logger || console, this._settings.logLevel)
@@ -422,7 +423,8 @@ class Pool extends EventEmitter {
     this._fleet = null
     if (fleet !== null) {
       // The beacon: one connection on the same server, named for the fleet (see lib/fleet.js).
-      const beacon = new Pool({ ...options, connectionLimit: 1, fleet: undefined, onConnect: undefined, telemetry: undefined, logger: false, applicationName: BEACON_PREFIX + fleet.name })
+      const direct = fleet.beaconConnectionString === undefined ? {} : { connectionString: fleet.beaconConnectionString, pgbouncer: false }
+      const beacon = new Pool({ ...options, ...direct, connectionLimit: 1, fleet: undefined, onConnect: undefined, telemetry: undefined, logger: false, applicationName: BEACON_PREFIX + fleet.name })
       this._fleet = new Fleet(this, beacon, fleet)
       this._fleet.start()
     }
@@ -613,6 +615,11 @@ class Pool extends EventEmitter {
    * others as they are given back: no statement or held client is interrupted.
    */
   resize (n) {
+    if (this._fleet !== null) throw paramsError("resize cannot be called on a pool with connectionLimit: 'auto': its fleet sets the limit")
+    this._resize(n)
+  }
+
+  _resize (n) {
     if (typeof n !== 'number') throw paramsError(`resize needs a number of connections, got ${typeof n}`)
     try {
       this._native.resize(n)
@@ -636,7 +643,8 @@ class Pool extends EventEmitter {
 
   /** Prometheus text exposition of the same figures. */
   metrics () {
-    return this._native.metrics()
+    const text = this._native.metrics()
+    return this._fleet === null ? text : text + this._fleet.metrics()
   }
 
   /** `{ status: 'healthy'|'degraded'|'unhealthy', latency, details }`; never throws. */

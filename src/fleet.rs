@@ -28,11 +28,15 @@ pub(crate) fn budget(given: Option<u32>, server: ServerLimits, headroom: f64) ->
     ((slots as f64 * headroom).floor() as u32).max(1)
 }
 
-/// One instance's share of `budget` among `instances` (itself counted): an equal part, at
-/// least 1. Its beacon is one of those connections, so its pool gets one fewer (at least 1).
+/// One instance's share of `budget` among `instances` (itself counted): an equal part (0 when
+/// the budget is smaller than the fleet).
+pub(crate) fn share(budget: u32, instances: u32) -> u32 {
+    budget / instances.max(1)
+}
+
+/// Its pool's limit: its share less its beacon, at least 1.
 pub(crate) fn pool_limit(budget: u32, instances: u32) -> u32 {
-    let share = (budget / instances.max(1)).max(1);
-    share.saturating_sub(1).max(1)
+    share(budget, instances).saturating_sub(1).max(1)
 }
 
 #[cfg(test)]

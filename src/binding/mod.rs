@@ -164,6 +164,8 @@ fn interruption_of(why: Option<String>, timeout_ms: Option<f64>) -> Interruption
 pub(crate) struct FleetShare {
     /// The fleet's budget of connections.
     pub budget: u32,
+    /// This instance's share of it (its beacon included; the pool gets the rest, at least 1).
+    pub share: u32,
     /// This instance's pool limit: its share, less its beacon.
     pub limit: u32,
 }
@@ -182,7 +184,11 @@ pub(crate) fn fleet_share(
 ) -> FleetShare {
     let server = crate::fleet::ServerLimits { max_connections, reserved, role_limit };
     let budget = crate::fleet::budget(given_budget, server, headroom.unwrap_or(crate::fleet::DEFAULT_HEADROOM));
-    FleetShare { budget, limit: crate::fleet::pool_limit(budget, instances) }
+    FleetShare {
+        budget,
+        share: crate::fleet::share(budget, instances),
+        limit: crate::fleet::pool_limit(budget, instances),
+    }
 }
 
 /// `SELECT set_config($1,$2,true),…` for a request scope's settings `names`, checked: what a
