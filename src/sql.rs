@@ -98,6 +98,14 @@ const SESSION_VERBS: [&[u8]; 8] = [b"set", b"reset", b"listen", b"prepare", b"de
 /// the session's temporary schema (`CREATE TABLE pg_temp.t`, `SELECT … INTO pg_temp.t`).
 const SESSION_FUNCTIONS: [&[u8]; 3] = [b"advisory_lock", b"set_config", b"pg_temp"];
 
+/// The words of `b` from `at` on, lower-cased (letters, digits and `_`; the rest separates).
+fn words_from(b: &[u8], at: usize) -> impl Iterator<Item = Vec<u8>> + '_ {
+    b[at..]
+        .split(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_ascii_lowercase())
+}
+
 /// Whether the statement controls a transaction (BEGIN, START TRANSACTION, SET TRANSACTION,
 /// COMMIT, END, ROLLBACK, ABORT, SAVEPOINT, RELEASE, PREPARE TRANSACTION): a request scope's
 /// settings are never sent before one, where they would take the transaction's snapshot (SET
@@ -118,10 +126,7 @@ pub(crate) fn is_transaction_control(sql: &str) -> bool {
             break;
         }
     }
-    let mut words = b[i..]
-        .split(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_ascii_lowercase());
+    let mut words = words_from(b, i);
     let first = words.next().unwrap_or_default();
     let second = words.next().unwrap_or_default();
     match first.as_slice() {
@@ -166,10 +171,7 @@ fn touches_session(b: &[u8], at: usize, data: bool) -> bool {
         // `SELECT … INTO TEMP t` makes a temporary table.
         return into_temp(b);
     }
-    let mut words = b[at..]
-        .split(|c| !(c.is_ascii_alphanumeric() || *c == b'_'))
-        .filter(|w| !w.is_empty())
-        .map(|w| w.to_ascii_lowercase());
+    let mut words = words_from(b, at);
     let first = words.next().unwrap_or_default();
     let second = words.next().unwrap_or_default();
     match first.as_slice() {
