@@ -248,6 +248,9 @@ export declare function firstUserOid(): number
  */
 export declare function fixCodes(): string
 
+/** A fleet's gauges in Prometheus text (see `metrics::fleet`). */
+export declare function fleetMetrics(name: string, instances: number, budget?: number | undefined | null, share?: number | undefined | null): string
+
 /**
  * A fleet instance's pool limit now, from the server's limits (`reserved`: superuser and
  * ordinary reserved slots; `role_limit` -1 for none), the `given_budget` if any, and the

@@ -851,6 +851,7 @@ module.exports.configOptionNames = nativeBinding.configOptionNames
 module.exports.cutSql = nativeBinding.cutSql
 module.exports.firstUserOid = nativeBinding.firstUserOid
 module.exports.fixCodes = nativeBinding.fixCodes
+module.exports.fleetMetrics = nativeBinding.fleetMetrics
 module.exports.fleetShare = nativeBinding.fleetShare
 module.exports.pgDecodedTypes = nativeBinding.pgDecodedTypes
 module.exports.scopeSettingsSql = nativeBinding.scopeSettingsSql

@@ -134,11 +134,7 @@ class Fleet {
   /** The fleet's gauges in Prometheus text, appended to `pool.metrics()`. */
   metrics () {
     const s = this.state
-    const label = `{fleet="${s.name}"}` // names are letters, digits, _ . - only: nothing to escape
-    const gauge = (name, help, v) => `# HELP ${name} ${help}\n# TYPE ${name} gauge\n${name}${label} ${v === null ? 'NaN' : v}\n`
-    return gauge('pgwarden_fleet_instances', 'Instances of the fleet seen at the last refresh.', s.instances) +
-      gauge('pgwarden_fleet_budget', "The fleet's budget of connections.", s.budget) +
-      gauge('pgwarden_fleet_share', "This instance's share of the budget (its beacon included).", s.share)
+    return native.fleetMetrics(s.name, s.instances, s.budget ?? undefined, s.share ?? undefined)
   }
 
   /** `getPoolStats().fleet`. */

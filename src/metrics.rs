@@ -78,6 +78,21 @@ fn replicas(out: &mut String, replicas: &Replicas) {
 }
 
 /// The whole exposition.
+/// A fleet's gauges (`connectionLimit: 'auto'`), appended to the pool's by `lib/fleet.js`:
+/// the instances seen, the budget and this instance's share (absent ones are NaN).
+pub(crate) fn fleet(name: &str, instances: u32, budget: Option<u32>, share: Option<u32>) -> String {
+    let mut out = String::new();
+    let labels = format!("{{fleet=\"{}\"}}", label(name));
+    let value = |v: Option<u32>| v.map_or("NaN".to_string(), |v| v.to_string());
+    head(&mut out, "pgwarden_fleet_instances", "gauge", "Instances of the fleet seen at the last refresh.");
+    sample(&mut out, "pgwarden_fleet_instances", &labels, instances);
+    head(&mut out, "pgwarden_fleet_budget", "gauge", "The fleet's budget of connections.");
+    sample(&mut out, "pgwarden_fleet_budget", &labels, value(budget));
+    head(&mut out, "pgwarden_fleet_share", "gauge", "This instance's share of the budget (its beacon included).");
+    sample(&mut out, "pgwarden_fleet_share", &labels, value(share));
+    out
+}
+
 pub(crate) fn render(stats: &Stats, pool: &PoolGauges, replica_set: &Replicas) -> String {
     let mut out = String::with_capacity(4096);
     head(&mut out, "pgwarden_pool_connections", "gauge", "Pooled connections by state.");

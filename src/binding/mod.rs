@@ -191,6 +191,12 @@ pub(crate) fn fleet_share(
     }
 }
 
+/// A fleet's gauges in Prometheus text (see `metrics::fleet`).
+#[napi]
+pub(crate) fn fleet_metrics(name: String, instances: u32, budget: Option<u32>, share: Option<u32>) -> String {
+    crate::metrics::fleet(&name, instances, budget, share)
+}
+
 /// `SELECT set_config($1,$2,true),…` for a request scope's settings `names`, checked: what a
 /// transaction in the scope runs once after BEGIN.
 #[napi]

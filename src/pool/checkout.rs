@@ -141,19 +141,23 @@ impl<M: Backend> PoolCore<M> {
     /// The statement first waits for its turn in the [`WaitingLine`], holding only small
     /// state; the checkout's large state is boxed once it has its turn.
     pub(crate) async fn checkout_for(self: &Arc<Self>, opts: &QueryOptions) -> Result<Lease<M>, Error> {
-        if opts.no_wait && !self.line.has_free_turn() {
-            return Err(self.would_wait_holding());
-        }
-        if self.line_full() {
-            return Err(self.line_full_error());
+        if let Some(e) = self.refusal(opts.no_wait) {
+            return Err(e);
         }
         self.checkout_entered(self.enter(false), opts).await
     }
 
-    /// The refusal of a statement or `acquire()` that would wait while its request scope holds
-    /// a connection of this pool (see [`QueryOptions::no_wait`]).
-    pub(super) fn would_wait_holding(&self) -> Error {
-        Error::WouldWaitHolding { limit: self.limit() }
+    /// Why a caller that would have to wait is refused at once, if it is: its request scope
+    /// holds a connection of this pool (`no_wait`, see [`QueryOptions::no_wait`]), or the waiting
+    /// line is full (`maxWaiting`). The one rule of `pool.query`, streams and `acquire()`.
+    pub(super) fn refusal(&self, no_wait: bool) -> Option<Error> {
+        if self.line.has_free_turn() {
+            return None;
+        }
+        if no_wait {
+            return Some(Error::WouldWaitHolding { limit: self.limit() });
+        }
+        self.line_full().then(|| self.line_full_error())
     }
 
     /// [`Self::checkout_for`] for a statement that entered the line already (see [`Self::enter`]).
@@ -186,25 +190,16 @@ impl<M: Backend> PoolCore<M> {
         wait_ms: Option<u64>,
         no_wait: bool,
     ) -> impl std::future::Future<Output = Result<Lease<M>, Error>> + Send + 'static {
-        let refused = if no_wait && !self.line.has_free_turn() {
-            Some(self.would_wait_holding())
-        } else if self.line_full() {
-            Some(self.line_full_error())
-        } else {
-            None
-        };
-        let entered = refused.is_none().then(|| {
-            let mut entered = self.enter(false);
-            entered.wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
-            entered
-        });
-        let core = self.clone();
-        async move {
-            match (entered, refused) {
-                (Some(entered), _) => core.checkout_entered(entered, &QueryOptions::default()).await,
-                (None, refused) => Err(refused.unwrap_or_else(|| core.would_wait_holding())),
+        let entered = match self.refusal(no_wait) {
+            Some(e) => Err(e),
+            None => {
+                let mut entered = self.enter(false);
+                entered.wait = wait_ms.unwrap_or(self.settings.pool_timeout_ms);
+                Ok(entered)
             }
-        }
+        };
+        let core = self.clone();
+        async move { core.checkout_entered(entered?, &QueryOptions::default()).await }
     }
 
     /// Counts a wait for a turn that ran out (P2024) in the stats.

@@ -194,13 +194,13 @@ impl<M: Backend> PoolCore<M> {
     }
 
     /// Whether the waiting line is full (`maxWaiting`): a caller that would wait is refused.
-    pub(super) fn line_full(&self) -> bool {
+    fn line_full(&self) -> bool {
         let max = self.settings.max_waiting;
-        max > 0 && !self.line.has_free_turn() && self.line.waiting() >= max
+        max > 0 && self.line.waiting() >= max
     }
 
     /// The refusal of a caller the full waiting line has no room for, counted.
-    pub(super) fn line_full_error(&self) -> Error {
+    fn line_full_error(&self) -> Error {
         Stats::bump(&self.stats.line_full_rejections);
         Error::WaitingLineFull { max_waiting: self.settings.max_waiting, limit: self.limit() }
     }

@@ -88,11 +88,8 @@ impl<M: Backend> PoolCore<M> {
             Ok(shape) => shape,
             Err(e) => return Route::Refused(e),
         };
-        if opts.no_wait && !self.line.has_free_turn() {
-            return Route::Refused(self.would_wait_holding());
-        }
-        if self.line_full() {
-            return Route::Refused(self.line_full_error());
+        if let Some(e) = self.refusal(opts.no_wait) {
+            return Route::Refused(e);
         }
         let params = text_params(params);
         let alone = opts.abort.is_some() || opts.settings.is_some();
