@@ -64,14 +64,12 @@ function requestContext (pool, opts = {}) {
     if (timeoutMs !== undefined) scopeOpts.timeoutMs = timeoutMs
     if (traceparent !== undefined) scopeOpts.traceparent = traceparent
     let scope = null
-    // The response's 'close' before it finished: the client hung up.
-    const onClose = () => {
+    // The scope lives until the response closes, not until next() returns: handlers go on
+    // asynchronously after it. Closed before it finished: the client hung up.
+    const done = new Promise((resolve) => res.once('close', () => {
       if (!res.writableFinished && scope !== null) scope.abort(HANG_UP)
-    }
-    res.once('close', onClose)
-    // The scope lives until the response is done, not until next() returns: handlers go on
-    // asynchronously after it.
-    const done = new Promise((resolve) => res.once('close', resolve))
+      resolve()
+    }))
     const run = () => {
       next()
       return done

@@ -53,25 +53,30 @@ function checkOptions (pool, opts) {
       throw paramsError(`withContext ${k} must be an object (or a function returning one), got ${v === null ? 'null' : typeof v}`)
     }
   }
-  if (opts.settings !== undefined && typeof opts.settings === 'object') settingPairs(opts.settings) // names checked now
+  if (opts.settings !== undefined && typeof opts.settings === 'object') checkNames(Object.keys(opts.settings))
   if (opts.traceparent !== undefined && typeof opts.traceparent !== 'boolean') throw paramsError('withContext traceparent must be true or false')
   if (opts.traceparent === true && pool._telemetry === null) {
     throw paramsError("withContext traceparent needs the pool's OpenTelemetry on (telemetry: true): the traceparent is each statement's span")
   }
 }
 
-/** `{ name: value }` as name, value… pairs, names checked (by the native rule), values as text. */
-function settingPairs (settings) {
-  const names = Object.keys(settings)
-  if (names.length > 0) {
-    try {
-      native.scopeSettingsSql(names)
-    } catch (e) {
-      throw fromNative(e)
-    }
+/**
+ * Checks setting names by the native rule, when a scope opens with them (a function's are
+ * checked natively as each statement is submitted: nothing is sent with a bad one).
+ */
+function checkNames (names) {
+  if (names.length === 0) return
+  try {
+    native.scopeSettingsSql(names)
+  } catch (e) {
+    throw fromNative(e)
   }
+}
+
+/** `{ name: value }` as name, value… pairs, values as text (null and undefined left out). */
+function settingPairs (settings) {
   const pairs = []
-  for (const n of names) {
+  for (const n of Object.keys(settings)) {
     const v = settings[n]
     if (v === undefined || v === null) continue
     pairs.push(n, String(v))
@@ -373,7 +378,14 @@ async function runHolding (scope, site, fn) {
   }
 }
 
+/** `[name, value]`s of name, value… pairs (none for undefined). */
+function entriesOf (pairs) {
+  const out = []
+  if (pairs !== undefined) for (let i = 0; i < pairs.length; i += 2) out.push([pairs[i], pairs[i + 1]])
+  return out
+}
+
 /** Runs `fn` outside every request scope (a transaction's ROLLBACK). */
 const outsideScopes = (fn) => (storage === null ? fn() : storage.exit(fn))
 
-module.exports = { withContext, scopeOf, runHolding, outsideScopes, withComment, sqlComment, DEADLINE, HANG_UP }
+module.exports = { withContext, scopeOf, runHolding, outsideScopes, entriesOf, withComment, sqlComment, DEADLINE, HANG_UP }

@@ -11,7 +11,7 @@
 const native = require('./native')
 const { fromNative, nativePayload, paramsError } = require('./errors')
 const { observe } = require('./observe')
-const { scopeOf, withComment } = require('./request-scope')
+const { scopeOf, withComment, entriesOf } = require('./request-scope')
 
 let lastAbortId = 0
 
@@ -37,19 +37,12 @@ function abortError (signal) {
   return e
 }
 
-/** `[name, value]`s of name, value… pairs (none for undefined). */
-function pairsOf (pairs) {
-  const out = []
-  if (pairs !== undefined) for (let i = 0; i < pairs.length; i += 2) out.push([pairs[i], pairs[i + 1]])
-  return out
-}
-
 /**
  * What a transaction's connection, which has the settings `applied` (a Map), must be sent to
  * have `pairs`: the ones that differ, and '' for those it has that `pairs` lacks.
  */
 function settingsDiff (applied, pairs) {
-  const wanted = new Map(pairsOf(pairs))
+  const wanted = new Map(entriesOf(pairs))
   const diff = []
   for (const [name, value] of wanted) if (applied.get(name) !== value) diff.push(name, value)
   for (const name of applied.keys()) if (!wanted.has(name)) diff.push(name, '')
@@ -116,8 +109,10 @@ class StatementScope {
     if (client !== undefined && client._appliedSettings !== undefined) {
       // A transaction's connection: only what differs from what it has, and what it has is now this.
       const diff = settingsDiff(client._appliedSettings, pairs)
-      if (diff.length > 0) this.settings = diff
-      client._appliedSettings = new Map(pairsOf(pairs))
+      if (diff.length > 0) {
+        this.settings = diff
+        client._appliedSettings = new Map(entriesOf(pairs))
+      }
     } else if (pairs !== undefined && pairs.length > 0) {
       this.settings = pairs
     }

@@ -9,15 +9,7 @@ const { closedError, paramsError, fromNative, nativePayload, PgWardenError } = r
 const { sleep, delayFor } = require('./retry')
 const { retryEvent } = require('./telemetry')
 const DEFAULTS = require('./defaults').transaction
-const { scopeOf, runHolding, outsideScopes } = require('./request-scope')
-
-/** A scope's settings as [name, value]s. */
-function settingPairsOf (context) {
-  const pairs = context.settingPairs() || []
-  const out = []
-  for (let i = 0; i < pairs.length; i += 2) out.push([pairs[i], pairs[i + 1]])
-  return out
-}
+const { scopeOf, runHolding, outsideScopes, entriesOf } = require('./request-scope')
 
 const ISOLATION = {
   ReadUncommitted: 'READ UNCOMMITTED',
@@ -128,7 +120,7 @@ async function runOnce (pool, fn, opts, callSite) {
   try {
     // What the connection has of the scope's settings once BEGIN and the settings statement ran:
     // so neither carries any, and later statements only what differs (an inner scope's).
-    if (context !== null) client._appliedSettings = new Map(settingPairsOf(context))
+    if (context !== null) client._appliedSettings = new Map(entriesOf(context.settingPairs()))
     await client.query(beginSql(opts))
     const callback = context === null ? fn : await enterScope(context, client, fn, callSite)
     const work = Promise.resolve().then(() => callback(tx))
