@@ -28,6 +28,25 @@ const WORKLOADS = {
 }
 const POOL = 10
 
+/**
+ * CPU time (ms) used so far by this process's JS thread and by its other threads (the native
+ * runtime's workers, libuv's pool), from /proc: the split that says whose work an operation costs.
+ */
+function threadCpu () {
+  const tick = 1000 / 100 // USER_HZ
+  let js = 0
+  let other = 0
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ms = (Number(f[11]) + Number(f[12])) * tick
+    if (Number(tid) === process.pid) js += ms
+    else other += ms
+  }
+  return { js, other }
+}
+
 /** One cell in this process: prints `{ ops, seconds, p99 }`. */
 async function cell (adapterName, workload, url, seconds, concurrency) {
   const { PrismaClient } = require(CLIENT_DIR)
@@ -46,12 +65,20 @@ async function cell (adapterName, workload, url, seconds, concurrency) {
   }
   await Promise.all(Array.from({ length: concurrency }, () => loop(until(1000)))) // warm-up
   const lat = []
+  const cpu0 = threadCpu()
   const started = performance.now()
   await Promise.all(Array.from({ length: concurrency }, () => loop(until(seconds * 1000), lat)))
   const elapsed = (performance.now() - started) / 1000
+  const cpu1 = threadCpu()
   lat.sort((a, b) => a - b)
   await prisma.$disconnect()
-  return { ops: lat.length / elapsed, p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))] }
+  const perThousand = (ms) => (1000 * ms) / lat.length
+  return {
+    ops: lat.length / elapsed,
+    p99: lat[Math.min(lat.length - 1, Math.floor(lat.length * 0.99))],
+    jsMs: perThousand(cpu1.js - cpu0.js),
+    otherMs: perThousand(cpu1.other - cpu0.other)
+  }
 }
 
 async function main () {
