@@ -10,6 +10,7 @@ mod copy;
 mod dispatch;
 mod hold;
 mod pool;
+mod runtime;
 mod setup;
 mod stream;
 
@@ -313,21 +314,4 @@ pub(crate) struct NativeClassification {
 pub(crate) fn classify_code(code: Option<String>, message: String, maybe_committed: bool) -> NativeClassification {
     let c = classify(code.as_deref(), &message, maybe_committed);
     NativeClassification { retryable: c.retryable, kind: c.kind.as_str().to_string() }
-}
-
-/// Sizes the tokio runtime before first use: `PGWARDEN_WORKER_THREADS`, default one worker per
-/// core (at least 2). Measured on 2 cores (SELECT 1, 100 callers): one worker made every
-/// statement wait for the same thread that drives the sockets (~21k q/s); two or more let the
-/// connection tasks and the statements run side by side (~30-37k q/s, less CPU per query).
-#[napi_derive::module_init]
-fn init_runtime() {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    let workers = std::env::var("PGWARDEN_WORKER_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(cores.max(2))
-        .max(1);
-    if let Ok(rt) = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build() {
-        napi::bindgen_prelude::create_custom_tokio_runtime(rt);
-    }
 }
