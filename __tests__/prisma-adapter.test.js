@@ -188,6 +188,19 @@ test('an untyped bytes parameter in $queryRaw gives what adapter-pg gives', asyn
   expect(results[1]).toEqual([{ untyped: 'abc', typed: { 0: 0, 1: 1, 2: 255 } }])
 })
 
+test('a pool passed in reads int8 and instants as adapter-pg does, whatever its int8 option', async () => {
+  const url = await schemaDatabase('prisma_int8')
+  const query = (prisma) => prisma.$queryRaw`SELECT 9007199254740993::int8 AS big, ARRAY[1, -9007199254740993]::int8[] AS bigs,
+    ${FIXED}::timestamptz AS at, ARRAY['1843-09-01 15:53:28.5+00'::timestamptz, NULL] AS ats, '-infinity'::timestamp AS never`
+  const expected = plain(await query(prismaWith(new PrismaPg({ connectionString: url }))))
+  expect(expected[0].big).toBe('bigint:9007199254740993')
+  for (const int8 of ['string', 'bigint', 'number']) {
+    const pool = new Pool({ connectionString: url, int8, timeZone: 'UTC', logger: false })
+    expect(plain(await query(prismaWith(new PrismaPgWarden(pool))))).toEqual(expected)
+    await pool.end()
+  }
+})
+
 test('a pool passed in stays open after $disconnect; errors keep pgwarden\'s judgement', async () => {
   const pool = new Pool({ connectionString: await schemaDatabase('prisma_own'), logger: false })
   const prisma = new PrismaClient({ adapter: new PrismaPgWarden(pool) })

@@ -24,22 +24,28 @@ class Queryable {
   }
 
   async queryRaw (query) {
-    const result = await this._run(query)
-    let columnTypes
-    try {
-      columnTypes = result.fields.map((f) => columnType(f.dataTypeID))
-    } catch (e) {
-      if (e instanceof UnsupportedType) throw driverAdapterError({ kind: 'UnsupportedNativeDataType', type: e.type })
-      throw e
+    const { fields, rows } = await this._run(query)
+    const columnNames = new Array(fields.length)
+    const columnTypes = new Array(fields.length)
+    let readers = null // the rare columns whose values need converting (see lib/prisma/columns.js)
+    for (let c = 0; c < fields.length; c++) {
+      const oid = fields[c].dataTypeID
+      columnNames[c] = fields[c].name
+      try {
+        columnTypes[c] = columnType(oid)
+      } catch (e) {
+        if (e instanceof UnsupportedType) throw driverAdapterError({ kind: 'UnsupportedNativeDataType', type: e.type })
+        throw e
+      }
+      const reader = valueReader(oid)
+      if (reader !== null) (readers ??= new Array(fields.length).fill(null))[c] = reader
     }
-    const readers = result.fields.map((f) => valueReader(f.dataTypeID))
-    const rows = result.rows
-    if (readers.some((r) => r !== null)) {
+    if (readers !== null) {
       for (const row of rows) {
         for (let c = 0; c < readers.length; c++) if (readers[c] !== null && row[c] !== null) row[c] = readers[c](row[c])
       }
     }
-    return { columnNames: result.fields.map((f) => f.name), columnTypes, rows }
+    return { columnNames, columnTypes, rows }
   }
 
   async executeRaw (query) {

@@ -1,9 +1,10 @@
 'use strict'
 // Column types and values as Prisma's postgres driver adapters report them (@prisma/adapter-pg
-// is the reference): a Prisma ColumnType per type OID, and the few values whose pgwarden form
-// differs from what Prisma expects (timestamps as text with +00:00, int8 as text, money without
-// its currency sign, timetz without its offset). json and arrays of enums already arrive as
-// text from the native side (the Prisma value style).
+// is the reference): a Prisma ColumnType per type OID, and the two rare values whose pgwarden
+// form differs from what Prisma expects (money without its currency sign, timetz without its
+// offset). The native side writes the rest in Prisma's form already (the Prisma value style,
+// src/convert/prisma.rs): timestamps as ISO text with +00:00, int8 as text, json and arrays of
+// enums as text, so rows of the common types pass through untouched.
 
 // Prisma's ColumnTypeEnum (driver-adapter-utils).
 const T = {
@@ -56,15 +57,10 @@ function columnType (oid) {
   throw new UnsupportedType(oid)
 }
 
-/** A timestamp instant as Prisma reads it: ISO text in UTC ('infinity' stays). */
-const timestamp = (v) => (v instanceof Date ? v.toISOString().replace('Z', '+00:00') : v)
-const int8 = (v) => (typeof v === 'string' ? v : String(v))
 const each = (f) => (v) => (Array.isArray(v) ? v.map((x) => (x === null ? x : each(f)(x))) : f(v))
 
 /** Per OID, the conversion of a non-null value to Prisma's form (none: the value is final). */
 const READERS = new Map([
-  [1114, timestamp], [1184, timestamp], [1115, each(timestamp)], [1185, each(timestamp)],
-  [20, int8], [1016, each(int8)], [1028, each(int8)],
   [790, (v) => v.slice(1)], [791, each((v) => v.slice(1))],
   [1266, (v) => v.replace(/[+-]\d{2}(:\d{2}){0,2}$/, '')]
 ])

@@ -10,6 +10,7 @@ pub(crate) mod array_literal;
 pub(crate) mod extra;
 pub(crate) mod params;
 pub(crate) mod pg_driver;
+pub(crate) mod prisma;
 pub(crate) mod result;
 pub(crate) mod text;
 pub(crate) mod text_value;
@@ -66,64 +67,8 @@ pub(crate) enum Style {
     Prisma,
 }
 
-/// In the Prisma style, writes a value Prisma wants as text and returns true; false leaves
-/// the value to [`write_json`] / [`write_text_json`]. `text`: the value arrived in text format.
-pub(crate) fn write_prisma_text(out: &mut String, ty: &Type, raw: Option<&[u8]>, text: bool) -> bool {
-    let base = match ty.kind() {
-        Kind::Domain(base) => base,
-        _ => ty,
-    };
-    let user_defined_array = matches!(base.kind(), Kind::Array(e) if e.oid() >= FIRST_USER_OID);
-    let json_array = matches!(base.kind(), Kind::Array(e) if matches!(*e, Type::JSON | Type::JSONB));
-    let wanted = matches!(*base, Type::JSON | Type::JSONB) || user_defined_array || (json_array && !text);
-    if !wanted {
-        return false;
-    }
-    let Some(b) = raw else {
-        out.push_str("null");
-        return true;
-    };
-    let mark = out.len();
-    let ok = match (base.kind(), user_defined_array, text) {
-        (_, true, true) => utf8(b).map(|s| json_str(out, s)),
-        (_, true, false) => array_literal_text(out, b),
-        (Kind::Array(elem), false, _) => {
-            let mut failed = false;
-            let walked = array(out, b, &mut |out, item| match item {
-                None => out.push_str("null"),
-                Some(v) => failed |= json_text(out, elem, v).is_err(),
-            });
-            walked.and(if failed { Err(Malformed) } else { Ok(()) })
-        }
-        _ => json_text(out, base, b),
-    };
-    if ok.is_err() {
-        out.truncate(mark);
-        return false;
-    }
-    true
-}
-
 /// OIDs below this are built into PostgreSQL; above it, types a database defined.
 pub(crate) const FIRST_USER_OID: u32 = 16_384;
-
-fn json_text(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed> {
-    let text = if *ty == Type::JSONB { b.split_first().filter(|(v, _)| **v == 1).ok_or(Malformed)?.1 } else { b };
-    json_str(out, utf8(text)?);
-    Ok(())
-}
-
-/// A binary array of text-like elements (enum labels) as the literal `{a,"b c",NULL}`.
-fn array_literal_text(out: &mut String, b: &[u8]) -> Result<(), Malformed> {
-    let mut literal = String::new();
-    let mut element = |l: &mut String, item: Option<&[u8]>| match item.map(std::str::from_utf8) {
-        Some(Ok(s)) => array_literal::push_element(l, s),
-        _ => l.push_str("NULL"),
-    };
-    array_in(&mut literal, b, Brackets::LITERAL, &mut element)?;
-    json_str(out, &literal);
-    Ok(())
-}
 
 /// The [`Fix`] for a column of type `ty`.
 pub(crate) fn fix_of(ty: &Type, int8: Int8Mode) -> Fix {
@@ -609,29 +554,6 @@ mod tests {
         assert_eq!(result_formats([].iter(), pg), vec![1]);
         let driver = Style::PgDriver { text_types: 0 };
         assert_eq!(result_formats([Type::INT4, Type::TIMESTAMP].iter(), driver), vec![1, 0]);
-    }
-
-    #[test]
-    fn prisma_style_text() {
-        let prisma = |ty: &Type, b: &[u8]| {
-            let mut s = String::new();
-            assert!(write_prisma_text(&mut s, ty, Some(b), false));
-            s
-        };
-        assert_eq!(prisma(&Type::JSONB, b"\x01{\"n\": 12345678901234567890}"), r#""{\"n\": 12345678901234567890}""#);
-        assert_eq!(prisma(&Type::JSON, b"[1, 2]"), r#""[1, 2]""#);
-        let mut moods = Vec::new();
-        for v in [1i32, 0, 99_999, 3, 1] {
-            moods.extend_from_slice(&v.to_be_bytes());
-        }
-        for label in [&b"ok"[..], b"so so", b"NULL"] {
-            moods.extend_from_slice(&(label.len() as i32).to_be_bytes());
-            moods.extend_from_slice(label);
-        }
-        let mood_array = other("_mood", Kind::Array(other("mood", Kind::Enum(vec![]))));
-        assert_eq!(prisma(&mood_array, &moods), r#""{ok,\"so so\",\"NULL\"}""#);
-        let mut s = String::new();
-        assert!(!write_prisma_text(&mut s, &Type::INT4, Some(&[0, 0, 0, 1]), false));
     }
 
     #[test]

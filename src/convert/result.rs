@@ -2,10 +2,8 @@
 //! `{"cols":[[…],…],"n":rows,"rowCount":n,"command":"…","fields":[…],"fix":[…]}`, or, for
 //! many rows, that text without `cols` and the rows beside it in parts (see [`PART_BYTES`]).
 
-use super::{
-    fix_of, json_str, pg_driver::decoded_here, text_value, write_json, write_prisma_text, write_text_json, RawValue,
-    Style,
-};
+use super::prisma::{self, write_prisma_text};
+use super::{fix_of, json_str, pg_driver::decoded_here, text_value, write_json, write_text_json, RawValue, Style};
 use crate::config::Int8Mode;
 use postgres_types::Type;
 use std::fmt::Write;
@@ -41,6 +39,8 @@ pub(crate) struct RowWriter {
     types: Vec<Type>,
     /// Columns asked for in text format (see `pg_driver::decoded_here`).
     text: Vec<bool>,
+    /// Every value arrives as text (the simple protocol).
+    all_text: bool,
     int8: Int8Mode,
     /// Whose conventions the values follow.
     style: Style,
@@ -68,13 +68,26 @@ impl RowWriter {
             _ => Vec::new(),
         };
         let names = columns.iter().map(|c| c.name().to_string()).collect();
-        let types: Vec<Type> = columns.iter().map(|c| c.type_().clone()).collect();
+        let types = columns.iter().map(|c| c.type_().clone()).collect();
+        RowWriter { origins, ..Self::with(names, types, int8, style, false) }
+    }
+
+    /// A writer for columns whose values arrive in text format (the simple protocol).
+    pub(crate) fn for_text(names: Vec<String>, types: Vec<Type>, int8: Int8Mode, style: Style) -> Self {
+        Self::with(names, types, int8, style, true)
+    }
+
+    fn with(names: Vec<String>, types: Vec<Type>, int8: Int8Mode, style: Style, all_text: bool) -> Self {
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
         let text = types.iter().map(|t| !decoded_here(t, style)).collect();
+        // Prisma reads int8 as its decimal text, whatever the pool gives other callers.
+        let int8 = if style == Style::Prisma { Int8Mode::String } else { int8 };
+        let origins = Vec::new();
         RowWriter {
             names,
             types,
             text,
+            all_text,
             int8,
             style,
             origins,
@@ -84,14 +97,6 @@ impl RowWriter {
             parts: Vec::new(),
             in_parts: false,
         }
-    }
-
-    /// A writer for columns whose values arrive in text format (the simple protocol).
-    pub(crate) fn for_text(names: Vec<String>, types: Vec<Type>, int8: Int8Mode, style: Style) -> Self {
-        let cols = types.iter().map(|_| String::with_capacity(64)).collect();
-        let text = types.iter().map(|t| !decoded_here(t, style)).collect();
-        let (parts, in_parts) = (Vec::new(), false);
-        RowWriter { names, types, text, int8, style, origins: Vec::new(), cols, n: 0, parted: 0, parts, in_parts }
     }
 
     /// Many rows go out in parts (a whole result read by [`Self::result`]; not a stream's
@@ -199,7 +204,8 @@ impl RowWriter {
             if i > 0 {
                 out.push(',');
             }
-            let fix = if text { crate::convert::Fix::None } else { fix_of(ty, self.int8) };
+            let final_here = self.style == Style::Prisma && !self.all_text && prisma::is_final(ty);
+            let fix = if text || final_here { crate::convert::Fix::None } else { fix_of(ty, self.int8) };
             let _ = write!(out, "{}", fix as u8);
         }
         out.push(']');
