@@ -8,56 +8,84 @@
 //!   'infinity' and '-infinity' stay;
 //! - int8 as its decimal text, whatever the pool's `int8` option (see [`RowWriter::new`]).
 //!
+//! The form of each column is decided once, when its result starts ([`Form::of`]).
+//!
 //! [`Style::Prisma`]: super::Style::Prisma
 //! [`RowWriter::new`]: super::result::RowWriter::new
 
 use super::{array, array_in, array_literal, json_str, text, utf8, Brackets, Malformed, FIRST_USER_OID};
 use postgres_types::{Kind, Type};
 
-/// Writes a value Prisma wants as text and returns true; false leaves the value to
-/// [`super::write_json`] / [`super::write_text_json`]. `text`: the value arrived in text format.
-pub(crate) fn write_prisma_text(out: &mut String, ty: &Type, raw: Option<&[u8]>, text: bool) -> bool {
-    let base = base_of(ty);
-    let user_defined_array = matches!(base.kind(), Kind::Array(e) if e.oid() >= FIRST_USER_OID);
-    let json_array = matches!(base.kind(), Kind::Array(e) if matches!(*e, Type::JSON | Type::JSONB));
-    let instant = is_instant(base) && !text;
-    let instant_array = matches!(base.kind(), Kind::Array(e) if is_instant(e)) && !text;
-    let wanted = matches!(*base, Type::JSON | Type::JSONB) || user_defined_array || (json_array && !text);
-    if !(wanted || instant || instant_array) {
-        return false;
-    }
-    let Some(b) = raw else {
-        out.push_str("null");
-        return true;
-    };
-    let mark = out.len();
-    let ok = match (base.kind(), user_defined_array, text) {
-        _ if instant => instant_json(out, b),
-        (_, true, true) => utf8(b).map(|s| json_str(out, s)),
-        (_, true, false) => array_literal_text(out, b),
-        (Kind::Array(elem), false, _) => {
-            let mut failed = false;
-            let walked = array(out, b, &mut |out, item| match item {
-                None => out.push_str("null"),
-                Some(v) if instant_array => failed |= instant_json(out, v).is_err(),
-                Some(v) => failed |= json_text(out, elem, v).is_err(),
-            });
-            walked.and(if failed { Err(Malformed) } else { Ok(()) })
-        }
-        _ => json_text(out, base, b),
-    };
-    if ok.is_err() {
-        out.truncate(mark);
-        return false;
-    }
-    true
+/// How the values of a column are written in Prisma's form (decided once per column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// json or jsonb as its text.
+    Json { jsonb: bool },
+    /// An array of json or jsonb, each element as its text (binary arrivals only).
+    JsonArray { jsonb: bool },
+    /// An array of a user-defined type (enum labels) as its array literal.
+    EnumArray,
+    /// A timestamp as its ISO text (binary arrivals only).
+    Instant,
+    /// An array of timestamps, each as its ISO text (binary arrivals only).
+    InstantArray,
 }
 
-/// Whether binary values of type `ty` reach JS in their final form in this style, whatever
-/// the type's usual [`super::Fix`] (they are written by [`write_prisma_text`]).
-pub(crate) fn is_final(ty: &Type) -> bool {
-    let base = base_of(ty);
-    is_instant(base) || matches!(base.kind(), Kind::Array(e) if is_instant(e))
+impl Form {
+    /// The form of a column of type `ty` whose values arrive as text (`text`) or in binary;
+    /// None: its values are written as in every other style.
+    pub(crate) fn of(ty: &Type, text: bool) -> Option<Form> {
+        let base = base_of(ty);
+        match base.kind() {
+            Kind::Array(e) if e.oid() >= FIRST_USER_OID => Some(Form::EnumArray),
+            Kind::Array(e) if is_json(e) && !text => Some(Form::JsonArray { jsonb: *e == Type::JSONB }),
+            Kind::Array(e) if is_instant(e) && !text => Some(Form::InstantArray),
+            _ if is_json(base) => Some(Form::Json { jsonb: *base == Type::JSONB }),
+            _ if is_instant(base) && !text => Some(Form::Instant),
+            _ => None,
+        }
+    }
+
+    /// Whether the column's values reach JS final, whatever its type's usual [`super::Fix`].
+    pub(crate) fn is_final(self) -> bool {
+        matches!(self, Form::Instant | Form::InstantArray)
+    }
+
+    /// Writes a value in this form and returns true; false (a malformed value) leaves it to
+    /// [`super::write_json`] / [`super::write_text_json`]. `text`: it arrived in text format.
+    pub(crate) fn write(self, out: &mut String, raw: Option<&[u8]>, text: bool) -> bool {
+        let Some(b) = raw else {
+            out.push_str("null");
+            return true;
+        };
+        let mark = out.len();
+        let ok = match self {
+            Form::Json { jsonb } => json_text(out, jsonb, b),
+            Form::EnumArray if text => utf8(b).map(|s| json_str(out, s)),
+            Form::EnumArray => array_literal_text(out, b),
+            Form::Instant => instant_json(out, b),
+            Form::JsonArray { jsonb } => each(out, b, &mut |out, v| json_text(out, jsonb, v)),
+            Form::InstantArray => each(out, b, &mut instant_json),
+        };
+        if ok.is_err() {
+            out.truncate(mark);
+            return false;
+        }
+        true
+    }
+}
+
+/// Writes one non-null array element.
+type Element<'a> = dyn FnMut(&mut String, &[u8]) -> Result<(), Malformed> + 'a;
+
+/// A binary array as a JSON array, each element written by `item`.
+fn each(out: &mut String, b: &[u8], item: &mut Element<'_>) -> Result<(), Malformed> {
+    let mut failed = false;
+    let walked = array(out, b, &mut |out, v| match v {
+        None => out.push_str("null"),
+        Some(v) => failed |= item(out, v).is_err(),
+    });
+    walked.and(if failed { Err(Malformed) } else { Ok(()) })
 }
 
 fn base_of(ty: &Type) -> &Type {
@@ -69,6 +97,10 @@ fn base_of(ty: &Type) -> &Type {
 
 fn is_instant(ty: &Type) -> bool {
     matches!(*ty, Type::TIMESTAMP | Type::TIMESTAMPTZ)
+}
+
+fn is_json(ty: &Type) -> bool {
+    matches!(*ty, Type::JSON | Type::JSONB)
 }
 
 /// A binary timestamp (µs since 2000-01-01) as a JSON string: its ISO text, or 'infinity'.
@@ -115,8 +147,8 @@ fn pad(out: &mut String, itoa: &mut itoa::Buffer, v: i64, width: usize) {
     out.push_str(digits);
 }
 
-fn json_text(out: &mut String, ty: &Type, b: &[u8]) -> Result<(), Malformed> {
-    let text = if *ty == Type::JSONB { b.split_first().filter(|(v, _)| **v == 1).ok_or(Malformed)?.1 } else { b };
+fn json_text(out: &mut String, jsonb: bool, b: &[u8]) -> Result<(), Malformed> {
+    let text = if jsonb { b.split_first().filter(|(v, _)| **v == 1).ok_or(Malformed)?.1 } else { b };
     json_str(out, utf8(text)?);
     Ok(())
 }
@@ -143,7 +175,7 @@ mod tests {
 
     fn prisma(ty: &Type, b: &[u8]) -> String {
         let mut s = String::new();
-        assert!(write_prisma_text(&mut s, ty, Some(b), false));
+        assert!(Form::of(ty, false).expect("a Prisma form").write(&mut s, Some(b), false));
         s
     }
 
@@ -161,8 +193,9 @@ mod tests {
         }
         let mood_array = other("_mood", Kind::Array(other("mood", Kind::Enum(vec![]))));
         assert_eq!(prisma(&mood_array, &moods), r#""{ok,\"so so\",\"NULL\"}""#);
-        let mut s = String::new();
-        assert!(!write_prisma_text(&mut s, &Type::INT4, Some(&[0, 0, 0, 1]), false));
+        assert_eq!(Form::of(&Type::INT4, false), None);
+        assert_eq!(Form::of(&Type::TIMESTAMPTZ, true), None, "a timestamp as text keeps its usual form");
+        assert_eq!(Form::of(&mood_array, true), Some(Form::EnumArray));
     }
 
     /// µs since 2000-01-01 of `ms` since the Unix epoch, as the server sends a timestamp.
@@ -190,6 +223,7 @@ mod tests {
         // Microseconds are floored to the millisecond, as a Date holds them.
         let us = (1_717_243_200_123 - text::PG_EPOCH_DAYS * 86_400_000) * 1000 + 999;
         assert_eq!(prisma(&Type::TIMESTAMPTZ, &us.to_be_bytes()), "\"2024-06-01T12:00:00.123+00:00\"");
+        let is_final = |ty: &Type| Form::of(ty, false).is_some_and(Form::is_final);
         assert!(is_final(&Type::TIMESTAMPTZ_ARRAY) && is_final(&Type::TIMESTAMP) && !is_final(&Type::DATE));
     }
 

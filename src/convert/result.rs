@@ -2,7 +2,7 @@
 //! `{"cols":[[…],…],"n":rows,"rowCount":n,"command":"…","fields":[…],"fix":[…]}`, or, for
 //! many rows, that text without `cols` and the rows beside it in parts (see [`PART_BYTES`]).
 
-use super::prisma::{self, write_prisma_text};
+use super::prisma::Form;
 use super::{fix_of, json_str, pg_driver::decoded_here, text_value, write_json, write_text_json, RawValue, Style};
 use crate::config::Int8Mode;
 use postgres_types::Type;
@@ -39,8 +39,9 @@ pub(crate) struct RowWriter {
     types: Vec<Type>,
     /// Columns asked for in text format (see `pg_driver::decoded_here`).
     text: Vec<bool>,
-    /// Every value arrives as text (the simple protocol).
-    all_text: bool,
+    /// Per column in the Prisma style, the form its values are written in ([`Form`]); empty
+    /// in the other styles and for the simple protocol's rows.
+    prisma: Vec<Option<Form>>,
     int8: Int8Mode,
     /// Whose conventions the values follow.
     style: Style,
@@ -79,7 +80,11 @@ impl RowWriter {
 
     fn with(names: Vec<String>, types: Vec<Type>, int8: Int8Mode, style: Style, all_text: bool) -> Self {
         let cols = types.iter().map(|_| String::with_capacity(64)).collect();
-        let text = types.iter().map(|t| !decoded_here(t, style)).collect();
+        let text: Vec<bool> = types.iter().map(|t| !decoded_here(t, style)).collect();
+        let prisma = match style {
+            Style::Prisma if !all_text => types.iter().zip(&text).map(|(t, &text)| Form::of(t, text)).collect(),
+            _ => Vec::new(),
+        };
         // Prisma reads int8 as its decimal text, whatever the pool gives other callers.
         let int8 = if style == Style::Prisma { Int8Mode::String } else { int8 };
         let origins = Vec::new();
@@ -87,7 +92,7 @@ impl RowWriter {
             names,
             types,
             text,
-            all_text,
+            prisma,
             int8,
             style,
             origins,
@@ -130,8 +135,10 @@ impl RowWriter {
                 col.push(',');
             }
             let raw = row.try_get::<_, RawValue>(i).map(|r| r.0).unwrap_or(None);
-            if self.style == Style::Prisma && write_prisma_text(col, ty, raw, self.text[i]) {
-                continue;
+            if let Some(Some(form)) = self.prisma.get(i) {
+                if form.write(col, raw, self.text[i]) {
+                    continue;
+                }
             }
             if self.text[i] {
                 write_text(self.style, col, ty, raw);
@@ -204,7 +211,7 @@ impl RowWriter {
             if i > 0 {
                 out.push(',');
             }
-            let final_here = self.style == Style::Prisma && !self.all_text && prisma::is_final(ty);
+            let final_here = self.prisma.get(i).is_some_and(|f| f.is_some_and(Form::is_final));
             let fix = if text || final_here { crate::convert::Fix::None } else { fix_of(ty, self.int8) };
             let _ = write!(out, "{}", fix as u8);
         }
