@@ -47,21 +47,23 @@ impl Dispatch {
         // Called here, on the JS thread: what fixes the statement's place (in the pool's
         // waiting line, or on its held connection) happens in the order JS called.
         let work = std::panic::catch_unwind(AssertUnwindSafe(|| run(sql.clone())));
-        napi::bindgen_prelude::spawn(async move {
-            let (out, held) = {
-                let _forget = forget;
-                let out = match work {
-                    Ok(work) => caught(work.map(Ok)).await,
-                    Err(_) => Err(Error::panicked()),
-                };
-                match out {
-                    Ok((out, held)) => (out, Some(held)),
-                    Err(e) => (Err(e), None),
-                }
+        let work = match work {
+            Ok(work) => futures_util::future::Either::Left(caught(work.map(Ok))),
+            Err(_) => futures_util::future::Either::Right(std::future::ready(Err(Error::panicked()))),
+        };
+        // A combinator, not an `async` block: the task then holds the statement's state once
+        // while it waits (an `async` block that awaited `work` kept room for it twice: 4.6 KB a
+        // queued statement instead of 2.3).
+        let task = work.map(move |out| {
+            drop(forget);
+            let (out, held) = match out {
+                Ok((out, held)) => (out, Some(held)),
+                Err(e) => (Err(e), None),
             };
             dispatch.completions.push(id, out.map_err(|e| e.to_payload(Some(&sql)).to_string()));
             drop(held);
         });
+        napi::bindgen_prelude::spawn(task);
     }
 
     /// The error of a submit before JS installed the completion sink (a bug).

@@ -38,15 +38,25 @@ impl PoolCore {
         let core = self.clone();
         let route = self.route(&sql, params, opts);
         async move {
+            // Only the wait for a turn is held inline: what follows it is boxed once the turn
+            // came, so a statement waiting in line stays small (bursts queue thousands).
             match route {
                 Route::Refused(e) => Err(e),
                 Route::Alone { entered, params, opts, shape } => {
-                    let mut lease = core.checkout_entered(entered, &opts).await?;
-                    core.run_leased(&mut lease, &sql, params, &opts, shape).await
+                    let turn = core.turn_for(entered, &opts).await.map_err(|e| core.counted_timeout(e))?;
+                    Box::pin(async move {
+                        let mut lease = core.checkout_on(turn, &opts).await?;
+                        core.run_leased(&mut lease, &sql, params, &opts, shape).await
+                    })
+                    .await
                 }
                 Route::Lead { entered, own } => {
-                    let lease = core.checkout_entered(entered, &own.opts).await?;
-                    Box::pin(core.lead(lease, own)).await
+                    let turn = core.turn_for(entered, &own.opts).await.map_err(|e| core.counted_timeout(e))?;
+                    Box::pin(async move {
+                        let lease = core.checkout_on(turn, &own.opts).await?;
+                        core.lead(lease, own).await
+                    })
+                    .await
                 }
                 Route::Ride { entered, opts, rider, answered } => core.ride(entered, opts, rider, answered).await,
             }
@@ -66,15 +76,19 @@ impl PoolCore {
     ) -> Result<ResultText, Error> {
         let turn = tokio::select! {
             turn = self.turn_for(entered, &opts) => turn,
-            _ = rider.taken() => return super::convoy::answer(answered).await,
+            _ = rider.taken() => return Box::pin(super::convoy::answer(answered)).await,
         };
         let Some(own) = self.riders.claim_own(&rider) else {
             // Taken just as its turn came: the turn goes back to the line at once.
             drop(turn);
-            return super::convoy::answer(answered).await;
+            return Box::pin(super::convoy::answer(answered)).await;
         };
-        let lease = self.checkout_on(turn.map_err(|e| self.counted_timeout(e))?, &opts).await?;
-        Box::pin(self.lead(lease, own)).await
+        let turn = turn.map_err(|e| self.counted_timeout(e))?;
+        Box::pin(async move {
+            let lease = self.checkout_on(turn, &opts).await?;
+            self.lead(lease, own).await
+        })
+        .await
     }
 }
 
