@@ -23,8 +23,10 @@ pub(crate) enum Form {
     Json { jsonb: bool },
     /// An array of json or jsonb, each element as its text (binary arrivals only).
     JsonArray { jsonb: bool },
-    /// An array of a user-defined type (enum labels) as its array literal.
+    /// An array of a user-defined type (enum labels) as its array literal, built from binary.
     EnumArray,
+    /// The same, arrived as text: the server's literal as it is.
+    EnumLiteral,
     /// A timestamp as its ISO text (binary arrivals only).
     Instant,
     /// An array of timestamps, each as its ISO text (binary arrivals only).
@@ -37,10 +39,11 @@ impl Form {
     pub(crate) fn of(ty: &Type, text: bool) -> Option<Form> {
         let base = base_of(ty);
         match base.kind() {
-            Kind::Array(e) if e.oid() >= FIRST_USER_OID => Some(Form::EnumArray),
+            Kind::Array(e) if e.oid() >= FIRST_USER_OID => Some(if text { Form::EnumLiteral } else { Form::EnumArray }),
             Kind::Array(e) if is_json(e) && !text => Some(Form::JsonArray { jsonb: *e == Type::JSONB }),
             Kind::Array(e) if is_instant(e) && !text => Some(Form::InstantArray),
-            _ if is_json(base) => Some(Form::Json { jsonb: *base == Type::JSONB }),
+            // jsonb's binary form leads with a version byte; its text form is the json text.
+            _ if is_json(base) => Some(Form::Json { jsonb: *base == Type::JSONB && !text }),
             _ if is_instant(base) && !text => Some(Form::Instant),
             _ => None,
         }
@@ -52,8 +55,8 @@ impl Form {
     }
 
     /// Writes a value in this form and returns true; false (a malformed value) leaves it to
-    /// [`super::write_json`] / [`super::write_text_json`]. `text`: it arrived in text format.
-    pub(crate) fn write(self, out: &mut String, raw: Option<&[u8]>, text: bool) -> bool {
+    /// [`super::write_json`] / [`super::write_text_json`].
+    pub(crate) fn write(self, out: &mut String, raw: Option<&[u8]>) -> bool {
         let Some(b) = raw else {
             out.push_str("null");
             return true;
@@ -61,7 +64,7 @@ impl Form {
         let mark = out.len();
         let ok = match self {
             Form::Json { jsonb } => json_text(out, jsonb, b),
-            Form::EnumArray if text => utf8(b).map(|s| json_str(out, s)),
+            Form::EnumLiteral => utf8(b).map(|s| json_str(out, s)),
             Form::EnumArray => array_literal_text(out, b),
             Form::Instant => instant_json(out, b),
             Form::JsonArray { jsonb } => each(out, b, &mut |out, v| json_text(out, jsonb, v)),
@@ -175,7 +178,7 @@ mod tests {
 
     fn prisma(ty: &Type, b: &[u8]) -> String {
         let mut s = String::new();
-        assert!(Form::of(ty, false).expect("a Prisma form").write(&mut s, Some(b), false));
+        assert!(Form::of(ty, false).expect("a Prisma form").write(&mut s, Some(b)));
         s
     }
 
@@ -195,7 +198,12 @@ mod tests {
         assert_eq!(prisma(&mood_array, &moods), r#""{ok,\"so so\",\"NULL\"}""#);
         assert_eq!(Form::of(&Type::INT4, false), None);
         assert_eq!(Form::of(&Type::TIMESTAMPTZ, true), None, "a timestamp as text keeps its usual form");
-        assert_eq!(Form::of(&mood_array, true), Some(Form::EnumArray));
+        assert_eq!(Form::of(&mood_array, true), Some(Form::EnumLiteral));
+        assert_eq!(
+            Form::of(&Type::JSONB, true),
+            Some(Form::Json { jsonb: false }),
+            "jsonb as text has no version byte"
+        );
     }
 
     /// µs since 2000-01-01 of `ms` since the Unix epoch, as the server sends a timestamp.

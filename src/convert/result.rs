@@ -136,7 +136,7 @@ impl RowWriter {
             }
             let raw = row.try_get::<_, RawValue>(i).map(|r| r.0).unwrap_or(None);
             if let Some(Some(form)) = self.prisma.get(i) {
-                if form.write(col, raw, self.text[i]) {
+                if form.write(col, raw) {
                     continue;
                 }
             }

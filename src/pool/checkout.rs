@@ -166,8 +166,18 @@ impl<M: Backend> PoolCore<M> {
         entry: Entered<M>,
         opts: &QueryOptions,
     ) -> Result<Lease<M>, Error> {
-        let turn = self.turn_for(entry, opts).await.map_err(|e| self.counted_timeout(e))?;
+        let turn = self.counted_turn(entry, opts).await?;
         self.checkout_on(turn, opts).await
+    }
+
+    /// [`Self::turn_for`] for a statement that is its own caller's (not offered to convoys):
+    /// a wait that ran out is counted at once.
+    pub(super) async fn counted_turn(
+        self: &Arc<Self>,
+        entry: Entered<M>,
+        opts: &QueryOptions,
+    ) -> Result<LineTurn<M>, Error> {
+        self.turn_for(entry, opts).await.map_err(|e| self.counted_timeout(e))
     }
 
     /// Takes a statement's place in the waiting line now: callers are served in the order they

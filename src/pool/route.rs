@@ -43,7 +43,7 @@ impl PoolCore {
             match route {
                 Route::Refused(e) => Err(e),
                 Route::Alone { entered, params, opts, shape } => {
-                    let turn = core.turn_for(entered, &opts).await.map_err(|e| core.counted_timeout(e))?;
+                    let turn = core.counted_turn(entered, &opts).await?;
                     Box::pin(async move {
                         let mut lease = core.checkout_on(turn, &opts).await?;
                         core.run_leased(&mut lease, &sql, params, &opts, shape).await
@@ -51,7 +51,7 @@ impl PoolCore {
                     .await
                 }
                 Route::Lead { entered, own } => {
-                    let turn = core.turn_for(entered, &own.opts).await.map_err(|e| core.counted_timeout(e))?;
+                    let turn = core.counted_turn(entered, &own.opts).await?;
                     Box::pin(async move {
                         let lease = core.checkout_on(turn, &own.opts).await?;
                         core.lead(lease, own).await
