@@ -40,24 +40,46 @@ function stopAfter (stop) {
 }
 
 /**
+ * The sleep that ends just as its stop fires. Where that edge lies depends on the machine (the
+ * timer's lateness, the cancel's path: a proxy adds milliseconds), so the step grows while the
+ * outcome repeats (0.1 ms doubling to 1.6 ms) and falls back to 0.1 ms when it flips: the edge
+ * is found within a few attempts and then followed closely.
+ */
+function edgeTracker (startMs) {
+  let run = 0
+  let last = null
+  const step = (outcome, sign) => {
+    run = outcome === last ? run + 1 : 0
+    last = outcome
+    tracker.sleepMs = Math.max(0, tracker.sleepMs + sign * 0.1 * 2 ** Math.min(run, 4))
+  }
+  const tracker = {
+    sleepMs: startMs,
+    answered: () => step('answered', +1),
+    cancelled: () => step('cancelled', -1)
+  }
+  return tracker
+}
+
+/**
  * Statements that end within about a millisecond of their stop (each answer lengthens the next
- * sleep by 0.1 ms, each cancel shortens it), each followed at once by FOLLOW_UPS on the same
- * connection. Returns the counts and the first failures.
+ * sleep, each cancel shortens it), each followed at once by FOLLOW_UPS on the same connection.
+ * Returns the counts and the first failures.
  */
 async function race (pool, stop) {
   const n = { attempts: 0, answered: 0, cancelled: 0, otherOutcomes: [], followUps: 0, followUpFailures: [] }
-  let sleepMs = TIMEOUT_MS
+  const edge = edgeTracker(TIMEOUT_MS)
   for (let i = 0; i < ATTEMPTS; i++) {
     n.attempts++
     const { opts, clear } = stopAfter(stop)
     try {
-      await pool.query('SELECT pg_sleep($1::float8 / 1000)', [sleepMs], opts)
+      await pool.query('SELECT pg_sleep($1::float8 / 1000)', [edge.sleepMs], opts)
       n.answered++
-      sleepMs += 0.1
+      edge.answered()
     } catch (e) {
       if (['P1008', '57014'].includes(e.code) && e.maybeCommitted === false) n.cancelled++
       else n.otherOutcomes.push(`${e.code} maybeCommitted=${e.maybeCommitted}: ${e.message}`)
-      sleepMs -= 0.1
+      edge.cancelled()
     } finally {
       clear()
     }
