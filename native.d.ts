@@ -21,6 +21,8 @@ export declare class NativeClient {
   copyOut(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyOut>
   /** Starts `COPY … FROM STDIN` on this connection (held by the COPY until it ends). */
   copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
+  /** The id of the `acquire()` it was handed to at a release (see `release`). */
+  acquireId(): number | null
   /** The connection's number, which a `connectionLost` event names. */
   connectionSerial(): number
   /**
@@ -42,12 +44,14 @@ export declare class NativeClient {
   abort(abortId: number, why?: string | undefined | null, timeoutMs?: number | undefined | null): void
   /**
    * Returns the connection to the pool (`discard`: close it instead) once the work asked
-   * of it before has ended. Idempotent. Usually that is now, and nothing is returned; when
-   * work is still queued, or the connection must be tidied first (a transaction left open,
-   * a changed session: src/reset.rs), a promise of the report of a connection given back
-   * inside a transaction (JSON, or null).
+   * of it before has ended. Idempotent. Usually that is now: nothing is returned, or the
+   * client of the waiting `acquire()` the connection went to, when it was ready at once
+   * (see src/handoff.rs; its `acquireId` says which). When work is still queued, or the
+   * connection must be tidied first (a transaction left open, a changed session:
+   * src/reset.rs), a promise of the report of a connection given back inside a transaction
+   * (JSON, or null).
    */
-  release(discard?: boolean | undefined | null): Promise<string | null> | null
+  release(discard?: boolean | undefined | null): Promise<string | null> | NativeClient | null
 }
 
 /** `COPY … FROM STDIN`: data pushed in batches, then finished (or aborted). */
@@ -156,8 +160,12 @@ export declare class NativePool {
    * `timeout_ms` and `abort_id` bound each step.
    */
   copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
-  /** Checks out a connection for several statements, its place in the waiting line taken now. */
-  acquire(waitMs?: number | undefined | null, noWait?: boolean | undefined | null): Promise<NativeClient>
+  /**
+   * Checks out a connection for several statements, its place in the waiting line taken now.
+   * `id` names this acquire to JS: a release on the JS thread may hand it its connection at
+   * once (see `NativeClient.release`), and the promise then resolves with null.
+   */
+  acquire(waitMs?: number | undefined | null, noWait?: boolean | undefined | null, id?: number | undefined | null): Promise<NativeClient | null>
   /**
    * Starts a streamed statement; rows are pulled in batches with `next`. Its timeout
    * bounds the start and each wait for a batch; `abortId` names its AbortSignal.

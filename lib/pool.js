@@ -203,6 +203,53 @@ function withSetupCause (pool, e) {
 }
 
 /**
+ * The native half of `acquire()`: its handle, from the native promise, or at once from the
+ * release on this thread that gave it its connection (`releaseHandle`, as pg-pool gives a
+ * released client to its next waiter; see src/handoff.rs); the native promise then resolves
+ * with null.
+ */
+async function nativeAcquire (pool, wait, noWait) {
+  const id = pool._lastAcquireId = (pool._lastAcquireId + 1) >>> 0
+  const handedOff = new Promise((resolve) => pool._acquiring.set(id, resolve))
+  let outcome
+  try {
+    outcome = pool._native.acquire(wait, noWait, id).then((handle) => handle, (e) => new Failed(e))
+  } catch (e) {
+    pool._acquiring.delete(id)
+    throw fromNative(e)
+  }
+  const first = await Promise.race([outcome, handedOff])
+  if (first === null) return handedOff // handed over at a release, which resolved handedOff
+  pool._acquiring.delete(id)
+  // Built here, in the caller's await chain, so err.stack names the caller's functions.
+  if (first instanceof Failed) throw fromNative(first.error)
+  return first
+}
+
+/** A native rejection, carried as a value to where its error is built. */
+class Failed {
+  constructor (error) {
+    this.error = error
+  }
+}
+
+/**
+ * Releases native client `handle` (`discard`: closes its connection). Returns null, or a
+ * promise (the connection goes back once the work queued on it ended, or it was tidied);
+ * when the connection went at once to a waiting acquire(), that one gets its client here.
+ */
+function releaseHandle (pool, handle, discard) {
+  const released = handle.release(discard)
+  if (released === null || typeof released.then === 'function') return released
+  const id = released.acquireId()
+  const resolve = pool._acquiring.get(id)
+  pool._acquiring.delete(id)
+  if (resolve !== undefined) resolve(released)
+  else releaseHandle(pool, released, false) // no such acquire (cannot happen): the connection goes back
+  return null
+}
+
+/**
  * `acquire()` in request scope `context`: its wait counts against the scope's deadline, the
  * scope's abort ends it, and it is refused at once (naming where) when the scope holds a
  * connection of this pool already and none is free.
@@ -213,7 +260,7 @@ async function acquireInScope (pool, context, opts) {
   let wait = opts.maxWaitMs === undefined ? pool._settings.poolTimeoutMs : opts.maxWaitMs
   if (left !== undefined && (wait === 0 || wait > left)) wait = Math.max(1, left) // 0 would mean no limit
   const heldAt = context.heldAt()
-  const acquiring = call(() => pool._native.acquire(wait, heldAt !== undefined))
+  const acquiring = nativeAcquire(pool, wait, heldAt !== undefined)
   // The scope's abort (a hang-up, its signal, the deadline) ends the wait at once; a connection
   // that comes after all goes straight back.
   let onAbort
@@ -224,7 +271,7 @@ async function acquireInScope (pool, context, opts) {
   try {
     return await Promise.race([acquiring, aborted])
   } catch (e) {
-    if (context.aborted) acquiring.then((handle) => handle.release(false), () => {})
+    if (context.aborted) acquiring.then((handle) => releaseHandle(pool, handle, false), () => {})
     if (e.code === 'P2024' && context.stopped()) throw context.stoppedError()
     throw withHeldSite(e, heldAt)
   } finally {
@@ -348,12 +395,11 @@ class Client {
     if (this._scope !== undefined) this._scope.released(this)
     if (this._onLost) this._pool._watchedClients.delete(this._serial)
     if (this._leakTimer) clearTimeout(this._leakTimer)
-    const tidying = this._handle.release(Boolean(destroy))
-    if (tidying) {
-      tidying.then((report) => {
-        if (report !== null) releasedInTransaction(this._pool, JSON.parse(report), this)
-      }, () => {})
-    }
+    const released = releaseHandle(this._pool, this._handle, Boolean(destroy))
+    if (released === null) return
+    released.then((report) => {
+      if (report !== null) releasedInTransaction(this._pool, JSON.parse(report), this)
+    }, () => {})
   }
 }
 
@@ -415,6 +461,9 @@ class Pool extends EventEmitter {
     this._waiting = new Map()
     // Held clients that asked to be told when their connection ends, by connection serial.
     this._watchedClients = new Map()
+    // Waiting acquire()s by id, which a release may serve at once (see nativeAcquire).
+    this._acquiring = new Map()
+    this._lastAcquireId = 0
     this._lastId = 0
     this._native.setCompletionSink(() => this._drain())
     const handle = this._native
@@ -557,7 +606,7 @@ class Pool extends EventEmitter {
     const asked = performance.now()
     let handle
     try {
-      if (context === null) handle = await call(() => this._native.acquire(opts.maxWaitMs))
+      if (context === null) handle = await nativeAcquire(this, opts.maxWaitMs, false)
       else handle = await acquireInScope(this, context, opts)
     } catch (e) {
       throw withSetupCause(this, e)

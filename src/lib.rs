@@ -21,6 +21,7 @@ mod defaults;
 mod error;
 mod events;
 mod fleet;
+mod handoff;
 mod held;
 mod hosts;
 #[cfg(test)]

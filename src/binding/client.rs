@@ -12,7 +12,7 @@ use crate::held::{Held, HeldGuard};
 use crate::place::Place;
 use crate::pool::{Lease, PoolCore};
 use crate::reset::needs_tidy;
-use napi::bindgen_prelude::PromiseRaw;
+use napi::bindgen_prelude::{Either, PromiseRaw};
 use napi::Env;
 use napi_derive::napi;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -32,6 +32,8 @@ pub struct NativeClient {
     serial: u32,
     /// The connection, and the line of this client's work waiting for it.
     held: Held<Lease>,
+    /// The `acquire()` it was handed to at a release (see [`crate::handoff`]).
+    acquire_id: Option<u32>,
 }
 
 impl NativeClient {
@@ -39,7 +41,12 @@ impl NativeClient {
     pub(super) fn new(core: Arc<PoolCore>, lease: Lease, dispatch: Option<Arc<Dispatch>>) -> Self {
         let cancel = lease.conn.cancel.clone();
         let (status, serial) = (lease.conn.client.status_source(), lease.conn.serial);
-        NativeClient { core, dispatch, cancel, status, serial, held: Held::new(lease) }
+        NativeClient { core, dispatch, cancel, status, serial, held: Held::new(lease), acquire_id: None }
+    }
+
+    /// The client of acquire `id`, handed its connection at a release.
+    pub(super) fn for_acquire(self, id: u32) -> Self {
+        NativeClient { acquire_id: Some(id), ..self }
     }
 }
 
@@ -116,6 +123,12 @@ impl NativeClient {
         env.spawn_future(async move {
             guarded(Some(&sql), super::copy::copy_in(core, place, &sql, timeout_ms, abort_id)).await
         })
+    }
+
+    /// The id of the `acquire()` it was handed to at a release (see `release`).
+    #[napi]
+    pub fn acquire_id(&self) -> Option<u32> {
+        self.acquire_id
     }
 
     /// The connection's number, which a `connectionLost` event names.
@@ -201,24 +214,33 @@ impl NativeClient {
     }
 
     /// Returns the connection to the pool (`discard`: close it instead) once the work asked
-    /// of it before has ended. Idempotent. Usually that is now, and nothing is returned; when
-    /// work is still queued, or the connection must be tidied first (a transaction left open,
-    /// a changed session: src/reset.rs), a promise of the report of a connection given back
-    /// inside a transaction (JSON, or null).
-    #[napi(ts_return_type = "Promise<string | null> | null")]
+    /// of it before has ended. Idempotent. Usually that is now: nothing is returned, or the
+    /// client of the waiting `acquire()` the connection went to, when it was ready at once
+    /// (see src/handoff.rs; its `acquireId` says which). When work is still queued, or the
+    /// connection must be tidied first (a transaction left open, a changed session:
+    /// src/reset.rs), a promise of the report of a connection given back inside a transaction
+    /// (JSON, or null).
+    #[napi(ts_return_type = "Promise<string | null> | NativeClient | null")]
     pub fn release<'env>(
         &self,
         env: &'env Env,
         discard: Option<bool>,
-    ) -> napi::Result<Option<PromiseRaw<'env, Option<String>>>> {
+    ) -> napi::Result<Option<Either<PromiseRaw<'env, Option<String>>, NativeClient>>> {
         let discard = discard.unwrap_or(false);
         let place = match self.held.place() {
             // Nothing queued and nothing to tidy: back now, as pg-pool gives it back.
             Place::Granted(mut guard) if guard.as_ref().is_none_or(|l| discard || !needs_tidy(&l.conn)) => {
-                if let Some(lease) = guard.take() {
-                    lease.finish(discard);
-                }
-                return Ok(None);
+                let Some(lease) = guard.take() else { return Ok(None) };
+                drop(guard);
+                // Within the runtime: the acquire served here may start timers.
+                let handed = napi::bindgen_prelude::within_runtime_if_available(|| {
+                    crate::handoff::releasing(|| lease.finish(discard), Result::is_ok, || Err(Error::panicked()))
+                });
+                let client = handed.and_then(|(id, lease): (u32, Result<Lease, Error>)| {
+                    let client = NativeClient::new(self.core.clone(), lease.ok()?, self.dispatch.clone());
+                    Some(client.for_acquire(id))
+                });
+                return Ok(client.map(Either::B));
             }
             place => place,
         };
@@ -233,7 +255,7 @@ impl NativeClient {
             drop(lease);
             Ok(report.map(|r| r.to_string()))
         })
-        .map(Some)
+        .map(|p| Some(Either::A(p)))
     }
 }
 

@@ -4,13 +4,14 @@
 use super::dispatch::{Dispatch, WakeFn};
 use super::NativeSetupClient;
 use super::{
-    guarded, js_error, millis, query_options, statement, statement_options, AbortGuard, NativeClient, NativeCopyIn,
-    NativeCopyOut, NativeStream, StatementOptions, ValueStyle,
+    caught, guarded, js_error, millis, query_options, statement, statement_options, AbortGuard, NativeClient,
+    NativeCopyIn, NativeCopyOut, NativeStream, StatementOptions, ValueStyle,
 };
 use crate::completion::Completions;
 use crate::config;
 use crate::convert::Style;
 use crate::error::Error;
+use crate::handoff::Drive;
 use crate::pool::{PoolCore, QueryOptions};
 use crate::replicas::Replicas;
 use crate::stats::PoolGauges;
@@ -371,19 +372,24 @@ impl NativePool {
     }
 
     /// Checks out a connection for several statements, its place in the waiting line taken now.
-    #[napi(ts_return_type = "Promise<NativeClient>")]
+    /// `id` names this acquire to JS: a release on the JS thread may hand it its connection at
+    /// once (see `NativeClient.release`), and the promise then resolves with null.
+    #[napi(ts_return_type = "Promise<NativeClient | null>")]
     pub fn acquire<'env>(
         &self,
         env: &'env Env,
         wait_ms: Option<f64>,
         no_wait: Option<bool>,
-    ) -> napi::Result<PromiseRaw<'env, NativeClient>> {
+        id: Option<u32>,
+    ) -> napi::Result<PromiseRaw<'env, Option<NativeClient>>> {
         let core = self.core().map_err(|e| js_error(&e, None))?;
         let dispatch = self.dispatch.get().cloned();
         // Its place in the waiting line is taken now, as a pool.query statement's is.
         let checkout = core.acquire(millis(wait_ms), no_wait.unwrap_or(false));
+        let drive = Drive::new(id.unwrap_or(0), checkout);
         env.spawn_future(async move {
-            guarded(None, async move { Ok(NativeClient::new(core, checkout.await?, dispatch)) }).await
+            let lease = caught(drive.task().map(|out| out.transpose())).await.map_err(|e| js_error(&e, None))?;
+            Ok(lease.map(|lease| NativeClient::new(core, lease, dispatch)))
         })
     }
 

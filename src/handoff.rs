@@ -1,0 +1,263 @@
+//! Hand-off: a connection given back on the JS thread goes straight to the `acquire()` waiting
+//! for it, in the same call, as pg-pool hands a released client to its next waiter.
+//!
+//! A waiting `acquire()` is a future on the runtime. When a release gave its turn back, a
+//! worker used to poll that future, which then resolved a promise that the JS thread only saw
+//! on a later turn of its event loop: a thread hop and an event-loop wait between one
+//! transaction's end and the next one's BEGIN (at pool 10 under Prisma, the connection idled
+//! that long between transactions). So the future is a [`Drive`]: its task on the runtime
+//! drives it as before, but a wake that comes while this thread is [`releasing`] is kept
+//! back, and the releasing thread polls the woken drive itself, at once, taking its output
+//! when it is ready. Wakes it does not use go on to the tasks.
+//!
+//! Fairness is the waiting line's: a release wakes only the waiter the line gave its turn to.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+/// The boxed future a [`Drive`] holds.
+type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A future that its runtime task drives, and that the thread which readied it may finish.
+pub(crate) struct Drive<T> {
+    /// Names it to JS (the `acquire()` it is).
+    id: u32,
+    state: Mutex<State<T>>,
+}
+
+enum State<T> {
+    /// Not finished: the future, and the waker of the task's last poll (none before its first).
+    Running { future: Boxed<T>, task: Option<Waker> },
+    /// Finished elsewhere with an output the task is to deliver.
+    Ready(T),
+    /// Its output was taken (by the task, or by [`releasing`]).
+    Taken,
+}
+
+thread_local! {
+    /// While this thread is [`releasing`]: the drives woken meanwhile, their wakes kept back.
+    static KEPT_BACK: RefCell<Option<Vec<Arc<dyn KeptWake>>>> = const { RefCell::new(None) };
+}
+
+/// A drive whose wake was kept back, whatever its output type.
+trait KeptWake: Send + Sync {
+    /// Passes the wake on to its task.
+    fn wake_task(&self);
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+impl<T: Send + 'static> KeptWake for Drive<T> {
+    fn wake_task(&self) {
+        let task = match self.state.lock() {
+            Ok(s) => match &*s {
+                State::Running { task, .. } => task.clone(),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        if let Some(w) = task {
+            w.wake();
+        }
+    }
+
+    fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+impl<T: Send + 'static> Wake for Drive<T> {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let kept = KEPT_BACK.with(|k| match k.borrow_mut().as_mut() {
+            Some(list) => {
+                list.push(self.clone());
+                true
+            }
+            None => false,
+        });
+        if !kept {
+            self.wake_task();
+        }
+    }
+}
+
+impl<T: Send + 'static> Drive<T> {
+    /// A drive of `future`, acquire `id`; [`Drive::task`] is what the runtime runs.
+    pub(crate) fn new(id: u32, future: impl Future<Output = T> + Send + 'static) -> Arc<Self> {
+        Arc::new(Drive { id, state: Mutex::new(State::Running { future: Box::pin(future), task: None }) })
+    }
+
+    /// The runtime's side: the future's output, or `None` when it was taken by a release.
+    pub(crate) fn task(self: Arc<Self>) -> impl Future<Output = Option<T>> + Send + 'static {
+        let waker = Waker::from(self.clone());
+        std::future::poll_fn(move |cx| {
+            let Ok(mut state) = self.state.lock() else { return Poll::Ready(None) };
+            match &mut *state {
+                State::Running { future, task } => {
+                    if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        *task = Some(cx.waker().clone());
+                    }
+                    match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+                        Poll::Ready(out) => {
+                            *state = State::Taken;
+                            Poll::Ready(Some(out))
+                        }
+                        Poll::Pending => Poll::Pending,
+                    }
+                }
+                State::Ready(_) => match std::mem::replace(&mut *state, State::Taken) {
+                    State::Ready(out) => Poll::Ready(Some(out)),
+                    _ => Poll::Ready(None),
+                },
+                State::Taken => Poll::Ready(None),
+            }
+        })
+    }
+
+    /// Polls the future once on this thread (its task is not polling it: its wake was kept
+    /// back). Its output is taken when `wanted`; one not wanted is left for the task, as is the
+    /// output `panicked()` gives for a panic while polling. Either way the task is woken to
+    /// end (with `None` when taken).
+    fn take_if(self: &Arc<Self>, wanted: impl FnOnce(&T) -> bool, panicked: impl FnOnce() -> T) -> Option<T> {
+        let Ok(mut state) = self.state.lock() else { return None };
+        let State::Running { future, task } = &mut *state else { return None };
+        let task = task.clone();
+        let waker = Waker::from(self.clone());
+        let polled =
+            std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut Context::from_waker(&waker))));
+        let out = match polled {
+            Ok(Poll::Pending) => return None,
+            Ok(Poll::Ready(out)) => out,
+            Err(_) => panicked(),
+        };
+        let (next, out) = if wanted(&out) { (State::Taken, Some(out)) } else { (State::Ready(out), None) };
+        *state = next;
+        drop(state);
+        if let Some(w) = task {
+            w.wake();
+        }
+        out
+    }
+}
+
+/// Runs `release` (which gives turns back) keeping back the wakes it causes on this thread;
+/// then the first woken drive of output type `T` that is ready with an output `wanted` is
+/// taken, with its id. Every other kept-back wake goes on to its task. Call it within the
+/// drives' runtime (their futures may start timers when polled).
+pub(crate) fn releasing<T: Send + 'static>(
+    release: impl FnOnce(),
+    wanted: impl Fn(&T) -> bool,
+    panicked: impl Fn() -> T,
+) -> Option<(u32, T)> {
+    let nested = KEPT_BACK.with(|k| {
+        let mut k = k.borrow_mut();
+        let nested = k.is_some();
+        k.get_or_insert_with(Vec::new);
+        nested
+    });
+    release();
+    if nested {
+        return None; // the outermost release serves them
+    }
+    let woken = KEPT_BACK.with(|k| k.borrow_mut().take()).unwrap_or_default();
+    let mut taken = None;
+    for kept in woken {
+        if taken.is_none() {
+            if let Ok(drive) = kept.clone().as_any().downcast::<Drive<T>>() {
+                if let Some(out) = drive.take_if(&wanted, &panicked) {
+                    taken = Some((drive.id, out));
+                    continue;
+                }
+            }
+        }
+        kept.wake_task();
+    }
+    taken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::Semaphore;
+
+    /// What the test drives give.
+    type Out = Result<u32, ()>;
+
+    /// A drive that waits for one of `turns`.
+    fn waiter(id: u32, turns: &Arc<Semaphore>) -> Arc<Drive<Out>> {
+        let turns = turns.clone();
+        Drive::new(id, async move { turns.acquire_owned().await.map(|p| p.forget()).map(|_| id).map_err(|_| ()) })
+    }
+
+    /// Lets the runtime poll every spawned task once.
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_turn_given_back_while_releasing_is_taken_by_the_releasing_thread() {
+        let turns = Arc::new(Semaphore::new(0));
+        let drive = waiter(1, &turns);
+        let task = tokio::spawn(drive.clone().task());
+        settle().await;
+        let taken = std::thread::spawn(move || releasing(|| turns.add_permits(1), Out::is_ok, || Err(())))
+            .join()
+            .expect("the releasing thread ran");
+        assert_eq!(taken, Some((1, Ok(1))));
+        assert_eq!(task.await.expect("the task ran"), None, "its task delivers nothing");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_turn_given_back_elsewhere_is_delivered_by_the_task() {
+        let turns = Arc::new(Semaphore::new(0));
+        let drive = waiter(2, &turns);
+        let task = tokio::spawn(drive.clone().task());
+        settle().await;
+        let taken = releasing(|| {}, Out::is_ok, || Err(()));
+        assert_eq!(taken, None, "nothing was woken");
+        turns.add_permits(1);
+        assert_eq!(task.await.expect("the task ran"), Some(Ok(2)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn an_output_not_wanted_and_the_wakes_not_used_go_on_to_the_tasks() {
+        let turns = Arc::new(Semaphore::new(0));
+        let (a, b) = (waiter(3, &turns), waiter(4, &turns));
+        let (ta, tb) = (tokio::spawn(a.clone().task()), tokio::spawn(b.clone().task()));
+        settle().await;
+        // Both woken; the first is refused (left for its task), the second's wake passed on.
+        let taken = std::thread::spawn(move || releasing(|| turns.add_permits(2), |_: &Out| false, || Err(())))
+            .join()
+            .expect("ran");
+        assert_eq!(taken, None);
+        assert_eq!(ta.await.expect("ran"), Some(Ok(3)));
+        assert_eq!(tb.await.expect("ran"), Some(Ok(4)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_panic_while_polling_is_delivered_by_the_task() {
+        let turns = Arc::new(Semaphore::new(0));
+        let gate = turns.clone();
+        let drive = Drive::new(5, async move {
+            let permit = gate.acquire().await;
+            assert!(permit.is_err(), "a panic once it has its turn");
+            Ok::<u32, ()>(5)
+        });
+        let task = tokio::spawn(drive.clone().task());
+        settle().await;
+        let taken =
+            std::thread::spawn(move || releasing(|| turns.add_permits(1), Out::is_ok, || Err(()))).join().expect("ran");
+        assert_eq!(taken, None);
+        assert_eq!(task.await.expect("ran"), Some(Err(())));
+    }
+}
