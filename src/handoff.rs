@@ -12,6 +12,7 @@
 //!
 //! Fairness is the waiting line's: a release wakes only the waiter the line gave its turn to.
 
+use futures_util::task::AtomicWaker;
 use std::any::Any;
 use std::cell::RefCell;
 use std::future::Future;
@@ -27,12 +28,15 @@ type Boxed<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 pub(crate) struct Drive<T> {
     /// Names it to JS (the `acquire()` it is).
     id: u32,
+    /// The waker of the task's last poll. Outside `state`: a future may wake itself while it is
+    /// polled under `state`'s lock (tokio does, when a task has used up its budget).
+    task: AtomicWaker,
     state: Mutex<State<T>>,
 }
 
 enum State<T> {
-    /// Not finished: the future, and the waker of the task's last poll (none before its first).
-    Running { future: Boxed<T>, task: Option<Waker> },
+    /// Not finished.
+    Running(Boxed<T>),
     /// Finished elsewhere with an output the task is to deliver.
     Ready(T),
     /// Its output was taken (by the task, or by [`releasing`]).
@@ -53,16 +57,7 @@ trait KeptWake: Send + Sync {
 
 impl<T: Send + 'static> KeptWake for Drive<T> {
     fn wake_task(&self) {
-        let task = match self.state.lock() {
-            Ok(s) => match &*s {
-                State::Running { task, .. } => task.clone(),
-                _ => None,
-            },
-            Err(_) => None,
-        };
-        if let Some(w) = task {
-            w.wake();
-        }
+        self.task.wake();
     }
 
     fn as_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
@@ -92,27 +87,23 @@ impl<T: Send + 'static> Wake for Drive<T> {
 impl<T: Send + 'static> Drive<T> {
     /// A drive of `future`, acquire `id`; [`Drive::task`] is what the runtime runs.
     pub(crate) fn new(id: u32, future: impl Future<Output = T> + Send + 'static) -> Arc<Self> {
-        Arc::new(Drive { id, state: Mutex::new(State::Running { future: Box::pin(future), task: None }) })
+        Arc::new(Drive { id, task: AtomicWaker::new(), state: Mutex::new(State::Running(Box::pin(future))) })
     }
 
     /// The runtime's side: the future's output, or `None` when it was taken by a release.
     pub(crate) fn task(self: Arc<Self>) -> impl Future<Output = Option<T>> + Send + 'static {
         let waker = Waker::from(self.clone());
         std::future::poll_fn(move |cx| {
+            self.task.register(cx.waker());
             let Ok(mut state) = self.state.lock() else { return Poll::Ready(None) };
             match &mut *state {
-                State::Running { future, task } => {
-                    if !task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                        *task = Some(cx.waker().clone());
+                State::Running(future) => match future.as_mut().poll(&mut Context::from_waker(&waker)) {
+                    Poll::Ready(out) => {
+                        *state = State::Taken;
+                        Poll::Ready(Some(out))
                     }
-                    match future.as_mut().poll(&mut Context::from_waker(&waker)) {
-                        Poll::Ready(out) => {
-                            *state = State::Taken;
-                            Poll::Ready(Some(out))
-                        }
-                        Poll::Pending => Poll::Pending,
-                    }
-                }
+                    Poll::Pending => Poll::Pending,
+                },
                 State::Ready(_) => match std::mem::replace(&mut *state, State::Taken) {
                     State::Ready(out) => Poll::Ready(Some(out)),
                     _ => Poll::Ready(None),
@@ -128,8 +119,7 @@ impl<T: Send + 'static> Drive<T> {
     /// end (with `None` when taken).
     fn take_if(self: &Arc<Self>, wanted: impl FnOnce(&T) -> bool, panicked: impl FnOnce() -> T) -> Option<T> {
         let Ok(mut state) = self.state.lock() else { return None };
-        let State::Running { future, task } = &mut *state else { return None };
-        let task = task.clone();
+        let State::Running(future) = &mut *state else { return None };
         let waker = Waker::from(self.clone());
         let polled =
             std::panic::catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(&mut Context::from_waker(&waker))));
@@ -141,9 +131,7 @@ impl<T: Send + 'static> Drive<T> {
         let (next, out) = if wanted(&out) { (State::Taken, Some(out)) } else { (State::Ready(out), None) };
         *state = next;
         drop(state);
-        if let Some(w) = task {
-            w.wake();
-        }
+        self.task.wake();
         out
     }
 }
@@ -157,19 +145,13 @@ pub(crate) fn releasing<T: Send + 'static>(
     wanted: impl Fn(&T) -> bool,
     panicked: impl Fn() -> T,
 ) -> Option<(u32, T)> {
-    let nested = KEPT_BACK.with(|k| {
-        let mut k = k.borrow_mut();
-        let nested = k.is_some();
-        k.get_or_insert_with(Vec::new);
-        nested
-    });
+    let keeping = KeepingBack::start();
     release();
-    if nested {
+    if keeping.nested {
         return None; // the outermost release serves them
     }
-    let woken = KEPT_BACK.with(|k| k.borrow_mut().take()).unwrap_or_default();
     let mut taken = None;
-    for kept in woken {
+    for kept in keeping.stop() {
         if taken.is_none() {
             if let Ok(drive) = kept.clone().as_any().downcast::<Drive<T>>() {
                 if let Some(out) = drive.take_if(&wanted, &panicked) {
@@ -181,6 +163,40 @@ pub(crate) fn releasing<T: Send + 'static>(
         kept.wake_task();
     }
     taken
+}
+
+/// This thread keeping wakes back, until [`KeepingBack::stop`] or a panic: then every wake
+/// kept back goes on to its task, so none is lost.
+struct KeepingBack {
+    /// Inside another release's keeping back, which serves the wakes.
+    nested: bool,
+}
+
+impl KeepingBack {
+    fn start() -> Self {
+        let nested = KEPT_BACK.with(|k| {
+            let mut k = k.borrow_mut();
+            let nested = k.is_some();
+            k.get_or_insert_with(Vec::new);
+            nested
+        });
+        KeepingBack { nested }
+    }
+
+    /// Stops keeping wakes back; the ones kept.
+    fn stop(self) -> Vec<Arc<dyn KeptWake>> {
+        KEPT_BACK.with(|k| k.borrow_mut().take()).unwrap_or_default()
+    }
+}
+
+impl Drop for KeepingBack {
+    fn drop(&mut self) {
+        if !self.nested {
+            for kept in KEPT_BACK.with(|k| k.borrow_mut().take()).unwrap_or_default() {
+                kept.wake_task();
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -259,5 +275,53 @@ mod tests {
             std::thread::spawn(move || releasing(|| turns.add_permits(1), Out::is_ok, || Err(()))).join().expect("ran");
         assert_eq!(taken, None);
         assert_eq!(task.await.expect("ran"), Some(Err(())));
+    }
+
+    #[test]
+    fn a_drive_that_wakes_itself_while_polled_does_not_deadlock() {
+        // tokio's futures wake themselves and return Pending when their task's budget is spent.
+        let mut first = true;
+        let drive = Drive::new(
+            6,
+            std::future::poll_fn(move |cx| {
+                if std::mem::take(&mut first) {
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Poll::Ready(Ok::<u32, ()>(6))
+            }),
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+            let _ = tx.send(rt.block_on(drive.task()));
+        });
+        let out = rx.recv_timeout(std::time::Duration::from_secs(5)).expect("no deadlock");
+        assert_eq!(out, Some(Ok(6)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_panic_inside_the_release_loses_no_wake() {
+        let turns = Arc::new(Semaphore::new(0));
+        let drive = waiter(7, &turns);
+        let task = tokio::spawn(drive.clone().task());
+        settle().await;
+        std::thread::spawn(move || {
+            let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                releasing(
+                    || {
+                        turns.add_permits(1);
+                        panic!("inside the release");
+                    },
+                    Out::is_ok,
+                    || Err(()),
+                )
+            }));
+            assert!(panicked.is_err());
+            assert!(KEPT_BACK.with(|k| k.borrow().is_none()), "this thread keeps no wake back any more");
+        })
+        .join()
+        .expect("ran");
+        assert_eq!(task.await.expect("ran"), Some(Ok(7)), "its task was woken and delivers it");
     }
 }
