@@ -32,6 +32,8 @@ const configError = (message) => makeError('ERR_PGWARDEN_CONFIG', message)
 const paramsError = (message) => makeError('ERR_PGWARDEN_PARAMS', message)
 /** The pool, client or stream was closed. */
 const closedError = (message) => makeError('ERR_PGWARDEN_CLOSED', message)
+/** A state the code should never reach (a bug), reported rather than hung on. */
+const internalError = (message) => makeError('ERR_PGWARDEN_INTERNAL', message)
 
 const PAYLOAD_PREFIX = '{"$pgwarden"'
 
@@ -88,4 +90,4 @@ function classifyError (err) {
 const isRetryable = (err) => classifyError(err).retryable
 
 module.exports = {
-  nativePayload, PgWardenError, fromNative, configError, paramsError, closedError, classifyError, isRetryable }
+  nativePayload, PgWardenError, fromNative, configError, paramsError, closedError, internalError, classifyError, isRetryable }

@@ -5,7 +5,7 @@
 const { EventEmitter } = require('node:events')
 const util = require('node:util')
 const native = require('./native')
-const { fromNative, nativePayload, closedError, paramsError, configError } = require('./errors')
+const { fromNative, nativePayload, closedError, internalError, paramsError, configError } = require('./errors')
 const { withRetry } = require('./retry')
 const { transaction } = require('./transaction')
 const { leveled, onNativeEvent, safeEmit } = require('./observe')
@@ -219,10 +219,13 @@ async function nativeAcquire (pool, wait, noWait) {
     throw fromNative(e)
   }
   const first = await Promise.race([outcome, handedOff])
-  if (first === null) return handedOff // handed over at a release, which resolved handedOff
+  // Null: handed over at a release, which resolved handedOff first (a null without one would
+  // leave this acquire waiting forever: reported instead).
+  if (first === null && !pool._acquiring.has(id)) return handedOff
   pool._acquiring.delete(id)
   // Built here, in the caller's await chain, so err.stack names the caller's functions.
   if (first instanceof Failed) throw fromNative(first.error)
+  if (first === null) throw internalError('acquire() ended without a connection or an error (a bug)')
   return first
 }
 

@@ -93,7 +93,11 @@ impl<T: Send + 'static> Drive<T> {
     /// The runtime's side: the future's output, or `None` when it was taken by a release.
     pub(crate) fn task(self: Arc<Self>) -> impl Future<Output = Option<T>> + Send + 'static {
         let waker = Waker::from(self.clone());
+        // The future holds wakers of its drive: a task dropped before the end drops it, so
+        // neither keeps the other (and the future's place in the line) alive.
+        let _ends = EndsUnfinished(self.clone());
         std::future::poll_fn(move |cx| {
+            let _ = &_ends;
             self.task.register(cx.waker());
             let Ok(mut state) = self.state.lock() else { return Poll::Ready(None) };
             match &mut *state {
@@ -133,6 +137,20 @@ impl<T: Send + 'static> Drive<T> {
         drop(state);
         self.task.wake();
         out
+    }
+}
+
+/// Drops a drive's future if its task ends before it does.
+struct EndsUnfinished<T>(Arc<Drive<T>>);
+
+impl<T> Drop for EndsUnfinished<T> {
+    fn drop(&mut self) {
+        let unfinished = match self.0.state.lock() {
+            Ok(mut s) if matches!(*s, State::Running(_)) => Some(std::mem::replace(&mut *s, State::Taken)),
+            _ => None,
+        };
+        // Dropped outside the lock: the future's drop may wake its drive.
+        drop(unfinished);
     }
 }
 
@@ -323,5 +341,18 @@ mod tests {
         .join()
         .expect("ran");
         assert_eq!(task.await.expect("ran"), Some(Ok(7)), "its task was woken and delivers it");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_task_dropped_before_the_end_drops_its_future() {
+        let turns = Arc::new(Semaphore::new(0));
+        let drive = waiter(8, &turns);
+        let task = tokio::spawn(drive.clone().task());
+        settle().await;
+        assert_eq!(Arc::strong_count(&turns), 2, "the future holds its line");
+        task.abort();
+        let _ = task.await;
+        assert_eq!(Arc::strong_count(&turns), 1, "the future, and its place in the line, are gone");
+        assert_eq!(Arc::strong_count(&drive), 1, "nothing keeps the drive alive");
     }
 }
