@@ -231,6 +231,12 @@ mod tests {
         Drive::new(id, async move { turns.acquire_owned().await.map(|p| p.forget()).map(|_| id).map_err(|_| ()) })
     }
 
+    /// What `task` ended with; a task never woken fails the test rather than hang it.
+    async fn ended<O>(task: tokio::task::JoinHandle<O>) -> O {
+        let within = tokio::time::timeout(std::time::Duration::from_secs(5), task).await;
+        within.expect("the task was woken and ended").expect("the task ran")
+    }
+
     /// Lets the runtime poll every spawned task once.
     async fn settle() {
         for _ in 0..10 {
@@ -238,7 +244,7 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    #[tokio::test]
     async fn a_turn_given_back_while_releasing_is_taken_by_the_releasing_thread() {
         let turns = Arc::new(Semaphore::new(0));
         let drive = waiter(1, &turns);
@@ -248,10 +254,10 @@ mod tests {
             .join()
             .expect("the releasing thread ran");
         assert_eq!(taken, Some((1, Ok(1))));
-        assert_eq!(task.await.expect("the task ran"), None, "its task delivers nothing");
+        assert_eq!(ended(task).await, None, "its task delivers nothing");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    #[tokio::test]
     async fn a_turn_given_back_elsewhere_is_delivered_by_the_task() {
         let turns = Arc::new(Semaphore::new(0));
         let drive = waiter(2, &turns);
@@ -260,10 +266,10 @@ mod tests {
         let taken = releasing(|| {}, Out::is_ok, || Err(()));
         assert_eq!(taken, None, "nothing was woken");
         turns.add_permits(1);
-        assert_eq!(task.await.expect("the task ran"), Some(Ok(2)));
+        assert_eq!(ended(task).await, Some(Ok(2)));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    #[tokio::test]
     async fn an_output_not_wanted_and_the_wakes_not_used_go_on_to_the_tasks() {
         let turns = Arc::new(Semaphore::new(0));
         let (a, b) = (waiter(3, &turns), waiter(4, &turns));
@@ -274,11 +280,11 @@ mod tests {
             .join()
             .expect("ran");
         assert_eq!(taken, None);
-        assert_eq!(ta.await.expect("ran"), Some(Ok(3)));
-        assert_eq!(tb.await.expect("ran"), Some(Ok(4)));
+        assert_eq!(ended(ta).await, Some(Ok(3)));
+        assert_eq!(ended(tb).await, Some(Ok(4)));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    #[tokio::test]
     async fn a_panic_while_polling_is_delivered_by_the_task() {
         let turns = Arc::new(Semaphore::new(0));
         let gate = turns.clone();
@@ -292,7 +298,7 @@ mod tests {
         let taken =
             std::thread::spawn(move || releasing(|| turns.add_permits(1), Out::is_ok, || Err(()))).join().expect("ran");
         assert_eq!(taken, None);
-        assert_eq!(task.await.expect("ran"), Some(Err(())));
+        assert_eq!(ended(task).await, Some(Err(())));
     }
 
     #[test]
@@ -318,7 +324,7 @@ mod tests {
         assert_eq!(out, Some(Ok(6)));
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    #[tokio::test]
     async fn a_panic_inside_the_release_loses_no_wake() {
         let turns = Arc::new(Semaphore::new(0));
         let drive = waiter(7, &turns);
@@ -340,10 +346,10 @@ mod tests {
         })
         .join()
         .expect("ran");
-        assert_eq!(task.await.expect("ran"), Some(Ok(7)), "its task was woken and delivers it");
+        assert_eq!(ended(task).await, Some(Ok(7)), "its task was woken and delivers it");
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    #[tokio::test]
     async fn a_task_dropped_before_the_end_drops_its_future() {
         let turns = Arc::new(Semaphore::new(0));
         let drive = waiter(8, &turns);

@@ -5,6 +5,7 @@
 const LAYERS: &[&str] = &[
     "place",
     "held",
+    "handoff",
     "sql",
     "retry",
     "breaker",
