@@ -162,10 +162,13 @@ export declare class NativePool {
   copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
   /**
    * Checks out a connection for several statements, its place in the waiting line taken now.
-   * `id` names this acquire to JS: a release on the JS thread may hand it its connection at
-   * once (see `NativeClient.release`), and the promise then resolves with null.
+   * `id` names it (as a statement's id does): its outcome arrives through the completion sink
+   * (`[id,0,null]`, then `takeAcquired(id)`, or `[id,1,error payload]`), unless a release on
+   * the JS thread hands it its connection first (see `NativeClient.release`).
    */
-  acquire(waitMs?: number | undefined | null, noWait?: boolean | undefined | null, id?: number | undefined | null): Promise<NativeClient | null>
+  acquire(waitMs: number | undefined | null, noWait: boolean | undefined | null, id: number): void
+  /** The client of `acquire()` `id`, once its completion has come (none if it was taken). */
+  takeAcquired(id: number): NativeClient | null
   /**
    * Starts a streamed statement; rows are pulled in batches with `next`. Its timeout
    * bounds the start and each wait for a batch; `abortId` names its AbortSignal.

@@ -431,6 +431,29 @@ describe('process lifetime', () => {
     expect(code).toBe(0)
     expect(Date.now() - t0).toBeLessThan(5000)
   })
+
+  test('a waiting acquire() keeps the process alive until it is served; released, the pool lets it exit', async () => {
+    // Nothing else holds the event loop: the pending acquire() must (it has no napi promise).
+    const root = path.resolve(__dirname, '..')
+    const script = `
+      const { Pool } = require(${JSON.stringify(root)})
+      const pool = new Pool({ connectionString: ${JSON.stringify(db.url)}, logger: false, applicationName: 'pgw_acquire_child' })
+      pool.acquire().then(async (client) => {
+        console.log('rows', JSON.stringify((await client.query('SELECT 1 AS one')).rows))
+        client.release()
+      })
+    `
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d) => { out += d })
+    child.stderr.on('data', (d) => { out += d })
+    const code = await new Promise((resolve) => {
+      const timer = setTimeout(() => { child.kill('SIGKILL'); resolve('killed after 5 s') }, 5000)
+      child.on('exit', (c) => { clearTimeout(timer); resolve(c) })
+    })
+    expect(out).toContain('rows [{"one":1}]')
+    expect(code).toBe(0)
+  })
 })
 
 describe('server errors keep their fields', () => {

@@ -203,37 +203,30 @@ function withSetupCause (pool, e) {
 }
 
 /**
- * The native half of `acquire()`: its handle, from the native promise, or at once from the
- * release on this thread that gave it its connection (`releaseHandle`, as pg-pool gives a
- * released client to its next waiter; see src/handoff.rs); the native promise then resolves
- * with null.
+ * The native half of `acquire()`: its handle. Its outcome comes through the completion queue
+ * as a statement's does (no napi promise per acquire), or at once from the release on this
+ * thread that gave it its connection (`releaseHandle`, as pg-pool gives a released client to
+ * its next waiter; see src/handoff.rs).
  */
 async function nativeAcquire (pool, wait, noWait) {
-  const id = pool._lastAcquireId = (pool._lastAcquireId + 1) >>> 0
-  const handedOff = new Promise((resolve) => pool._acquiring.set(id, resolve))
-  let outcome
+  const id = (pool._lastId = (pool._lastId + 1) >>> 0)
+  const outcome = new Promise((resolve, reject) => pool._waiting.set(id, { resolve, reject }))
   try {
-    outcome = pool._native.acquire(wait, noWait, id).then((handle) => handle, (e) => new Failed(e))
+    pool._native.acquire(wait, noWait, id)
   } catch (e) {
-    pool._acquiring.delete(id)
+    pool._waiting.delete(id)
     throw fromNative(e)
   }
-  const first = await Promise.race([outcome, handedOff])
-  // Null: handed over at a release, which resolved handedOff first (a null without one would
-  // leave this acquire waiting forever: reported instead).
-  if (first === null && !pool._acquiring.has(id)) return handedOff
-  pool._acquiring.delete(id)
-  // Built here, in the caller's await chain, so err.stack names the caller's functions.
-  if (first instanceof Failed) throw fromNative(first.error)
-  if (first === null) throw internalError('acquire() ended without a connection or an error (a bug)')
-  return first
-}
-
-/** A native rejection, carried as a value to where its error is built. */
-class Failed {
-  constructor (error) {
-    this.error = error
+  let handle
+  try {
+    handle = await outcome // a handle (handed over), or null (its connection waits in takeAcquired)
+  } catch (e) {
+    // Built here, in the caller's await chain, so err.stack names the caller's functions.
+    throw fromNative(e)
   }
+  handle ??= pool._native.takeAcquired(id)
+  if (handle === null) throw internalError('acquire() ended without a connection or an error (a bug)')
+  return handle
 }
 
 /**
@@ -245,9 +238,9 @@ function releaseHandle (pool, handle, discard) {
   const released = handle.release(discard)
   if (released === null || typeof released.then === 'function') return released
   const id = released.acquireId()
-  const resolve = pool._acquiring.get(id)
-  pool._acquiring.delete(id)
-  if (resolve !== undefined) resolve(released)
+  const waiter = pool._waiting.get(id)
+  pool._waiting.delete(id)
+  if (waiter !== undefined) waiter.resolve(released)
   else releaseHandle(pool, released, false) // no such acquire (cannot happen): the connection goes back
   return null
 }
@@ -460,13 +453,11 @@ class Pool extends EventEmitter {
     this._telemetry = telemetry === null ? null : new Telemetry(this, telemetry)
     for (const w of this._native.warnings()) this.logger.warn(`[pgwarden] ${w}`)
     this._native.setEventSink((json) => onNativeEvent(this, json))
-    // Statements go out with `submit` and come back in batches (see src/completion.rs).
+    // Statements (and acquire()s) go out with `submit` (`acquire`) and come back in batches
+    // (see src/completion.rs); an acquire() may also be served by a release (releaseHandle).
     this._waiting = new Map()
     // Held clients that asked to be told when their connection ends, by connection serial.
     this._watchedClients = new Map()
-    // Waiting acquire()s by id, which a release may serve at once (see nativeAcquire).
-    this._acquiring = new Map()
-    this._lastAcquireId = 0
     this._lastId = 0
     this._native.setCompletionSink(() => this._drain())
     const handle = this._native
@@ -524,7 +515,7 @@ class Pool extends EventEmitter {
     let part = 1 // results with their rows in parts take them in order from taken[1…]
     for (let i = 0; i < batch.length; i++) {
       const [id, failed, payload] = batch[i]
-      if (!failed && payload.parts !== undefined) {
+      if (!failed && payload !== null && payload.parts !== undefined) { // null: an acquire()'s
         payload.partTexts = taken.slice(part, part + payload.parts)
         part += payload.parts
       }

@@ -90,6 +90,11 @@ impl<T: Send + 'static> Drive<T> {
         Arc::new(Drive { id, task: AtomicWaker::new(), state: Mutex::new(State::Running(Box::pin(future))) })
     }
 
+    /// The id it was made with.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
     /// The runtime's side: the future's output, or `None` when it was taken by a release.
     pub(crate) fn task(self: Arc<Self>) -> impl Future<Output = Option<T>> + Send + 'static {
         let waker = Waker::from(self.clone());

@@ -237,6 +237,9 @@ impl NativeClient {
                     crate::handoff::releasing(|| lease.finish(discard), Result::is_ok, || Err(Error::panicked()))
                 });
                 let client = handed.and_then(|(id, lease): (u32, Result<Lease, Error>)| {
+                    if let Some(d) = &self.dispatch {
+                        d.handed(env);
+                    }
                     let client = NativeClient::new(self.core.clone(), lease.ok()?, self.dispatch.clone());
                     Some(client.for_acquire(id))
                 });

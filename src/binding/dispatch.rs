@@ -5,6 +5,8 @@ use super::{caught, js_error, AbortGuard};
 use crate::completion::Completions;
 use crate::convert::result::ResultText;
 use crate::error::Error;
+use crate::handoff::Drive;
+use crate::pool::Lease;
 use crate::trim::BurstWatch;
 use futures_util::FutureExt;
 use napi::threadsafe_function::ThreadsafeFunction;
@@ -26,6 +28,9 @@ pub(super) struct Dispatch {
     pub(super) pending: std::sync::atomic::AtomicUsize,
     /// Gives a burst's memory back once it has drained.
     pub(super) burst: BurstWatch,
+    /// Connections of `acquire()`s that ended on the runtime, until JS takes them
+    /// (`NativePool.takeAcquired`) after their completion.
+    pub(super) acquired: std::sync::Mutex<std::collections::HashMap<u32, Lease>>,
 }
 
 /// The task of a statement: `work` (or the panic that building it raised) under
@@ -79,6 +84,40 @@ impl Dispatch {
             drop(forget);
             dispatch.completions.push(id, out.map_err(|e| e.to_payload(Some(&sql)).to_string()));
         }));
+    }
+
+    /// Runs `acquire()` `drive` on the runtime, under `catch_unwind`; its outcome joins the
+    /// queue as `[id,0,null]` (its connection kept for `NativePool.takeAcquired`) or
+    /// `[id,1,error payload]`. No napi promise: none is made and resolved per acquire. An
+    /// acquire handed its connection at a release ends with nothing queued (the release counts it
+    /// taken: see [`Dispatch::handed`]).
+    pub(super) fn spawn_acquire(self: &Arc<Self>, env: &Env, drive: Arc<Drive<Result<Lease, Error>>>) {
+        self.submitted(env);
+        let (dispatch, id) = (self.clone(), drive.id());
+        let task = AssertUnwindSafe(drive.task()).catch_unwind();
+        napi::bindgen_prelude::spawn(task.map(move |out| {
+            let out = match out {
+                Ok(Some(out)) => out,
+                Ok(None) => return,
+                Err(_) => Err(Error::panicked()),
+            };
+            let out = match out {
+                Ok(lease) => match dispatch.acquired.lock() {
+                    Ok(mut acquired) => {
+                        acquired.insert(id, lease);
+                        Ok(ResultText::whole("null".into()))
+                    }
+                    Err(_) => Err(Error::poisoned("acquired")),
+                },
+                Err(e) => Err(e),
+            };
+            dispatch.completions.push(id, out.map_err(|e| e.to_payload(None).to_string()));
+        }));
+    }
+
+    /// An `acquire()` handed its connection at a release on the JS thread: taken now.
+    pub(super) fn handed(&self, env: &Env) {
+        self.taken(env, 1);
     }
 
     /// The error of a submit before JS installed the completion sink (a bug).

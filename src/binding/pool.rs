@@ -4,8 +4,8 @@
 use super::dispatch::{Dispatch, WakeFn};
 use super::NativeSetupClient;
 use super::{
-    caught, guarded, js_error, millis, query_options, statement, statement_options, AbortGuard, NativeClient,
-    NativeCopyIn, NativeCopyOut, NativeStream, StatementOptions, ValueStyle,
+    guarded, js_error, millis, query_options, statement, statement_options, AbortGuard, NativeClient, NativeCopyIn,
+    NativeCopyOut, NativeStream, StatementOptions, ValueStyle,
 };
 use crate::completion::Completions;
 use crate::config;
@@ -17,7 +17,7 @@ use crate::replicas::Replicas;
 use crate::stats::PoolGauges;
 use crate::stats::Stats;
 use futures_util::FutureExt;
-use napi::bindgen_prelude::{Either, Function, Promise, PromiseRaw};
+use napi::bindgen_prelude::{Either, Function, Promise};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
@@ -205,6 +205,7 @@ impl NativePool {
             wake,
             pending: Default::default(),
             burst: Default::default(),
+            acquired: Default::default(),
         }));
         Ok(())
     }
@@ -372,25 +373,25 @@ impl NativePool {
     }
 
     /// Checks out a connection for several statements, its place in the waiting line taken now.
-    /// `id` names this acquire to JS: a release on the JS thread may hand it its connection at
-    /// once (see `NativeClient.release`), and the promise then resolves with null.
-    #[napi(ts_return_type = "Promise<NativeClient | null>")]
-    pub fn acquire<'env>(
-        &self,
-        env: &'env Env,
-        wait_ms: Option<f64>,
-        no_wait: Option<bool>,
-        id: Option<u32>,
-    ) -> napi::Result<PromiseRaw<'env, Option<NativeClient>>> {
+    /// `id` names it (as a statement's id does): its outcome arrives through the completion sink
+    /// (`[id,0,null]`, then `takeAcquired(id)`, or `[id,1,error payload]`), unless a release on
+    /// the JS thread hands it its connection first (see `NativeClient.release`).
+    #[napi]
+    pub fn acquire(&self, env: Env, wait_ms: Option<f64>, no_wait: Option<bool>, id: u32) -> napi::Result<()> {
         let core = self.core().map_err(|e| js_error(&e, None))?;
-        let dispatch = self.dispatch.get().cloned();
+        let dispatch = self.dispatch.get().cloned().ok_or_else(Dispatch::missing)?;
         // Its place in the waiting line is taken now, as a pool.query statement's is.
         let checkout = core.acquire(millis(wait_ms), no_wait.unwrap_or(false));
-        let drive = Drive::new(id.unwrap_or(0), checkout);
-        env.spawn_future(async move {
-            let lease = caught(drive.task().map(|out| out.transpose())).await.map_err(|e| js_error(&e, None))?;
-            Ok(lease.map(|lease| NativeClient::new(core, lease, dispatch)))
-        })
+        dispatch.spawn_acquire(&env, Drive::new(id, checkout));
+        Ok(())
+    }
+
+    /// The client of `acquire()` `id`, once its completion has come (none if it was taken).
+    #[napi]
+    pub fn take_acquired(&self, id: u32) -> Option<NativeClient> {
+        let dispatch = self.dispatch.get()?;
+        let lease = dispatch.acquired.lock().ok()?.remove(&id)?;
+        Some(NativeClient::new(lease.core(), lease, Some(dispatch.clone())))
     }
 
     /// Starts a streamed statement; rows are pulled in batches with `next`. Its timeout

@@ -83,6 +83,11 @@ impl<M: Backend> Lease<M> {
 }
 
 impl<M: Backend> Lease<M> {
+    /// The pool it came from.
+    pub(crate) fn core(&self) -> Arc<PoolCore<M>> {
+        self._flight.0.clone()
+    }
+
     /// Gives the connection back (see `Drop`); `discard` closes it instead.
     pub(crate) fn finish(mut self, discard: bool) {
         self.discard |= discard;
