@@ -249,25 +249,32 @@ mod tests {
         }
     }
 
+    /// Drives `ids`, each waiting for one of `turns`, their tasks spawned and polled once.
+    async fn waiting(turns: &Arc<Semaphore>, ids: &[u32]) -> Vec<tokio::task::JoinHandle<Option<Out>>> {
+        let tasks = ids.iter().map(|&id| tokio::spawn(waiter(id, turns).task())).collect();
+        settle().await;
+        tasks
+    }
+
+    /// Gives `n` turns back on another thread (as JS's, in the binding), inside `releasing`.
+    fn release_elsewhere(turns: Arc<Semaphore>, n: usize, wanted: fn(&Out) -> bool) -> Option<(u32, Out)> {
+        std::thread::spawn(move || releasing(|| turns.add_permits(n), wanted, || Err(())))
+            .join()
+            .expect("the releasing thread ran")
+    }
+
     #[tokio::test]
     async fn a_turn_given_back_while_releasing_is_taken_by_the_releasing_thread() {
         let turns = Arc::new(Semaphore::new(0));
-        let drive = waiter(1, &turns);
-        let task = tokio::spawn(drive.clone().task());
-        settle().await;
-        let taken = std::thread::spawn(move || releasing(|| turns.add_permits(1), Out::is_ok, || Err(())))
-            .join()
-            .expect("the releasing thread ran");
-        assert_eq!(taken, Some((1, Ok(1))));
+        let [task] = <[_; 1]>::try_from(waiting(&turns, &[1]).await).expect("one");
+        assert_eq!(release_elsewhere(turns, 1, Out::is_ok), Some((1, Ok(1))));
         assert_eq!(ended(task).await, None, "its task delivers nothing");
     }
 
     #[tokio::test]
     async fn a_turn_given_back_elsewhere_is_delivered_by_the_task() {
         let turns = Arc::new(Semaphore::new(0));
-        let drive = waiter(2, &turns);
-        let task = tokio::spawn(drive.clone().task());
-        settle().await;
+        let [task] = <[_; 1]>::try_from(waiting(&turns, &[2]).await).expect("one");
         let taken = releasing(|| {}, Out::is_ok, || Err(()));
         assert_eq!(taken, None, "nothing was woken");
         turns.add_permits(1);
@@ -277,14 +284,9 @@ mod tests {
     #[tokio::test]
     async fn an_output_not_wanted_and_the_wakes_not_used_go_on_to_the_tasks() {
         let turns = Arc::new(Semaphore::new(0));
-        let (a, b) = (waiter(3, &turns), waiter(4, &turns));
-        let (ta, tb) = (tokio::spawn(a.clone().task()), tokio::spawn(b.clone().task()));
-        settle().await;
+        let [ta, tb] = <[_; 2]>::try_from(waiting(&turns, &[3, 4]).await).expect("two");
         // Both woken; the first is refused (left for its task), the second's wake passed on.
-        let taken = std::thread::spawn(move || releasing(|| turns.add_permits(2), |_: &Out| false, || Err(())))
-            .join()
-            .expect("ran");
-        assert_eq!(taken, None);
+        assert_eq!(release_elsewhere(turns, 2, |_| false), None);
         assert_eq!(ended(ta).await, Some(Ok(3)));
         assert_eq!(ended(tb).await, Some(Ok(4)));
     }
@@ -298,11 +300,9 @@ mod tests {
             assert!(permit.is_err(), "a panic once it has its turn");
             Ok::<u32, ()>(5)
         });
-        let task = tokio::spawn(drive.clone().task());
+        let task = tokio::spawn(drive.task());
         settle().await;
-        let taken =
-            std::thread::spawn(move || releasing(|| turns.add_permits(1), Out::is_ok, || Err(()))).join().expect("ran");
-        assert_eq!(taken, None);
+        assert_eq!(release_elsewhere(turns, 1, Out::is_ok), None);
         assert_eq!(ended(task).await, Some(Err(())));
     }
 
@@ -332,9 +332,7 @@ mod tests {
     #[tokio::test]
     async fn a_panic_inside_the_release_loses_no_wake() {
         let turns = Arc::new(Semaphore::new(0));
-        let drive = waiter(7, &turns);
-        let task = tokio::spawn(drive.clone().task());
-        settle().await;
+        let [task] = <[_; 1]>::try_from(waiting(&turns, &[7]).await).expect("one");
         std::thread::spawn(move || {
             let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| {
                 releasing(
