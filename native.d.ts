@@ -161,12 +161,15 @@ export declare class NativePool {
    */
   copyIn(sql: string, timeoutMs?: number | undefined | null, abortId?: number | undefined | null): Promise<NativeCopyIn>
   /**
-   * Checks out a connection for several statements, its place in the waiting line taken now.
-   * `id` names it (as a statement's id does): its outcome arrives through the completion sink
-   * (`[id,0,null]`, then `takeAcquired(id)`, or `[id,1,error payload]`), unless a release on
-   * the JS thread hands it its connection first (see `NativeClient.release`).
+   * Checks out a connection for several statements, its place in the waiting line taken now:
+   * its client at once when a connection is free and open (as pg-pool gives an idle client),
+   * else null, and `id` names it (as a statement's id does) until its outcome arrives through
+   * the completion sink (`[id,0,null]`, then `takeAcquired(id)`, or `[id,1,error payload]`),
+   * unless a release on the JS thread hands it its connection first (see
+   * `NativeClient.release`). Throws at once when it cannot wait (the line is full, or its
+   * scope holds a connection of this pool).
    */
-  acquire(waitMs: number | undefined | null, noWait: boolean | undefined | null, id: number): void
+  acquire(waitMs: number | undefined | null, noWait: boolean | undefined | null, id: number): NativeClient | null
   /** The client of `acquire()` `id`, once its completion has come (none if it was taken). */
   takeAcquired(id: number): NativeClient | null
   /**

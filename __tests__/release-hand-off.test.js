@@ -19,16 +19,19 @@ async function settlesWithinMicrotasks (promise, turns = 20) {
   return state.settled
 }
 
-/**
- * An acquire() waiting in the line (counted there), its task on the runtime polled once (which
- * a few ms allow), in a box so awaiting this does not await it.
- */
+/** An acquire() waiting in the line (counted there), in a box so awaiting this does not await it. */
 async function waitingAcquire (pool, waitingBefore) {
   const acquiring = pool.acquire()
   await eventually(() => pool.getPoolStats().pool.waiting, waitingBefore + 1)
-  await sleep(20)
   return [acquiring]
 }
+
+test('an acquire() that finds a free connection has it in the same tick', async () => {
+  const pool = makePool({ connectionLimit: 2 })
+  await pool.query('SELECT 1') // one connection open and idle
+  expect(await settlesWithinMicrotasks(pool.acquire().then((c) => c.release()))).toBe(true)
+  expect(pool.getPoolStats()).toMatchObject({ pool: { active: 0, idle: 1 }, connections: { created: 1 } })
+})
 
 test('a waiting acquire() gets the released connection in the same tick, and it works', async () => {
   const pool = makePool({ connectionLimit: 1 })

@@ -203,20 +203,21 @@ function withSetupCause (pool, e) {
 }
 
 /**
- * The native half of `acquire()`: its handle. Its outcome comes through the completion queue
- * as a statement's does (no napi promise per acquire), or at once from the release on this
- * thread that gave it its connection (`releaseHandle`, as pg-pool gives a released client to
- * its next waiter; see src/handoff.rs).
+ * The native half of `acquire()`: its handle. At once when a connection is free; else its
+ * outcome comes through the completion queue as a statement's does (no napi promise per
+ * acquire), or from the release on this thread that gave it its connection (`releaseHandle`,
+ * as pg-pool gives a released client to its next waiter; see src/handoff.rs).
  */
 async function nativeAcquire (pool, wait, noWait) {
   const id = (pool._lastId = (pool._lastId + 1) >>> 0)
-  const outcome = new Promise((resolve, reject) => pool._waiting.set(id, { resolve, reject }))
+  let now
   try {
-    pool._native.acquire(wait, noWait, id)
+    now = pool._native.acquire(wait, noWait, id)
   } catch (e) {
-    pool._waiting.delete(id)
     throw fromNative(e)
   }
+  if (now !== null) return now // a connection was free
+  const outcome = new Promise((resolve, reject) => pool._waiting.set(id, { resolve, reject }))
   let handle
   try {
     handle = await outcome // a handle (handed over), or null (its connection waits in takeAcquired)

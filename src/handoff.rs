@@ -122,10 +122,17 @@ impl<T: Send + 'static> Drive<T> {
         })
     }
 
+    /// Polls the future once, now, on this thread (within the drive's runtime): its output when
+    /// it is ready at once (a panic gives `panicked()`). Called where the drive is made, before
+    /// its task exists: from then on the future has the drive's waker, so a release finds it.
+    pub(crate) fn poll_now(self: &Arc<Self>, panicked: impl FnOnce() -> T) -> Option<T> {
+        self.take_if(|_| true, panicked)
+    }
+
     /// Polls the future once on this thread (its task is not polling it: its wake was kept
-    /// back). Its output is taken when `wanted`; one not wanted is left for the task, as is the
-    /// output `panicked()` gives for a panic while polling. Either way the task is woken to
-    /// end (with `None` when taken).
+    /// back, or it has none yet). Its output is taken when `wanted`; one not wanted is left for
+    /// the task, as is the output `panicked()` gives for a panic while polling. Either way the
+    /// task is woken to end (with `None` when taken).
     fn take_if(self: &Arc<Self>, wanted: impl FnOnce(&T) -> bool, panicked: impl FnOnce() -> T) -> Option<T> {
         let Ok(mut state) = self.state.lock() else { return None };
         let State::Running(future) = &mut *state else { return None };

@@ -372,18 +372,36 @@ impl NativePool {
         guarded(Some(&sql), async { super::copy::copy_in(self.core()?, None, &sql, timeout_ms, abort_id).await }).await
     }
 
-    /// Checks out a connection for several statements, its place in the waiting line taken now.
-    /// `id` names it (as a statement's id does): its outcome arrives through the completion sink
-    /// (`[id,0,null]`, then `takeAcquired(id)`, or `[id,1,error payload]`), unless a release on
-    /// the JS thread hands it its connection first (see `NativeClient.release`).
+    /// Checks out a connection for several statements, its place in the waiting line taken now:
+    /// its client at once when a connection is free and open (as pg-pool gives an idle client),
+    /// else null, and `id` names it (as a statement's id does) until its outcome arrives through
+    /// the completion sink (`[id,0,null]`, then `takeAcquired(id)`, or `[id,1,error payload]`),
+    /// unless a release on the JS thread hands it its connection first (see
+    /// `NativeClient.release`). Throws at once when it cannot wait (the line is full, or its
+    /// scope holds a connection of this pool).
     #[napi]
-    pub fn acquire(&self, env: Env, wait_ms: Option<f64>, no_wait: Option<bool>, id: u32) -> napi::Result<()> {
+    pub fn acquire(
+        &self,
+        env: Env,
+        wait_ms: Option<f64>,
+        no_wait: Option<bool>,
+        id: u32,
+    ) -> napi::Result<Option<NativeClient>> {
         let core = self.core().map_err(|e| js_error(&e, None))?;
         let dispatch = self.dispatch.get().cloned().ok_or_else(Dispatch::missing)?;
         // Its place in the waiting line is taken now, as a pool.query statement's is.
-        let checkout = core.acquire(millis(wait_ms), no_wait.unwrap_or(false));
-        dispatch.spawn_acquire(&env, Drive::new(id, checkout));
-        Ok(())
+        let drive = Drive::new(id, core.acquire(millis(wait_ms), no_wait.unwrap_or(false)));
+        // Polled here once (within the runtime: it may start timers and connections): ready
+        // now, or waiting with the drive's waker, so that a release on this thread serves it.
+        let now = napi::bindgen_prelude::within_runtime_if_available(|| drive.poll_now(|| Err(Error::panicked())));
+        match now {
+            Some(Ok(lease)) => Ok(Some(NativeClient::new(core, lease, Some(dispatch)))),
+            Some(Err(e)) => Err(js_error(&e, None)),
+            None => {
+                dispatch.spawn_acquire(&env, drive);
+                Ok(None)
+            }
+        }
     }
 
     /// The client of `acquire()` `id`, once its completion has come (none if it was taken).
