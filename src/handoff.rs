@@ -126,14 +126,14 @@ impl<T: Send + 'static> Drive<T> {
     /// it is ready at once (a panic gives `panicked()`). Called where the drive is made, before
     /// its task exists: from then on the future has the drive's waker, so a release finds it.
     pub(crate) fn poll_now(self: &Arc<Self>, panicked: impl FnOnce() -> T) -> Option<T> {
-        self.take_if(|_| true, panicked)
+        self.take_if(Ok, panicked)
     }
 
     /// Polls the future once on this thread (its task is not polling it: its wake was kept
-    /// back, or it has none yet). Its output is taken when `wanted`; one not wanted is left for
-    /// the task, as is the output `panicked()` gives for a panic while polling. Either way the
-    /// task is woken to end (with `None` when taken).
-    fn take_if(self: &Arc<Self>, wanted: impl FnOnce(&T) -> bool, panicked: impl FnOnce() -> T) -> Option<T> {
+    /// back, or it has none yet). Its output is taken as what `take` makes of it; an output
+    /// `take` gives back is left for the task, as is the output `panicked()` gives for a panic
+    /// while polling. Either way the task is woken to end (with `None` when taken).
+    fn take_if<U>(self: &Arc<Self>, take: impl FnOnce(T) -> Result<U, T>, panicked: impl FnOnce() -> T) -> Option<U> {
         let Ok(mut state) = self.state.lock() else { return None };
         let State::Running(future) = &mut *state else { return None };
         let waker = Waker::from(self.clone());
@@ -144,7 +144,10 @@ impl<T: Send + 'static> Drive<T> {
             Ok(Poll::Ready(out)) => out,
             Err(_) => panicked(),
         };
-        let (next, out) = if wanted(&out) { (State::Taken, Some(out)) } else { (State::Ready(out), None) };
+        let (next, out) = match take(out) {
+            Ok(taken) => (State::Taken, Some(taken)),
+            Err(left) => (State::Ready(left), None),
+        };
         *state = next;
         drop(state);
         self.task.wake();
@@ -167,14 +170,14 @@ impl<T> Drop for EndsUnfinished<T> {
 }
 
 /// Runs `release` (which gives turns back) keeping back the wakes it causes on this thread;
-/// then the first woken drive of output type `T` that is ready with an output `wanted` is
-/// taken, with its id. Every other kept-back wake goes on to its task. Call it within the
-/// drives' runtime (their futures may start timers when polled).
-pub(crate) fn releasing<T: Send + 'static>(
+/// then the first woken drive of output type `T` that is ready with an output `take` accepts
+/// is taken, as what `take` makes of it, with its id. Every other kept-back wake goes on to
+/// its task. Call it within the drives' runtime (their futures may start timers when polled).
+pub(crate) fn releasing<T: Send + 'static, U>(
     release: impl FnOnce(),
-    wanted: impl Fn(&T) -> bool,
+    take: impl Fn(T) -> Result<U, T>,
     panicked: impl Fn() -> T,
-) -> Option<(u32, T)> {
+) -> Option<(u32, U)> {
     let keeping = KeepingBack::start();
     release();
     if keeping.nested {
@@ -184,7 +187,7 @@ pub(crate) fn releasing<T: Send + 'static>(
     for kept in keeping.stop() {
         if taken.is_none() {
             if let Ok(drive) = kept.clone().as_any().downcast::<Drive<T>>() {
-                if let Some(out) = drive.take_if(&wanted, &panicked) {
+                if let Some(out) = drive.take_if(&take, &panicked) {
                     taken = Some((drive.id, out));
                     continue;
                 }
@@ -263,9 +266,18 @@ mod tests {
         tasks
     }
 
+    /// Takes an output that is `Ok`, as the binding does (an error is left for the task).
+    fn only_ok(out: Out) -> Result<Out, Out> {
+        if out.is_ok() {
+            Ok(out)
+        } else {
+            Err(out)
+        }
+    }
+
     /// Gives `n` turns back on another thread (as JS's, in the binding), inside `releasing`.
-    fn release_elsewhere(turns: Arc<Semaphore>, n: usize, wanted: fn(&Out) -> bool) -> Option<(u32, Out)> {
-        std::thread::spawn(move || releasing(|| turns.add_permits(n), wanted, || Err(())))
+    fn release_elsewhere(turns: Arc<Semaphore>, n: usize, take: fn(Out) -> Result<Out, Out>) -> Option<(u32, Out)> {
+        std::thread::spawn(move || releasing(|| turns.add_permits(n), take, || Err(())))
             .join()
             .expect("the releasing thread ran")
     }
@@ -274,7 +286,7 @@ mod tests {
     async fn a_turn_given_back_while_releasing_is_taken_by_the_releasing_thread() {
         let turns = Arc::new(Semaphore::new(0));
         let [task] = <[_; 1]>::try_from(waiting(&turns, &[1]).await).expect("one");
-        assert_eq!(release_elsewhere(turns, 1, Out::is_ok), Some((1, Ok(1))));
+        assert_eq!(release_elsewhere(turns, 1, only_ok), Some((1, Ok(1))));
         assert_eq!(ended(task).await, None, "its task delivers nothing");
     }
 
@@ -282,7 +294,7 @@ mod tests {
     async fn a_turn_given_back_elsewhere_is_delivered_by_the_task() {
         let turns = Arc::new(Semaphore::new(0));
         let [task] = <[_; 1]>::try_from(waiting(&turns, &[2]).await).expect("one");
-        let taken = releasing(|| {}, Out::is_ok, || Err(()));
+        let taken = releasing(|| {}, only_ok, || Err(()));
         assert_eq!(taken, None, "nothing was woken");
         turns.add_permits(1);
         assert_eq!(ended(task).await, Some(Ok(2)));
@@ -293,7 +305,7 @@ mod tests {
         let turns = Arc::new(Semaphore::new(0));
         let [ta, tb] = <[_; 2]>::try_from(waiting(&turns, &[3, 4]).await).expect("two");
         // Both woken; the first is refused (left for its task), the second's wake passed on.
-        assert_eq!(release_elsewhere(turns, 2, |_| false), None);
+        assert_eq!(release_elsewhere(turns, 2, Err), None);
         assert_eq!(ended(ta).await, Some(Ok(3)));
         assert_eq!(ended(tb).await, Some(Ok(4)));
     }
@@ -309,7 +321,7 @@ mod tests {
         });
         let task = tokio::spawn(drive.task());
         settle().await;
-        assert_eq!(release_elsewhere(turns, 1, Out::is_ok), None);
+        assert_eq!(release_elsewhere(turns, 1, only_ok), None);
         assert_eq!(ended(task).await, Some(Err(())));
     }
 
@@ -347,7 +359,7 @@ mod tests {
                         turns.add_permits(1);
                         panic!("inside the release");
                     },
-                    Out::is_ok,
+                    only_ok,
                     || Err(()),
                 )
             }));

@@ -23,7 +23,7 @@ use std::sync::Arc;
 pub struct NativeClient {
     core: Arc<PoolCore>,
     /// The pool's completion queue, for `submit`.
-    dispatch: Option<Arc<Dispatch>>,
+    dispatch: Arc<Dispatch>,
     /// Cancels this connection's running statement without waiting for its turn.
     cancel: Arc<Canceller>,
     /// The status byte of the connection's last ReadyForQuery, readable while it works.
@@ -38,7 +38,8 @@ pub struct NativeClient {
 
 impl NativeClient {
     /// Holds `lease` for JS.
-    pub(super) fn new(core: Arc<PoolCore>, lease: Lease, dispatch: Option<Arc<Dispatch>>) -> Self {
+    pub(super) fn new(lease: Lease, dispatch: Arc<Dispatch>) -> Self {
+        let core = lease.core();
         let cancel = lease.conn.cancel.clone();
         let (status, serial) = (lease.conn.client.status_source(), lease.conn.serial);
         NativeClient { core, dispatch, cancel, status, serial, held: Held::new(lease), acquire_id: None }
@@ -65,7 +66,7 @@ impl NativeClient {
         style: Option<ValueStyle>,
         options: Option<StatementOptions>,
     ) -> napi::Result<()> {
-        let dispatch = self.dispatch.clone().ok_or_else(Dispatch::missing)?;
+        let dispatch = self.dispatch.clone();
         let core = self.core.clone();
         let mut o = options.unwrap_or_default();
         let opts = statement_options(&core, &mut o, style).map_err(|e| js_error(&e, Some(&sql)))?;
@@ -233,17 +234,19 @@ impl NativeClient {
                 let Some(lease) = guard.take() else { return Ok(None) };
                 drop(guard);
                 // Within the runtime: the acquire served here may start timers.
+                // Within the runtime: the acquire served here may start timers. Only a
+                // connection is taken: an error is left for that acquire's task to deliver.
                 let handed = napi::bindgen_prelude::within_runtime_if_available(|| {
-                    crate::handoff::releasing(|| lease.finish(discard), Result::is_ok, || Err(Error::panicked()))
+                    // The `Err` hands the output back untouched, on the stack: nothing to box.
+                    #[allow(clippy::result_large_err)]
+                    let connection = |out: Result<Lease, Error>| out.map_err(Err);
+                    crate::handoff::releasing(|| lease.finish(discard), connection, || Err(Error::panicked()))
                 });
-                let client = handed.and_then(|(id, lease): (u32, Result<Lease, Error>)| {
-                    if let Some(d) = &self.dispatch {
-                        d.handed(env);
-                    }
-                    let client = NativeClient::new(self.core.clone(), lease.ok()?, self.dispatch.clone());
-                    Some(client.for_acquire(id))
+                let client = handed.map(|(id, lease)| {
+                    self.dispatch.handed(env);
+                    Either::B(NativeClient::new(lease, self.dispatch.clone()).for_acquire(id))
                 });
-                return Ok(client.map(Either::B));
+                return Ok(client);
             }
             place => place,
         };

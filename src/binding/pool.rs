@@ -395,7 +395,7 @@ impl NativePool {
         // now, or waiting with the drive's waker, so that a release on this thread serves it.
         let now = napi::bindgen_prelude::within_runtime_if_available(|| drive.poll_now(|| Err(Error::panicked())));
         match now {
-            Some(Ok(lease)) => Ok(Some(NativeClient::new(core, lease, Some(dispatch)))),
+            Some(Ok(lease)) => Ok(Some(NativeClient::new(lease, dispatch))),
             Some(Err(e)) => Err(js_error(&e, None)),
             None => {
                 dispatch.spawn_acquire(&env, drive);
@@ -409,7 +409,7 @@ impl NativePool {
     pub fn take_acquired(&self, id: u32) -> Option<NativeClient> {
         let dispatch = self.dispatch.get()?;
         let lease = dispatch.acquired.lock().ok()?.remove(&id)?;
-        Some(NativeClient::new(lease.core(), lease, Some(dispatch.clone())))
+        Some(NativeClient::new(lease, dispatch.clone()))
     }
 
     /// Starts a streamed statement; rows are pulled in batches with `next`. Its timeout
