@@ -30,6 +30,24 @@ impl<T> Place<T> {
         }
     }
 
+    /// Whether it was granted (so far as it knows without asking).
+    pub(crate) fn is_granted(&self) -> bool {
+        matches!(self, Place::Granted(_))
+    }
+
+    /// Whether the turn has come, asked with `waker` (woken when it comes, if it has not): a
+    /// place can wait with no task polling it, its waker starting the work once it is served.
+    pub(crate) fn watch(&mut self, waker: &std::task::Waker) -> bool {
+        let Place::Queued(request) = self else { return true };
+        match request.as_mut().poll(&mut Context::from_waker(waker)) {
+            Poll::Ready(t) => {
+                *self = Place::Granted(t);
+                true
+            }
+            Poll::Pending => false,
+        }
+    }
+
     /// Waits for the turn. Dropping the place before then leaves the queue without holding up
     /// the places behind it.
     pub(crate) async fn turn(self) -> T {
@@ -81,6 +99,26 @@ mod tests {
         drop(held);
         let got = tokio::time::timeout(std::time::Duration::from_secs(1), second.turn()).await;
         assert!(got.is_ok(), "the second place got its turn");
+    }
+
+    /// A watched place wakes its waker when its turn comes, and is granted from then on.
+    #[tokio::test]
+    async fn a_watched_place_wakes_its_waker_when_served() {
+        struct Flag(std::sync::atomic::AtomicBool);
+        impl std::task::Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        let held = lock.clone().lock_owned().await;
+        let mut place = Place::ask(lock.clone().lock_owned());
+        let flag = Arc::new(Flag(Default::default()));
+        let waker = std::task::Waker::from(flag.clone());
+        assert!(!place.watch(&waker), "not served while the lock is held");
+        drop(held);
+        assert!(flag.0.load(std::sync::atomic::Ordering::SeqCst), "woken when served");
+        assert!(place.watch(&waker) && matches!(place, Place::Granted(_)));
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use crate::completion::Completions;
 use crate::convert::result::ResultText;
 use crate::error::Error;
 use crate::handoff::Drive;
-use crate::pool::Lease;
+use crate::pool::{Lease, PoolCore, Ready};
 use crate::trim::BurstWatch;
 use futures_util::FutureExt;
 use napi::threadsafe_function::ThreadsafeFunction;
@@ -84,6 +84,36 @@ impl Dispatch {
             drop(forget);
             dispatch.completions.push(id, out.map_err(|e| e.to_payload(Some(&sql)).to_string()));
         }));
+    }
+
+    /// Starts `pool.query` statement `id` (`ready`, its place taken on the JS thread, or the
+    /// panic that taking it raised), as [`Dispatch::spawn`] runs a statement, except that one
+    /// that must wait for its turn waits with no task until the turn comes (see
+    /// `src/pool/untasked.rs`): under a burst a waiting statement is a small record, not a task.
+    pub(super) fn start_query(
+        self: &Arc<Self>,
+        env: &Env,
+        id: u32,
+        core: &Arc<PoolCore>,
+        ready: std::thread::Result<Ready>,
+        forget: AbortGuard,
+    ) {
+        self.submitted(env);
+        let dispatch = self.clone();
+        let deliver = move |sql: Option<Arc<str>>, out: Result<ResultText, Error>| {
+            drop(forget);
+            dispatch.completions.push(id, out.map_err(|e| e.to_payload(sql.as_deref()).to_string()));
+        };
+        let Ok(ready) = ready else { return deliver(None, Err(Error::panicked())) };
+        let sql = ready.sql().clone();
+        let start = move |ready: Result<Ready, Error>| match ready {
+            Ok(ready) => {
+                let work = Ok(ready.run().map(|out| (out, ())));
+                napi::bindgen_prelude::spawn(task(work, move |out| deliver(Some(sql), out)));
+            }
+            Err(e) => deliver(Some(sql), Err(e)),
+        };
+        napi::bindgen_prelude::within_runtime_if_available(|| core.start_or_wait(ready, start));
     }
 
     /// Runs `acquire()` `drive` on the runtime, under `catch_unwind`; its outcome joins the

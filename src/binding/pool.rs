@@ -16,12 +16,12 @@ use crate::pool::{PoolCore, QueryOptions};
 use crate::replicas::Replicas;
 use crate::stats::PoolGauges;
 use crate::stats::Stats;
-use futures_util::FutureExt;
 use napi::bindgen_prelude::{Either, Function, Promise};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -229,18 +229,20 @@ impl NativePool {
         let replicas = o.replica.unwrap_or(false).then(|| self.replicas.clone());
         let opts = statement_options(&core, &mut o, style).map_err(|e| js_error(&e, Some(&sql)))?;
         let forget = AbortGuard::new(&core, o.abort_id);
-        dispatch.spawn(&env, id, sql, forget, move |sql| match replicas {
+        let Some(replicas) = replicas else {
             // The statement takes its place in the line now (first come, first served).
-            None => futures_util::future::Either::Left(core.query(sql, params, opts).map(|out| (out, ()))),
-            Some(replicas) => futures_util::future::Either::Right(async move {
-                let read = replicas.read(core.clone(), |pool, on_replica| {
-                    let (params, opts) = (params.clone(), on(&opts, on_replica));
-                    pool.query(sql.clone(), params, opts)
-                });
-                // Boxed: a replica read's state is large, and the task must stay small
-                // while it waits for a connection.
-                (Box::pin(read).await, ())
-            }),
+            let ready = std::panic::catch_unwind(AssertUnwindSafe(|| core.ready(sql.into(), params, opts)));
+            dispatch.start_query(&env, id, &core, ready, forget);
+            return Ok(());
+        };
+        dispatch.spawn(&env, id, sql, forget, move |sql| async move {
+            let read = replicas.read(core.clone(), |pool, on_replica| {
+                let (params, opts) = (params.clone(), on(&opts, on_replica));
+                pool.query(sql.clone(), params, opts)
+            });
+            // Boxed: a replica read's state is large, and the task must stay small
+            // while it waits for a connection.
+            (Box::pin(read).await, ())
         });
         Ok(())
     }

@@ -36,6 +36,29 @@ pub(crate) struct Entered<M: Backend = Manager> {
     wait: u64,
 }
 
+impl<M: Backend> Entered<M> {
+    /// When its wait for a turn runs out (poolTimeoutMs or maxWaitMs from its call); none: no
+    /// limit.
+    pub(super) fn deadline(&self) -> Option<tokio::time::Instant> {
+        (self.wait > 0).then(|| self.start + Duration::from_millis(self.wait))
+    }
+
+    /// How long it may wait in all, ms (0: no limit).
+    pub(super) fn wait_ms(&self) -> u64 {
+        self.wait
+    }
+
+    /// Whether it had its turn when it entered the line.
+    pub(super) fn has_turn(&self) -> bool {
+        self.entry.has_turn()
+    }
+
+    /// Whether its turn has come; if not, `waker` is woken when it does.
+    pub(super) fn watch(&mut self, waker: &std::task::Waker) -> bool {
+        self.entry.watch(waker)
+    }
+}
+
 impl<M: Backend> PoolCore<M> {
     /// Takes a connection, waiting at most `wait_ms` (default poolTimeoutMs) in all.
     ///

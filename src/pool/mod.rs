@@ -27,11 +27,13 @@ mod stepwise;
 mod supervise;
 #[cfg(test)]
 mod tests;
+mod untasked;
 mod upkeep;
 mod waiting;
 
 pub(crate) use self::backend::{Backend, Leasable};
 use self::convoy::Riders;
+use self::untasked::Untasked;
 use self::waiting::WaitingLine;
 use crate::breaker::Breaker;
 use crate::config::Settings;
@@ -49,6 +51,7 @@ pub(crate) use self::lease::Lease;
 use self::lease::{InFlight, Running};
 use self::options::aborted;
 pub(crate) use self::options::{AbortFlag, QueryOptions};
+pub(crate) use self::route::Ready;
 pub(crate) use self::run::with_field;
 pub(crate) use self::stepwise::{Steps, Stepwise};
 
@@ -86,6 +89,8 @@ pub(crate) struct PoolCore<M: Backend = Manager> {
     resizing: Mutex<()>,
     /// Those of them that a convoy may take along (see `src/pool/convoy.rs`).
     pub(crate) riders: Riders,
+    /// Those of them waiting with no task (see `src/pool/untasked.rs`).
+    untasked: Untasked,
 }
 
 impl PoolCore {
@@ -140,6 +145,7 @@ impl<M: Backend> PoolCore<M> {
             limit: AtomicUsize::new(settings.connection_limit),
             resizing: Mutex::new(()),
             riders: Riders::default(),
+            untasked: Untasked::default(),
             settings,
             stats,
             pool,

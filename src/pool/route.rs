@@ -23,20 +23,17 @@ pub(super) enum Route<M: Backend = Manager> {
     Ride { entered: Entered<M>, opts: QueryOptions, rider: Arc<Rider>, answered: Answer },
 }
 
-impl PoolCore {
-    /// `pool.query`: checks the parameters, checks out a connection and runs the statement.
-    ///
-    /// What decides the statement's place is done now, when the caller calls (its place in the
-    /// waiting line, its offer to convoys); the future returned waits for its turn and runs it.
-    /// So statements are served in the order they were called, first come first served.
-    pub(crate) fn query(
-        self: &Arc<Self>,
-        sql: Arc<str>,
-        params: Vec<Option<String>>,
-        opts: QueryOptions,
-    ) -> impl std::future::Future<Output = Result<ResultText, Error>> + Send + 'static {
-        let core = self.clone();
-        let route = self.route(&sql, params, opts);
+/// A `pool.query` statement, its place decided when it was called; [`Ready::run`] serves it.
+pub(crate) struct Ready {
+    core: Arc<PoolCore>,
+    sql: Arc<str>,
+    route: Route,
+}
+
+impl Ready {
+    /// Waits for its turn (if it has not come) and runs it.
+    pub(crate) fn run(self) -> impl std::future::Future<Output = Result<ResultText, Error>> + Send + 'static {
+        let Ready { core, sql, route } = self;
         async move {
             // Only the wait for a turn is held inline: what follows it is boxed once the turn
             // came, so a statement waiting in line stays small (bursts queue thousands).
@@ -61,6 +58,59 @@ impl PoolCore {
                 Route::Ride { entered, opts, rider, answered } => core.ride(entered, opts, rider, answered).await,
             }
         }
+    }
+
+    /// Its place in the line, when it can wait there with no task (see `untasked.rs`): it
+    /// leads or runs alone with no AbortSignal, so only its turn, its deadline or `end()` ends
+    /// its wait. A statement offered to convoys also waits to be taken along.
+    pub(super) fn untasked_entry(&mut self) -> Option<&mut Entered> {
+        match &mut self.route {
+            Route::Alone { entered, opts, .. } if opts.abort.is_none() => Some(entered),
+            Route::Lead { entered, own } if own.opts.abort.is_none() => Some(entered),
+            _ => None,
+        }
+    }
+
+    /// Its text.
+    pub(crate) fn sql(&self) -> &Arc<str> {
+        &self.sql
+    }
+}
+
+impl PoolCore {
+    /// `pool.query`: checks the parameters, checks out a connection and runs the statement.
+    ///
+    /// What decides the statement's place is done now, when the caller calls (its place in the
+    /// waiting line, its offer to convoys); the future returned waits for its turn and runs it.
+    /// So statements are served in the order they were called, first come first served.
+    pub(crate) fn query(
+        self: &Arc<Self>,
+        sql: Arc<str>,
+        params: Vec<Option<String>>,
+        opts: QueryOptions,
+    ) -> impl std::future::Future<Output = Result<ResultText, Error>> + Send + 'static {
+        self.ready(sql, params, opts).run()
+    }
+
+    /// Starts `ready` (made by [`Self::ready`]) for a caller that runs it itself: `start` gets
+    /// it at once, or, when it must wait for its turn, when the turn comes (it waits meanwhile
+    /// with no task of its own: see `untasked.rs`), or the error that ended its wait
+    /// (poolTimeoutMs, `end()`). Call it within the runtime.
+    pub(crate) fn start_or_wait(
+        self: &Arc<Self>,
+        mut ready: Ready,
+        start: impl FnOnce(Result<Ready, Error>) + Send + 'static,
+    ) {
+        match ready.untasked_entry() {
+            Some(entered) if !entered.has_turn() => self.wait_untasked(ready, Box::new(start)),
+            _ => start(Ok(ready)),
+        }
+    }
+
+    /// A `pool.query` statement, its place taken now (see [`Self::query`]).
+    pub(crate) fn ready(self: &Arc<Self>, sql: Arc<str>, params: Vec<Option<String>>, opts: QueryOptions) -> Ready {
+        let route = self.route(&sql, params, opts);
+        Ready { core: self.clone(), sql, route }
     }
 
     /// A statement offered to convoys: while every connection is busy it waits both for its

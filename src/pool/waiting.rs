@@ -119,6 +119,16 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
+    /// Whether it had its turn when it entered the line.
+    pub(crate) fn has_turn(&self) -> bool {
+        self.place.is_granted()
+    }
+
+    /// Whether its turn has come; if not, `waker` is woken when it does (see [`Place::watch`]).
+    pub(crate) fn watch(&mut self, waker: &std::task::Waker) -> bool {
+        self.place.watch(waker)
+    }
+
     /// Waits for the turn until `deadline` (none: no limit); `None` when the deadline passed
     /// first.
     pub(crate) async fn turn(self, deadline: Option<Instant>) -> Option<Turn> {
