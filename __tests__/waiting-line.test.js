@@ -2,8 +2,10 @@
 // Statements beyond the connection limit wait in a line (src/pool/waiting.rs) holding a small
 // record: they are counted as waiting, all served, bounded by poolTimeout and by
 // their AbortSignal (nothing sent), and a graceful end() still serves them. Each rule is proved
-// twice: with the default pipelineDepth a waiting statement is offered to convoys (a task of its
-// own waits for either), with pipelineDepth 1 it waits with no task (src/pool/untasked.rs).
+// twice: with the default pipelineDepth the first waiting statements are offered to convoys (a
+// task each waits for its turn or a convoy) and those beyond what convoys are offered lead
+// their own; with pipelineDepth 1 each runs alone. A statement that leads or runs alone waits
+// with no task unless it has an AbortSignal (src/pool/untasked.rs).
 
 const { sleep, eventually, failure, poolsOnFreshDatabase } = require('./helpers/common')
 
@@ -20,17 +22,18 @@ async function occupy (pool) {
 
 for (const depth of [{}, { pipelineDepth: 1 }]) {
   describe(`pipelineDepth ${depth.pipelineDepth ?? 'default'}`, () => {
+    // 40: more than convoys are offered at connectionLimit 1 (4 × 1 × pipelineDepth 8).
     test('queued statements count as waiting, and every one runs once the connection is free', async () => {
       const pool = makePool({ connectionLimit: 1, ...depth })
       await pool.query('DELETE FROM arrivals') // the other depth's rows
       const busy = await occupy(pool)
-      const queued = Array.from({ length: 20 }, (_, n) => pool.query('INSERT INTO arrivals (n) VALUES ($1)', [n]))
-      expect(await eventually(() => pool.getPoolStats().pool.waiting, 20)).toBe(20)
+      const queued = Array.from({ length: 40 }, (_, n) => pool.query('INSERT INTO arrivals (n) VALUES ($1)', [n]))
+      expect(await eventually(() => pool.getPoolStats().pool.waiting, 40)).toBe(40)
       busy.release()
       await Promise.all(queued)
       expect(pool.getPoolStats().pool.waiting).toBe(0)
       const { rows } = await pool.query('SELECT n FROM arrivals WHERE n >= 0 ORDER BY n')
-      expect(rows.map((r) => r.n)).toEqual(Array.from({ length: 20 }, (_, n) => n))
+      expect(rows.map((r) => r.n)).toEqual(Array.from({ length: 40 }, (_, n) => n))
     })
 
     test('a statement that waits past poolTimeout rejects with P2024, counted, and the line moves on', async () => {
@@ -86,6 +89,8 @@ for (const depth of [{}, { pipelineDepth: 1 }]) {
       }
       busy.release()
       await ended
+      const check = makePool()
+      expect((await check.query('SELECT count(*)::int AS c FROM arrivals WHERE n >= 100')).rows).toEqual([{ c: 0 }])
     })
   })
 }

@@ -387,6 +387,11 @@ impl Error {
         Error::Internal("no completion sink installed".into())
     }
 
+    /// Work submitted where the native runtime is gone (the process is exiting): not started.
+    pub(crate) fn no_runtime() -> Error {
+        Error::Internal("the native runtime is not running; the statement was not sent".into())
+    }
+
     /// A lock poisoned by a panic elsewhere (`what`: whose).
     pub(crate) fn poisoned(what: &str) -> Error {
         Error::Internal(format!("{what} lock poisoned"))

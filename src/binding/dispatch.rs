@@ -95,25 +95,28 @@ impl Dispatch {
         env: &Env,
         id: u32,
         core: &Arc<PoolCore>,
-        ready: std::thread::Result<Ready>,
+        (sql, ready): (Arc<str>, std::thread::Result<Ready>),
         forget: AbortGuard,
     ) {
         self.submitted(env);
         let dispatch = self.clone();
-        let deliver = move |sql: Option<Arc<str>>, out: Result<ResultText, Error>| {
+        let deliver = move |out: Result<ResultText, Error>| {
             drop(forget);
-            dispatch.completions.push(id, out.map_err(|e| e.to_payload(sql.as_deref()).to_string()));
+            dispatch.completions.push(id, out.map_err(|e| e.to_payload(Some(&sql)).to_string()));
         };
-        let Ok(ready) = ready else { return deliver(None, Err(Error::panicked())) };
-        let sql = ready.sql().clone();
-        let start = move |ready: Result<Ready, Error>| match ready {
-            Ok(ready) => {
-                let work = Ok(ready.run().map(|out| (out, ())));
-                napi::bindgen_prelude::spawn(task(work, move |out| deliver(Some(sql), out)));
-            }
-            Err(e) => deliver(Some(sql), Err(e)),
-        };
-        napi::bindgen_prelude::within_runtime_if_available(|| core.start_or_wait(ready, start));
+        let Ok(ready) = ready else { return deliver(Err(Error::panicked())) };
+        napi::bindgen_prelude::within_runtime_if_available(|| {
+            // The runtime's handle, taken here: `start` may run inside a wake on any thread,
+            // where napi's `spawn` would take its runtime lock again, or panic.
+            let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                return deliver(Err(Error::no_runtime()));
+            };
+            let start = move |ready: Result<Ready, Error>| match ready {
+                Ok(ready) => drop(runtime.spawn(task(Ok(ready.run().map(|out| (out, ()))), deliver))),
+                Err(e) => deliver(Err(e)),
+            };
+            core.start_or_wait(ready, start);
+        });
     }
 
     /// Runs `acquire()` `drive` on the runtime, under `catch_unwind`; its outcome joins the

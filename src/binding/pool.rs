@@ -231,8 +231,9 @@ impl NativePool {
         let forget = AbortGuard::new(&core, o.abort_id);
         let Some(replicas) = replicas else {
             // The statement takes its place in the line now (first come, first served).
-            let ready = std::panic::catch_unwind(AssertUnwindSafe(|| core.ready(sql.into(), params, opts)));
-            dispatch.start_query(&env, id, &core, ready, forget);
+            let sql: Arc<str> = sql.into();
+            let ready = std::panic::catch_unwind(AssertUnwindSafe(|| core.ready(sql.clone(), params, opts)));
+            dispatch.start_query(&env, id, &core, (sql, ready), forget);
             return Ok(());
         };
         dispatch.spawn(&env, id, sql, forget, move |sql| async move {

@@ -70,11 +70,6 @@ impl Ready {
             _ => None,
         }
     }
-
-    /// Its text.
-    pub(crate) fn sql(&self) -> &Arc<str> {
-        &self.sql
-    }
 }
 
 impl PoolCore {

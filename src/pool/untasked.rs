@@ -8,6 +8,7 @@
 
 use super::{PoolCore, Ready};
 use crate::error::{Error, Interruption};
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -62,9 +63,39 @@ impl Wake for Waiting {
     }
 }
 
-/// Calls `start`, a panic in it caught: it runs inside a wake, where one must not unwind.
+/// A start not yet run, and what it is to be called with.
+type Pending = (Start, Result<Ready, Error>);
+
+thread_local! {
+    /// While this thread runs a start: the starts that came meanwhile, to run after it.
+    static STARTING: RefCell<Option<VecDeque<Pending>>> = const { RefCell::new(None) };
+}
+
+/// Calls `start` with `out`, a panic in it caught: it runs inside a wake, where one must not
+/// unwind. A start that drops its statement at once (its runtime is gone) gives the turn to the
+/// next in line, whose wake comes back here: those starts run after it, in a loop, rather than
+/// ever deeper on the stack (a burst's line is thousands long).
 fn started(start: Start, out: Result<Ready, Error>) {
-    let _ = std::panic::catch_unwind(AssertUnwindSafe(|| start(out)));
+    let first = STARTING.with(|s| {
+        let mut s = s.borrow_mut();
+        match s.as_mut() {
+            Some(later) => {
+                later.push_back((start, out));
+                None
+            }
+            None => {
+                *s = Some(VecDeque::new());
+                Some((start, out))
+            }
+        }
+    });
+    let Some(first) = first else { return }; // the outermost start runs it
+    let mut next = Some(first);
+    while let Some((start, out)) = next {
+        let _ = std::panic::catch_unwind(AssertUnwindSafe(|| start(out)));
+        next = STARTING.with(|s| s.borrow_mut().as_mut().and_then(VecDeque::pop_front));
+    }
+    STARTING.with(|s| *s.borrow_mut() = None);
 }
 
 /// The statements of a pool waiting with no task, in the order they entered the line.
@@ -109,11 +140,24 @@ impl PoolCore {
     }
 
     fn queue_untasked(self: &Arc<Self>, deadline: Option<Instant>, waiting: &Arc<Waiting>) {
-        let Ok(mut q) = self.untasked.queue.lock() else { return };
-        q.waiting.push_back((deadline, Arc::downgrade(waiting)));
-        if !q.sweeping {
-            q.sweeping = true;
-            tokio::spawn(self.clone().sweep());
+        let sweep = {
+            let Ok(mut q) = self.untasked.queue.lock() else { return };
+            // The sweeper looks only at the front: deadlines must rise along the queue. They do,
+            // as every `pool.query` waits poolTimeoutMs from its call, and calls come in order.
+            debug_assert!(q.waiting.back().is_none_or(|(last, _)| *last <= deadline || deadline.is_none()));
+            q.waiting.push_back((deadline, Arc::downgrade(waiting)));
+            !std::mem::replace(&mut q.sweeping, true)
+        };
+        if sweep {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => drop(runtime.spawn(self.clone().sweep())),
+                // Outside the runtime (a bug): the next statement queued tries again.
+                Err(_) => {
+                    if let Ok(mut q) = self.untasked.queue.lock() {
+                        q.sweeping = false;
+                    }
+                }
+            }
         }
     }
 
@@ -284,8 +328,10 @@ mod tests {
         for i in 0..3 {
             statement(&core, &log, i);
         }
+        let raised = std::time::Instant::now();
         core.shutdown.abort(Interruption::Shutdown);
         let started = started(&log, 3).await;
+        assert!(raised.elapsed() < Duration::from_millis(200), "ended at once, not at a later sweep");
         assert_eq!(started.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1, 2]);
         assert!(started.iter().all(|(_, e)| e.as_deref().is_some_and(|e| e.contains("Shutdown"))), "{started:?}");
         assert_eq!(core.line.waiting(), 0);
