@@ -337,6 +337,25 @@ mod tests {
         assert_eq!(core.line.waiting(), 0);
     }
 
+    /// A place asked when its task's budget is spent gets "not yet" even though its turn has
+    /// come, and tokio wakes its waker later (when the task yields). It is started then, not
+    /// left waiting.
+    #[tokio::test]
+    async fn a_turn_answered_not_yet_for_want_of_budget_still_starts_it() {
+        let core = pool(1, 0);
+        let log = Log::default();
+        let mut held = hold_turns(&core, 1);
+        let ready = core.ready("SELECT 1".into(), vec![], QueryOptions::default());
+        held.pop(); // its place has the turn now, but it has not been asked since
+        for _ in 0..128 {
+            tokio::task::consume_budget().await; // the budget spent, without yielding
+        }
+        core.start_or_wait(ready, start(&log, 0));
+        assert!(log.lock().unwrap().is_empty(), "answered not yet");
+        tokio::task::yield_now().await;
+        assert_eq!(log.lock().unwrap().clone(), [(0, None)], "started once the wake came");
+    }
+
     #[tokio::test]
     async fn a_statement_whose_turn_is_free_starts_at_once() {
         let core = pool(1, 0);
