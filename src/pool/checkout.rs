@@ -250,8 +250,8 @@ impl<M: Backend> PoolCore<M> {
         opts: &QueryOptions,
     ) -> Result<LineTurn<M>, Error> {
         let not_sent = |why| Err(Error::not_sent(why));
+        let deadline = entered.deadline();
         let Entered { entry, flight, start, wait } = entered;
-        let deadline = (wait > 0).then(|| start + Duration::from_millis(wait));
         let turn = tokio::select! {
             // Counted by the caller, once it knows the statement is still its own.
             turn = entry.turn(deadline) => turn.ok_or_else(|| self.pool_timeout(wait))?,

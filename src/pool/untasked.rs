@@ -170,16 +170,14 @@ impl PoolCore {
                 while q.waiting.front().is_some_and(|(_, w)| !w.upgrade().is_some_and(|w| w.is_waiting())) {
                     q.waiting.pop_front();
                 }
-                match q.waiting.front() {
-                    Some((deadline, _)) => deadline.unwrap_or_else(|| Instant::now() + SWEEP_EVERY),
-                    None => {
-                        q.sweeping = false;
-                        q.waiting.shrink_to(64);
-                        return;
-                    }
-                }
+                let Some((deadline, _)) = q.waiting.front() else {
+                    q.sweeping = false;
+                    q.waiting.shrink_to(64);
+                    return;
+                };
+                let look = Instant::now() + SWEEP_EVERY;
+                deadline.map_or(look, |d| d.min(look))
             };
-            let next = next.min(Instant::now() + SWEEP_EVERY);
             tokio::select! {
                 _ = tokio::time::sleep_until(next) => {}
                 _ = self.shutdown.wait() => {}
@@ -209,9 +207,8 @@ impl PoolCore {
         for waiting in ended {
             let Some((mut ready, start)) = waiting.take() else { continue };
             let why = match ready.untasked_entry() {
-                _ if shut => Error::not_sent(Interruption::Shutdown),
-                Some(entered) => self.counted_timeout(self.pool_timeout(entered.wait_ms())),
-                None => Error::not_sent(Interruption::Shutdown),
+                Some(entered) if !shut => self.counted_timeout(self.pool_timeout(entered.wait_ms())),
+                _ => Error::not_sent(Interruption::Shutdown),
             };
             // Its place leaves the line before it is told.
             drop(ready);
