@@ -116,7 +116,7 @@ export declare class NativePool {
    * The oldest batch of completions, `[[id,status,payload],…]`; when results in it came
    * with their rows in parts (see `ResultText`), `[batch, ...parts]` instead.
    */
-  takeCompletions(): string | string[]
+  takeCompletions(): string | Array<string | Buffer>
   /** Opens max(1, minConnections) connections now. */
   connect(): Promise<void>
   /**
@@ -201,7 +201,7 @@ export declare class NativeSetupClient {
    * Runs one statement on the new connection, after those issued before it; resolves to
    * the result's texts (`[result, ...row parts]`, as completions carry them).
    */
-  query(sql: string, params: Array<string | undefined | null>): Promise<string[]>
+  query(sql: string, params: Array<string | undefined | null>): Promise<Array<string | Buffer>>
 }
 
 /**

@@ -5,6 +5,7 @@
 // `::text` of the same value, computed in the same query. Values sent: types-params.test.js;
 // types without an exact binary decoder, against pg: types-text-format.test.js.
 
+const pg = require('pg')
 const { Pool } = require('..')
 const { typesDatabase, utc } = require('./helpers/types-database')
 
@@ -720,5 +721,36 @@ describe('result shape', () => {
     expect(b.rows).toEqual(expected(40001, 60000))
     expect(c.rowCount).toBe(25000)
     expect(c.rows).toEqual(expected(1, 25000).map((r) => [r.i, r.t, r.ts, r.b, r.f]))
+  })
+
+  // Past a result's first part, int2/int4 and text columns travel as bytes (src/convert/lanes.rs):
+  // NULLs that first appear there, bounds, empty texts, a column that turns non-ASCII late, and
+  // pg's own values for the same query as the reference.
+  test('results of many rows: integer and text columns read past the first part equal pg\'s', async () => {
+    const sql = `SELECT i, CASE WHEN i = 20000 THEN (-2147483648)::int4 WHEN i = 20001 THEN 2147483647 WHEN i % 997 = 0 AND i > 5000 THEN NULL ELSE i END AS n,
+                        (i % 65535 - 32767)::int2 AS s,
+                        CASE WHEN i % 1009 = 0 AND i > 5000 THEN NULL WHEN i % 3 = 0 THEN '' WHEN i > 25000 THEN 'é😀 ' || i ELSE 'a "\\' || i || E'\n' END AS t,
+                        lpad(i::text, 84)::char(84) AS c, ('n' || i)::name AS nm, ('v' || i)::varchar(20) AS v
+                 FROM generate_series(1, 30000) i`
+    const reference = new pg.Client({ connectionString: url })
+    await reference.connect()
+    try {
+      const expected = await reference.query(sql)
+      const expectedArrays = await reference.query({ text: sql, rowMode: 'array' })
+      const [objects, arrays] = await Promise.all([pool.query(sql), pool.query({ text: sql, rowMode: 'array' })])
+      expect(objects.rowCount).toBe(30000)
+      expect(objects.rows).toEqual(expected.rows)
+      expect(arrays.rows).toEqual(expectedArrays.rows)
+      expect(objects.rows[19999].n).toBe(-2147483648)
+      expect(objects.rows[29998].t).toBe('é😀 29999')
+      const held = await pool.acquire()
+      try {
+        expect((await held.query(sql)).rows).toEqual(expected.rows)
+      } finally {
+        held.release()
+      }
+    } finally {
+      await reference.end()
+    }
   })
 })

@@ -6,7 +6,8 @@
 // the types JSON cannot carry (see src/convert/mod.rs `Fix`). Many rows come instead as
 // `{ parts: k, n, ... }` with k texts beside it, each `[[...], ...]` of some of the rows: V8
 // would put everything parsed from one large text straight into its old generation (see
-// src/convert/result.rs `PART_BYTES`).
+// src/convert/result.rs `PART_BYTES`). Past the first part, integer and text columns come
+// instead as bytes in Buffers, the last `laneParts` parts (`lanes`, `lanesFrom`: see `laneColumns`).
 
 const CODES = JSON.parse(require('./native').fixCodes())
 const FIXES = []
@@ -72,15 +73,65 @@ function buildRows (r, fields, fix, arrayMode) {
     fixColumns(r.cols, fix)
     return build(rows, 0, r.n, ...r.cols)
   }
+  const lanes = r.lanes === undefined ? null : r.partTexts.slice(r.partTexts.length - r.laneParts).map(aligned)
   let at = 0
   for (const text of r.partTexts) {
+    if (typeof text !== 'string') break // the lanes come last
     const cols = JSON.parse(text)
     fixColumns(cols, fix)
-    const n = cols[0].length
+    const n = partRows(cols, r, at)
+    if (lanes !== null && at >= r.lanesFrom) laneColumns(cols, r.lanes, lanes, at - r.lanesFrom, n)
     build(rows, at, n, ...cols)
     at += n
   }
+  if (at < r.n) { // every column is in lanes from here on
+    const cols = fields.map(() => null)
+    laneColumns(cols, r.lanes, lanes, at - r.lanesFrom, r.n - at)
+    build(rows, at, r.n - at, ...cols)
+  }
   return rows
+}
+
+/** Rows in one JSON part: the length of a column not in lanes. */
+function partRows (cols, r, at) {
+  if (r.lanes === undefined || at < r.lanesFrom) return cols[0].length
+  const inLanes = new Set(r.lanes.map((l) => l[0]))
+  for (let c = 0; c < cols.length; c++) if (!inLanes.has(c)) return cols[c].length
+  return 0
+}
+
+/** A Buffer whose bytes typed arrays can view: 4-byte aligned (a copy when it is not). */
+function aligned (buf) {
+  return buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf)
+}
+
+/**
+ * Puts into `cols` the values of the columns in lanes for their rows [from, from + n), from
+ * the lanes' buffers (see src/convert/lanes.rs). Integers are read in place; each text is
+ * decoded from its buffer (as Latin-1 when the column is all ASCII: the same characters,
+ * decoded faster).
+ */
+function laneColumns (cols, lanes, buffers, from, n) {
+  for (const lane of lanes) {
+    const nulls = buffers[lane[lane.length - 1]] // undefined: no value is NULL
+    if (lane[1] === 'i') {
+      const all = buffers[lane[2]]
+      const values = new Int32Array(all.buffer, all.byteOffset + from * 4, n)
+      cols[lane[0]] = nulls === undefined ? values : Array.from(values, (v, i) => (nulls[from + i] === 1 ? null : v))
+      continue
+    }
+    const ends = new Uint32Array(buffers[lane[2]].buffer, buffers[lane[2]].byteOffset, from + n)
+    const text = buffers[lane[3]]
+    const decode = lane[4] === 1 ? text.latin1Slice : text.utf8Slice
+    const col = new Array(n)
+    let start = from === 0 ? 0 : ends[from - 1]
+    for (let i = 0; i < n; i++) {
+      const end = ends[from + i]
+      col[i] = nulls !== undefined && nulls[from + i] === 1 ? null : decode.call(text, start, end)
+      start = end
+    }
+    cols[lane[0]] = col
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
 //! batches, one crossing each. One wake-up per batch replaces napi's per-call promise machinery (a
 //! threadsafe function created, called and destroyed for every statement).
 
-use crate::convert::result::ResultText;
+use crate::convert::result::{Part, ResultText};
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
@@ -31,7 +31,7 @@ pub(crate) struct Batch {
     /// Statements in it.
     pub(crate) count: usize,
     /// The row parts of its results, in order.
-    pub(crate) parts: Vec<String>,
+    pub(crate) parts: Vec<Part>,
     /// Its text and its parts, in bytes.
     bytes: usize,
 }
@@ -58,7 +58,7 @@ impl Completions {
         let wake = {
             let Ok(mut q) = self.inner.lock() else { return };
             let q = &mut *q;
-            let size = payload.len() + parts.iter().map(String::len).sum::<usize>();
+            let size = payload.len() + parts.iter().map(Part::len).sum::<usize>();
             let joins = q.batches.back().is_some_and(|b| b.bytes + size <= BATCH_BYTES);
             if !joins {
                 q.batches.push_back(Batch { json: String::with_capacity(payload.len() + 16), ..Batch::default() });
@@ -169,14 +169,16 @@ mod tests {
     fn row_parts_travel_with_their_batch_in_order() {
         let (q, _) = counted_queue();
         let parted = |json: &str, parts: &[&str]| {
-            Ok(ResultText { json: json.into(), parts: parts.iter().map(|p| p.to_string()).collect() })
+            Ok(ResultText { json: json.into(), parts: parts.iter().map(|p| Part::Text(p.to_string())).collect() })
         };
         q.push(1, parted("{\"parts\":2}", &["[[1]]", "[[2]]"]));
         q.push(2, text("{}"));
         q.push(3, parted("{\"parts\":1}", &["[[3]]"]));
         let b = q.take();
         assert_eq!(b.json, "[[1,0,{\"parts\":2}],[2,0,{}],[3,0,{\"parts\":1}]]");
-        assert_eq!(b.parts, ["[[1]]", "[[2]]", "[[3]]"]);
+        let texts: Vec<&str> =
+            b.parts.iter().map(|p| if let Part::Text(t) = p { t.as_str() } else { "lanes" }).collect();
+        assert_eq!(texts, ["[[1]]", "[[2]]", "[[3]]"]);
     }
 
     #[test]
@@ -184,9 +186,12 @@ mod tests {
         let (q, _) = counted_queue();
         let part = "x".repeat(BATCH_BYTES / 2);
         for id in 1..=3 {
-            q.push(id, Ok(ResultText { json: "{\"parts\":1}".into(), parts: vec![part.clone()] }));
+            q.push(
+                id,
+                Ok(ResultText { json: "{\"parts\":1}".into(), parts: vec![Part::Lanes(part.clone().into_bytes())] }),
+            );
         }
-        assert_eq!(q.take().count, 1, "two halves and a text do not fit one batch");
+        assert_eq!(q.take().count, 1, "two halves and a text do not fit one batch (lanes' bytes count as a text's)");
         assert_eq!(q.take().count, 1);
         assert_eq!(q.take().count, 1);
     }

@@ -15,11 +15,13 @@ mod setup;
 mod stream;
 
 use crate::config::ENV_NAMES;
+use crate::convert::result::Part;
 use crate::convert::Style;
 use crate::error::{classify, Error, Interruption};
 use crate::pool::{PoolCore, QueryOptions};
 use crate::scope::ScopeSettings;
 use futures_util::FutureExt;
+use napi::bindgen_prelude::{Buffer, Either};
 use napi::Status;
 use napi_derive::napi;
 use std::future::Future;
@@ -49,6 +51,14 @@ async fn guarded<T>(query: Option<&str>, fut: impl Future<Output = Result<T, Err
 }
 
 /// A JS duration in ms: finite and non-negative, else none (JS validated it already).
+/// A result's part as JS takes it: a JSON text, or the lanes' bytes as a Buffer.
+fn part_for_js(part: Part) -> Either<String, Buffer> {
+    match part {
+        Part::Text(t) => Either::A(t),
+        Part::Lanes(b) => Either::B(b.into()),
+    }
+}
+
 fn millis(ms: Option<f64>) -> Option<u64> {
     ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64)
 }

@@ -16,7 +16,7 @@ use crate::pool::{PoolCore, QueryOptions};
 use crate::replicas::Replicas;
 use crate::stats::PoolGauges;
 use crate::stats::Stats;
-use napi::bindgen_prelude::{Either, Function, Promise};
+use napi::bindgen_prelude::{Buffer, Either, Function, Promise};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Env;
 use napi_derive::napi;
@@ -250,8 +250,8 @@ impl NativePool {
 
     /// The oldest batch of completions, `[[id,status,payload],…]`; when results in it came
     /// with their rows in parts (see `ResultText`), `[batch, ...parts]` instead.
-    #[napi(ts_return_type = "string | string[]")]
-    pub fn take_completions(&self, env: Env) -> Either<String, Vec<String>> {
+    #[napi(ts_return_type = "string | Array<string | Buffer>")]
+    pub fn take_completions(&self, env: Env) -> Either<String, Vec<Either<String, Buffer>>> {
         let Some(d) = self.dispatch.get() else { return Either::A("[]".into()) };
         let batch = d.completions.take();
         d.taken(&env, batch.count);
@@ -259,8 +259,8 @@ impl NativePool {
             return Either::A(batch.json);
         }
         let mut texts = Vec::with_capacity(batch.parts.len() + 1);
-        texts.push(batch.json);
-        texts.extend(batch.parts);
+        texts.push(Either::A(batch.json));
+        texts.extend(batch.parts.into_iter().map(super::part_for_js));
         Either::B(texts)
     }
 

@@ -8,7 +8,7 @@ use crate::convert::params::text_params;
 use crate::convert::Style;
 use crate::error::Error;
 use crate::statement::{check_params, execute};
-use napi::bindgen_prelude::PromiseRaw;
+use napi::bindgen_prelude::{Buffer, Either, PromiseRaw};
 use napi::Env;
 use napi_derive::napi;
 use std::sync::Arc;
@@ -31,13 +31,13 @@ impl NativeSetupClient {
 impl NativeSetupClient {
     /// Runs one statement on the new connection, after those issued before it; resolves to
     /// the result's texts (`[result, ...row parts]`, as completions carry them).
-    #[napi(ts_return_type = "Promise<string[]>")]
+    #[napi(ts_return_type = "Promise<Array<string | Buffer>>")]
     pub fn query<'env>(
         &self,
         env: &'env Env,
         sql: String,
         params: Vec<Option<String>>,
-    ) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
+    ) -> napi::Result<PromiseRaw<'env, Vec<Either<String, Buffer>>>> {
         let place = self.lent.place();
         let settings = self.settings.clone();
         env.spawn_future(async move {
@@ -51,7 +51,9 @@ impl NativeSetupClient {
                     execute(conn, &sql, &text_params(params), &settings, Style::Pg, shape.several, Default::default())
                         .await;
                 conn.broken |= out.as_ref().is_err_and(Error::spoils_connection);
-                out.map(|r| std::iter::once(r.json).chain(r.parts).collect())
+                out.map(|r| {
+                    std::iter::once(Either::A(r.json)).chain(r.parts.into_iter().map(super::part_for_js)).collect()
+                })
             };
             guarded(Some(&sql), run).await
         })

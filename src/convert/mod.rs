@@ -8,6 +8,7 @@
 
 pub(crate) mod array_literal;
 pub(crate) mod extra;
+pub(crate) mod lanes;
 pub(crate) mod params;
 pub(crate) mod pg_driver;
 pub(crate) mod prisma;

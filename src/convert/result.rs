@@ -1,7 +1,9 @@
 //! A whole result as one JSON text:
 //! `{"cols":[[…],…],"n":rows,"rowCount":n,"command":"…","fields":[…],"fix":[…]}`, or, for
-//! many rows, that text without `cols` and the rows beside it in parts (see [`PART_BYTES`]).
+//! many rows, that text without `cols` and the rows beside it in parts (see [`PART_BYTES`]),
+//! the integer and text columns of all rows past the first part in lanes (see [`lanes`]).
 
+use super::lanes::{self, Lane};
 use super::prisma::Form;
 use super::{fix_of, json_str, pg_driver::decoded_here, text_value, write_json, write_text_json, RawValue, Style};
 use crate::config::Int8Mode;
@@ -20,8 +22,28 @@ pub(crate) const PART_BYTES: usize = 64 * 1024;
 pub(crate) struct ResultText {
     /// `{"cols":…,…}`, or `{"parts":k,"n":…,…}` when the rows are in `parts`.
     pub(crate) json: String,
-    /// The rows, each part `[[values of column 0],…]`.
-    pub(crate) parts: Vec<String>,
+    /// The rows, each text part `[[values of column 0],…]`, and last the lanes' arrays when
+    /// some columns went into lanes.
+    pub(crate) parts: Vec<Part>,
+}
+
+/// One part of a result's rows.
+pub(crate) enum Part {
+    /// Some rows as JSON, `[[values of column 0],…]` (a column in lanes is `[]`).
+    Text(String),
+    /// One array of the columns in lanes, for the rows from `lanesFrom` on (see
+    /// [`lanes::lay_out`]); they come last, `laneParts` of them.
+    Lanes(Vec<u8>),
+}
+
+impl Part {
+    /// Its size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Part::Text(t) => t.len(),
+            Part::Lanes(b) => b.len(),
+        }
+    }
 }
 
 impl ResultText {
@@ -54,8 +76,12 @@ pub(crate) struct RowWriter {
     /// Rows already moved from `cols` into `parts`.
     parted: u64,
     /// Earlier rows, in parts of about [`PART_BYTES`] (only for a whole result: see [`Self::in_parts`]).
-    parts: Vec<String>,
+    parts: Vec<Part>,
     in_parts: bool,
+    /// Per column, its lane once the rows went into lanes (see [`Self::end_part`]).
+    lanes: Vec<Option<Lane>>,
+    /// The first row in the lanes, once there are lanes.
+    lanes_from: Option<u64>,
 }
 
 impl RowWriter {
@@ -101,6 +127,8 @@ impl RowWriter {
             parted: 0,
             parts: Vec::new(),
             in_parts: false,
+            lanes: Vec::new(),
+            lanes_from: None,
         }
     }
 
@@ -131,10 +159,14 @@ impl RowWriter {
     /// Appends one row's values to the column buffers.
     pub(crate) fn push_row(&mut self, row: &Row) {
         for (i, (ty, col)) in self.types.iter().zip(self.cols.iter_mut()).enumerate() {
+            let raw = row.try_get::<_, RawValue>(i).map(|r| r.0).unwrap_or(None);
+            if let Some(Some(lane)) = self.lanes.get_mut(i) {
+                lane.push(raw);
+                continue;
+            }
             if self.n > 0 {
                 col.push(',');
             }
-            let raw = row.try_get::<_, RawValue>(i).map(|r| r.0).unwrap_or(None);
             if let Some(Some(form)) = self.prisma.get(i) {
                 if form.write(col, raw) {
                     continue;
@@ -152,12 +184,26 @@ impl RowWriter {
         }
     }
 
-    /// Moves the rows in the column buffers into a part: `[[…],[…]]`.
+    /// Moves the rows in the column buffers into a part: `[[…],[…]]`. After the first part,
+    /// the columns that have a lane take their next values there (a result this large is
+    /// worth the lanes' fixed cost; a small one stays one JSON text).
     fn end_part(&mut self) {
         let mut part = String::with_capacity(self.cols.iter().map(|c| c.len() + 3).sum::<usize>() + 2);
         self.drain_cols(&mut part);
-        self.parts.push(part);
+        self.parts.push(Part::Text(part));
         self.parted += std::mem::take(&mut self.n);
+        if self.lanes_from.is_none() && self.prisma.is_empty() && self.style != Style::Prisma {
+            self.lanes =
+                self.types.iter().zip(&self.text).map(|(t, &text)| if text { None } else { Lane::of(t) }).collect();
+            if self.lanes.iter().any(Option::is_some) {
+                self.lanes_from = Some(self.parted);
+            }
+        }
+    }
+
+    /// Whether some column has no lane (its values still go into JSON parts).
+    fn has_json_columns(&self) -> bool {
+        self.lanes.is_empty() || self.lanes.iter().any(Option::is_none)
     }
 
     /// Moves the rows in the column buffers to `out` as `[[…],[…]]`.
@@ -185,7 +231,7 @@ impl RowWriter {
         } else {
             out.push_str("\"parts\":");
             out.push_str(itoa::Buffer::new().format(self.parts.len()));
-            std::mem::take(&mut self.parted)
+            std::mem::take(&mut self.parted) + std::mem::take(&mut self.n)
         };
         out.push_str(",\"n\":");
         out.push_str(itoa::Buffer::new().format(rows));
@@ -224,14 +270,27 @@ impl RowWriter {
     /// `{"cols":…,"n":…,"rowCount":…,"command":…,"fields":…,"fix":…}`, or, when they filled
     /// more than one part, `{"parts":k,…}` and the parts beside it.
     pub(crate) fn result(&mut self, command: &str, affected: Option<u64>) -> ResultText {
-        if !self.parts.is_empty() && self.n > 0 {
+        if !self.parts.is_empty() && self.n > 0 && self.has_json_columns() {
             self.end_part();
         }
+        let lanes_meta = self.lanes_from.take().map(|from| {
+            let taken = std::mem::take(&mut self.lanes).into_iter().enumerate();
+            let mut meta = format!(",\"lanesFrom\":{from},\"lanes\":");
+            let buffers = lanes::lay_out(taken.filter_map(|(c, l)| Some((c, l?))).collect(), &mut meta);
+            let _ = write!(meta, ",\"laneParts\":{}", buffers.len());
+            self.parts.extend(buffers.into_iter().map(Part::Lanes));
+            meta
+        });
         let count = match row_count(command, affected, self.parted + self.n) {
             Some(c) => itoa::Buffer::new().format(c).to_string(),
             None => "null".into(),
         };
-        let json = self.envelope(command, "rowCount", &count, true);
+        let mut json = self.envelope(command, "rowCount", &count, true);
+        if let Some(meta) = lanes_meta {
+            json.pop();
+            json.push_str(&meta);
+            json.push('}');
+        }
         ResultText { json, parts: std::mem::take(&mut self.parts) }
     }
 
