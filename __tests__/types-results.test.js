@@ -723,7 +723,7 @@ describe('result shape', () => {
     expect(c.rows).toEqual(expected(1, 25000).map((r) => [r.i, r.t, r.ts, r.b, r.f]))
   })
 
-  // Past a result's first part, int2/int4 and text columns travel as bytes (src/convert/lanes.rs):
+  // Past a result's first part (16 KiB), int2/int4 and text columns travel as bytes (src/convert/lanes.rs):
   // NULLs that first appear there, bounds, empty texts, a column that turns non-ASCII late, and
   // pg's own values for the same query as the reference.
   test('results of many rows: integer and text columns read past the first part equal pg\'s', async () => {
