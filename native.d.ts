@@ -114,7 +114,8 @@ export declare class NativePool {
   submit(id: number, sql: string, params: Array<string | undefined | null>, style?: ValueStyle | undefined | null, options?: StatementOptions | undefined | null): void
   /**
    * The oldest batch of completions, `[[id,status,payload],…]`; when results in it came
-   * with their rows in parts (see `ResultText`), `[batch, ...parts]` instead.
+   * with their rows in parts (see `ResultText`), `[batch, ...parts]` instead: JSON texts,
+   * and Buffers for the arrays of the columns in lanes.
    */
   takeCompletions(): string | Array<string | Buffer>
   /** Opens max(1, minConnections) connections now. */
@@ -199,7 +200,7 @@ export declare class NativePool {
 export declare class NativeSetupClient {
   /**
    * Runs one statement on the new connection, after those issued before it; resolves to
-   * the result's texts (`[result, ...row parts]`, as completions carry them).
+   * the result's parts (`[result, ...row parts]`, as completions carry them).
    */
   query(sql: string, params: Array<string | undefined | null>): Promise<Array<string | Buffer>>
 }

@@ -743,6 +743,11 @@ describe('result shape', () => {
       expect(arrays.rows).toEqual(expectedArrays.rows)
       expect(objects.rows[19999].n).toBe(-2147483648)
       expect(objects.rows[29998].t).toBe('é😀 29999')
+      // The first part ends at 16 KiB: with 8 bytes a row ('1000000,'), at row 2,049.
+      const ending = 'SELECT 1000000 AS v FROM generate_series(1, $1::int)'
+      for (const n of [2048, 2049, 2050, 2051]) {
+        expect((await pool.query(ending, [n])).rows).toEqual((await reference.query(ending, [n])).rows)
+      }
       const held = await pool.acquire()
       try {
         expect((await held.query(sql)).rows).toEqual(expected.rows)

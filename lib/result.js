@@ -74,12 +74,13 @@ function buildRows (r, fields, fix, arrayMode) {
     return build(rows, 0, r.n, ...r.cols)
   }
   const lanes = r.lanes === undefined ? null : r.partTexts.slice(r.partTexts.length - r.laneParts).map(aligned)
+  const jsonColumn = lanes === null ? 0 : firstJsonColumn(fields.length, r.lanes) // counts a part's rows
   let at = 0
   for (const text of r.partTexts) {
     if (typeof text !== 'string') break // the lanes come last
     const cols = JSON.parse(text)
     fixColumns(cols, fix)
-    const n = partRows(cols, r, at)
+    const n = at < r.lanesFrom ? cols[0].length : cols[jsonColumn].length
     if (lanes !== null && at >= r.lanesFrom) laneColumns(cols, r.lanes, lanes, at - r.lanesFrom, n)
     build(rows, at, n, ...cols)
     at += n
@@ -92,17 +93,16 @@ function buildRows (r, fields, fix, arrayMode) {
   return rows
 }
 
-/** Rows in one JSON part: the length of a column not in lanes. */
-function partRows (cols, r, at) {
-  if (r.lanes === undefined || at < r.lanesFrom) return cols[0].length
-  const inLanes = new Set(r.lanes.map((l) => l[0]))
-  for (let c = 0; c < cols.length; c++) if (!inLanes.has(c)) return cols[c].length
-  return 0
+/** The first column not in lanes (past the first part, the others are `[]` in JSON parts). */
+function firstJsonColumn (columns, lanes) {
+  const inLanes = new Set(lanes.map((l) => l[0]))
+  for (let c = 0; c < columns; c++) if (!inLanes.has(c)) return c
+  return -1 // every column is in lanes: no JSON part follows the first
 }
 
-/** A Buffer whose bytes typed arrays can view: 4-byte aligned (a copy when it is not). */
+/** A Buffer whose bytes typed arrays can view: 8-byte aligned (a copy when it is not). */
 function aligned (buf) {
-  return buf.byteOffset % 4 === 0 ? buf : Buffer.from(buf)
+  return buf.byteOffset % 8 === 0 ? buf : Buffer.from(buf)
 }
 
 /**
@@ -120,7 +120,10 @@ function laneColumns (cols, lanes, buffers, from, n) {
       cols[lane[0]] = nulls === undefined ? values : Array.from(values, (v, i) => (nulls[from + i] === 1 ? null : v))
       continue
     }
-    const ends = new Uint32Array(buffers[lane[2]].buffer, buffers[lane[2]].byteOffset, from + n)
+    const endBytes = buffers[lane[2]]
+    const ends = lane[5] === 1 // wide: past 4 GiB of text
+      ? new Float64Array(endBytes.buffer, endBytes.byteOffset, from + n)
+      : new Uint32Array(endBytes.buffer, endBytes.byteOffset, from + n)
     const text = buffers[lane[3]]
     const decode = lane[4] === 1 ? text.latin1Slice : text.utf8Slice
     const col = new Array(n)

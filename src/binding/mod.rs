@@ -50,8 +50,7 @@ async fn guarded<T>(query: Option<&str>, fut: impl Future<Output = Result<T, Err
     caught(fut).await.map_err(|e| js_error(&e, query))
 }
 
-/// A JS duration in ms: finite and non-negative, else none (JS validated it already).
-/// A result's part as JS takes it: a JSON text, or the lanes' bytes as a Buffer.
+/// A result's part as JS takes it: a JSON text, or one of the lanes' arrays as a Buffer.
 fn part_for_js(part: Part) -> Either<String, Buffer> {
     match part {
         Part::Text(t) => Either::A(t),
@@ -59,6 +58,7 @@ fn part_for_js(part: Part) -> Either<String, Buffer> {
     }
 }
 
+/// A JS duration in ms: finite and non-negative, else none (JS validated it already).
 fn millis(ms: Option<f64>) -> Option<u64> {
     ms.filter(|t| t.is_finite() && *t >= 0.0).map(|t| t as u64)
 }

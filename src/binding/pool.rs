@@ -249,7 +249,8 @@ impl NativePool {
     }
 
     /// The oldest batch of completions, `[[id,status,payload],…]`; when results in it came
-    /// with their rows in parts (see `ResultText`), `[batch, ...parts]` instead.
+    /// with their rows in parts (see `ResultText`), `[batch, ...parts]` instead: JSON texts,
+    /// and Buffers for the arrays of the columns in lanes.
     #[napi(ts_return_type = "string | Array<string | Buffer>")]
     pub fn take_completions(&self, env: Env) -> Either<String, Vec<Either<String, Buffer>>> {
         let Some(d) = self.dispatch.get() else { return Either::A("[]".into()) };

@@ -30,7 +30,7 @@ impl NativeSetupClient {
 #[napi]
 impl NativeSetupClient {
     /// Runs one statement on the new connection, after those issued before it; resolves to
-    /// the result's texts (`[result, ...row parts]`, as completions carry them).
+    /// the result's parts (`[result, ...row parts]`, as completions carry them).
     #[napi(ts_return_type = "Promise<Array<string | Buffer>>")]
     pub fn query<'env>(
         &self,

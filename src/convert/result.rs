@@ -84,8 +84,9 @@ pub(crate) struct RowWriter {
     /// Earlier rows, in parts of about [`PART_BYTES`] (only for a whole result: see [`Self::in_parts`]).
     parts: Vec<Part>,
     in_parts: bool,
-    /// Where the first part ends: [`FIRST_PART_BYTES`] when some column can go into lanes.
-    first_part_bytes: usize,
+    /// Some column can go into a lane (see [`Self::lanes_for_columns`]): the first part is
+    /// then [`FIRST_PART_BYTES`], and the rows after it go into lanes.
+    can_lane: bool,
     /// Per column, its lane once the rows went into lanes (see [`Self::end_part`]).
     lanes: Vec<Option<Lane>>,
     /// The first row in the lanes, once there are lanes.
@@ -135,7 +136,7 @@ impl RowWriter {
             parted: 0,
             parts: Vec::new(),
             in_parts: false,
-            first_part_bytes: PART_BYTES,
+            can_lane: false,
             lanes: Vec::new(),
             lanes_from: None,
         }
@@ -145,9 +146,7 @@ impl RowWriter {
     /// batches, which are small, nor the results of a text of several statements).
     pub(crate) fn in_parts(mut self) -> Self {
         self.in_parts = true;
-        if self.lanes_for_columns().iter().any(Option::is_some) {
-            self.first_part_bytes = FIRST_PART_BYTES;
-        }
+        self.can_lane = self.lanes_for_columns().iter().any(Option::is_some);
         self
     }
 
@@ -200,7 +199,7 @@ impl RowWriter {
             }
         }
         self.n += 1;
-        let part_bytes = if self.parts.is_empty() { self.first_part_bytes } else { PART_BYTES };
+        let part_bytes = if self.parts.is_empty() && self.can_lane { FIRST_PART_BYTES } else { PART_BYTES };
         if self.in_parts && self.cols.iter().map(String::len).sum::<usize>() >= part_bytes {
             self.end_part();
         }
@@ -214,11 +213,9 @@ impl RowWriter {
         self.drain_cols(&mut part);
         self.parts.push(Part::Text(part));
         self.parted += std::mem::take(&mut self.n);
-        if self.lanes_from.is_none() {
+        if self.can_lane && self.lanes_from.is_none() {
             self.lanes = self.lanes_for_columns();
-            if self.lanes.iter().any(Option::is_some) {
-                self.lanes_from = Some(self.parted);
-            }
+            self.lanes_from = Some(self.parted);
         }
     }
 
@@ -294,15 +291,17 @@ impl RowWriter {
         if !self.parts.is_empty() && self.n > 0 && self.has_json_columns() {
             self.end_part();
         }
-        let lanes_meta = self.lanes_from.take().map(|from| {
-            let taken = std::mem::take(&mut self.lanes).into_iter().enumerate();
+        let rows = self.parted + self.n;
+        let taken = std::mem::take(&mut self.lanes).into_iter().enumerate();
+        // Lanes that got no row (the first part ended at the last row) are left out.
+        let lanes_meta = self.lanes_from.take().filter(|&from| from < rows).map(|from| {
             let mut meta = format!(",\"lanesFrom\":{from},\"lanes\":");
             let buffers = lanes::lay_out(taken.filter_map(|(c, l)| Some((c, l?))).collect(), &mut meta);
             let _ = write!(meta, ",\"laneParts\":{}", buffers.len());
             self.parts.extend(buffers.into_iter().map(Part::Lanes));
             meta
         });
-        let count = match row_count(command, affected, self.parted + self.n) {
+        let count = match row_count(command, affected, rows) {
             Some(c) => itoa::Buffer::new().format(c).to_string(),
             None => "null".into(),
         };
