@@ -74,14 +74,15 @@ function buildRows (r, fields, fix, arrayMode) {
     return build(rows, 0, r.n, ...r.cols)
   }
   const lanes = r.lanes === undefined ? null : r.partTexts.slice(r.partTexts.length - r.laneParts).map(aligned)
-  const jsonColumn = lanes === null ? 0 : firstJsonColumn(fields.length, r.lanes) // counts a part's rows
+  const jsonColumn = lanes === null ? 0 : firstJsonColumn(fields.length, r.lanes) // counts a part's rows past lanesFrom
   let at = 0
   for (const text of r.partTexts) {
     if (typeof text !== 'string') break // the lanes come last
     const cols = JSON.parse(text)
     fixColumns(cols, fix)
-    const n = at < r.lanesFrom ? cols[0].length : cols[jsonColumn].length
-    if (lanes !== null && at >= r.lanesFrom) laneColumns(cols, r.lanes, lanes, at - r.lanesFrom, n)
+    const inLanes = lanes !== null && at >= r.lanesFrom // its lane columns are `[]`
+    const n = cols[inLanes ? jsonColumn : 0].length
+    if (inLanes) laneColumns(cols, r.lanes, lanes, at - r.lanesFrom, n)
     build(rows, at, n, ...cols)
     at += n
   }

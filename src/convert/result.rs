@@ -84,7 +84,7 @@ pub(crate) struct RowWriter {
     /// Earlier rows, in parts of about [`PART_BYTES`] (only for a whole result: see [`Self::in_parts`]).
     parts: Vec<Part>,
     in_parts: bool,
-    /// Some column can go into a lane (see [`Self::lanes_for_columns`]): the first part is
+    /// Some column can go into a lane (see [`Self::lane_for`]): the first part is
     /// then [`FIRST_PART_BYTES`], and the rows after it go into lanes.
     can_lane: bool,
     /// Per column, its lane once the rows went into lanes (see [`Self::end_part`]).
@@ -146,17 +146,18 @@ impl RowWriter {
     /// batches, which are small, nor the results of a text of several statements).
     pub(crate) fn in_parts(mut self) -> Self {
         self.in_parts = true;
-        self.can_lane = self.lanes_for_columns().iter().any(Option::is_some);
+        self.can_lane = (0..self.types.len()).any(|i| self.lane_for(i).is_some());
         self
     }
 
-    /// Per column, an empty lane if its values can go into one: an int2/int4 or text column
-    /// read in binary, in any style but Prisma's (which writes its own forms).
-    fn lanes_for_columns(&self) -> Vec<Option<Lane>> {
-        if self.style == Style::Prisma {
-            return Vec::new();
+    /// An empty lane for column `i` if its values can go into one: an int2/int4 or text
+    /// column read in binary, in any style but Prisma's (which writes its own forms). Nothing
+    /// is allocated until a value is pushed.
+    fn lane_for(&self, i: usize) -> Option<Lane> {
+        if self.style == Style::Prisma || self.text[i] {
+            return None;
         }
-        self.types.iter().zip(&self.text).map(|(t, &text)| if text { None } else { Lane::of(t) }).collect()
+        Lane::of(&self.types[i])
     }
 
     /// Appends one text-format row: values of types read in binary elsewhere are parsed to
@@ -214,7 +215,7 @@ impl RowWriter {
         self.parts.push(Part::Text(part));
         self.parted += std::mem::take(&mut self.n);
         if self.can_lane && self.lanes_from.is_none() {
-            self.lanes = self.lanes_for_columns();
+            self.lanes = (0..self.types.len()).map(|i| self.lane_for(i)).collect();
             self.lanes_from = Some(self.parted);
         }
     }
@@ -294,34 +295,30 @@ impl RowWriter {
         let rows = self.parted + self.n;
         let taken = std::mem::take(&mut self.lanes).into_iter().enumerate();
         // Lanes that got no row (the first part ended at the last row) are left out.
-        let lanes_meta = self.lanes_from.take().filter(|&from| from < rows).map(|from| {
-            let mut meta = format!(",\"lanesFrom\":{from},\"lanes\":");
-            let buffers = lanes::lay_out(taken.filter_map(|(c, l)| Some((c, l?))).collect(), &mut meta);
-            let _ = write!(meta, ",\"laneParts\":{}", buffers.len());
+        let mut lanes_meta = String::new();
+        if let Some(from) = self.lanes_from.take().filter(|&from| from < rows) {
+            let _ = write!(lanes_meta, ",\"lanesFrom\":{from},\"lanes\":");
+            let buffers = lanes::lay_out(taken.filter_map(|(c, l)| Some((c, l?))).collect(), &mut lanes_meta);
+            let _ = write!(lanes_meta, ",\"laneParts\":{}", buffers.len());
             self.parts.extend(buffers.into_iter().map(Part::Lanes));
-            meta
-        });
+        }
         let count = match row_count(command, affected, rows) {
             Some(c) => itoa::Buffer::new().format(c).to_string(),
             None => "null".into(),
         };
-        let mut json = self.envelope(command, "rowCount", &count, true);
-        if let Some(meta) = lanes_meta {
-            json.pop();
-            json.push_str(&meta);
-            json.push('}');
-        }
+        let json = self.envelope(command, "rowCount", &count, true, &lanes_meta);
         ResultText { json, parts: std::mem::take(&mut self.parts) }
     }
 
     /// One batch of a stream, taking the rows pushed since the last one:
     /// `{"cols":…,"n":…,"done":…,"command":…}`, with `"fields"` and `"fix"` when `meta`.
     pub(crate) fn batch_json(&mut self, command: &str, done: bool, meta: bool) -> String {
-        self.envelope(command, "done", if done { "true" } else { "false" }, meta)
+        self.envelope(command, "done", if done { "true" } else { "false" }, meta, "")
     }
 
-    /// Written with `push_str`, not `write!`: it runs once per statement.
-    fn envelope(&mut self, command: &str, key: &str, value: &str, meta: bool) -> String {
+    /// Written with `push_str`, not `write!`: it runs once per statement. `lanes`: the lanes'
+    /// members (`,"lanesFrom":…`), empty when there are none.
+    fn envelope(&mut self, command: &str, key: &str, value: &str, meta: bool, lanes: &str) -> String {
         let mut out = String::with_capacity(256);
         out.push('{');
         self.take_rows(&mut out);
@@ -335,6 +332,7 @@ impl RowWriter {
             out.push(',');
             self.write_meta(&mut out);
         }
+        out.push_str(lanes);
         out.push('}');
         out
     }

@@ -48,7 +48,7 @@ impl<M: Backend> Entered<M> {
         self.wait
     }
 
-    /// Whether it had its turn when it entered the line.
+    /// Whether its turn was granted (when it entered the line, or since, when watched).
     pub(super) fn has_turn(&self) -> bool {
         self.entry.has_turn()
     }

@@ -119,7 +119,7 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// Whether it had its turn when it entered the line.
+    /// Whether its turn was granted (when it entered the line, or since, when watched).
     pub(crate) fn has_turn(&self) -> bool {
         self.place.is_granted()
     }
